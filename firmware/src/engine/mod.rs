@@ -1,0 +1,211 @@
+//! The engine: decodes frames, serves each request on the backend, encodes the answer.
+//!
+//! All buffers are fixed-size fields: the engine never allocates, whatever arrives.
+use ucrypto_protocol::{
+    encode_frame, Capabilities, Command, DeviceError, ErrorCode, FrameDecoder, FrameError, HelloInfo,
+    Request, RequestBody, RequestPrefix, Response, ResponseBody, SelfTest, MAX_CHUNK_LEN,
+    MAX_FRAME_LEN, MAX_WIRE_FRAME_LEN, MIN_RSA_BITS, PROTOCOL_VERSION, REQUEST_VARIANTS,
+    SCHEMA_FINGERPRINT,
+};
+
+use crate::{Backend, ChipProfile, FIRMWARE_VERSION};
+
+mod random;
+mod self_test;
+
+/// Counters the engine keeps about its link, for diagnostics.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct EngineStats {
+    /// Requests answered (including error answers).
+    pub requests: u32,
+    /// Frames dropped by the decoder (bad CRC, bad COBS, too short, too long).
+    pub dropped_frames: u32,
+    /// Frames with a good CRC whose message could not be decoded.
+    pub undecodable: u32,
+}
+
+/// A device: the backend plus the protocol state around it.
+pub struct Engine<B: Backend> {
+    backend: B,
+    decoder: FrameDecoder,
+    /// Payload of the response being built (random bytes, AES output, a signature).
+    data: [u8; MAX_CHUNK_LEN],
+    scratch: [u8; MAX_FRAME_LEN],
+    out: [u8; MAX_WIRE_FRAME_LEN],
+    self_test: SelfTest,
+    stats: EngineStats,
+}
+
+/// What a request handler returns: a response body, or an error code with a hint.
+pub(crate) type Outcome<'d> = Result<ResponseBody<'d>, (ErrorCode, &'static str)>;
+
+impl<B: Backend> Engine<B> {
+    /// Wraps `backend`, running the start-up self-tests on it first.
+    pub fn new(mut backend: B) -> Self {
+        let self_test = self_test::run(&mut backend);
+        Self {
+            backend,
+            decoder: FrameDecoder::new(),
+            data: [0; MAX_CHUNK_LEN],
+            scratch: [0; MAX_FRAME_LEN],
+            out: [0; MAX_WIRE_FRAME_LEN],
+            self_test,
+            stats: EngineStats::default(),
+        }
+    }
+
+    pub fn backend(&self) -> &B {
+        &self.backend
+    }
+
+    pub fn self_test(&self) -> SelfTest {
+        self.self_test
+    }
+
+    pub fn stats(&self) -> EngineStats {
+        EngineStats {
+            dropped_frames: self.decoder.drops().total(),
+            ..self.stats
+        }
+    }
+
+    /// The capabilities this engine reports on its backend.
+    pub fn capabilities(&self) -> Capabilities {
+        capabilities(&self.backend)
+    }
+
+    /// Feeds bytes received from the host; `send` is called with each complete response frame.
+    pub fn receive(&mut self, mut input: &[u8], mut send: impl FnMut(&[u8])) {
+        while !input.is_empty() {
+            let (consumed, frame) = self.decoder.push(input);
+            input = &input[consumed..];
+            let body = match frame {
+                None => continue,
+                Some(Ok(body)) => body,
+                // A frame too long to hold is answered, so the host learns its limit; damaged
+                // frames are only counted: their sequence number cannot be trusted.
+                Some(Err(FrameError::TooLong)) => &[][..],
+                Some(Err(_)) => continue,
+            };
+            let response = if body.is_empty() {
+                error(0, ErrorCode::FrameTooLong, "frame longer than the protocol limit")
+            } else {
+                serve(
+                    &mut self.backend,
+                    &self.self_test,
+                    &mut self.stats,
+                    &mut self.data,
+                    body,
+                )
+            };
+            self.stats.requests = self.stats.requests.wrapping_add(1);
+            // Every response fits by construction (payloads are at most MAX_CHUNK_LEN); if one
+            // did not, answering with an error keeps the host from waiting for nothing.
+            let frame = match encode_frame(&response, &mut self.scratch, &mut self.out) {
+                Ok(frame) => frame,
+                Err(_) => {
+                    let fallback = error(response.seq, ErrorCode::Internal, "response too large");
+                    match encode_frame(&fallback, &mut self.scratch, &mut self.out) {
+                        Ok(frame) => frame,
+                        Err(_) => continue,
+                    }
+                }
+            };
+            send(frame);
+        }
+    }
+}
+
+fn error(seq: u32, code: ErrorCode, message: &'static str) -> Response<'static> {
+    Response {
+        seq,
+        body: ResponseBody::Error(DeviceError { code, message }),
+    }
+}
+
+/// Decodes one checked frame body and serves it.
+fn serve<'d, B: Backend>(
+    backend: &mut B,
+    self_test: &SelfTest,
+    stats: &mut EngineStats,
+    data: &'d mut [u8; MAX_CHUNK_LEN],
+    body: &[u8],
+) -> Response<'d> {
+    let request: Request<'_> = match postcard::from_bytes(body) {
+        Ok(request) => request,
+        Err(_) => {
+            stats.undecodable = stats.undecodable.wrapping_add(1);
+            return match postcard::take_from_bytes::<RequestPrefix>(body) {
+                Ok((prefix, _)) if prefix.variant >= REQUEST_VARIANTS => error(
+                    prefix.seq,
+                    ErrorCode::UnknownRequest,
+                    "request not known to this firmware: update the firmware",
+                ),
+                Ok((prefix, _)) => error(prefix.seq, ErrorCode::Undecodable, "malformed request"),
+                Err(_) => error(0, ErrorCode::Undecodable, "malformed request"),
+            };
+        }
+    };
+    let seq = request.seq;
+    let outcome = dispatch(backend, self_test, data, request.body);
+    Response {
+        seq,
+        body: match outcome {
+            Ok(body) => body,
+            Err((code, message)) => ResponseBody::Error(DeviceError { code, message }),
+        },
+    }
+}
+
+fn dispatch<'d, B: Backend>(
+    backend: &mut B,
+    self_test: &SelfTest,
+    data: &'d mut [u8; MAX_CHUNK_LEN],
+    body: RequestBody<'_>,
+) -> Outcome<'d> {
+    match body {
+        RequestBody::Hello => Ok(ResponseBody::Hello(hello(backend, self_test))),
+        RequestBody::Ping { nonce } => Ok(ResponseBody::Pong { nonce }),
+        RequestBody::Random { words } => random::serve(backend, self_test, data, words),
+        RequestBody::AesStart { .. }
+        | RequestBody::AesData { .. }
+        | RequestBody::HashStart
+        | RequestBody::HashData { .. }
+        | RequestBody::SignHashed { .. }
+        | RequestBody::SignDigest { .. }
+        | RequestBody::EndSession { .. } => Err((
+            ErrorCode::Unsupported,
+            "not in this firmware: update the firmware",
+        )),
+    }
+}
+
+fn hello<B: Backend>(backend: &B, self_test: &SelfTest) -> HelloInfo<'static> {
+    HelloInfo {
+        protocol_version: PROTOCOL_VERSION,
+        schema: SCHEMA_FINGERPRINT,
+        firmware_version: FIRMWARE_VERSION,
+        chip: backend.chip(),
+        virtual_device: backend.is_virtual(),
+        device_id: backend.device_id(),
+        capabilities: capabilities(backend),
+        entropy: backend.entropy(),
+        self_test: *self_test,
+    }
+}
+
+/// What this engine can do on `backend`'s chip.
+fn capabilities<B: Backend>(backend: &B) -> Capabilities {
+    let profile = ChipProfile::of(backend.chip());
+    Capabilities {
+        commands: Command::Random as u32,
+        aes_key_sizes: 0,
+        aes_hw_key_sizes: profile.aes_hw_key_sizes,
+        min_rsa_bits: MIN_RSA_BITS,
+        max_rsa_bits: profile.max_rsa_bits,
+        max_chunk_len: MAX_CHUNK_LEN as u16,
+    }
+}
+
+#[cfg(test)]
+mod tests;

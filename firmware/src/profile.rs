@@ -1,0 +1,52 @@
+//! What each chip's hardware can do, as data: the engine reports it in `Hello` and the virtual
+//! device imitates the chip it is asked to be.
+use ucrypto_protocol::{Chip, EntropySource, KeySize};
+
+/// The hardware capabilities of one chip model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChipProfile {
+    pub chip: Chip,
+    /// AES key sizes the accelerator does (bit set of [`KeySize`]); the engine does the others in
+    /// software.
+    pub aes_hw_key_sizes: u8,
+    /// Largest RSA modulus the accelerator handles, in bits.
+    pub max_rsa_bits: u16,
+    /// Where the TRNG's entropy comes from on this chip without the radio running.
+    pub entropy_source: EntropySource,
+}
+
+const AES_ALL: u8 = KeySize::Aes128 as u8 | KeySize::Aes192 as u8 | KeySize::Aes256 as u8;
+const AES_128_256: u8 = KeySize::Aes128 as u8 | KeySize::Aes256 as u8;
+
+impl ChipProfile {
+    /// The profile of `chip` (ESP32 and ESP32-S3 from their technical reference manuals; only the
+    /// ESP32-C3 and ESP32-C6 firmware is built and tested here).
+    pub const fn of(chip: Chip) -> ChipProfile {
+        let (aes_hw_key_sizes, max_rsa_bits) = match chip {
+            Chip::Esp32 | Chip::Esp32S3 => (AES_ALL, 4096),
+            Chip::Esp32C3 | Chip::Esp32C6 => (AES_128_256, 3072),
+        };
+        ChipProfile {
+            chip,
+            aes_hw_key_sizes,
+            max_rsa_bits,
+            entropy_source: EntropySource::SarAdc,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn riscv_chips_lack_aes192_in_hardware_and_cap_rsa_at_3072() {
+        for chip in [Chip::Esp32C3, Chip::Esp32C6] {
+            let p = ChipProfile::of(chip);
+            assert_eq!(p.aes_hw_key_sizes & KeySize::Aes192 as u8, 0);
+            assert_ne!(p.aes_hw_key_sizes & KeySize::Aes256 as u8, 0);
+            assert_eq!(p.max_rsa_bits, 3072);
+        }
+        assert_eq!(ChipProfile::of(Chip::Esp32).max_rsa_bits, 4096);
+    }
+}

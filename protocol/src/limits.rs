@@ -1,0 +1,23 @@
+//! Sizes both sides must agree on, defined once.
+
+/// Largest decoded frame: the postcard message plus its 4-byte CRC.
+pub const MAX_FRAME_LEN: usize = 4096;
+
+/// Largest frame on the wire: COBS overhead plus the leading and trailing `0x00` delimiters.
+pub const MAX_WIRE_FRAME_LEN: usize = cobs::max_encoding_length(MAX_FRAME_LEN) + 2;
+
+/// Largest data payload in one request or response (AES chunks, message chunks, random bytes).
+/// Leaves room in [`MAX_FRAME_LEN`] for the message header.
+pub const MAX_CHUNK_LEN: usize = 3072;
+
+/// Most 32-bit words one `Random` request may ask for (`MAX_CHUNK_LEN / 4`).
+pub const MAX_RANDOM_WORDS: u16 = (MAX_CHUNK_LEN / 4) as u16;
+
+/// Smallest RSA modulus the device accepts, in bits.
+pub const MIN_RSA_BITS: u16 = 1024;
+
+/// Largest RSA modulus the protocol can carry (a CRT private key must fit in one frame).
+pub const MAX_RSA_BITS: u16 = 4096;
+
+/// Length of the CRC-32C trailer of each frame.
+pub const CRC_LEN: usize = 4;

@@ -1,0 +1,412 @@
+//! Request and response types. postcard encodes an enum variant as its index (a varint), so the
+//! order of variants is part of the wire format: append new variants, never reorder.
+use postcard_schema::Schema;
+use serde::{Deserialize, Serialize};
+
+/// A request from the host. `seq` is chosen by the host and echoed by the response, so a late
+/// answer is never taken for the current one. The host never uses 0: the device answers 0 when it
+/// cannot read the sequence number of a damaged request.
+#[derive(Serialize, Deserialize, Schema, Debug, Clone, PartialEq, Eq)]
+pub struct Request<'a> {
+    pub seq: u32,
+    #[serde(borrow)]
+    pub body: RequestBody<'a>,
+}
+
+/// What the host asks for.
+#[derive(Serialize, Deserialize, Schema, Debug, Clone, PartialEq, Eq)]
+pub enum RequestBody<'a> {
+    /// Handshake: answered with [`ResponseBody::Hello`]. Ends any open session.
+    Hello,
+    /// Liveness check: answered with [`ResponseBody::Pong`] carrying the same nonce.
+    Ping { nonce: u32 },
+    /// `words` 32-bit words from the true RNG (1 to [`crate::MAX_RANDOM_WORDS`]).
+    Random { words: u16 },
+    /// Opens an AES stream session. `iv` is the IV (CBC, CFB) or the initial counter block (CTR).
+    AesStart {
+        direction: AesDirection,
+        mode: AesMode,
+        key: &'a [u8],
+        iv: Option<[u8; 16]>,
+    },
+    /// The next chunk of an AES stream; `offset` is its position in the stream.
+    AesData {
+        session: u32,
+        offset: u64,
+        data: &'a [u8],
+    },
+    /// Opens a SHA-256 session for a message to be signed.
+    HashStart,
+    /// The next chunk of the message; `offset` is its position in the message.
+    HashData {
+        session: u32,
+        offset: u64,
+        data: &'a [u8],
+    },
+    /// Finishes the hash session (which must have received `length` bytes) and signs the digest
+    /// with RSASSA-PKCS1-v1_5. The key is used for this request only and then wiped.
+    SignHashed {
+        session: u32,
+        length: u64,
+        key: RsaPrivateKey<'a>,
+    },
+    /// Signs a SHA-256 digest computed elsewhere with RSASSA-PKCS1-v1_5.
+    SignDigest {
+        digest: [u8; 32],
+        key: RsaPrivateKey<'a>,
+    },
+    /// Ends a session early and wipes its key material.
+    EndSession { session: u32 },
+}
+
+/// An RSA private key in CRT form. Every integer is unsigned big-endian without a sign byte.
+#[derive(Serialize, Deserialize, Schema, Clone, PartialEq, Eq)]
+pub struct RsaPrivateKey<'a> {
+    pub n: &'a [u8],
+    pub e: &'a [u8],
+    pub d: &'a [u8],
+    pub p: &'a [u8],
+    pub q: &'a [u8],
+    pub dp: &'a [u8],
+    pub dq: &'a [u8],
+    pub qinv: &'a [u8],
+}
+
+impl core::fmt::Debug for RsaPrivateKey<'_> {
+    /// Shows only the modulus size: key material must never reach a log.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "RsaPrivateKey({} bytes, redacted)", self.n.len())
+    }
+}
+
+#[derive(Serialize, Deserialize, Schema, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AesDirection {
+    Encrypt,
+    Decrypt,
+}
+
+/// The modes of Pycom's `crypto.AES` (`MODE_CFB` with `segment_size` 8 or 128).
+#[derive(Serialize, Deserialize, Schema, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AesMode {
+    Ecb,
+    Cbc,
+    Cfb8,
+    Cfb128,
+    Ctr,
+}
+
+impl AesMode {
+    /// Whether the mode needs the input in whole 16-byte blocks.
+    pub const fn needs_whole_blocks(self) -> bool {
+        matches!(self, AesMode::Ecb | AesMode::Cbc)
+    }
+
+    /// Whether the mode needs an IV (or initial counter block).
+    pub const fn needs_iv(self) -> bool {
+        !matches!(self, AesMode::Ecb)
+    }
+}
+
+/// A response from the device. `seq` echoes the request's.
+#[derive(Serialize, Deserialize, Schema, Debug, Clone, PartialEq, Eq)]
+pub struct Response<'a> {
+    pub seq: u32,
+    #[serde(borrow)]
+    pub body: ResponseBody<'a>,
+}
+
+#[derive(Serialize, Deserialize, Schema, Debug, Clone, PartialEq, Eq)]
+pub enum ResponseBody<'a> {
+    /// Must stay variant 0 with [`HelloInfo`]'s first two fields unchanged in every version, so
+    /// that any host can read a device's version and schema fingerprint.
+    #[serde(borrow)]
+    Hello(HelloInfo<'a>),
+    Pong {
+        nonce: u32,
+    },
+    /// Random bytes: the words in device order, each little-endian.
+    Random {
+        data: &'a [u8],
+    },
+    SessionStarted {
+        session: u32,
+    },
+    /// The AES output for the chunk at `offset`.
+    AesData {
+        offset: u64,
+        data: &'a [u8],
+    },
+    /// The hash session has received `received` bytes.
+    HashProgress {
+        received: u64,
+    },
+    /// A PKCS#1 v1.5 signature, big-endian, as long as the modulus; checked by the device with
+    /// the public exponent before it was sent.
+    Signature {
+        data: &'a [u8],
+    },
+    SessionEnded,
+    Error(DeviceError<'a>),
+}
+
+/// The device's answer to `Hello`.
+#[derive(Serialize, Deserialize, Schema, Debug, Clone, PartialEq, Eq)]
+pub struct HelloInfo<'a> {
+    pub protocol_version: u16,
+    pub schema: [u8; 8],
+    pub firmware_version: &'a str,
+    pub chip: Chip,
+    /// The software backend (`ucrypto sim`): its crypto is not hardware and not for production.
+    pub virtual_device: bool,
+    /// The factory MAC address on hardware; derived from the seed on a virtual device.
+    pub device_id: [u8; 6],
+    pub capabilities: Capabilities,
+    pub entropy: Entropy,
+    pub self_test: SelfTest,
+}
+
+#[derive(Serialize, Deserialize, Schema, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Chip {
+    Esp32,
+    Esp32S3,
+    Esp32C3,
+    Esp32C6,
+}
+
+impl Chip {
+    pub const ALL: [Chip; 4] = [Chip::Esp32, Chip::Esp32S3, Chip::Esp32C3, Chip::Esp32C6];
+
+    /// The name used on the command line and in JSON (`esp32c3`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Chip::Esp32 => "esp32",
+            Chip::Esp32S3 => "esp32s3",
+            Chip::Esp32C3 => "esp32c3",
+            Chip::Esp32C6 => "esp32c6",
+        }
+    }
+}
+
+/// What the device can do; the host checks it before it sends work.
+#[derive(Serialize, Deserialize, Schema, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Bit set of [`Command`]s.
+    pub commands: u32,
+    /// AES key sizes the device accepts (bit set of [`KeySize`]).
+    pub aes_key_sizes: u8,
+    /// AES key sizes done by the accelerator; the others run in software on the device.
+    pub aes_hw_key_sizes: u8,
+    pub min_rsa_bits: u16,
+    pub max_rsa_bits: u16,
+    pub max_chunk_len: u16,
+}
+
+impl Capabilities {
+    pub const fn supports(&self, command: Command) -> bool {
+        self.commands & command as u32 != 0
+    }
+}
+
+/// Command bits of [`Capabilities::commands`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Command {
+    Random = 1,
+    Aes = 2,
+    Sign = 4,
+}
+
+impl Command {
+    pub const ALL: [Command; 3] = [Command::Random, Command::Aes, Command::Sign];
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            Command::Random => "rand",
+            Command::Aes => "aes",
+            Command::Sign => "sign",
+        }
+    }
+}
+
+/// AES key size bits of [`Capabilities::aes_key_sizes`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum KeySize {
+    Aes128 = 1,
+    Aes192 = 2,
+    Aes256 = 4,
+}
+
+impl KeySize {
+    pub const ALL: [KeySize; 3] = [KeySize::Aes128, KeySize::Aes192, KeySize::Aes256];
+
+    pub const fn bits(self) -> u16 {
+        match self {
+            KeySize::Aes128 => 128,
+            KeySize::Aes192 => 192,
+            KeySize::Aes256 => 256,
+        }
+    }
+
+    pub const fn from_key_len(len: usize) -> Option<KeySize> {
+        match len {
+            16 => Some(KeySize::Aes128),
+            24 => Some(KeySize::Aes192),
+            32 => Some(KeySize::Aes256),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize, Schema, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entropy {
+    pub source: EntropySource,
+    pub state: EntropyState,
+}
+
+#[derive(Serialize, Deserialize, Schema, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntropySource {
+    /// The chip's TRNG fed by SAR-ADC noise (esp-hal's `TrngSource`).
+    SarAdc,
+    /// The chip's TRNG fed by the radio's noise (Wi-Fi or Bluetooth enabled).
+    Radio,
+    /// A virtual device seeded from the host operating system's RNG.
+    HostOs,
+    /// A virtual device seeded with a fixed number: deterministic, not random.
+    FixedSeed,
+}
+
+#[derive(Serialize, Deserialize, Schema, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntropyState {
+    /// The source is running and passed its start-up check.
+    Ready,
+    /// The source failed its start-up check: `Random` is refused.
+    Failed,
+    /// Output is reproducible (a fixed seed): fine for tests, never for keys.
+    Deterministic,
+}
+
+/// Outcome of the known-answer tests the device ran at start-up.
+#[derive(Serialize, Deserialize, Schema, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SelfTest {
+    pub rng: TestOutcome,
+    pub aes: TestOutcome,
+    pub sha256: TestOutcome,
+    pub rsa: TestOutcome,
+}
+
+impl SelfTest {
+    pub const fn all_passed(&self) -> bool {
+        !matches!(self.rng, TestOutcome::Failed)
+            && !matches!(self.aes, TestOutcome::Failed)
+            && !matches!(self.sha256, TestOutcome::Failed)
+            && !matches!(self.rsa, TestOutcome::Failed)
+    }
+}
+
+#[derive(Serialize, Deserialize, Schema, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestOutcome {
+    Passed,
+    Failed,
+    NotRun,
+}
+
+/// A typed error answer. `code` is stable; `message` is a short English hint for people.
+#[derive(Serialize, Deserialize, Schema, Debug, Clone, PartialEq, Eq)]
+pub struct DeviceError<'a> {
+    pub code: ErrorCode,
+    pub message: &'a str,
+}
+
+/// Stable error codes (the variant index on the wire is the code).
+#[derive(Serialize, Deserialize, Schema, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// 0: the frame was longer than [`crate::MAX_FRAME_LEN`].
+    FrameTooLong,
+    /// 1: the frame's CRC matched but its message could not be decoded.
+    Undecodable,
+    /// 2: a request variant this firmware does not know (newer host).
+    UnknownRequest,
+    /// 3: an argument is out of range (length, size, count).
+    BadArgument,
+    /// 4: this device cannot do that (chip, key size, modulus size).
+    Unsupported,
+    /// 5: another session is open; end it first.
+    Busy,
+    /// 6: a bug or hardware failure inside the device.
+    Internal,
+    /// 7: the session named does not exist (ended, or the device restarted).
+    NoSession,
+    /// 8: a chunk's offset is not where the session stands.
+    OutOfSequence,
+    /// 9: a start-up self-test failed: the device refuses crypto requests.
+    SelfTestFailed,
+    /// 10: a computed result failed the device's own check (a fault): nothing was released.
+    FaultDetected,
+}
+
+impl ErrorCode {
+    pub const fn name(self) -> &'static str {
+        match self {
+            ErrorCode::FrameTooLong => "frame-too-long",
+            ErrorCode::Undecodable => "undecodable",
+            ErrorCode::UnknownRequest => "unknown-request",
+            ErrorCode::BadArgument => "bad-argument",
+            ErrorCode::Unsupported => "unsupported",
+            ErrorCode::Busy => "busy",
+            ErrorCode::Internal => "internal",
+            ErrorCode::NoSession => "no-session",
+            ErrorCode::OutOfSequence => "out-of-sequence",
+            ErrorCode::SelfTestFailed => "self-test-failed",
+            ErrorCode::FaultDetected => "fault-detected",
+        }
+    }
+}
+
+impl RequestBody<'_> {
+    /// Longest time the device may take to answer this request once it has it, in milliseconds.
+    /// The host adds the time the bytes take on the line. Timeouts live with the request type.
+    pub const fn device_time_ms(&self) -> u32 {
+        match self {
+            RequestBody::Hello | RequestBody::Ping { .. } | RequestBody::EndSession { .. } => 500,
+            RequestBody::Random { .. } => 500,
+            RequestBody::AesStart { .. } | RequestBody::HashStart => 500,
+            RequestBody::AesData { .. } | RequestBody::HashData { .. } => 1_000,
+            // A 4096-bit private operation plus its check with the public exponent.
+            RequestBody::SignHashed { .. } | RequestBody::SignDigest { .. } => 10_000,
+        }
+    }
+
+    /// Whether sending the request twice has the same effect as once, so it can be retried.
+    pub const fn is_idempotent(&self) -> bool {
+        matches!(
+            self,
+            RequestBody::Hello
+                | RequestBody::Ping { .. }
+                | RequestBody::Random { .. }
+                | RequestBody::SignDigest { .. }
+        )
+    }
+}
+
+/// The part of a `Hello` response that every protocol version keeps, so a host can tell the
+/// user which side to update even when the rest of the message is from another schema.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HelloPrefix {
+    pub seq: u32,
+    /// Always 0 (`ResponseBody::Hello`).
+    pub variant: u32,
+    pub protocol_version: u16,
+    pub schema: [u8; 8],
+}
+
+/// The start of any request: enough to answer a request this firmware cannot decode with the
+/// right sequence number and a precise error.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestPrefix {
+    pub seq: u32,
+    pub variant: u32,
+}
+
+/// Number of [`RequestBody`] variants; a prefix with a larger variant is an unknown request.
+pub const REQUEST_VARIANTS: u32 = 11;
