@@ -135,10 +135,7 @@ impl<const N: usize> FrameDecoder<N> {
     /// Consumes bytes from `input` up to and including the first delimiter that ends a frame.
     /// Returns how many bytes were consumed and, if a frame ended, its checked message body
     /// (without the CRC) or why it was dropped. Call again with the rest of the input.
-    pub fn push<'s>(
-        &'s mut self,
-        input: &[u8],
-    ) -> (usize, Option<Result<&'s [u8], FrameError>>) {
+    pub fn push<'s>(&'s mut self, input: &[u8]) -> (usize, Option<Result<&'s [u8], FrameError>>) {
         for (i, &byte) in input.iter().enumerate() {
             if byte != 0 {
                 if self.len < N {

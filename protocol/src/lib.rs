@@ -23,7 +23,7 @@ pub const PROTOCOL_VERSION: u16 = 1;
 /// Fingerprint of the message schema (FNV-1a 64 over the postcard schema of [`Request`] and
 /// [`Response`]). Both sides compare it in the handshake, so a peer built from other message
 /// definitions is refused instead of misread, even when the version number was not bumped.
-pub const SCHEMA_FINGERPRINT: [u8; 8] =
-    postcard_schema::key::hash::fnv1a64::hash_ty_path::<(Request<'static>, Response<'static>)>(
-        "ucrypto",
-    );
+pub const SCHEMA_FINGERPRINT: [u8; 8] = postcard_schema::key::hash::fnv1a64::hash_ty_path::<(
+    Request<'static>,
+    Response<'static>,
+)>("ucrypto");

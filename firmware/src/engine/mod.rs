@@ -2,10 +2,10 @@
 //!
 //! All buffers are fixed-size fields: the engine never allocates, whatever arrives.
 use ucrypto_protocol::{
-    encode_frame, Capabilities, Command, DeviceError, ErrorCode, FrameDecoder, FrameError, HelloInfo,
-    Request, RequestBody, RequestPrefix, Response, ResponseBody, SelfTest, MAX_CHUNK_LEN,
-    MAX_FRAME_LEN, MAX_WIRE_FRAME_LEN, MIN_RSA_BITS, PROTOCOL_VERSION, REQUEST_VARIANTS,
-    SCHEMA_FINGERPRINT,
+    encode_frame, Capabilities, Command, DeviceError, ErrorCode, FrameDecoder, FrameError,
+    HelloInfo, Request, RequestBody, RequestPrefix, Response, ResponseBody, SelfTest,
+    MAX_CHUNK_LEN, MAX_FRAME_LEN, MAX_WIRE_FRAME_LEN, MIN_RSA_BITS, PROTOCOL_VERSION,
+    REQUEST_VARIANTS, SCHEMA_FINGERPRINT,
 };
 
 use crate::{Backend, ChipProfile, FIRMWARE_VERSION};
@@ -88,7 +88,11 @@ impl<B: Backend> Engine<B> {
                 Some(Err(_)) => continue,
             };
             let response = if body.is_empty() {
-                error(0, ErrorCode::FrameTooLong, "frame longer than the protocol limit")
+                error(
+                    0,
+                    ErrorCode::FrameTooLong,
+                    "frame longer than the protocol limit",
+                )
             } else {
                 serve(
                     &mut self.backend,

@@ -1,5 +1,7 @@
 //! `Random`: words from the true RNG, like Pycom's `crypto.getrandbits`.
-use ucrypto_protocol::{EntropyState, ErrorCode, ResponseBody, SelfTest, MAX_CHUNK_LEN, MAX_RANDOM_WORDS};
+use ucrypto_protocol::{
+    EntropyState, ErrorCode, ResponseBody, SelfTest, MAX_CHUNK_LEN, MAX_RANDOM_WORDS,
+};
 
 use super::Outcome;
 use crate::Backend;

@@ -137,7 +137,11 @@ fn boot_banner_before_a_frame_is_skipped() {
     let out = exchange(&mut engine, &input);
     assert_eq!(out.len(), 1);
     assert_eq!(decode(&out[0]).body, ResponseBody::Pong { nonce: 9 });
-    assert_eq!(engine.stats().dropped_frames, 1, "the banner counts as one bad frame");
+    assert_eq!(
+        engine.stats().dropped_frames,
+        1,
+        "the banner counts as one bad frame"
+    );
 }
 
 #[test]
@@ -160,7 +164,10 @@ fn a_frame_with_a_bad_crc_is_dropped_not_answered() {
 fn an_oversized_frame_gets_frame_too_long() {
     let mut engine = engine();
     let mut input = std::vec![0u8];
-    input.extend(std::iter::repeat_n(0x41, ucrypto_protocol::MAX_WIRE_FRAME_LEN + 10));
+    input.extend(std::iter::repeat_n(
+        0x41,
+        ucrypto_protocol::MAX_WIRE_FRAME_LEN + 10,
+    ));
     input.push(0);
     let out = exchange(&mut engine, &input);
     assert_eq!(out.len(), 1);
@@ -182,7 +189,10 @@ fn unknown_and_undecodable_requests_get_typed_errors_with_their_seq() {
     framed.truncate(n + 2);
     let out = exchange(&mut engine, &framed);
     let response = decode(&out[0]);
-    assert_eq!((response.seq, error_code(&response)), (5, ErrorCode::UnknownRequest));
+    assert_eq!(
+        (response.seq, error_code(&response)),
+        (5, ErrorCode::UnknownRequest)
+    );
 
     // seq 6, variant 2 (Random) with its u16 missing.
     let body = [0x06, 0x02];
@@ -194,7 +204,10 @@ fn unknown_and_undecodable_requests_get_typed_errors_with_their_seq() {
     framed.truncate(n + 2);
     let out = exchange(&mut engine, &framed);
     let response = decode(&out[0]);
-    assert_eq!((response.seq, error_code(&response)), (6, ErrorCode::Undecodable));
+    assert_eq!(
+        (response.seq, error_code(&response)),
+        (6, ErrorCode::Undecodable)
+    );
     assert_eq!(engine.stats().undecodable, 2);
 }
 

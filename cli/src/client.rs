@@ -1,0 +1,267 @@
+//! The protocol client: sequence numbers, framing, per-request timeouts and the handshake.
+use std::time::{Duration, Instant};
+
+use ucrypto_protocol::frame::encode_frame_vec;
+use ucrypto_protocol::{
+    FrameDecoder, HelloPrefix, Request, RequestBody, Response, ResponseBody, MAX_WIRE_FRAME_LEN,
+    PROTOCOL_VERSION, SCHEMA_FINGERPRINT,
+};
+
+use crate::device_info::DeviceInfo;
+use crate::error::{Error, Result, TransportError};
+use crate::transport::Transport;
+
+/// How many times `Hello` is sent before the device is declared absent.
+const HELLO_ATTEMPTS: u32 = 2;
+
+/// A connected device that answered the handshake with our protocol.
+pub struct Client<T: Transport> {
+    transport: T,
+    decoder: Box<FrameDecoder>,
+    rx: Vec<u8>,
+    rx_pos: usize,
+    rx_len: usize,
+    next_seq: u32,
+    timeout: Duration,
+    verbose: u8,
+    info: Option<DeviceInfo>,
+    /// Whether anything that was not one of our frames arrived (for "not our protocol").
+    valid_frames: u64,
+}
+
+impl<T: Transport> Client<T> {
+    /// Connects: drops stale input, sends `Hello`, and checks the device's protocol version and
+    /// schema. `timeout` is the allowance for the link on top of each request's own time.
+    pub fn connect(transport: T, timeout: Duration, verbose: u8) -> Result<Self> {
+        let mut seed = [0u8; 4];
+        // A random first sequence number: an answer left over from an earlier run cannot match.
+        getrandom::fill(&mut seed).unwrap_or(());
+        let mut client = Self {
+            transport,
+            decoder: Box::new(FrameDecoder::new()),
+            rx: vec![0; MAX_WIRE_FRAME_LEN],
+            rx_pos: 0,
+            rx_len: 0,
+            next_seq: u32::from_le_bytes(seed).max(1),
+            timeout,
+            verbose,
+            info: None,
+            valid_frames: 0,
+        };
+        client.transport.discard_input()?;
+        let mut last = None;
+        for _ in 0..HELLO_ATTEMPTS {
+            match client.call(RequestBody::Hello, |body| match body {
+                ResponseBody::Hello(hello) => Ok(DeviceInfo::new(&hello)),
+                _ => Err(TransportError::NotOurProtocol.into()),
+            }) {
+                Ok(info) => {
+                    check_versions(info.protocol_version, &info.schema)?;
+                    client.info = Some(info.with_port(client.transport.describe()));
+                    return Ok(client);
+                }
+                Err(Error::Transport(TransportError::Timeout(t))) => {
+                    last = Some(TransportError::Timeout(t).into())
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| TransportError::NotOurProtocol.into()))
+    }
+
+    /// What the device said in the handshake.
+    pub fn info(&self) -> &DeviceInfo {
+        self.info
+            .as_ref()
+            .expect("a connected client has the device's Hello")
+    }
+
+    pub fn transport(&self) -> &T {
+        &self.transport
+    }
+
+    /// Sends one request and returns its sequence number, without waiting for the answer.
+    pub fn send(&mut self, body: &RequestBody<'_>) -> Result<u32> {
+        let seq = self.next_seq;
+        self.next_seq = self.next_seq.wrapping_add(1).max(1);
+        let frame = encode_frame_vec(&Request {
+            seq,
+            body: body.clone(),
+        })
+        .map_err(|_| Error::input("request too large for one frame"))?;
+        if self.verbose >= 2 {
+            eprintln!(
+                "ucrypto: -> seq {seq} {} ({} bytes)",
+                summary(body),
+                frame.len()
+            );
+        }
+        self.transport.write_all(&frame)?;
+        Ok(seq)
+    }
+
+    /// How long to wait for the answer to `body`: the device's own time for it, the line time
+    /// of a full frame each way, and the user's `--timeout` allowance.
+    pub fn wait_for(&self, body: &RequestBody<'_>) -> Duration {
+        let device = Duration::from_millis(body.device_time_ms().into());
+        let line = match self.transport.line_rate() {
+            Some(rate) if rate > 0 => {
+                Duration::from_secs_f64(2.0 * MAX_WIRE_FRAME_LEN as f64 / f64::from(rate))
+            }
+            _ => Duration::ZERO,
+        };
+        device + line + self.timeout
+    }
+
+    /// Waits up to `wait` for the answer to `seq` and hands its body to `f`. Answers to other
+    /// sequence numbers (late answers to earlier requests) are skipped; an error answer becomes
+    /// [`Error::Device`].
+    pub fn receive<R>(
+        &mut self,
+        seq: u32,
+        wait: Duration,
+        f: impl FnOnce(ResponseBody<'_>) -> Result<R>,
+    ) -> Result<R> {
+        let deadline = Instant::now() + wait;
+        let mut f = Some(f);
+        loop {
+            while self.rx_pos < self.rx_len {
+                let (consumed, frame) = self.decoder.push(&self.rx[self.rx_pos..self.rx_len]);
+                self.rx_pos += consumed;
+                let Some(Ok(body)) = frame else {
+                    if let Some(Err(e)) = frame {
+                        if self.verbose >= 1 {
+                            eprintln!("ucrypto: dropped a damaged frame from the device ({e:?})");
+                        }
+                    }
+                    continue;
+                };
+                let response: Response<'_> = match postcard::from_bytes(body) {
+                    Ok(response) => response,
+                    Err(_) => {
+                        // A device from another protocol version: its Hello prefix still reads.
+                        if let Ok((prefix, _)) = postcard::take_from_bytes::<HelloPrefix>(body) {
+                            if prefix.seq == seq && prefix.variant == 0 {
+                                check_versions(prefix.protocol_version, &prefix.schema)?;
+                            }
+                        }
+                        if self.verbose >= 1 {
+                            eprintln!("ucrypto: skipped an undecodable answer");
+                        }
+                        continue;
+                    }
+                };
+                self.valid_frames += 1;
+                if self.verbose >= 2 {
+                    eprintln!(
+                        "ucrypto: <- seq {} {}",
+                        response.seq,
+                        body_summary(&response.body)
+                    );
+                }
+                // Seq 0 is the device's answer to a request it could not read: ours, since
+                // nothing else is waiting.
+                if response.seq != seq && response.seq != 0 {
+                    continue;
+                }
+                return match response.body {
+                    ResponseBody::Error(e) => Err(Error::Device {
+                        code: e.code,
+                        message: e.message.to_string(),
+                    }),
+                    body => (f.take().expect("called once"))(body),
+                };
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(
+                    if self.valid_frames == 0 && self.decoder.drops().total() > 0 {
+                        TransportError::NotOurProtocol.into()
+                    } else {
+                        TransportError::Timeout(wait).into()
+                    },
+                );
+            }
+            self.rx_len = self.transport.read(&mut self.rx, deadline - now)?;
+            self.rx_pos = 0;
+        }
+    }
+
+    /// Sends `body` and waits for its answer.
+    pub fn call<R>(
+        &mut self,
+        body: RequestBody<'_>,
+        f: impl FnOnce(ResponseBody<'_>) -> Result<R>,
+    ) -> Result<R> {
+        let wait = self.wait_for(&body);
+        let seq = self.send(&body)?;
+        self.receive(seq, wait, f)
+    }
+}
+
+/// Refuses a device from another protocol version or schema, saying which side to update.
+fn check_versions(version: u16, schema: &[u8; 8]) -> Result<()> {
+    let ours = PROTOCOL_VERSION;
+    let message = if version < ours {
+        format!("the device speaks protocol v{version}, this ucrypto speaks v{ours}: update the device's firmware")
+    } else if version > ours {
+        format!(
+            "the device speaks protocol v{version}, this ucrypto speaks v{ours}: update ucrypto"
+        )
+    } else if *schema != SCHEMA_FINGERPRINT {
+        format!(
+            "the device's message schema ({}) differs from this ucrypto's ({}) at the same protocol v{ours}: flash the firmware built from the same ucrypto release",
+            hex::encode(schema),
+            hex::encode(SCHEMA_FINGERPRINT)
+        )
+    } else {
+        return Ok(());
+    };
+    Err(TransportError::ProtocolMismatch(message).into())
+}
+
+/// A request's name and sizes, never its contents (keys must not reach a log).
+fn summary(body: &RequestBody<'_>) -> String {
+    match body {
+        RequestBody::Hello => "Hello".into(),
+        RequestBody::Ping { .. } => "Ping".into(),
+        RequestBody::Random { words } => format!("Random {{ words: {words} }}"),
+        RequestBody::AesStart {
+            mode,
+            direction,
+            key,
+            ..
+        } => {
+            format!(
+                "AesStart {{ {direction:?} {mode:?}, {}-bit key }}",
+                key.len() * 8
+            )
+        }
+        RequestBody::AesData { offset, data, .. } => {
+            format!("AesData {{ offset: {offset}, {} bytes }}", data.len())
+        }
+        RequestBody::HashStart => "HashStart".into(),
+        RequestBody::HashData { offset, data, .. } => {
+            format!("HashData {{ offset: {offset}, {} bytes }}", data.len())
+        }
+        RequestBody::SignHashed { key, .. } => {
+            format!("SignHashed {{ {}-bit key }}", key.n.len() * 8)
+        }
+        RequestBody::SignDigest { key, .. } => {
+            format!("SignDigest {{ {}-bit key }}", key.n.len() * 8)
+        }
+        RequestBody::EndSession { .. } => "EndSession".into(),
+    }
+}
+
+fn body_summary(body: &ResponseBody<'_>) -> String {
+    match body {
+        ResponseBody::Hello(_) => "Hello".into(),
+        ResponseBody::Random { data } => format!("Random {{ {} bytes }}", data.len()),
+        ResponseBody::AesData { offset, data } => {
+            format!("AesData {{ offset: {offset}, {} bytes }}", data.len())
+        }
+        ResponseBody::Signature { data } => format!("Signature {{ {} bytes }}", data.len()),
+        other => format!("{other:?}"),
+    }
+}

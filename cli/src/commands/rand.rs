@@ -1,0 +1,121 @@
+//! `ucrypto rand BITS`: Pycom's `crypto.getrandbits`, any size, health-tested before output.
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use ucrypto_protocol::{Command, RequestBody, ResponseBody, MAX_RANDOM_WORDS};
+
+use crate::args::{GlobalArgs, RandArgs};
+use crate::commands::print_json;
+use crate::error::{Error, Result};
+use crate::output::{Format, Output};
+use crate::verify::health::HealthTests;
+
+/// Requests in flight at once, so the line never idles while the host waits.
+const WINDOW: usize = 4;
+/// JSON carries the data inline only up to this size; larger results need `-o FILE`.
+const MAX_JSON_INLINE: u64 = 16 << 20;
+/// Show a progress bar (on a terminal) from this size on.
+const PROGRESS_FROM: u64 = 1 << 20;
+
+pub fn run(global: &GlobalArgs, args: &RandArgs) -> Result<()> {
+    if args.bits == 0 {
+        return Err(Error::input(
+            "BITS must be at least 1 (it is rounded up to a multiple of 32)",
+        ));
+    }
+    let words = args.bits.div_ceil(32);
+    let bytes = words * 4;
+    let to_stdout = args.output.as_deref().is_none_or(|p| p.as_os_str() == "-");
+    if global.json && to_stdout {
+        if args.format == Format::Raw {
+            return Err(Error::input(
+                "raw bytes cannot go in JSON: use --format hex or base64, or -o FILE",
+            ));
+        }
+        if bytes > MAX_JSON_INLINE {
+            return Err(Error::input(format!(
+                "{bytes} bytes is too much to inline in JSON: write it with -o FILE"
+            )));
+        }
+    }
+
+    let mut client = crate::connect(global)?;
+    if !client.info().raw_capabilities.supports(Command::Random) {
+        return Err(Error::Unsupported(
+            "this device does not offer random numbers".into(),
+        ));
+    }
+    let mut output = Output::create(args.output.as_deref(), args.format)?;
+    let mut health = HealthTests::new();
+    let progress = progress_bar(bytes);
+
+    // Pipelined: up to WINDOW requests in flight; answers are checked in request order.
+    let mut in_flight: VecDeque<(u32, usize, Duration)> = VecDeque::new();
+    let mut unrequested = words;
+    while unrequested > 0 || !in_flight.is_empty() {
+        while in_flight.len() < WINDOW && unrequested > 0 {
+            let n = unrequested.min(u64::from(MAX_RANDOM_WORDS)) as u16;
+            let body = RequestBody::Random { words: n };
+            let wait = client.wait_for(&body);
+            let seq = client.send(&body)?;
+            in_flight.push_back((seq, usize::from(n) * 4, wait));
+            unrequested -= u64::from(n);
+        }
+        let (seq, expected, wait) = in_flight.pop_front().expect("a request is in flight");
+        client.receive(seq, wait, |body| match body {
+            ResponseBody::Random { data } if data.len() == expected => {
+                health
+                    .feed(data)
+                    .map_err(|failure| Error::Verification(failure.to_string()))?;
+                output.write(data)
+            }
+            ResponseBody::Random { data } => Err(Error::Verification(format!(
+                "the device returned {} random bytes where {expected} were asked for",
+                data.len()
+            ))),
+            other => Err(Error::Verification(format!(
+                "the device answered a random request with {other:?}"
+            ))),
+        })?;
+        progress.inc(expected as u64);
+    }
+    progress.finish_and_clear();
+
+    let info = client.info();
+    if !global.json {
+        return output.commit();
+    }
+    let mut json = serde_json::json!({
+        "command": "rand",
+        "bits_requested": args.bits,
+        "bits": words * 32,
+        "bytes": bytes,
+        "format": args.format,
+        "virtual": info.virtual_device,
+        "deterministic": info.deterministic(),
+        "chip": info.chip.name(),
+        "device_id": info.device_id_string(),
+        "health_tests": "passed",
+    });
+    if let Some(path) = output.path() {
+        json["output"] = path.display().to_string().into();
+        output.commit()?;
+    } else {
+        json["data"] = output.into_text()?.into();
+    }
+    print_json(&json)
+}
+
+/// A progress bar on stderr for large requests; invisible when stderr is not a terminal.
+fn progress_bar(bytes: u64) -> ProgressBar {
+    if bytes < PROGRESS_FROM {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(bytes);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+            .expect("the template is valid"),
+    );
+    bar
+}

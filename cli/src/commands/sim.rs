@@ -1,0 +1,33 @@
+//! `ucrypto sim`: serve a virtual device on a pseudo-terminal until interrupted.
+use std::io::Write;
+
+use ucrypto_firmware::backend::software::Seed;
+
+use crate::args::{GlobalArgs, SimArgs};
+use crate::error::Result;
+use crate::sim::PtyDevice;
+
+pub fn run(global: &GlobalArgs, args: &SimArgs) -> Result<()> {
+    let seed = match args.seed {
+        Some(n) => Seed::Fixed(n),
+        None => crate::host_seed(),
+    };
+    let device = PtyDevice::open(args.chip.into(), seed)?;
+    let mut out = std::io::stdout().lock();
+    // The path first, alone on its line, flushed: scripts read it and connect.
+    let _ = writeln!(out, "{}", device.path()).and_then(|_| out.flush());
+    drop(out);
+    if !global.json {
+        eprintln!(
+            "ucrypto sim: virtual {} on {} (software crypto{}); Ctrl-C to stop",
+            ucrypto_protocol::Chip::from(args.chip).name(),
+            device.path(),
+            if args.seed.is_some() {
+                ", fixed seed: not random"
+            } else {
+                ""
+            }
+        );
+    }
+    device.serve()
+}

@@ -1,0 +1,119 @@
+//! One error type for the CLI library; each variant maps to one documented exit code and says
+//! what to do about it.
+use std::time::Duration;
+
+use ucrypto_protocol::ErrorCode;
+
+/// Exit codes, as documented in the README and `--help`.
+pub mod exit {
+    pub const OK: i32 = 0;
+    /// The device reported an error.
+    pub const DEVICE: i32 = 1;
+    /// Usage or bad input.
+    pub const USAGE: i32 = 2;
+    /// A result failed verification: nothing was output.
+    pub const VERIFY: i32 = 3;
+    /// Transport: no device, port busy, timeout, disconnected, protocol mismatch.
+    pub const TRANSPORT: i32 = 4;
+    /// Not supported by this device.
+    pub const UNSUPPORTED: i32 = 5;
+}
+
+/// Everything that can go wrong talking to a device over a byte stream.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransportError {
+    #[error("no device found{0}: attach a board, or pass --port PATH (or --port sim for the virtual device)")]
+    NoDevice(String),
+    #[error("several devices found ({0}): pick one with --port PATH")]
+    SeveralDevices(String),
+    #[error("port busy: another program has {0} open; close it or pick another --port")]
+    PortBusy(String),
+    #[error("cannot open {port}: {reason}")]
+    Open { port: String, reason: String },
+    #[error("{port} is not a serial port: pass the device's serial port with --port")]
+    NotSerial { port: String },
+    #[error(
+        "no answer from the device within {0:.1?}: check the cable and --port, or raise --timeout"
+    )]
+    Timeout(Duration),
+    #[error("device disconnected ({0}): reconnect it and run the command again")]
+    Disconnected(String),
+    #[error("{0}")]
+    ProtocolMismatch(String),
+    #[error("the device answers, but not in the ucrypto protocol: is the ucrypto firmware flashed on it?")]
+    NotOurProtocol,
+}
+
+impl TransportError {
+    pub fn slug(&self) -> &'static str {
+        match self {
+            TransportError::NoDevice(_) => "no-device",
+            TransportError::SeveralDevices(_) => "several-devices",
+            TransportError::PortBusy(_) => "port-busy",
+            TransportError::Open { .. } => "open-failed",
+            TransportError::NotSerial { .. } => "not-serial",
+            TransportError::Timeout(_) => "timeout",
+            TransportError::Disconnected(_) => "disconnected",
+            TransportError::ProtocolMismatch(_) => "protocol-mismatch",
+            TransportError::NotOurProtocol => "not-our-protocol",
+        }
+    }
+}
+
+/// The CLI's error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Bad arguments or input: the user can fix it.
+    #[error("{0}")]
+    Input(String),
+    /// The device answered with an error.
+    #[error("device error ({}): {message}", code.name())]
+    Device { code: ErrorCode, message: String },
+    /// A result did not verify: it was not output.
+    #[error("verification failed: {0}; nothing was output")]
+    Verification(String),
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// The connected device cannot do this.
+    #[error("{0}")]
+    Unsupported(String),
+    /// Writing the output failed.
+    #[error("cannot write {path}: {reason}")]
+    Output { path: String, reason: String },
+}
+
+impl Error {
+    pub fn input(message: impl Into<String>) -> Self {
+        Error::Input(message.into())
+    }
+
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Input(_) | Error::Output { .. } => exit::USAGE,
+            Error::Device {
+                code: ErrorCode::Unsupported,
+                ..
+            } => exit::UNSUPPORTED,
+            Error::Device { .. } => exit::DEVICE,
+            Error::Verification(_) => exit::VERIFY,
+            Error::Transport(_) => exit::TRANSPORT,
+            Error::Unsupported(_) => exit::UNSUPPORTED,
+        }
+    }
+
+    /// A stable machine-readable name for `--json` output.
+    pub fn slug(&self) -> &'static str {
+        match self {
+            Error::Input(_) => "bad-input",
+            Error::Device { code, .. } => code.name(),
+            Error::Verification(_) => "verification-failed",
+            Error::Transport(t) => t.slug(),
+            Error::Unsupported(_) => "unsupported",
+            Error::Output { .. } => "output-failed",
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,2 @@
+//! Checks the CLI runs on every result before it is output.
+pub mod health;
