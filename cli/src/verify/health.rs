@@ -98,7 +98,7 @@ mod tests {
     #[test]
     fn apt_cutoff_is_the_binomial_critical_value() {
         let n = f64::from(APT_WINDOW);
-        let p = 1.0 / 256.0;
+        let p: f64 = 1.0 / 256.0;
         let mut ln_fact = vec![0.0f64; APT_WINDOW as usize + 1];
         for k in 1..=APT_WINDOW as usize {
             ln_fact[k] = ln_fact[k - 1] + (k as f64).ln();

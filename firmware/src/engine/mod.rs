@@ -10,8 +10,13 @@ use ucrypto_protocol::{
 
 use crate::{Backend, ChipProfile, FIRMWARE_VERSION};
 
+mod aes;
 mod random;
 mod self_test;
+mod session;
+mod sign;
+
+use session::SessionSlot;
 
 /// Counters the engine keeps about its link, for diagnostics.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +38,7 @@ pub struct Engine<B: Backend> {
     scratch: [u8; MAX_FRAME_LEN],
     out: [u8; MAX_WIRE_FRAME_LEN],
     self_test: SelfTest,
+    sessions: SessionSlot,
     stats: EngineStats,
 }
 
@@ -50,6 +56,7 @@ impl<B: Backend> Engine<B> {
             scratch: [0; MAX_FRAME_LEN],
             out: [0; MAX_WIRE_FRAME_LEN],
             self_test,
+            sessions: SessionSlot::new(),
             stats: EngineStats::default(),
         }
     }
@@ -97,6 +104,7 @@ impl<B: Backend> Engine<B> {
                 serve(
                     &mut self.backend,
                     &self.self_test,
+                    &mut self.sessions,
                     &mut self.stats,
                     &mut self.data,
                     body,
@@ -131,6 +139,7 @@ fn error(seq: u32, code: ErrorCode, message: &'static str) -> Response<'static> 
 fn serve<'d, B: Backend>(
     backend: &mut B,
     self_test: &SelfTest,
+    sessions: &mut SessionSlot,
     stats: &mut EngineStats,
     data: &'d mut [u8; MAX_CHUNK_LEN],
     body: &[u8],
@@ -151,7 +160,7 @@ fn serve<'d, B: Backend>(
         }
     };
     let seq = request.seq;
-    let outcome = dispatch(backend, self_test, data, request.body);
+    let outcome = dispatch(backend, self_test, sessions, data, request.body);
     Response {
         seq,
         body: match outcome {
@@ -164,20 +173,36 @@ fn serve<'d, B: Backend>(
 fn dispatch<'d, B: Backend>(
     backend: &mut B,
     self_test: &SelfTest,
+    sessions: &mut SessionSlot,
     data: &'d mut [u8; MAX_CHUNK_LEN],
     body: RequestBody<'_>,
 ) -> Outcome<'d> {
     match body {
-        RequestBody::Hello => Ok(ResponseBody::Hello(hello(backend, self_test))),
+        RequestBody::Hello => {
+            // A new host (or the same one after a timeout): nothing of the old stream survives.
+            sessions.end_any();
+            Ok(ResponseBody::Hello(hello(backend, self_test)))
+        }
         RequestBody::Ping { nonce } => Ok(ResponseBody::Pong { nonce }),
         RequestBody::Random { words } => random::serve(backend, self_test, data, words),
-        RequestBody::AesStart { .. }
-        | RequestBody::AesData { .. }
-        | RequestBody::HashStart
+        RequestBody::AesStart {
+            direction,
+            mode,
+            key,
+            iv,
+        } => aes::start(backend, sessions, direction, mode, key, iv),
+        RequestBody::HashStart => sign::start(backend, sessions),
+        RequestBody::EndSession { session } => {
+            if sessions.end(session) {
+                Ok(ResponseBody::SessionEnded)
+            } else {
+                Err((ErrorCode::NoSession, "no such session"))
+            }
+        }
+        RequestBody::AesData { .. }
         | RequestBody::HashData { .. }
         | RequestBody::SignHashed { .. }
-        | RequestBody::SignDigest { .. }
-        | RequestBody::EndSession { .. } => Err((
+        | RequestBody::SignDigest { .. } => Err((
             ErrorCode::Unsupported,
             "not in this firmware: update the firmware",
         )),
