@@ -5,6 +5,7 @@
 //! them (framing, dispatch, chaining, padding, Montgomery constants) stays in the engine, where
 //! it is tested on the host.
 use ucrypto_protocol::{Chip, Entropy};
+use zeroize::{Zeroize, ZeroizeOnDrop};
 
 #[cfg(feature = "software")]
 pub mod software;
@@ -38,4 +39,94 @@ pub trait Backend {
     /// Fills `out` with bytes from the true RNG (never a plain pseudo-random generator on
     /// hardware). `out.len()` is a multiple of 4: words are written little-endian.
     fn fill_random(&mut self, out: &mut [u8]) -> Result<(), BackendError>;
+
+    /// Encrypts one block in place with the AES accelerator. Returns
+    /// [`BackendError::Unsupported`] for a key size the accelerator lacks (the engine then uses
+    /// its software AES).
+    fn aes_encrypt_block(&mut self, key: &AesKey, block: &mut [u8; 16])
+        -> Result<(), BackendError>;
+
+    /// Decrypts one block in place; see [`Backend::aes_encrypt_block`].
+    fn aes_decrypt_block(&mut self, key: &AesKey, block: &mut [u8; 16])
+        -> Result<(), BackendError>;
+
+    /// The state of a SHA-256 computation between two requests (the accelerator's saved
+    /// context on hardware), so that a message can arrive over many frames.
+    type Sha256State;
+
+    /// Starts a SHA-256 computation.
+    fn sha256_start(&mut self) -> Self::Sha256State;
+
+    /// Feeds `data` into the computation.
+    fn sha256_update(&mut self, state: &mut Self::Sha256State, data: &[u8]);
+
+    /// Finishes the computation and returns the digest.
+    fn sha256_finish(&mut self, state: Self::Sha256State) -> [u8; 32];
+
+    /// `out = base ^ exponent mod modulus` on the RSA accelerator. All operands are
+    /// little-endian `u32` words (word 0 least significant), as long as `modulus.words`, with
+    /// `base < modulus`. The accelerator keeps its constant-time setting for this operation.
+    fn rsa_mod_exp(
+        &mut self,
+        base: &[u32],
+        exponent: &[u32],
+        modulus: &Modulus<'_>,
+        out: &mut [u32],
+    ) -> Result<(), BackendError>;
+
+    /// `out = a * b mod modulus` on the RSA accelerator; operands as in
+    /// [`Backend::rsa_mod_exp`], with `a, b < modulus`.
+    fn rsa_mod_mul(
+        &mut self,
+        a: &[u32],
+        b: &[u32],
+        modulus: &Modulus<'_>,
+        out: &mut [u32],
+    ) -> Result<(), BackendError>;
+}
+
+/// An AES key of one of the three sizes, wiped when dropped.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub enum AesKey {
+    Aes128([u8; 16]),
+    Aes192([u8; 24]),
+    Aes256([u8; 32]),
+}
+
+impl AesKey {
+    /// The key for `bytes` (16, 24 or 32 of them).
+    pub fn from_slice(bytes: &[u8]) -> Option<AesKey> {
+        Some(match bytes.len() {
+            16 => AesKey::Aes128(bytes.try_into().ok()?),
+            24 => AesKey::Aes192(bytes.try_into().ok()?),
+            32 => AesKey::Aes256(bytes.try_into().ok()?),
+            _ => return None,
+        })
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            AesKey::Aes128(k) => k,
+            AesKey::Aes192(k) => k,
+            AesKey::Aes256(k) => k,
+        }
+    }
+}
+
+impl core::fmt::Debug for AesKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "AesKey({} bits, redacted)", self.as_bytes().len() * 8)
+    }
+}
+
+/// An RSA modulus with the Montgomery constants the accelerator needs, computed by the engine
+/// (`crate::engine`'s Montgomery code, tested on the host).
+#[derive(Debug, Clone, Copy)]
+pub struct Modulus<'a> {
+    /// The modulus, little-endian words; odd.
+    pub words: &'a [u32],
+    /// `R^2 mod M` with `R = 2^(32 * words.len())`, little-endian words.
+    pub r_squared: &'a [u32],
+    /// `-M^-1 mod 2^32`.
+    pub m_prime: u32,
 }

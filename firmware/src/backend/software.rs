@@ -1,10 +1,14 @@
 //! The software backend of the virtual device: ChaCha20 for random words, seeded from the host
 //! OS or from a fixed number (deterministic, for tests).
+use aes::cipher::{BlockDecrypt, BlockEncrypt, KeyInit};
+use num_bigint::BigUint;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 use ucrypto_protocol::{Chip, Entropy, EntropySource, EntropyState};
 
-use super::{Backend, BackendError};
+use sha2::{Digest, Sha256};
+
+use super::{AesKey, Backend, BackendError, Modulus};
 
 /// Where the virtual device's randomness comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,4 +83,108 @@ impl Backend for SoftwareBackend {
         self.rng.fill_bytes(out);
         Ok(())
     }
+
+    fn aes_encrypt_block(
+        &mut self,
+        key: &AesKey,
+        block: &mut [u8; 16],
+    ) -> Result<(), BackendError> {
+        self.aes_block(key, block, true)
+    }
+
+    fn aes_decrypt_block(
+        &mut self,
+        key: &AesKey,
+        block: &mut [u8; 16],
+    ) -> Result<(), BackendError> {
+        self.aes_block(key, block, false)
+    }
+
+    type Sha256State = Sha256;
+
+    fn sha256_start(&mut self) -> Sha256 {
+        Sha256::new()
+    }
+
+    fn sha256_update(&mut self, state: &mut Sha256, data: &[u8]) {
+        state.update(data);
+    }
+
+    fn sha256_finish(&mut self, state: Sha256) -> [u8; 32] {
+        state.finalize().into()
+    }
+
+    fn rsa_mod_exp(
+        &mut self,
+        base: &[u32],
+        exponent: &[u32],
+        modulus: &Modulus<'_>,
+        out: &mut [u32],
+    ) -> Result<(), BackendError> {
+        let m = BigUint::from_slice(modulus.words);
+        let r = BigUint::from_slice(base).modpow(&BigUint::from_slice(exponent), &m);
+        write_words(&r, out)
+    }
+
+    fn rsa_mod_mul(
+        &mut self,
+        a: &[u32],
+        b: &[u32],
+        modulus: &Modulus<'_>,
+        out: &mut [u32],
+    ) -> Result<(), BackendError> {
+        let m = BigUint::from_slice(modulus.words);
+        let r = (BigUint::from_slice(a) * BigUint::from_slice(b)) % m;
+        write_words(&r, out)
+    }
+}
+
+impl SoftwareBackend {
+    /// The chip's accelerator lacks some key sizes (192 bits on the ESP32-C3 and -C6): the
+    /// virtual device refuses them here too, so the engine's software fallback is exercised.
+    fn aes_block(
+        &mut self,
+        key: &AesKey,
+        block: &mut [u8; 16],
+        encrypt: bool,
+    ) -> Result<(), BackendError> {
+        let profile = crate::ChipProfile::of(self.chip);
+        let size = ucrypto_protocol::KeySize::from_key_len(key.as_bytes().len())
+            .ok_or(BackendError::Unsupported)?;
+        if profile.aes_hw_key_sizes & size as u8 == 0 {
+            return Err(BackendError::Unsupported);
+        }
+        let block = aes::Block::from_mut_slice(block);
+        match key {
+            AesKey::Aes128(k) => run(&aes::Aes128::new(k.into()), block, encrypt),
+            AesKey::Aes192(k) => run(&aes::Aes192::new(k.into()), block, encrypt),
+            AesKey::Aes256(k) => run(&aes::Aes256::new(k.into()), block, encrypt),
+        }
+        Ok(())
+    }
+}
+
+fn run<
+    C: BlockEncrypt + BlockDecrypt + aes::cipher::BlockSizeUser<BlockSize = aes::cipher::consts::U16>,
+>(
+    cipher: &C,
+    block: &mut aes::Block,
+    encrypt: bool,
+) {
+    if encrypt {
+        cipher.encrypt_block(block);
+    } else {
+        cipher.decrypt_block(block);
+    }
+}
+
+/// Writes `value` as little-endian words into `out`, zero-padded.
+fn write_words(value: &BigUint, out: &mut [u32]) -> Result<(), BackendError> {
+    let digits = value.to_u32_digits();
+    if digits.len() > out.len() {
+        return Err(BackendError::Hardware);
+    }
+    out.fill(0);
+    out[..digits.len()].copy_from_slice(&digits);
+    Ok(())
 }

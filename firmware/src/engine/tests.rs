@@ -7,6 +7,7 @@ use ucrypto_protocol::{
 };
 
 use super::Engine;
+use crate::backend::{AesKey, Modulus};
 use crate::{Backend, BackendError};
 
 /// A backend whose "random" bytes count up, so tests can predict them; or a broken one.
@@ -37,6 +38,36 @@ impl Backend for CountingBackend {
             self.next = self.next.wrapping_add(1);
         }
         Ok(())
+    }
+    fn aes_encrypt_block(&mut self, _: &AesKey, _: &mut [u8; 16]) -> Result<(), BackendError> {
+        Err(BackendError::Unsupported)
+    }
+    fn aes_decrypt_block(&mut self, _: &AesKey, _: &mut [u8; 16]) -> Result<(), BackendError> {
+        Err(BackendError::Unsupported)
+    }
+    type Sha256State = ();
+    fn sha256_start(&mut self) {}
+    fn sha256_update(&mut self, _: &mut (), _: &[u8]) {}
+    fn sha256_finish(&mut self, _: ()) -> [u8; 32] {
+        [0; 32]
+    }
+    fn rsa_mod_exp(
+        &mut self,
+        _: &[u32],
+        _: &[u32],
+        _: &Modulus<'_>,
+        _: &mut [u32],
+    ) -> Result<(), BackendError> {
+        Err(BackendError::Unsupported)
+    }
+    fn rsa_mod_mul(
+        &mut self,
+        _: &[u32],
+        _: &[u32],
+        _: &Modulus<'_>,
+        _: &mut [u32],
+    ) -> Result<(), BackendError> {
+        Err(BackendError::Unsupported)
     }
 }
 
