@@ -10,6 +10,9 @@ fn rand_128_in_process_prints_32_hex_digits() {
     assert_exit(&out, 0);
     let text = stdout(&out);
     assert_eq!(text.trim_end().len(), 32, "{text:?}");
-    assert!(text.trim_end().bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+    assert!(text
+        .trim_end()
+        .bytes()
+        .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
     assert!(stderr(&out).contains("virtual device"));
 }
