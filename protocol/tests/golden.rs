@@ -116,3 +116,51 @@ fn encode_frame_vec<T: serde::Serialize>(
     let mut out = vec![0u8; MAX_WIRE_FRAME_LEN];
     Ok(encode_frame(msg, &mut scratch, &mut out)?.to_vec())
 }
+
+/// The `Hello` answer shown in docs/protocol.md.
+fn doc_hello() -> Response<'static> {
+    Response {
+        seq: 1,
+        body: ResponseBody::Hello(HelloInfo {
+            protocol_version: 1,
+            schema: SCHEMA_FINGERPRINT,
+            firmware_version: "0.1.0",
+            chip: Chip::Esp32C3,
+            virtual_device: false,
+            device_id: [0x58, 0xcf, 0x79, 0x01, 0x02, 0x03],
+            capabilities: Capabilities {
+                commands: 7,
+                aes_key_sizes: 7,
+                aes_hw_key_sizes: 5,
+                min_rsa_bits: 1024,
+                max_rsa_bits: 3072,
+                max_chunk_len: 3072,
+            },
+            entropy: Entropy {
+                source: EntropySource::SarAdc,
+                state: EntropyState::Ready,
+            },
+            self_test: SelfTest {
+                rng: TestOutcome::Passed,
+                aes: TestOutcome::Passed,
+                sha256: TestOutcome::Passed,
+                rsa: TestOutcome::Passed,
+            },
+        }),
+    }
+}
+
+#[test]
+fn hello_response() {
+    let body = postcard::to_allocvec(&doc_hello()).unwrap();
+    let expected = hex(
+        "01 00 01 c2 4a 32 04 3b b5 76 35 05 30 2e 31 2e 30 02 00 58 cf 79 01 02 03 \
+         07 07 05 80 08 80 18 80 18 00 00 00 00 00 00",
+    );
+    assert_eq!(body, expected, "{:02x?}", body);
+    let wire = hex(
+        "00 02 01 11 01 c2 4a 32 04 3b b5 76 35 05 30 2e 31 2e 30 02 10 58 cf 79 01 02 03 07 07 \
+         05 80 08 80 18 80 18 01 01 01 01 01 05 1b 43 bf ce 00",
+    );
+    assert_eq!(encode_frame_vec(&doc_hello()).unwrap(), wire);
+}
