@@ -307,3 +307,33 @@ fn a_silent_device_times_out() {
     // A bound against hanging, far above the expected ~2 s (two Hello attempts).
     assert!(start.elapsed() < Duration::from_secs(20));
 }
+
+#[test]
+fn sigint_mid_stream_exits_cleanly_and_the_device_serves_the_next_command() {
+    let sim = Sim::start(&["--seed", "2"]);
+    let dir = temp_dir();
+    let path = dir.path().join("r.bin");
+    let mut child = ucrypto()
+        .args(["--port", &sim.port, "rand", "800000000", "--format", "raw"])
+        .args(["-o", path.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let status = wait_bounded(&mut child, Duration::from_secs(30));
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(err.contains("interrupted"), "{err}");
+    assert!(files_in(dir.path()).is_empty(), "no partial file");
+    let out = sim.run(&["rand", "128"]);
+    assert_exit(&out, 0);
+    assert_eq!(stdout(&out).trim_end().len(), 32);
+}

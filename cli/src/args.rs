@@ -15,6 +15,7 @@ Exit codes:
   3  a result failed verification (nothing was output)
   4  transport: no device, port busy, timeout, disconnected, protocol mismatch
   5  not supported by this device
+  130  interrupted (Ctrl-C, SIGTERM): nothing was output
 
 With --json, every result is one JSON object on stdout, and so is an error:
   {\"error\":{\"kind\":\"timeout\",\"exit_code\":4,\"message\":\"...\"}}";

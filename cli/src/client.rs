@@ -1,4 +1,5 @@
 //! The protocol client: sequence numbers, framing, per-request timeouts and the handshake.
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use ucrypto_protocol::frame::encode_frame_vec;
@@ -13,6 +14,22 @@ use crate::transport::Transport;
 
 /// How many times `Hello` is sent before the device is declared absent.
 const HELLO_ATTEMPTS: u32 = 2;
+
+/// Longest single blocking read, so an interrupt is noticed promptly.
+const READ_SLICE: Duration = Duration::from_millis(100);
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Makes SIGINT and SIGTERM end the current wait with [`Error::Interrupted`], so the command
+/// unwinds normally: staged output is discarded and the port is released. Call once, before
+/// connecting; without it the default action (terminate at once) stays.
+pub fn handle_interrupts() {
+    let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst));
+}
+
+fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
 
 /// A connected device that answered the handshake with our protocol.
 pub struct Client<T: Transport> {
@@ -172,6 +189,9 @@ impl<T: Transport> Client<T> {
                     body => (f.take().expect("called once"))(body),
                 };
             }
+            if interrupted() {
+                return Err(Error::Interrupted);
+            }
             let now = Instant::now();
             if now >= deadline {
                 return Err(
@@ -182,7 +202,9 @@ impl<T: Transport> Client<T> {
                     },
                 );
             }
-            self.rx_len = self.transport.read(&mut self.rx, deadline - now)?;
+            self.rx_len = self
+                .transport
+                .read(&mut self.rx, (deadline - now).min(READ_SLICE))?;
             self.rx_pos = 0;
         }
     }

@@ -17,6 +17,8 @@ pub mod exit {
     pub const TRANSPORT: i32 = 4;
     /// Not supported by this device.
     pub const UNSUPPORTED: i32 = 5;
+    /// Interrupted (SIGINT, SIGTERM): 128 + SIGINT, as shells expect.
+    pub const INTERRUPTED: i32 = 130;
 }
 
 /// Everything that can go wrong talking to a device over a byte stream.
@@ -82,6 +84,9 @@ pub enum Error {
     /// Writing the output failed.
     #[error("cannot write {path}: {reason}")]
     Output { path: String, reason: String },
+    /// The user interrupted the command; nothing was output.
+    #[error("interrupted; nothing was output")]
+    Interrupted,
 }
 
 impl Error {
@@ -100,6 +105,7 @@ impl Error {
             Error::Verification(_) => exit::VERIFY,
             Error::Transport(_) => exit::TRANSPORT,
             Error::Unsupported(_) => exit::UNSUPPORTED,
+            Error::Interrupted => exit::INTERRUPTED,
         }
     }
 
@@ -112,6 +118,7 @@ impl Error {
             Error::Transport(t) => t.slug(),
             Error::Unsupported(_) => "unsupported",
             Error::Output { .. } => "output-failed",
+            Error::Interrupted => "interrupted",
         }
     }
 }

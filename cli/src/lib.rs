@@ -22,6 +22,7 @@ use crate::transport::{SerialTransport, Transport, VirtualTransport};
 
 /// Opens the device the global options name and runs the handshake.
 pub fn connect(global: &GlobalArgs) -> Result<Client<Box<dyn Transport>>> {
+    client::handle_interrupts();
     let transport: Box<dyn Transport> = match global.port.as_deref() {
         Some(spec) if spec == "sim" || spec.starts_with("sim:") => {
             Box::new(VirtualTransport::new(sim_chip(spec)?, host_seed()))
