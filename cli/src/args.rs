@@ -2,7 +2,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use ucrypto_protocol::Chip;
 
 use crate::keys::PassSource;
@@ -157,21 +157,21 @@ pub struct KeyArgs {
 }
 
 #[derive(Debug, Args)]
-#[group(id = "source", required = true, multiple = false)]
+#[command(group(ArgGroup::new("source").required(true).args(["message", "input", "digest"])))]
 pub struct SignArgs {
     #[command(flatten)]
     pub key: KeyArgs,
 
     /// The message: this text (its UTF-8 bytes, no newline added).
-    #[arg(short, long, value_name = "TEXT", group = "source")]
+    #[arg(short, long, value_name = "TEXT")]
     pub message: Option<String>,
 
     /// The message: the bytes of FILE, or of stdin with `-`; any size, streamed.
-    #[arg(short, long, value_name = "FILE|-", group = "source")]
+    #[arg(short, long, value_name = "FILE|-")]
     pub input: Option<PathBuf>,
 
     /// Sign this SHA-256 digest (64 hex digits) instead of hashing a message.
-    #[arg(long, value_name = "HEX", group = "source")]
+    #[arg(long, value_name = "HEX")]
     pub digest: Option<String>,
 
     /// Signature encoding (`raw` is what `openssl dgst -sha256 -sign` writes).
@@ -198,7 +198,7 @@ pub struct JwtArgs {
 }
 
 #[derive(Debug, Args)]
-#[group(id = "message_source", required = true, multiple = false)]
+#[command(group(ArgGroup::new("message_source").required(true).args(["message", "input"])))]
 pub struct VerifyArgs {
     /// The key: private or public, any form `sign` reads.
     #[arg(
@@ -219,11 +219,11 @@ pub struct VerifyArgs {
     pub pass: Option<PassSource>,
 
     /// The message: this text.
-    #[arg(short, long, value_name = "TEXT", group = "message_source")]
+    #[arg(short, long, value_name = "TEXT")]
     pub message: Option<String>,
 
     /// The message: the bytes of FILE, or of stdin with `-`.
-    #[arg(short, long, value_name = "FILE|-", group = "message_source")]
+    #[arg(short, long, value_name = "FILE|-")]
     pub input: Option<PathBuf>,
 
     /// The signature: a file (raw bytes as `openssl dgst -sign` writes them, or text), or the

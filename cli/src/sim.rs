@@ -8,6 +8,7 @@ use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg};
 use ucrypto_firmware::backend::software::Seed;
 use ucrypto_firmware::{Engine, SoftwareBackend};
 use ucrypto_protocol::Chip;
+use zeroize::Zeroize;
 
 use crate::error::{Error, Result};
 
@@ -63,6 +64,8 @@ impl PtyDevice {
                     failed = master.write_all(frame).err();
                 }
             });
+            // The bytes may have carried a key; the engine wipes its own copy.
+            buf[..n].zeroize();
             if let Some(e) = failed {
                 return Err(Error::input(format!("virtual device stopped: {e}")));
             }
