@@ -54,7 +54,8 @@ impl std::str::FromStr for PassSource {
 
 /// A key file's contents, parsed.
 pub enum Key {
-    Private(RsaPrivateKey),
+    /// Boxed: moved around without copying the secret.
+    Private(Box<RsaPrivateKey>),
     Public(RsaPublicKey),
 }
 
@@ -71,7 +72,7 @@ impl Key {
 pub fn read_private(path: &Path, pass: Option<&PassSource>) -> Result<RsaPrivateKey> {
     warn_if_readable_by_others(path);
     match read(path, pass)? {
-        Key::Private(key) => Ok(key),
+        Key::Private(key) => Ok(*key),
         Key::Public(_) => Err(Error::input(format!(
             "{} is a public key: signing needs the private key",
             path.display()
@@ -181,7 +182,7 @@ fn private_from_pkcs1(der: &[u8], path: &Path) -> Result<Key> {
     }
     let key = RsaPrivateKey::from_pkcs1_der(der).map_err(|e| invalid(path, &e.to_string()))?;
     key.validate().map_err(|e| invalid(path, &e.to_string()))?;
-    Ok(Key::Private(key))
+    Ok(Key::Private(Box::new(key)))
 }
 
 fn check_algorithm(oid: ObjectIdentifier, path: &Path) -> Result<()> {
