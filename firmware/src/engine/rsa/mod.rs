@@ -116,7 +116,7 @@ impl Workspace {
             bigint::word_len(&self.p.words),
             bigint::word_len(&self.q.words),
         );
-        if pl > nl || ql > nl || pl + ql > MAX_WORDS + 1 {
+        if pl + ql > nl + 1 {
             return Err(BAD_PRIME);
         }
         for prime in [&self.p.words, &self.q.words] {
