@@ -178,9 +178,30 @@ fn raw_signature(out: &Output) -> Vec<u8> {
     out.stdout.clone()
 }
 
+/// Signs fixture `message` with fixture `key` through `ucrypto` (run by `ucrypto_run` with the
+/// port already chosen) and asserts the bytes are OpenSSL's.
+#[track_caller]
+fn assert_signs_as_openssl(ucrypto_run: impl Fn(&[&str]) -> Output, key: &str, message: &str) {
+    let f = fixtures();
+    let out = ucrypto_run(&["sign", "--key", &f.p(key), "-i", &f.p(message), "-f", "raw"]);
+    assert_eq!(
+        raw_signature(&out),
+        openssl_signature(&f.path(key), &f.path(message)),
+        "{key} {message}"
+    );
+}
+
+/// `ucrypto --port sim ARGS`: the virtual device in-process.
+fn in_process(args: &[&str]) -> Output {
+    ucrypto()
+        .args(["--port", "sim"])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn signatures_equal_openssls_for_pkcs8_and_pkcs1_keys_of_2048_and_3072_bits() {
-    let f = fixtures();
     for key in [
         "k2048.pem",
         "k2048-pkcs1.pem",
@@ -188,55 +209,21 @@ fn signatures_equal_openssls_for_pkcs8_and_pkcs1_keys_of_2048_and_3072_bits() {
         "k3072-pkcs1.pem",
     ] {
         for message in ["empty.bin", "nul.bin"] {
-            let out = run(&[
-                "--port",
-                "sim",
-                "sign",
-                "--key",
-                &f.p(key),
-                "-i",
-                &f.p(message),
-                "-f",
-                "raw",
-            ]);
-            assert_eq!(
-                raw_signature(&out),
-                openssl_signature(&f.path(key), &f.path(message)),
-                "{key} {message}"
-            );
+            assert_signs_as_openssl(in_process, key, message);
         }
     }
 }
 
 #[test]
 fn a_message_of_several_mib_is_streamed_and_signed_as_openssl_signs_it() {
-    let f = fixtures();
-    let out = run(&[
-        "--port",
-        "sim",
-        "sign",
-        "--key",
-        &f.p("k2048.pem"),
-        "-i",
-        &f.p("big.bin"),
-        "-f",
-        "raw",
-    ]);
-    let expected = openssl_signature(&f.path("k2048.pem"), &f.path("big.bin"));
-    assert_eq!(raw_signature(&out), expected);
+    assert_signs_as_openssl(in_process, "k2048.pem", "big.bin");
 }
 
 #[test]
 fn over_a_pseudo_terminal_the_signatures_are_the_same() {
-    let f = fixtures();
     let sim = Sim::start(&[]);
     for (key, message) in [("k3072.pem", "big.bin"), ("k2048-pkcs1.pem", "nul.bin")] {
-        let out = sim.run(&["sign", "--key", &f.p(key), "-i", &f.p(message), "-f", "raw"]);
-        assert_eq!(
-            raw_signature(&out),
-            openssl_signature(&f.path(key), &f.path(message)),
-            "{key} {message}"
-        );
+        assert_signs_as_openssl(|args| sim.run(args), key, message);
     }
 }
 
@@ -382,21 +369,11 @@ fn a_4096_bit_key_is_beyond_the_esp32c3_and_fine_on_the_esp32() {
     assert!(err.contains("4096 bits") && err.contains("3072"), "{err}");
     assert!(files_in(dir.path()).is_empty(), "no output file");
 
-    let out = run(&[
-        "--port",
-        "sim:esp32",
-        "sign",
-        "--key",
-        &key,
-        "-i",
-        &f.p("nul.bin"),
-        "-f",
-        "raw",
-    ]);
-    assert_eq!(
-        raw_signature(&out),
-        openssl_signature(&f.path("k4096.pem"), &f.path("nul.bin"))
-    );
+    let on_esp32 = |args: &[&str]| {
+        let out = ucrypto().args(["--port", "sim:esp32"]).args(args).output();
+        out.unwrap()
+    };
+    assert_signs_as_openssl(on_esp32, "k4096.pem", "nul.bin");
 }
 
 #[derive(Debug, serde::Deserialize)]
