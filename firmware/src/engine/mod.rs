@@ -237,4 +237,4 @@ fn capabilities<B: Backend>(backend: &B) -> Capabilities {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
