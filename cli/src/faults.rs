@@ -131,7 +131,7 @@ impl FaultInjector {
     pub fn answered(&mut self) -> bool {
         self.answers += 1;
         match self.spec.reset_after {
-            Some(n) if self.answers % n == 0 => {
+            Some(n) if self.answers.is_multiple_of(n) => {
                 self.stats.resets += 1;
                 true
             }
