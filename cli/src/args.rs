@@ -15,6 +15,7 @@ Exit codes:
   3  a result failed verification (nothing was output)
   4  transport: no device, port busy, timeout, disconnected, protocol mismatch
   5  not supported by this device
+  130  interrupted (Ctrl-C, SIGTERM): nothing was output
 
 With --json, every result is one JSON object on stdout, and so is an error:
   {\"error\":{\"kind\":\"timeout\",\"exit_code\":4,\"message\":\"...\"}}";
@@ -103,6 +104,11 @@ pub struct SimArgs {
     /// Deterministic output from this seed (reported as not random), for tests.
     #[arg(long)]
     pub seed: Option<u64>,
+
+    /// Damage the link, for reliability tests: `drop=P,flip=P` (per byte, both directions),
+    /// `delay=MS` (before each answer), `reset-after=N` (restart every N answers), `seed=S`.
+    #[arg(long, value_name = "SPEC")]
+    pub faults: Option<crate::faults::FaultSpec>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

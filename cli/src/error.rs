@@ -17,6 +17,8 @@ pub mod exit {
     pub const TRANSPORT: i32 = 4;
     /// Not supported by this device.
     pub const UNSUPPORTED: i32 = 5;
+    /// Interrupted (SIGINT, SIGTERM): 128 + SIGINT, as shells expect.
+    pub const INTERRUPTED: i32 = 130;
 }
 
 /// Everything that can go wrong talking to a device over a byte stream.
@@ -43,6 +45,8 @@ pub enum TransportError {
     ProtocolMismatch(String),
     #[error("the device answers, but not in the ucrypto protocol: is the ucrypto firmware flashed on it?")]
     NotOurProtocol,
+    #[error("answers from the device were lost on the line: check the cable, or lower --baud")]
+    AnswerLost,
 }
 
 impl TransportError {
@@ -57,6 +61,7 @@ impl TransportError {
             TransportError::Disconnected(_) => "disconnected",
             TransportError::ProtocolMismatch(_) => "protocol-mismatch",
             TransportError::NotOurProtocol => "not-our-protocol",
+            TransportError::AnswerLost => "answer-lost",
         }
     }
 }
@@ -82,6 +87,9 @@ pub enum Error {
     /// Writing the output failed.
     #[error("cannot write {path}: {reason}")]
     Output { path: String, reason: String },
+    /// The user interrupted the command; nothing was output.
+    #[error("interrupted; nothing was output")]
+    Interrupted,
 }
 
 impl Error {
@@ -100,7 +108,21 @@ impl Error {
             Error::Verification(_) => exit::VERIFY,
             Error::Transport(_) => exit::TRANSPORT,
             Error::Unsupported(_) => exit::UNSUPPORTED,
+            Error::Interrupted => exit::INTERRUPTED,
         }
+    }
+
+    /// Whether the failure may be the line's (a lost or damaged frame) rather than the
+    /// request's, so that repeating a request that is safe to repeat may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            Error::Transport(TransportError::Timeout(_) | TransportError::AnswerLost)
+                | Error::Device {
+                    code: ErrorCode::FrameTooLong | ErrorCode::Undecodable,
+                    ..
+                }
+        )
     }
 
     /// A stable machine-readable name for `--json` output.
@@ -112,6 +134,7 @@ impl Error {
             Error::Transport(t) => t.slug(),
             Error::Unsupported(_) => "unsupported",
             Error::Output { .. } => "output-failed",
+            Error::Interrupted => "interrupted",
         }
     }
 }

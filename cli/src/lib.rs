@@ -5,6 +5,7 @@ pub mod client;
 pub mod commands;
 pub mod device_info;
 pub mod error;
+pub mod faults;
 pub mod output;
 pub mod ports;
 pub mod sim;
@@ -22,6 +23,7 @@ use crate::transport::{SerialTransport, Transport, VirtualTransport};
 
 /// Opens the device the global options name and runs the handshake.
 pub fn connect(global: &GlobalArgs) -> Result<Client<Box<dyn Transport>>> {
+    client::handle_interrupts();
     let transport: Box<dyn Transport> = match global.port.as_deref() {
         Some(spec) if spec == "sim" || spec.starts_with("sim:") => {
             Box::new(VirtualTransport::new(sim_chip(spec)?, host_seed()))

@@ -409,4 +409,4 @@ pub struct RequestPrefix {
 }
 
 /// Number of [`RequestBody`] variants; a prefix with a larger variant is an unknown request.
-pub const REQUEST_VARIANTS: u32 = 11;
+pub const REQUEST_VARIANTS: u32 = 10;
