@@ -65,7 +65,7 @@ for chip in "${chips[@]}"; do
     cargo build "${locked[@]}" --release --no-default-features --features "$feature" \
         --target "$target"
     elf="dist/ucrypto-$name.elf"
-    cp "target/$target/release/ucrypto-chip" "$elf"
+    cp "${CARGO_TARGET_DIR:-target}/$target/release/ucrypto-chip" "$elf"
     elves+=("$elf")
     "$espflash" save-image --chip "$name" "$elf" "dist/ucrypto-$name-app.bin"
     # Not padded to the flash size: writing it at 0x0 leaves the rest of the flash alone.
