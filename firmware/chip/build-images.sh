@@ -9,7 +9,7 @@
 # Usage: firmware/chip/build-images.sh [--locked]
 #   --locked       pass --locked to cargo (CI: the committed Cargo.lock must be current)
 #   ESPFLASH=path  use this espflash (4.x) instead of the one on PATH. Without either, the script
-#                  runs `cargo install espflash --locked`, which takes about 8 minutes once.
+#                  runs `cargo install espflash --locked --version ^4` (about 8 minutes, once).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -40,14 +40,18 @@ find_espflash() {
 espflash="$(find_espflash)"
 if [[ -z "$espflash" ]]; then
     echo "espflash not found: installing it from crates.io (about 8 minutes, once)" >&2
-    # Without the update check: no network access each time it runs.
-    cargo install espflash --locked --no-default-features --features cli
+    # From outside this folder: its .cargo/config.toml sets the chip as the build target.
+    (cd "${TMPDIR:-/tmp}" && cargo install espflash --locked --version '^4')
     espflash="$(command -v espflash || echo "${CARGO_HOME:-$HOME/.cargo}/bin/espflash")"
 fi
-if ! "$espflash" --version | grep -q '^espflash 4\.'; then
-    echo "error: $espflash is not espflash 4.x (esp-hal 1.x images need it); set ESPFLASH" >&2
-    exit 4
-fi
+version="$("$espflash" --version 2>/dev/null || true)"
+case "$version" in
+    "espflash 4."*) echo "using $espflash ($version)" >&2 ;;
+    *)
+        echo "error: '$espflash' is not espflash 4.x (esp-hal 1.x images need it): set ESPFLASH" >&2
+        exit 4
+        ;;
+esac
 
 for chip in "${chips[@]}"; do
     read -r name feature target <<<"$chip"

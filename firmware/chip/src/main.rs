@@ -1,8 +1,8 @@
 //! The ucrypto firmware for the ESP32-C3 and ESP32-C6: the engine of the virtual device, on the
 //! chip's AES, SHA, RSA and TRNG blocks, served on UART0 and on USB-Serial-JTAG.
 //!
-//! Memory: the engine and the two links are statics (about 41 KiB, see docs/firmware.md), so the
-//! stack only holds call frames. Nothing is allocated. A panic resets the chip without printing:
+//! Memory: the engine, the two links and the UART receive buffer are statics (about 48 KiB, see
+//! docs/firmware.md), so the stack only holds call frames. Nothing is allocated. A panic resets the chip without printing:
 //! after start-up nothing but protocol frames goes out on either port.
 #![no_std]
 #![no_main]
@@ -34,7 +34,8 @@ use transport::{UartPort, UsbPort};
 esp_bootloader_esp_idf::esp_app_desc!();
 
 /// A watchdog bite resets the chip if the main loop stops: a hung accelerator, say. The longest
-/// request (a 3072-bit CRT signature and its check) takes well under a second.
+/// request, a 3072-bit CRT signature and its check, should take well under a second (not yet
+/// measured on a board).
 const WATCHDOG_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A panic resets the chip and prints nothing: the host sees a timeout or a disconnect, never a
