@@ -16,7 +16,8 @@ use ucrypto_firmware::BackendError;
 
 /// Calls `$f::<OpN, N>` for the operand length in words: esp-hal types each operand size. Every
 /// length from 512 to 3072 bits in 32-bit steps (the block's step), which covers 1024- to
-/// 3072-bit moduli and the halves of their CRT keys; other lengths are `Unsupported`.
+/// 3072-bit moduli and the halves of their CRT keys; other lengths are `Unsupported`. A pair whose
+/// type does not hold that many words does not compile (`InputType = [u32; N]`).
 macro_rules! by_length {
     ($len:expr, $f:ident $args:tt) => {
         by_length!(@arms $len, $f $args, [
