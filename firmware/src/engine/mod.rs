@@ -245,4 +245,4 @@ fn capabilities<B: Backend>(backend: &B) -> Capabilities {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
