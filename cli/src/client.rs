@@ -89,7 +89,14 @@ impl<T: Transport> Client<T> {
                 _ => Err(TransportError::NotOurProtocol.into()),
             });
             match answer {
-                Err(e) if e.is_retryable() && attempt < HELLO_ATTEMPTS => attempt += 1,
+                // Noise can make even our own device look foreign once: ask again.
+                Err(e)
+                    if (e.is_retryable()
+                        || matches!(e, Error::Transport(TransportError::NotOurProtocol)))
+                        && attempt < HELLO_ATTEMPTS =>
+                {
+                    attempt += 1
+                }
                 other => break other?,
             }
         };

@@ -5,6 +5,7 @@ pub mod client;
 pub mod commands;
 pub mod device_info;
 pub mod error;
+pub mod faults;
 pub mod keys;
 pub mod output;
 pub mod ports;

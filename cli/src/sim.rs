@@ -11,6 +11,7 @@ use ucrypto_protocol::Chip;
 use zeroize::Zeroize;
 
 use crate::error::{Error, Result};
+use crate::faults::{FaultInjector, FaultSpec};
 
 /// A virtual device on a pseudo-terminal.
 pub struct PtyDevice {
@@ -20,6 +21,7 @@ pub struct PtyDevice {
     _slave: OwnedFd,
     path: String,
     engine: Box<Engine<SoftwareBackend>>,
+    faults: Option<FaultInjector>,
 }
 
 impl PtyDevice {
@@ -40,7 +42,14 @@ impl PtyDevice {
             _slave: pty.slave,
             path,
             engine: Box::new(Engine::new(SoftwareBackend::new(chip, seed))),
+            faults: None,
         })
+    }
+
+    /// Damages the link as `spec` says (for reliability tests).
+    pub fn with_faults(mut self, spec: FaultSpec) -> Self {
+        self.faults = Some(FaultInjector::new(spec));
+        self
     }
 
     /// The path clients open (`/dev/pts/N`).
@@ -57,17 +66,32 @@ impl PtyDevice {
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(Error::input(format!("virtual device stopped: {e}"))),
             };
-            let master = &mut self.master;
-            let mut failed = None;
-            self.engine.receive(&buf[..n], |frame| {
-                if failed.is_none() {
-                    failed = master.write_all(frame).err();
-                }
-            });
+            let mut input = match &mut self.faults {
+                Some(faults) => faults.damage(&buf[..n]),
+                None => buf[..n].to_vec(),
+            };
+            let mut answers: Vec<Vec<u8>> = Vec::new();
+            self.engine
+                .receive(&input, |frame| answers.push(frame.to_vec()));
             // The bytes may have carried a key; the engine wipes its own copy.
             buf[..n].zeroize();
-            if let Some(e) = failed {
-                return Err(Error::input(format!("virtual device stopped: {e}")));
+            input.zeroize();
+            for answer in answers {
+                let wire = match &mut self.faults {
+                    Some(faults) => {
+                        std::thread::sleep(faults.spec().delay);
+                        faults.damage(&answer)
+                    }
+                    None => answer,
+                };
+                self.master
+                    .write_all(&wire)
+                    .map_err(|e| Error::input(format!("virtual device stopped: {e}")))?;
+                if self.faults.as_mut().is_some_and(FaultInjector::answered) {
+                    // The device restarts: requests it had not answered yet are lost with it.
+                    self.engine.reset();
+                    break;
+                }
             }
         }
     }

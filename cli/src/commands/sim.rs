@@ -12,7 +12,10 @@ pub fn run(global: &GlobalArgs, args: &SimArgs) -> Result<()> {
         Some(n) => Seed::Fixed(n),
         None => crate::host_seed(),
     };
-    let device = PtyDevice::open(args.chip.into(), seed)?;
+    let mut device = PtyDevice::open(args.chip.into(), seed)?;
+    if let Some(spec) = args.faults {
+        device = device.with_faults(spec);
+    }
     let mut out = std::io::stdout().lock();
     // The path first, alone on its line, flushed: scripts read it and connect.
     let _ = writeln!(out, "{}", device.path()).and_then(|_| out.flush());
