@@ -2,9 +2,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use ucrypto_protocol::Chip;
 
+use crate::keys::PassSource;
 use crate::output::Format;
 
 pub const EXIT_CODES_HELP: &str = "\
@@ -71,6 +72,15 @@ pub enum Command {
     Ports,
     /// Serve a virtual device on a pseudo-terminal; prints its path on the first line.
     Sim(SimArgs),
+    /// RS256 signature of a message (or a SHA-256 digest) on the device, checked before output.
+    Sign(SignArgs),
+    /// A JSON Web Token signed with RS256 on the device: header, claims, signature.
+    Jwt(JwtArgs),
+    /// Check an RS256 signature on the host (no device), e.g. one from `openssl dgst -sign`.
+    Verify(VerifyArgs),
+    /// Measure the device's speed.
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// Print shell completions.
     Completions {
         #[arg(value_enum)]
@@ -136,4 +146,110 @@ fn parse_seconds(s: &str) -> Result<Duration, String> {
         return Err("the timeout must be more than 0 and at most 3600 seconds".into());
     }
     Ok(Duration::from_secs_f64(secs))
+}
+
+/// The private key of `sign`, `jwt` and `bench sign`.
+#[derive(Debug, Args)]
+pub struct KeyArgs {
+    /// RSA private key: PKCS#8 or PKCS#1, PEM or DER, or encrypted PKCS#8.
+    #[arg(short, long, value_name = "KEY")]
+    pub key: PathBuf,
+
+    /// Passphrase of an encrypted key: env:VAR or file:PATH. Without it, ucrypto asks on the
+    /// terminal (and fails when stdin is not a terminal).
+    #[arg(long, value_name = "env:VAR|file:PATH")]
+    pub pass: Option<PassSource>,
+}
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("source").required(true).args(["message", "input", "digest"])))]
+pub struct SignArgs {
+    #[command(flatten)]
+    pub key: KeyArgs,
+
+    /// The message: this text (its UTF-8 bytes, no newline added).
+    #[arg(short, long, value_name = "TEXT")]
+    pub message: Option<String>,
+
+    /// The message: the bytes of FILE, or of stdin with `-`; any size, streamed.
+    #[arg(short, long, value_name = "FILE|-")]
+    pub input: Option<PathBuf>,
+
+    /// Sign this SHA-256 digest (64 hex digits) instead of hashing a message.
+    #[arg(long, value_name = "HEX")]
+    pub digest: Option<String>,
+
+    /// Signature encoding (`raw` is what `openssl dgst -sha256 -sign` writes).
+    #[arg(short, long, value_enum, default_value_t = Format::Base64url)]
+    pub format: Format,
+
+    /// Write to FILE (written in full or not at all) instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct JwtArgs {
+    #[command(flatten)]
+    pub key: KeyArgs,
+
+    /// The claims: a JSON object, e.g. '{"aud":"my-project"}'.
+    #[arg(long, value_name = "JSON")]
+    pub claims: String,
+
+    /// Add `exp`, this many seconds after `iat`.
+    #[arg(long, value_name = "SECONDS")]
+    pub exp: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("message_source").required(true).args(["message", "input"])))]
+pub struct VerifyArgs {
+    /// The key: private or public, any form `sign` reads.
+    #[arg(
+        short,
+        long,
+        value_name = "KEY",
+        required_unless_present = "pubkey",
+        conflicts_with = "pubkey"
+    )]
+    pub key: Option<PathBuf>,
+
+    /// The public key (PEM or DER, SubjectPublicKeyInfo or PKCS#1).
+    #[arg(long, value_name = "PUB")]
+    pub pubkey: Option<PathBuf>,
+
+    /// Passphrase of an encrypted `--key`: env:VAR or file:PATH.
+    #[arg(long, value_name = "env:VAR|file:PATH")]
+    pub pass: Option<PassSource>,
+
+    /// The message: this text.
+    #[arg(short, long, value_name = "TEXT")]
+    pub message: Option<String>,
+
+    /// The message: the bytes of FILE, or of stdin with `-`.
+    #[arg(short, long, value_name = "FILE|-")]
+    pub input: Option<PathBuf>,
+
+    /// The signature: a file (raw bytes as `openssl dgst -sign` writes them, or text), or the
+    /// signature itself in base64url, base64 or hex.
+    #[arg(short, long, value_name = "FILE|TEXT")]
+    pub signature: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Signatures per second with a key: SHA-256 digests signed on the device, one after the
+    /// other, each checked on the host.
+    Sign(BenchSignArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchSignArgs {
+    #[command(flatten)]
+    pub key: KeyArgs,
+
+    /// Number of signatures.
+    #[arg(short = 'n', long, default_value_t = 50)]
+    pub count: u32,
 }

@@ -6,6 +6,7 @@ pub mod commands;
 pub mod device_info;
 pub mod error;
 pub mod faults;
+pub mod keys;
 pub mod output;
 pub mod ports;
 pub mod sim;

@@ -6,7 +6,7 @@
 use std::io::{self, Seek, Write};
 use std::path::{Path, PathBuf};
 
-use base64::engine::general_purpose::STANDARD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use tempfile::{NamedTempFile, SpooledTempFile};
 
@@ -22,6 +22,8 @@ pub enum Format {
     Hex,
     /// Standard base64 with padding, on one line.
     Base64,
+    /// URL-safe base64 without padding (RFC 4648 section 5, as in JWTs), on one line.
+    Base64url,
     /// The bytes themselves.
     Raw,
 }
@@ -104,11 +106,11 @@ impl Output {
         let res = match format {
             Format::Raw => self.stage.writer().write_all(bytes),
             Format::Hex => self.stage.writer().write_all(hex::encode(bytes).as_bytes()),
-            Format::Base64 => {
+            Format::Base64 | Format::Base64url => {
                 // Whole 3-byte groups encode independently; the rest waits for more bytes.
                 self.b64_carry.extend_from_slice(bytes);
                 let whole = self.b64_carry.len() / 3 * 3;
-                let text = STANDARD.encode(&self.b64_carry[..whole]);
+                let text = self.base64(&self.b64_carry[..whole]);
                 self.b64_carry.drain(..whole);
                 self.stage.writer().write_all(text.as_bytes())
             }
@@ -119,7 +121,7 @@ impl Output {
     /// Finishes the encoding and releases the output: renames the file into place, or copies
     /// the staged bytes to stdout. A closed stdout (`| head`) is not an error.
     pub fn commit(mut self) -> Result<()> {
-        let mut tail = STANDARD.encode(&self.b64_carry).into_bytes();
+        let mut tail = self.base64(&self.b64_carry).into_bytes();
         if self.format != Format::Raw {
             tail.push(b'\n');
         }
@@ -155,7 +157,7 @@ impl Output {
     /// The staged text, for `--json` (only for text formats going to stdout).
     pub fn into_text(mut self) -> Result<String> {
         let mut text = Vec::new();
-        let tail = STANDARD.encode(&self.b64_carry);
+        let tail = self.base64(&self.b64_carry);
         self.stage
             .writer()
             .write_all(tail.as_bytes())
@@ -170,6 +172,14 @@ impl Output {
                 })?;
         }
         String::from_utf8(text).map_err(|_| Error::input("raw bytes cannot go in JSON"))
+    }
+
+    fn base64(&self, bytes: &[u8]) -> String {
+        if self.format == Format::Base64url {
+            URL_SAFE_NO_PAD.encode(bytes)
+        } else {
+            STANDARD.encode(bytes)
+        }
     }
 
     fn error(&self, e: &io::Error) -> Error {

@@ -8,6 +8,7 @@ use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg};
 use ucrypto_firmware::backend::software::Seed;
 use ucrypto_firmware::{Engine, SoftwareBackend};
 use ucrypto_protocol::Chip;
+use zeroize::Zeroize;
 
 use crate::error::{Error, Result};
 use crate::faults::{FaultInjector, FaultSpec};
@@ -65,13 +66,16 @@ impl PtyDevice {
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(Error::input(format!("virtual device stopped: {e}"))),
             };
-            let input = match &mut self.faults {
+            let mut input = match &mut self.faults {
                 Some(faults) => faults.damage(&buf[..n]),
                 None => buf[..n].to_vec(),
             };
             let mut answers: Vec<Vec<u8>> = Vec::new();
             self.engine
                 .receive(&input, |frame| answers.push(frame.to_vec()));
+            // The bytes may have carried a key; the engine wipes its own copy.
+            buf[..n].zeroize();
+            input.zeroize();
             for answer in answers {
                 let wire = match &mut self.faults {
                     Some(faults) => {

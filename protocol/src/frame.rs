@@ -4,6 +4,7 @@
 //! line costs at most one dropped frame. The CRC is CRC-32C (Castagnoli, `crc::CRC_32_ISCSI`).
 use crc::{Crc, CRC_32_ISCSI};
 use serde::Serialize;
+use zeroize::Zeroize;
 
 use crate::{CRC_LEN, MAX_FRAME_LEN, MAX_WIRE_FRAME_LEN};
 
@@ -96,6 +97,8 @@ impl DropCounts {
 pub struct FrameDecoder<const N: usize = MAX_WIRE_FRAME_LEN> {
     buf: [u8; N],
     len: usize,
+    /// Bytes of the buffer the last frame took (until [`FrameDecoder::wipe_frame`]).
+    frame_len: usize,
     overflowed: bool,
     drops: DropCounts,
 }
@@ -111,6 +114,7 @@ impl<const N: usize> FrameDecoder<N> {
         Self {
             buf: [0; N],
             len: 0,
+            frame_len: 0,
             overflowed: false,
             drops: DropCounts {
                 too_long: 0,
@@ -132,6 +136,13 @@ impl<const N: usize> FrameDecoder<N> {
         self.overflowed = false;
     }
 
+    /// Zeroes the bytes the last frame took in the buffer, once the request it carried was
+    /// served: a key in a request must not stay in memory after it was used.
+    pub fn wipe_frame(&mut self) {
+        self.buf[..self.frame_len].zeroize();
+        self.frame_len = 0;
+    }
+
     /// Consumes bytes from `input` up to and including the first delimiter that ends a frame.
     /// Returns how many bytes were consumed and, if a frame ended, its checked message body
     /// (without the CRC) or why it was dropped. Call again with the rest of the input.
@@ -148,6 +159,7 @@ impl<const N: usize> FrameDecoder<N> {
             }
             let consumed = i + 1;
             let len = core::mem::replace(&mut self.len, 0);
+            self.frame_len = self.frame_len.max(len.min(N));
             if core::mem::replace(&mut self.overflowed, false) {
                 self.drops.count(FrameError::TooLong);
                 return (consumed, Some(Err(FrameError::TooLong)));
@@ -180,5 +192,29 @@ impl<const N: usize> FrameDecoder<N> {
             return Err(FrameError::BadCrc);
         }
         Ok(body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wipe_frame_zeroes_every_byte_the_frame_took() {
+        let mut decoder: FrameDecoder<64> = FrameDecoder::new();
+        // Not a valid frame (bad CRC) but it fills the buffer all the same, as a key would.
+        let input = [0u8, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0];
+        let (_, frame) = decoder.push(&input);
+        assert!(frame.is_some());
+        assert!(decoder.buf.iter().any(|&b| b != 0));
+        decoder.wipe_frame();
+        assert!(decoder.buf.iter().all(|&b| b == 0));
+
+        // An over-long run fills the whole buffer; it is wiped whole.
+        let mut long = [0x41u8; 100];
+        long[99] = 0;
+        let _ = decoder.push(&long);
+        decoder.wipe_frame();
+        assert!(decoder.buf.iter().all(|&b| b == 0));
     }
 }

@@ -1,13 +1,17 @@
 //! One file per command; each takes its parsed arguments and the global options.
 use clap::CommandFactory;
 
-use crate::args::{Cli, Command};
+use crate::args::{BenchCommand, Cli, Command};
 use crate::error::{Error, Result};
 
+pub mod bench;
 pub mod info;
+pub mod jwt;
 pub mod ports;
 pub mod rand;
+pub mod sign;
 pub mod sim;
+pub mod verify;
 
 pub fn run(cli: Cli) -> Result<()> {
     let global = &cli.global;
@@ -16,6 +20,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Info => info::run(global),
         Command::Ports => ports::run(global),
         Command::Sim(args) => sim::run(global, &args),
+        Command::Sign(args) => sign::run(global, &args),
+        Command::Jwt(args) => jwt::run(global, &args),
+        Command::Verify(args) => verify::run(global, &args),
+        Command::Bench(BenchCommand::Sign(args)) => bench::sign(global, &args),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

@@ -127,7 +127,7 @@ pub fn run(global: &GlobalArgs, args: &RandArgs) -> Result<()> {
 }
 
 /// A progress bar on stderr for large requests; invisible when stderr is not a terminal.
-fn progress_bar(bytes: u64) -> ProgressBar {
+pub(crate) fn progress_bar(bytes: u64) -> ProgressBar {
     if bytes < PROGRESS_FROM {
         return ProgressBar::hidden();
     }

@@ -7,7 +7,7 @@
 use ucrypto_protocol::{Chip, Entropy};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-#[cfg(feature = "software")]
+#[cfg(any(test, feature = "software"))]
 pub mod software;
 
 /// A hardware failure reported by a backend.

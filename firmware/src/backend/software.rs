@@ -121,8 +121,9 @@ impl Backend for SoftwareBackend {
         modulus: &Modulus<'_>,
         out: &mut [u32],
     ) -> Result<(), BackendError> {
-        let m = BigUint::from_slice(modulus.words);
-        let r = BigUint::from_slice(base).modpow(&BigUint::from_slice(exponent), &m);
+        let m = accelerator_modulus(modulus, &[base, exponent], out)?;
+        let base = below(base, &m)?;
+        let r = base.modpow(&BigUint::from_slice(exponent), &m);
         write_words(&r, out)
     }
 
@@ -133,8 +134,8 @@ impl Backend for SoftwareBackend {
         modulus: &Modulus<'_>,
         out: &mut [u32],
     ) -> Result<(), BackendError> {
-        let m = BigUint::from_slice(modulus.words);
-        let r = (BigUint::from_slice(a) * BigUint::from_slice(b)) % m;
+        let m = accelerator_modulus(modulus, &[a, b], out)?;
+        let r = (below(a, &m)? * below(b, &m)?) % m;
         write_words(&r, out)
     }
 }
@@ -175,6 +176,43 @@ fn run<
         cipher.encrypt_block(block);
     } else {
         cipher.decrypt_block(block);
+    }
+}
+
+/// The modulus, after checking what the chip's accelerator relies on: operands as long as the
+/// modulus, and the Montgomery constants the engine computed. The accelerator computes with the
+/// constants it is given, so wrong ones give wrong results on a chip: the virtual device
+/// refuses them instead of computing without them.
+fn accelerator_modulus(
+    modulus: &Modulus<'_>,
+    operands: &[&[u32]],
+    out: &[u32],
+) -> Result<BigUint, BackendError> {
+    let k = modulus.words.len();
+    let lengths_match = k > 0
+        && modulus.r_squared.len() == k
+        && out.len() == k
+        && operands.iter().all(|o| o.len() == k);
+    if !lengths_match || modulus.words[0] & 1 == 0 {
+        return Err(BackendError::Hardware);
+    }
+    if modulus.m_prime.wrapping_mul(modulus.words[0]) != u32::MAX {
+        return Err(BackendError::Hardware);
+    }
+    let m = BigUint::from_slice(modulus.words);
+    if (BigUint::from(1u8) << (64 * k)) % &m != BigUint::from_slice(modulus.r_squared) {
+        return Err(BackendError::Hardware);
+    }
+    Ok(m)
+}
+
+/// An operand, which must be below the modulus.
+fn below(words: &[u32], m: &BigUint) -> Result<BigUint, BackendError> {
+    let value = BigUint::from_slice(words);
+    if &value < m {
+        Ok(value)
+    } else {
+        Err(BackendError::Hardware)
     }
 }
 

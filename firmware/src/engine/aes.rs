@@ -10,7 +10,7 @@ pub(crate) struct AesSession {}
 
 pub(super) fn start<'d, B: Backend>(
     _backend: &mut B,
-    _sessions: &mut SessionSlot,
+    _sessions: &mut SessionSlot<B>,
     _direction: AesDirection,
     _mode: AesMode,
     _key: &[u8],

@@ -12,6 +12,7 @@ use crate::{Backend, ChipProfile, FIRMWARE_VERSION};
 
 mod aes;
 mod random;
+mod rsa;
 mod self_test;
 mod session;
 mod sign;
@@ -38,7 +39,7 @@ pub struct Engine<B: Backend> {
     scratch: [u8; MAX_FRAME_LEN],
     out: [u8; MAX_WIRE_FRAME_LEN],
     self_test: SelfTest,
-    sessions: SessionSlot,
+    sessions: SessionSlot<B>,
     stats: EngineStats,
 }
 
@@ -100,7 +101,10 @@ impl<B: Backend> Engine<B> {
                 // A frame too long to hold is answered, so the host learns its limit; damaged
                 // frames are only counted: their sequence number cannot be trusted.
                 Some(Err(FrameError::TooLong)) => &[][..],
-                Some(Err(_)) => continue,
+                Some(Err(_)) => {
+                    self.decoder.wipe_frame();
+                    continue;
+                }
             };
             let response = if body.is_empty() {
                 error(
@@ -118,6 +122,8 @@ impl<B: Backend> Engine<B> {
                     body,
                 )
             };
+            // The request may have carried a key: none of it stays in the receive buffer.
+            self.decoder.wipe_frame();
             self.stats.requests = self.stats.requests.wrapping_add(1);
             // Every response fits by construction (payloads are at most MAX_CHUNK_LEN); if one
             // did not, answering with an error keeps the host from waiting for nothing.
@@ -147,7 +153,7 @@ fn error(seq: u32, code: ErrorCode, message: &'static str) -> Response<'static> 
 fn serve<'d, B: Backend>(
     backend: &mut B,
     self_test: &SelfTest,
-    sessions: &mut SessionSlot,
+    sessions: &mut SessionSlot<B>,
     stats: &mut EngineStats,
     data: &'d mut [u8; MAX_CHUNK_LEN],
     body: &[u8],
@@ -181,7 +187,7 @@ fn serve<'d, B: Backend>(
 fn dispatch<'d, B: Backend>(
     backend: &mut B,
     self_test: &SelfTest,
-    sessions: &mut SessionSlot,
+    sessions: &mut SessionSlot<B>,
     data: &'d mut [u8; MAX_CHUNK_LEN],
     body: RequestBody<'_>,
 ) -> Outcome<'d> {
@@ -199,7 +205,20 @@ fn dispatch<'d, B: Backend>(
             key,
             iv,
         } => aes::start(backend, sessions, direction, mode, key, iv),
-        RequestBody::HashStart => sign::start(backend, sessions),
+        RequestBody::HashStart => sign::start(backend, self_test, sessions),
+        RequestBody::HashData {
+            session,
+            offset,
+            data: chunk,
+        } => sign::update(backend, sessions, session, offset, chunk),
+        RequestBody::SignHashed {
+            session,
+            length,
+            key,
+        } => sign::sign_hashed(backend, self_test, sessions, session, length, &key, data),
+        RequestBody::SignDigest { digest, key } => {
+            sign::sign_digest(backend, self_test, &digest, &key, data)
+        }
         RequestBody::EndSession { session } => {
             if sessions.end(session) {
                 Ok(ResponseBody::SessionEnded)
@@ -207,10 +226,7 @@ fn dispatch<'d, B: Backend>(
                 Err((ErrorCode::NoSession, "no such session"))
             }
         }
-        RequestBody::AesData { .. }
-        | RequestBody::HashData { .. }
-        | RequestBody::SignHashed { .. }
-        | RequestBody::SignDigest { .. } => Err((
+        RequestBody::AesData { .. } => Err((
             ErrorCode::Unsupported,
             "not in this firmware: update the firmware",
         )),
@@ -235,7 +251,7 @@ fn hello<B: Backend>(backend: &B, self_test: &SelfTest) -> HelloInfo<'static> {
 fn capabilities<B: Backend>(backend: &B) -> Capabilities {
     let profile = ChipProfile::of(backend.chip());
     Capabilities {
-        commands: Command::Random as u32,
+        commands: Command::Random as u32 | Command::Sign as u32,
         aes_key_sizes: 0,
         aes_hw_key_sizes: profile.aes_hw_key_sizes,
         min_rsa_bits: MIN_RSA_BITS,

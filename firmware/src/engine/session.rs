@@ -5,18 +5,19 @@
 //! session type wipes its key material in `Drop`.
 use super::aes::AesSession;
 use super::sign::HashSession;
+use crate::Backend;
 
-pub(crate) enum Session {
+pub(crate) enum Session<B: Backend> {
     Aes(AesSession),
-    Hash(HashSession),
+    Hash(HashSession<B>),
 }
 
-pub(crate) struct SessionSlot {
-    current: Option<(u32, Session)>,
+pub(crate) struct SessionSlot<B: Backend> {
+    current: Option<(u32, Session<B>)>,
     next_id: u32,
 }
 
-impl SessionSlot {
+impl<B: Backend> SessionSlot<B> {
     pub(crate) const fn new() -> Self {
         Self {
             current: None,
@@ -25,7 +26,7 @@ impl SessionSlot {
     }
 
     /// Opens `session`, ending any other, and returns its id.
-    pub(crate) fn open(&mut self, session: Session) -> u32 {
+    pub(crate) fn open(&mut self, session: Session<B>) -> u32 {
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1).max(1);
         self.current = Some((id, session));
@@ -33,10 +34,21 @@ impl SessionSlot {
     }
 
     /// The open session if its id is `id`.
-    pub(crate) fn get(&mut self, id: u32) -> Option<&mut Session> {
+    pub(crate) fn get(&mut self, id: u32) -> Option<&mut Session<B>> {
         match &mut self.current {
             Some((current, session)) if *current == id => Some(session),
             _ => None,
+        }
+    }
+
+    /// Ends session `id` and hands over its state; `None` if it was not open.
+    pub(crate) fn take(&mut self, id: u32) -> Option<Session<B>> {
+        match self.current.take() {
+            Some((current, session)) if current == id => Some(session),
+            other => {
+                self.current = other;
+                None
+            }
         }
     }
 

@@ -1,13 +1,116 @@
-//! RS256: SHA-256 of a streamed message, EMSA-PKCS1-v1_5 encoding and the RSA private operation.
-use ucrypto_protocol::ErrorCode;
+//! RS256 requests: a message streamed into the SHA-256 accelerator over a hash session, then
+//! signed (`SignHashed`), or a digest signed as given (`SignDigest`); the RSA work is in `rsa`.
+use ucrypto_protocol::{
+    ErrorCode, ResponseBody, RsaPrivateKey, SelfTest, TestOutcome, MAX_CHUNK_LEN,
+};
 
-use super::session::SessionSlot;
+use super::rsa;
+use super::session::{Session, SessionSlot};
 use super::Outcome;
-use crate::Backend;
+use crate::{Backend, ChipProfile};
 
 /// The state of one message being hashed for signing.
-pub(crate) struct HashSession {}
-
-pub(super) fn start<'d, B: Backend>(_backend: &mut B, _sessions: &mut SessionSlot) -> Outcome<'d> {
-    Err((ErrorCode::Unsupported, "signing is not in this firmware"))
+pub(crate) struct HashSession<B: Backend> {
+    state: B::Sha256State,
+    /// Bytes hashed so far: the offset the next chunk must have.
+    received: u64,
 }
+
+const NO_SESSION: (ErrorCode, &str) = (
+    ErrorCode::NoSession,
+    "no such hashing session: start the message again",
+);
+
+/// `HashStart`: opens a hash session (ending any other).
+pub(super) fn start<'d, B: Backend>(
+    backend: &mut B,
+    self_test: &SelfTest,
+    sessions: &mut SessionSlot<B>,
+) -> Outcome<'d> {
+    refuse_after_failed_self_test(self_test)?;
+    let state = backend.sha256_start();
+    let session = sessions.open(Session::Hash(HashSession { state, received: 0 }));
+    Ok(ResponseBody::SessionStarted { session })
+}
+
+/// `HashData`: the chunk at `offset` of the message.
+pub(super) fn update<'d, B: Backend>(
+    backend: &mut B,
+    sessions: &mut SessionSlot<B>,
+    session: u32,
+    offset: u64,
+    chunk: &[u8],
+) -> Outcome<'d> {
+    let Some(Session::Hash(hash)) = sessions.get(session) else {
+        return Err(NO_SESSION);
+    };
+    let refusal = if offset != hash.received {
+        (
+            ErrorCode::OutOfSequence,
+            "chunk offset is not where the message stands",
+        )
+    } else if chunk.len() > MAX_CHUNK_LEN {
+        (ErrorCode::BadArgument, "chunk longer than max_chunk_len")
+    } else {
+        backend.sha256_update(&mut hash.state, chunk);
+        hash.received += chunk.len() as u64;
+        return Ok(ResponseBody::HashProgress {
+            received: hash.received,
+        });
+    };
+    // An error inside a session ends it.
+    sessions.end(session);
+    Err(refusal)
+}
+
+/// `SignHashed`: finishes the message's hash and signs it. Ends the session either way.
+pub(super) fn sign_hashed<'d, B: Backend>(
+    backend: &mut B,
+    self_test: &SelfTest,
+    sessions: &mut SessionSlot<B>,
+    session: u32,
+    length: u64,
+    key: &RsaPrivateKey<'_>,
+    out: &'d mut [u8; MAX_CHUNK_LEN],
+) -> Outcome<'d> {
+    let Some(Session::Hash(hash)) = sessions.take(session) else {
+        return Err(NO_SESSION);
+    };
+    if length != hash.received {
+        return Err((
+            ErrorCode::BadArgument,
+            "length differs from the bytes hashed: a chunk is missing",
+        ));
+    }
+    let digest = backend.sha256_finish(hash.state);
+    sign_digest(backend, self_test, &digest, key, out)
+}
+
+/// `SignDigest`: signs a SHA-256 digest.
+pub(super) fn sign_digest<'d, B: Backend>(
+    backend: &mut B,
+    self_test: &SelfTest,
+    digest: &[u8; 32],
+    key: &RsaPrivateKey<'_>,
+    out: &'d mut [u8; MAX_CHUNK_LEN],
+) -> Outcome<'d> {
+    refuse_after_failed_self_test(self_test)?;
+    let max_bits = ChipProfile::of(backend.chip()).max_rsa_bits;
+    let len = rsa::sign_digest(backend, key, digest, max_bits, out)?;
+    Ok(ResponseBody::Signature { data: &out[..len] })
+}
+
+fn refuse_after_failed_self_test(self_test: &SelfTest) -> Result<(), (ErrorCode, &'static str)> {
+    if matches!(self_test.sha256, TestOutcome::Failed)
+        || matches!(self_test.rsa, TestOutcome::Failed)
+    {
+        return Err((
+            ErrorCode::SelfTestFailed,
+            "the SHA-256 or RSA self-test failed at start-up: signing refused",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

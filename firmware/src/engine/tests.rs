@@ -86,7 +86,7 @@ pub(crate) fn frame(seq: u32, body: RequestBody<'_>) -> Vec<u8> {
 }
 
 /// Feeds `input` and decodes every response frame, in order.
-fn exchange<B: Backend>(engine: &mut Engine<B>, input: &[u8]) -> Vec<Vec<u8>> {
+pub(crate) fn exchange<B: Backend>(engine: &mut Engine<B>, input: &[u8]) -> Vec<Vec<u8>> {
     let mut wire = Vec::new();
     engine.receive(input, |f| wire.extend_from_slice(f));
     let mut decoder: FrameDecoder = FrameDecoder::new();
@@ -106,7 +106,7 @@ pub(crate) fn decode(body: &[u8]) -> Response<'_> {
     postcard::from_bytes(body).unwrap()
 }
 
-fn error_code(response: &Response<'_>) -> ErrorCode {
+pub(crate) fn error_code(response: &Response<'_>) -> ErrorCode {
     match &response.body {
         ResponseBody::Error(e) => e.code,
         other => panic!("expected an error, got {other:?}"),
