@@ -10,7 +10,7 @@ const RNG_CHECK_WORDS: usize = 64;
 pub(super) fn run<B: Backend>(backend: &mut B) -> SelfTest {
     SelfTest {
         rng: rng(backend),
-        aes: TestOutcome::NotRun,
+        aes: super::aes::self_test(backend),
         sha256: TestOutcome::NotRun,
         rsa: TestOutcome::NotRun,
     }

@@ -81,12 +81,12 @@ fn engine() -> Engine<CountingBackend> {
     engine
 }
 
-fn frame(seq: u32, body: RequestBody<'_>) -> Vec<u8> {
+pub(super) fn frame(seq: u32, body: RequestBody<'_>) -> Vec<u8> {
     encode_frame_vec(&Request { seq, body }).unwrap()
 }
 
 /// Feeds `input` and decodes every response frame, in order.
-fn exchange<B: Backend>(engine: &mut Engine<B>, input: &[u8]) -> Vec<Vec<u8>> {
+pub(super) fn exchange<B: Backend>(engine: &mut Engine<B>, input: &[u8]) -> Vec<Vec<u8>> {
     let mut wire = Vec::new();
     engine.receive(input, |f| wire.extend_from_slice(f));
     let mut decoder: FrameDecoder = FrameDecoder::new();
@@ -102,11 +102,11 @@ fn exchange<B: Backend>(engine: &mut Engine<B>, input: &[u8]) -> Vec<Vec<u8>> {
     bodies
 }
 
-fn decode(body: &[u8]) -> Response<'_> {
+pub(super) fn decode(body: &[u8]) -> Response<'_> {
     postcard::from_bytes(body).unwrap()
 }
 
-fn error_code(response: &Response<'_>) -> ErrorCode {
+pub(super) fn error_code(response: &Response<'_>) -> ErrorCode {
     match &response.body {
         ResponseBody::Error(e) => e.code,
         other => panic!("expected an error, got {other:?}"),
