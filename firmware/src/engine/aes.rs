@@ -158,7 +158,7 @@ impl AesSession {
         if data.len() > MAX_CHUNK_LEN {
             return Err((ErrorCode::BadArgument, "a chunk is at most 3072 bytes"));
         }
-        if self.mode.needs_whole_blocks() && data.len() % BLOCK != 0 {
+        if self.mode.needs_whole_blocks() && !data.len().is_multiple_of(BLOCK) {
             return Err((
                 ErrorCode::BadArgument,
                 "ECB and CBC chunks must be whole 16-byte blocks",
@@ -303,6 +303,8 @@ fn check(fault: Option<BackendError>) -> Result<(), (ErrorCode, &'static str)> {
 }
 
 /// The block cipher the modes run on: one type for both engines, so each mode is compiled once.
+// Built on the stack for each chunk; the device has no heap to box the software key schedule in.
+#[allow(clippy::large_enum_variant)]
 enum BlockEngine<'a, B: Backend> {
     Accelerator {
         backend: &'a mut B,
@@ -365,7 +367,7 @@ impl<B: Backend> BlockEncryptMut for BlockEngine<'_, B> {
             } => f.call(&mut AcceleratorBlocks {
                 backend: &mut **backend,
                 key,
-                fault: &mut **fault,
+                fault,
                 encrypt: true,
             }),
             BlockEngine::Software(SoftwareAes::Aes128(c)) => c.encrypt_with_backend(f),
@@ -385,7 +387,7 @@ impl<B: Backend> BlockDecryptMut for BlockEngine<'_, B> {
             } => f.call(&mut AcceleratorBlocks {
                 backend: &mut **backend,
                 key,
-                fault: &mut **fault,
+                fault,
                 encrypt: false,
             }),
             BlockEngine::Software(SoftwareAes::Aes128(c)) => c.decrypt_with_backend(f),

@@ -28,7 +28,7 @@ struct Vector {
 }
 
 fn unhex(s: &str) -> Vec<u8> {
-    assert!(s.len() % 2 == 0, "odd hex: {s}");
+    assert!(s.len().is_multiple_of(2), "odd hex: {s}");
     (0..s.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
@@ -327,7 +327,7 @@ fn long_streams_give_the_same_bytes_however_they_are_chunked() {
                     loop {
                         let piece = (rng.next() as usize % (MAX_CHUNK_LEN / step) + 1) * step;
                         // Short pieces too: partial CFB/CTR blocks on both sides of a cut.
-                        let piece = if rng.next() % 3 == 0 {
+                        let piece = if rng.next().is_multiple_of(3) {
                             piece % (3 * step) + step
                         } else {
                             piece
