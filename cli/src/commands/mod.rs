@@ -4,6 +4,8 @@ use clap::CommandFactory;
 use crate::args::{Cli, Command};
 use crate::error::{Error, Result};
 
+pub mod aes;
+pub mod bench;
 pub mod info;
 pub mod ports;
 pub mod rand;
@@ -15,7 +17,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Rand(args) => rand::run(global, &args),
         Command::Info => info::run(global),
         Command::Ports => ports::run(global),
+        Command::Aes(args) => aes::run(global, &args),
         Command::Sim(args) => sim::run(global, &args),
+        Command::Bench { what } => bench::run(global, &what),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

@@ -12,16 +12,23 @@ pub fn run(global: &GlobalArgs, args: &SimArgs) -> Result<()> {
         Some(n) => Seed::Fixed(n),
         None => crate::host_seed(),
     };
-    let device = PtyDevice::open(args.chip.into(), seed)?;
+    let mut device = PtyDevice::open(args.chip.into(), seed)?;
+    if let Some(baud) = global.baud {
+        device = device.pace(baud);
+    }
     let mut out = std::io::stdout().lock();
     // The path first, alone on its line, flushed: scripts read it and connect.
     let _ = writeln!(out, "{}", device.path()).and_then(|_| out.flush());
     drop(out);
     if !global.json {
         eprintln!(
-            "ucrypto sim: virtual {} on {} (software crypto{}); Ctrl-C to stop",
+            "ucrypto sim: virtual {} on {} (software crypto{}{}); Ctrl-C to stop",
             ucrypto_protocol::Chip::from(args.chip).name(),
             device.path(),
+            match global.baud {
+                Some(baud) => format!(", output paced at {baud} baud 8N1"),
+                None => String::new(),
+            },
             if args.seed.is_some() {
                 ", fixed seed: not random"
             } else {

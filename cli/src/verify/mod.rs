@@ -1,2 +1,3 @@
 //! Checks the CLI runs on every result before it is output.
+pub mod aes;
 pub mod health;

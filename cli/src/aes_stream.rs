@@ -1,0 +1,489 @@
+//! One AES stream through a device session: input read in chunks, requests pipelined, every
+//! answer checked against the host's own AES, PKCS#7 padding added or removed on the host.
+//!
+//! Memory is bounded by the window of chunks in flight, whatever the length of the stream.
+use std::collections::VecDeque;
+use std::io::{self, Read};
+use std::time::Duration;
+
+use aes::cipher::block_padding::{Padding, Pkcs7};
+use aes::cipher::consts::U16;
+use aes::cipher::generic_array::GenericArray;
+use ucrypto_protocol::{
+    AesDirection, AesMode, Command, KeySize, RequestBody, ResponseBody, MAX_CHUNK_LEN,
+};
+use zeroize::Zeroize;
+
+use crate::client::Client;
+use crate::error::{Error, Result};
+use crate::transport::Transport;
+use crate::verify::aes::AesReference;
+
+/// Chunks in flight at once: enough that the device always has the next request queued while
+/// its answer to the previous one is on the line.
+pub const WINDOW: usize = 4;
+
+const BLOCK: usize = 16;
+
+/// What to do to the stream.
+pub struct AesJob<'k> {
+    pub direction: AesDirection,
+    pub mode: AesMode,
+    pub key: &'k [u8],
+    pub iv: Option<[u8; 16]>,
+    /// PKCS#7: added before encryption, checked and removed after decryption (ECB and CBC).
+    pub pkcs7: bool,
+    /// Recompute every chunk on the host and refuse any difference.
+    pub verify: bool,
+}
+
+/// What a finished stream amounted to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamSummary {
+    pub input_bytes: u64,
+    pub output_bytes: u64,
+    pub chunks: u64,
+}
+
+impl AesJob<'_> {
+    /// The usage errors a job can have, found before anything is sent.
+    pub fn check(&self) -> Result<()> {
+        if KeySize::from_key_len(self.key.len()).is_none() {
+            return Err(Error::input(format!(
+                "the key is {} bytes: an AES key is 16, 24 or 32 bytes",
+                self.key.len()
+            )));
+        }
+        let mode = mode_name(self.mode);
+        match (self.mode, self.iv) {
+            (AesMode::Ecb, Some(_)) => {
+                return Err(Error::input("--mode ecb takes no IV: drop --iv"))
+            }
+            (AesMode::Ctr, None) => {
+                return Err(Error::input(
+                    "--mode ctr needs --counter HEX: the initial 16-byte counter block",
+                ))
+            }
+            (m, None) if m.needs_iv() => {
+                return Err(Error::input(format!(
+                    "--mode {mode} needs --iv HEX (16 bytes)"
+                )))
+            }
+            _ => {}
+        }
+        if self.pkcs7 && !self.mode.needs_whole_blocks() {
+            return Err(Error::input(format!(
+                "--pad pkcs7 is for ECB and CBC; --mode {mode} takes input of any length"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Refuses early a known input length the job cannot take (a file; stdin is checked at its end).
+    pub fn check_input_len(&self, len: u64) -> Result<()> {
+        match (self.mode.needs_whole_blocks(), self.pkcs7, self.direction) {
+            (true, false, _) if !len.is_multiple_of(BLOCK as u64) => {
+                Err(partial_block(self.mode, len))
+            }
+            (true, true, AesDirection::Decrypt)
+                if len == 0 || !len.is_multiple_of(BLOCK as u64) =>
+            {
+                Err(bad_padded_len(len))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The mode's name on the command line.
+pub fn mode_name(mode: AesMode) -> &'static str {
+    match mode {
+        AesMode::Ecb => "ecb",
+        AesMode::Cbc => "cbc",
+        AesMode::Cfb8 => "cfb8",
+        AesMode::Cfb128 => "cfb128",
+        AesMode::Ctr => "ctr",
+    }
+}
+
+fn partial_block(mode: AesMode, len: u64) -> Error {
+    Error::input(format!(
+        "--mode {} needs whole 16-byte blocks, but the input is {len} bytes ({} over): pad it with --pad pkcs7",
+        mode_name(mode),
+        len % BLOCK as u64
+    ))
+}
+
+fn bad_padded_len(len: u64) -> Error {
+    Error::input(format!(
+        "with --pad pkcs7 the ciphertext is a non-empty multiple of 16 bytes, but it is {len} bytes: wrong input, or drop --pad"
+    ))
+}
+
+/// Runs `job` on the device: reads `input` to its end and hands each verified piece of output
+/// to `emit`, in order; `progress` is told how many input bytes each answer covered.
+pub fn run<T: Transport>(
+    client: &mut Client<T>,
+    job: &AesJob<'_>,
+    input: &mut dyn Read,
+    emit: &mut dyn FnMut(&[u8]) -> Result<()>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<StreamSummary> {
+    job.check()?;
+    let caps = client.info().raw_capabilities;
+    if !caps.supports(Command::Aes) {
+        return Err(Error::Unsupported(
+            "this device does not offer AES: update its firmware".into(),
+        ));
+    }
+    let size = KeySize::from_key_len(job.key.len()).expect("checked");
+    if caps.aes_key_sizes & size as u8 == 0 {
+        return Err(Error::Unsupported(format!(
+            "this device does not take AES-{} keys",
+            size.bits()
+        )));
+    }
+    // The device's limit, in whole blocks, so ECB and CBC chunks never split a block.
+    let chunk_len = (usize::from(caps.max_chunk_len).min(MAX_CHUNK_LEN) / BLOCK * BLOCK).max(BLOCK);
+
+    let session = client.call(
+        RequestBody::AesStart {
+            direction: job.direction,
+            mode: job.mode,
+            key: job.key,
+            iv: job.iv,
+        },
+        |body| match body {
+            ResponseBody::SessionStarted { session } => Ok(session),
+            other => Err(unexpected("AesStart", &other)),
+        },
+    )?;
+    let result = stream(client, job, session, chunk_len, input, emit, progress);
+    match &result {
+        // The device ends a session on its own errors; after a transport error it cannot be
+        // reached. Otherwise end it, so the key is wiped now rather than at the next Hello.
+        Err(Error::Device { .. } | Error::Transport(_) | Error::Interrupted) => {}
+        Ok(_) => end_session(client, session)?,
+        Err(_) => {
+            let _ = end_session(client, session);
+        }
+    }
+    result
+}
+
+fn end_session<T: Transport>(client: &mut Client<T>, session: u32) -> Result<()> {
+    client.call(RequestBody::EndSession { session }, |body| match body {
+        ResponseBody::SessionEnded => Ok(()),
+        other => Err(unexpected("EndSession", &other)),
+    })
+}
+
+fn unexpected(request: &str, body: &ResponseBody<'_>) -> Error {
+    Error::Verification(format!("the device answered {request} with {body:?}"))
+}
+
+/// A chunk on its way: what the answer must be.
+struct InFlight {
+    seq: u32,
+    offset: u64,
+    len: usize,
+    /// The host's output for this chunk (when verifying).
+    expected: Option<Vec<u8>>,
+    wait: Duration,
+}
+
+fn stream<T: Transport>(
+    client: &mut Client<T>,
+    job: &AesJob<'_>,
+    session: u32,
+    chunk_len: usize,
+    input: &mut dyn Read,
+    emit: &mut dyn FnMut(&[u8]) -> Result<()>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<StreamSummary> {
+    let mut reference = if job.verify {
+        Some(AesReference::new(job.direction, job.mode, job.key, job.iv).map_err(Error::input)?)
+    } else {
+        None
+    };
+    let mut chunks = ChunkReader::new(input, chunk_len, job);
+    let mut unpad = (job.pkcs7 && job.direction == AesDirection::Decrypt).then(Unpadder::default);
+    let mut in_flight: VecDeque<InFlight> = VecDeque::with_capacity(WINDOW);
+    let mut buf = Vec::with_capacity(chunk_len + BLOCK);
+    let mut offset = 0u64;
+    let mut summary = StreamSummary {
+        input_bytes: 0,
+        output_bytes: 0,
+        chunks: 0,
+    };
+    loop {
+        while in_flight.len() < WINDOW && chunks.next(&mut buf)? {
+            let body = RequestBody::AesData {
+                session,
+                offset,
+                data: &buf,
+            };
+            let wait = client.wait_for(&body);
+            let seq = client.send(&body)?;
+            let expected = reference.as_mut().map(|r| {
+                let mut out = buf.clone();
+                r.apply(&mut out);
+                out
+            });
+            in_flight.push_back(InFlight {
+                seq,
+                offset,
+                len: buf.len(),
+                expected,
+                wait,
+            });
+            offset += buf.len() as u64;
+        }
+        let Some(chunk) = in_flight.pop_front() else {
+            break;
+        };
+        client.receive(chunk.seq, chunk.wait, |body| match body {
+            ResponseBody::AesData { offset, data }
+                if offset == chunk.offset && data.len() == chunk.len =>
+            {
+                if let Some(expected) = &chunk.expected {
+                    if data != expected.as_slice() {
+                        let at = data.iter().zip(expected).position(|(a, b)| a != b);
+                        return Err(Error::Verification(format!(
+                            "the device's AES output differs from the host's at byte {}",
+                            chunk.offset + at.unwrap_or(0) as u64
+                        )));
+                    }
+                }
+                match &mut unpad {
+                    Some(unpad) => unpad.push(data, emit),
+                    None => emit(data),
+                }
+            }
+            ResponseBody::AesData { offset, data } => Err(Error::Verification(format!(
+                "the device answered the chunk at offset {} ({} bytes) with {} bytes at offset {offset}",
+                chunk.offset,
+                chunk.len,
+                data.len()
+            ))),
+            other => Err(unexpected("AesData", &other)),
+        })?;
+        summary.chunks += 1;
+        progress(chunk.len as u64);
+    }
+    buf.zeroize();
+    summary.input_bytes = chunks.read;
+    summary.output_bytes = offset;
+    if let Some(unpad) = unpad {
+        summary.output_bytes -= unpad.finish(emit)? as u64;
+    }
+    Ok(summary)
+}
+
+/// Cuts the input into chunks; adds PKCS#7 padding at the end of a padded encryption, and checks
+/// at the end that a block mode got whole blocks.
+struct ChunkReader<'r> {
+    input: &'r mut dyn Read,
+    chunk_len: usize,
+    mode: AesMode,
+    pad: bool,
+    padded_decrypt: bool,
+    read: u64,
+    done: bool,
+}
+
+impl<'r> ChunkReader<'r> {
+    fn new(input: &'r mut dyn Read, chunk_len: usize, job: &AesJob<'_>) -> Self {
+        let encrypt = job.direction == AesDirection::Encrypt;
+        Self {
+            input,
+            chunk_len,
+            mode: job.mode,
+            pad: job.pkcs7 && encrypt,
+            padded_decrypt: job.pkcs7 && !encrypt,
+            read: 0,
+            done: false,
+        }
+    }
+
+    /// Fills `buf` with the next chunk; false at the end of the stream.
+    fn next(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
+        if self.done {
+            return Ok(false);
+        }
+        buf.clear();
+        buf.resize(self.chunk_len, 0);
+        let mut filled = 0;
+        while filled < self.chunk_len {
+            match self.input.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::input(format!("cannot read the input: {e}"))),
+            }
+        }
+        buf.truncate(filled);
+        self.read += filled as u64;
+        if filled == self.chunk_len {
+            return Ok(true);
+        }
+        // The end of the input: a short (maybe empty) last chunk.
+        self.done = true;
+        if self.pad {
+            // chunk_len is a whole number of blocks, so the padded chunk still fits.
+            let pad_len = BLOCK - filled % BLOCK;
+            buf.resize(filled + pad_len, 0);
+            let start = filled - filled % BLOCK;
+            let last = GenericArray::<u8, U16>::from_mut_slice(&mut buf[start..]);
+            Pkcs7::pad(last, filled % BLOCK);
+            return Ok(true);
+        }
+        if self.padded_decrypt && (self.read == 0 || !self.read.is_multiple_of(BLOCK as u64)) {
+            return Err(bad_padded_len(self.read));
+        }
+        if self.mode.needs_whole_blocks() && !self.read.is_multiple_of(BLOCK as u64) {
+            return Err(partial_block(self.mode, self.read));
+        }
+        Ok(filled > 0)
+    }
+}
+
+/// Holds back the last block of decrypted output until the end, where its PKCS#7 padding is
+/// checked and removed.
+#[derive(Default)]
+struct Unpadder {
+    held: Vec<u8>,
+}
+
+impl Unpadder {
+    fn push(&mut self, data: &[u8], emit: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()> {
+        // Output arrives in whole blocks (ECB, CBC); release all but the last one.
+        self.held.extend_from_slice(data);
+        let release = self.held.len().saturating_sub(BLOCK);
+        if release > 0 {
+            emit(&self.held[..release])?;
+            self.held.drain(..release);
+        }
+        Ok(())
+    }
+
+    /// Emits the last block without its padding; returns the padding's length.
+    fn finish(mut self, emit: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<usize> {
+        let bad = || {
+            Error::input(
+                "bad PKCS#7 padding at the end of the decrypted data: wrong key or IV, or the input was not padded (drop --pad)",
+            )
+        };
+        if self.held.len() != BLOCK {
+            return Err(bad());
+        }
+        let block = GenericArray::<u8, U16>::from_slice(&self.held);
+        let kept = Pkcs7::unpad(block).map_err(|_| bad())?.len();
+        emit(&self.held[..kept])?;
+        self.held.zeroize();
+        Ok(BLOCK - kept)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(direction: AesDirection, mode: AesMode, pkcs7: bool) -> AesJob<'static> {
+        AesJob {
+            direction,
+            mode,
+            key: &[0; 16],
+            iv: mode.needs_iv().then_some([0; 16]),
+            pkcs7,
+            verify: true,
+        }
+    }
+
+    fn chunks(data: &[u8], chunk_len: usize, job: &AesJob<'_>) -> Result<Vec<Vec<u8>>> {
+        let mut input = data;
+        let mut reader = ChunkReader::new(&mut input, chunk_len, job);
+        let mut out = Vec::new();
+        let mut buf = Vec::new();
+        while reader.next(&mut buf)? {
+            out.push(buf.clone());
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn padding_is_whole_blocks_of_the_pad_length_as_rfc_5652_says() {
+        let enc = job(AesDirection::Encrypt, AesMode::Cbc, true);
+        // Empty input: one block of sixteen 0x10 bytes.
+        assert_eq!(chunks(&[], 32, &enc).unwrap(), vec![vec![16u8; 16]]);
+        let c = chunks(&[1; 13], 32, &enc).unwrap();
+        assert_eq!(c, vec![[vec![1; 13], vec![3; 3]].concat()]);
+        // A full last chunk: the padding block goes in a chunk of its own.
+        let c = chunks(&[1; 32], 32, &enc).unwrap();
+        assert_eq!(c, vec![vec![1; 32], vec![16; 16]]);
+    }
+
+    #[test]
+    fn block_modes_refuse_a_partial_last_block_without_padding() {
+        let enc = job(AesDirection::Encrypt, AesMode::Ecb, false);
+        let e = chunks(&[0; 33], 32, &enc).unwrap_err().to_string();
+        assert!(e.contains("33 bytes") && e.contains("--pad pkcs7"), "{e}");
+        let ctr = job(AesDirection::Encrypt, AesMode::Ctr, false);
+        assert_eq!(chunks(&[0; 33], 32, &ctr).unwrap().len(), 2);
+        assert!(chunks(&[], 32, &ctr).unwrap().is_empty());
+        let dec = job(AesDirection::Decrypt, AesMode::Cbc, true);
+        assert!(chunks(&[], 32, &dec).is_err());
+        assert!(chunks(&[0; 40], 32, &dec).is_err());
+    }
+
+    #[test]
+    fn unpadding_holds_back_the_last_block_and_checks_it() {
+        let mut data = vec![9u8; 30];
+        data.extend([2, 2]);
+        let mut u = Unpadder::default();
+        let mut released = 0;
+        u.push(&data[..16], &mut |d| {
+            released += d.len();
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(released, 0, "the only block so far may be the last");
+        let mut out = Vec::new();
+        let mut collect = |d: &[u8]| {
+            out.extend_from_slice(d);
+            Ok(())
+        };
+        u.push(&data[16..], &mut collect).unwrap();
+        assert_eq!(u.finish(&mut collect).unwrap(), 2);
+        assert_eq!(out, vec![9; 30]);
+
+        for bad_tail in [[0u8; 16], [17; 16], {
+            let mut b = [5u8; 16];
+            b[12] = 4;
+            b
+        }] {
+            let mut u = Unpadder::default();
+            u.push(&bad_tail, &mut |_| Ok(())).unwrap();
+            assert!(u.finish(&mut |_| Ok(())).is_err(), "{bad_tail:?}");
+        }
+    }
+
+    #[test]
+    fn jobs_are_checked_before_anything_is_sent() {
+        let mut j = job(AesDirection::Encrypt, AesMode::Ctr, false);
+        j.iv = None;
+        assert!(j.check().unwrap_err().to_string().contains("--counter"));
+        let mut j = job(AesDirection::Encrypt, AesMode::Cbc, false);
+        j.iv = None;
+        assert!(j.check().unwrap_err().to_string().contains("--iv"));
+        let mut j = job(AesDirection::Encrypt, AesMode::Ecb, false);
+        j.iv = Some([0; 16]);
+        assert!(j.check().is_err());
+        assert!(job(AesDirection::Encrypt, AesMode::Cfb8, true)
+            .check()
+            .is_err());
+        let j = job(AesDirection::Encrypt, AesMode::Cbc, false);
+        assert!(j.check_input_len(17).is_err());
+        assert!(j.check_input_len(32).is_ok());
+    }
+}
