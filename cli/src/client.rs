@@ -2,11 +2,12 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use ucrypto_protocol::frame::encode_frame_vec;
+use ucrypto_protocol::frame::encode_frame;
 use ucrypto_protocol::{
-    FrameDecoder, HelloPrefix, Request, RequestBody, Response, ResponseBody, MAX_WIRE_FRAME_LEN,
-    PROTOCOL_VERSION, SCHEMA_FINGERPRINT,
+    FrameDecoder, HelloPrefix, Request, RequestBody, Response, ResponseBody, MAX_FRAME_LEN,
+    MAX_WIRE_FRAME_LEN, PROTOCOL_VERSION, SCHEMA_FINGERPRINT,
 };
+use zeroize::Zeroizing;
 
 use crate::device_info::DeviceInfo;
 use crate::error::{Error, Result, TransportError};
@@ -101,11 +102,15 @@ impl<T: Transport> Client<T> {
     pub fn send(&mut self, body: &RequestBody<'_>) -> Result<u32> {
         let seq = self.next_seq;
         self.next_seq = self.next_seq.wrapping_add(1).max(1);
-        let frame = encode_frame_vec(&Request {
+        // Requests may carry keys: both encoding buffers are wiped when dropped.
+        let mut scratch = Zeroizing::new(vec![0u8; MAX_FRAME_LEN]);
+        let mut wire = Zeroizing::new(vec![0u8; MAX_WIRE_FRAME_LEN]);
+        let request = Request {
             seq,
             body: body.clone(),
-        })
-        .map_err(|_| Error::input("request too large for one frame"))?;
+        };
+        let frame = encode_frame(&request, &mut scratch, &mut wire)
+            .map_err(|_| Error::input("request too large for one frame"))?;
         if self.verbose >= 2 {
             eprintln!(
                 "ucrypto: -> seq {seq} {} ({} bytes)",

@@ -132,6 +132,13 @@ impl<const N: usize> FrameDecoder<N> {
         self.overflowed = false;
     }
 
+    /// Zeroes the buffer beyond the frame being received, so frames already served (which may
+    /// have carried key material) do not linger in memory. Call it after serving each frame.
+    pub fn wipe_served(&mut self) {
+        // A field that lives on: these stores cannot be optimised away.
+        self.buf[self.len..].fill(0);
+    }
+
     /// Consumes bytes from `input` up to and including the first delimiter that ends a frame.
     /// Returns how many bytes were consumed and, if a frame ended, its checked message body
     /// (without the CRC) or why it was dropped. Call again with the rest of the input.
@@ -180,5 +187,33 @@ impl<const N: usize> FrameDecoder<N> {
             return Err(FrameError::BadCrc);
         }
         Ok(body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wiping_clears_served_frames_but_keeps_a_partial_one() {
+        let secret = [0x5au8; 40];
+        let mut raw = [0u8; 64];
+        let crc = FRAME_CRC.checksum(&secret).to_le_bytes();
+        let mut body = secret.to_vec();
+        body.extend_from_slice(&crc);
+        let n = cobs::encode(&body, &mut raw[1..]);
+        let frame = &raw[..n + 2];
+        let mut decoder: FrameDecoder = FrameDecoder::new();
+        let (_, got) = decoder.push(frame);
+        assert_eq!(got, Some(Ok(&secret[..])));
+        assert!(decoder.buf.windows(8).any(|w| w == [0x5a; 8]));
+        decoder.wipe_served();
+        assert!(decoder.buf.iter().all(|&b| b == 0));
+
+        // Half of the next frame survives a wipe and completes normally.
+        let (used, none) = decoder.push(&frame[..20]);
+        assert_eq!((used, none), (20, None));
+        decoder.wipe_served();
+        assert_eq!(decoder.push(&frame[20..]).1, Some(Ok(&secret[..])));
     }
 }

@@ -110,6 +110,8 @@ impl<B: Backend> Engine<B> {
                     body,
                 )
             };
+            // The request may have carried a key: it does not stay in the frame buffer.
+            self.decoder.wipe_served();
             self.stats.requests = self.stats.requests.wrapping_add(1);
             // Every response fits by construction (payloads are at most MAX_CHUNK_LEN); if one
             // did not, answering with an error keeps the host from waiting for nothing.
