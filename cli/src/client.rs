@@ -118,7 +118,7 @@ impl<T: Transport> Client<T> {
                 frame.len()
             );
         }
-        self.transport.write_all(&frame)?;
+        self.transport.write_all(frame)?;
         Ok(seq)
     }
 
