@@ -513,7 +513,7 @@ fn bad_padding_on_decrypt_is_exit_2_and_leaves_no_file() {
         dir.path().join("c"),
         dir.path().join("back"),
     );
-    // 32 bytes encrypted without padding: the last block decrypts to 0x1f-ish bytes, not padding.
+    // 32 bytes encrypted without padding: they decrypt to 0x1f bytes, never valid PKCS#7 (1 to 16).
     std::fs::write(&p, [0x1f; 32]).unwrap();
     assert_exit(&aes(&sim.port, "encrypt", "cbc", &k, &[], &p, &c), 0);
     let out = aes(
@@ -562,17 +562,7 @@ struct LyingDevice {
 
 impl LyingDevice {
     fn start() -> LyingDevice {
-        let pty = nix::pty::openpty(None, None).unwrap();
-        let path = nix::unistd::ttyname(&pty.slave)
-            .unwrap()
-            .display()
-            .to_string();
-        let mut termios = nix::sys::termios::tcgetattr(&pty.slave).unwrap();
-        nix::sys::termios::cfmakeraw(&mut termios);
-        nix::sys::termios::tcsetattr(&pty.slave, nix::sys::termios::SetArg::TCSANOW, &termios)
-            .unwrap();
-        let mut master = std::fs::File::from(pty.master);
-        let slave = pty.slave;
+        let (mut master, slave, path) = raw_pty();
         let thread = std::thread::spawn(move || {
             let _keep_open = slave;
             let mut engine = Engine::new(SoftwareBackend::new(Chip::Esp32C3, Seed::Fixed(3)));
