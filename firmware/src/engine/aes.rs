@@ -357,8 +357,9 @@ impl<B: Backend> BlockSizeUser for BlockEngine<'_, B> {
 
 impl<B: Backend> BlockCipher for BlockEngine<'_, B> {}
 
-impl<B: Backend> BlockEncryptMut for BlockEngine<'_, B> {
-    fn encrypt_with_backend_mut(&mut self, f: impl BlockClosure<BlockSize = U16>) {
+impl<B: Backend> BlockEngine<'_, B> {
+    /// Hands `f` the blocks of whichever engine this is, in one direction.
+    fn with_blocks(&mut self, encrypt: bool, f: impl BlockClosure<BlockSize = U16>) {
         match self {
             BlockEngine::Accelerator {
                 backend,
@@ -368,32 +369,35 @@ impl<B: Backend> BlockEncryptMut for BlockEngine<'_, B> {
                 backend: &mut **backend,
                 key,
                 fault,
-                encrypt: true,
+                encrypt,
             }),
-            BlockEngine::Software(SoftwareAes::Aes128(c)) => c.encrypt_with_backend(f),
-            BlockEngine::Software(SoftwareAes::Aes192(c)) => c.encrypt_with_backend(f),
-            BlockEngine::Software(SoftwareAes::Aes256(c)) => c.encrypt_with_backend(f),
+            BlockEngine::Software(SoftwareAes::Aes128(c)) => software_blocks(c, encrypt, f),
+            BlockEngine::Software(SoftwareAes::Aes192(c)) => software_blocks(c, encrypt, f),
+            BlockEngine::Software(SoftwareAes::Aes256(c)) => software_blocks(c, encrypt, f),
         }
+    }
+}
+
+fn software_blocks<C>(cipher: &C, encrypt: bool, f: impl BlockClosure<BlockSize = U16>)
+where
+    C: BlockEncrypt + BlockDecrypt + BlockSizeUser<BlockSize = U16>,
+{
+    if encrypt {
+        cipher.encrypt_with_backend(f);
+    } else {
+        cipher.decrypt_with_backend(f);
+    }
+}
+
+impl<B: Backend> BlockEncryptMut for BlockEngine<'_, B> {
+    fn encrypt_with_backend_mut(&mut self, f: impl BlockClosure<BlockSize = U16>) {
+        self.with_blocks(true, f);
     }
 }
 
 impl<B: Backend> BlockDecryptMut for BlockEngine<'_, B> {
     fn decrypt_with_backend_mut(&mut self, f: impl BlockClosure<BlockSize = U16>) {
-        match self {
-            BlockEngine::Accelerator {
-                backend,
-                key,
-                fault,
-            } => f.call(&mut AcceleratorBlocks {
-                backend: &mut **backend,
-                key,
-                fault,
-                encrypt: false,
-            }),
-            BlockEngine::Software(SoftwareAes::Aes128(c)) => c.decrypt_with_backend(f),
-            BlockEngine::Software(SoftwareAes::Aes192(c)) => c.decrypt_with_backend(f),
-            BlockEngine::Software(SoftwareAes::Aes256(c)) => c.decrypt_with_backend(f),
-        }
+        self.with_blocks(false, f);
     }
 }
 
