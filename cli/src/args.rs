@@ -236,6 +236,11 @@ pub struct SimArgs {
     /// Deterministic output from this seed (reported as not random), for tests.
     #[arg(long)]
     pub seed: Option<u64>,
+
+    /// Damage the link, for reliability tests: `drop=P,flip=P` (per byte, both directions),
+    /// `delay=MS` (before each answer), `reset-after=N` (restart every N answers), `seed=S`.
+    #[arg(long, value_name = "SPEC")]
+    pub faults: Option<crate::faults::FaultSpec>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -1,4 +1,5 @@
 //! The protocol client: sequence numbers, framing, per-request timeouts and the handshake.
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -15,6 +16,12 @@ use crate::transport::Transport;
 
 /// How many times `Hello` is sent before the device is declared absent.
 const HELLO_ATTEMPTS: u32 = 2;
+
+/// How often a request that is safe to repeat is sent again after its answer was lost.
+pub const MAX_RETRIES: u32 = 3;
+
+/// Sequence numbers remembered as in flight (more than any pipeline window).
+const OUTSTANDING_LIMIT: usize = 64;
 
 /// Longest single blocking read, so an interrupt is noticed promptly.
 const READ_SLICE: Duration = Duration::from_millis(100);
@@ -43,6 +50,9 @@ pub struct Client<T: Transport> {
     timeout: Duration,
     verbose: u8,
     info: Option<DeviceInfo>,
+    /// Requests sent and not yet answered, oldest first. The device answers in order, so an
+    /// answer to a later one means the earlier answers were lost on the line.
+    outstanding: VecDeque<u32>,
     /// Whether anything that was not one of our frames arrived (for "not our protocol").
     valid_frames: u64,
 }
@@ -64,27 +74,36 @@ impl<T: Transport> Client<T> {
             timeout,
             verbose,
             info: None,
+            outstanding: VecDeque::new(),
             valid_frames: 0,
         };
         client.transport.discard_input()?;
-        let mut last = None;
-        for _ in 0..HELLO_ATTEMPTS {
-            match client.call(RequestBody::Hello, |body| match body {
+        // Not `call`: a port with no device behind it should fail after HELLO_ATTEMPTS waits,
+        // not after the retries a busy stream gets.
+        let hello = RequestBody::Hello;
+        let wait = client.wait_for(&hello);
+        let mut attempt = 1;
+        let info = loop {
+            let seq = client.send(&hello)?;
+            let answer = client.receive(seq, wait, |body| match body {
                 ResponseBody::Hello(hello) => Ok(DeviceInfo::new(&hello)),
                 _ => Err(TransportError::NotOurProtocol.into()),
-            }) {
-                Ok(info) => {
-                    check_versions(info.protocol_version, &info.schema)?;
-                    client.info = Some(info.with_port(client.transport.describe()));
-                    return Ok(client);
+            });
+            match answer {
+                // Noise can make even our own device look foreign once: ask again.
+                Err(e)
+                    if (e.is_retryable()
+                        || matches!(e, Error::Transport(TransportError::NotOurProtocol)))
+                        && attempt < HELLO_ATTEMPTS =>
+                {
+                    attempt += 1
                 }
-                Err(Error::Transport(TransportError::Timeout(t))) => {
-                    last = Some(TransportError::Timeout(t).into())
-                }
-                Err(e) => return Err(e),
+                other => break other?,
             }
-        }
-        Err(last.unwrap_or_else(|| TransportError::NotOurProtocol.into()))
+        };
+        check_versions(info.protocol_version, &info.schema)?;
+        client.info = Some(info.with_port(client.transport.describe()));
+        Ok(client)
     }
 
     /// What the device said in the handshake.
@@ -119,6 +138,10 @@ impl<T: Transport> Client<T> {
             );
         }
         self.transport.write_all(frame)?;
+        if self.outstanding.len() == OUTSTANDING_LIMIT {
+            self.outstanding.pop_front();
+        }
+        self.outstanding.push_back(seq);
         Ok(seq)
     }
 
@@ -137,7 +160,9 @@ impl<T: Transport> Client<T> {
 
     /// Waits up to `wait` for the answer to `seq` and hands its body to `f`. Answers to other
     /// sequence numbers (late answers to earlier requests) are skipped; an error answer becomes
-    /// [`Error::Device`].
+    /// [`Error::Device`]. If the answer to a later request arrives first, the answer to `seq`
+    /// was lost on the line: [`TransportError::AnswerLost`], and every request in flight should
+    /// be considered lost (see [`Error::is_retryable`]).
     pub fn receive<R>(
         &mut self,
         seq: u32,
@@ -181,10 +206,20 @@ impl<T: Transport> Client<T> {
                         body_summary(&response.body)
                     );
                 }
-                // Seq 0 is the device's answer to a request it could not read: ours, since
-                // nothing else is waiting.
+                // Seq 0 is the device's answer to a request it could not read: taken as ours.
                 if response.seq != seq && response.seq != 0 {
+                    let later = self.outstanding.iter().position(|&s| s == response.seq);
+                    let ours = self.outstanding.iter().position(|&s| s == seq);
+                    if let (Some(later), Some(ours)) = (later, ours) {
+                        if later > ours {
+                            self.outstanding.clear();
+                            return Err(TransportError::AnswerLost.into());
+                        }
+                    }
                     continue;
+                }
+                if let Some(pos) = self.outstanding.iter().position(|&s| s == seq) {
+                    self.outstanding.drain(..=pos);
                 }
                 return match response.body {
                     ResponseBody::Error(e) => Err(Error::Device {
@@ -214,15 +249,33 @@ impl<T: Transport> Client<T> {
         }
     }
 
-    /// Sends `body` and waits for its answer.
+    /// Sends `body` and waits for its answer. A request that is safe to repeat
+    /// ([`RequestBody::is_idempotent`]) is sent again, up to [`MAX_RETRIES`] times, when its
+    /// answer is lost.
     pub fn call<R>(
         &mut self,
         body: RequestBody<'_>,
-        f: impl FnOnce(ResponseBody<'_>) -> Result<R>,
+        mut f: impl FnMut(ResponseBody<'_>) -> Result<R>,
     ) -> Result<R> {
         let wait = self.wait_for(&body);
-        let seq = self.send(&body)?;
-        self.receive(seq, wait, f)
+        let mut attempt = 0;
+        loop {
+            let seq = self.send(&body)?;
+            match self.receive(seq, wait, &mut f) {
+                Err(e) if e.is_retryable() && body.is_idempotent() && attempt < MAX_RETRIES => {
+                    attempt += 1;
+                    self.note_retry(&e);
+                }
+                result => return result,
+            }
+        }
+    }
+
+    /// Tells the user (at `-v`) that a request is being repeated.
+    pub fn note_retry(&self, cause: &Error) {
+        if self.verbose >= 1 {
+            eprintln!("ucrypto: retrying after: {cause}");
+        }
     }
 }
 

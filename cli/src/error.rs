@@ -45,6 +45,8 @@ pub enum TransportError {
     ProtocolMismatch(String),
     #[error("the device answers, but not in the ucrypto protocol: is the ucrypto firmware flashed on it?")]
     NotOurProtocol,
+    #[error("answers from the device were lost on the line: check the cable, or lower --baud")]
+    AnswerLost,
 }
 
 impl TransportError {
@@ -59,6 +61,7 @@ impl TransportError {
             TransportError::Disconnected(_) => "disconnected",
             TransportError::ProtocolMismatch(_) => "protocol-mismatch",
             TransportError::NotOurProtocol => "not-our-protocol",
+            TransportError::AnswerLost => "answer-lost",
         }
     }
 }
@@ -107,6 +110,19 @@ impl Error {
             Error::Unsupported(_) => exit::UNSUPPORTED,
             Error::Interrupted => exit::INTERRUPTED,
         }
+    }
+
+    /// Whether the failure may be the line's (a lost or damaged frame) rather than the
+    /// request's, so that repeating a request that is safe to repeat may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            Error::Transport(TransportError::Timeout(_) | TransportError::AnswerLost)
+                | Error::Device {
+                    code: ErrorCode::FrameTooLong | ErrorCode::Undecodable,
+                    ..
+                }
+        )
     }
 
     /// A stable machine-readable name for `--json` output.

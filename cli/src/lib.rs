@@ -7,6 +7,7 @@ pub mod client;
 pub mod commands;
 pub mod device_info;
 pub mod error;
+pub mod faults;
 pub mod output;
 pub mod ports;
 pub mod sim;

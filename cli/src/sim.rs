@@ -11,6 +11,7 @@ use ucrypto_firmware::{Engine, SoftwareBackend};
 use ucrypto_protocol::Chip;
 
 use crate::error::{Error, Result};
+use crate::faults::{FaultInjector, FaultSpec};
 
 /// A virtual device on a pseudo-terminal.
 pub struct PtyDevice {
@@ -20,6 +21,7 @@ pub struct PtyDevice {
     _slave: OwnedFd,
     path: String,
     engine: Box<Engine<SoftwareBackend>>,
+    faults: Option<FaultInjector>,
     /// Set by `--baud`: the device's output leaves no faster than a UART would carry it.
     pacer: Option<Pacer>,
 }
@@ -42,8 +44,15 @@ impl PtyDevice {
             _slave: pty.slave,
             path,
             engine: Box::new(Engine::new(SoftwareBackend::new(chip, seed))),
+            faults: None,
             pacer: None,
         })
+    }
+
+    /// Damages the link as `spec` says (for reliability tests).
+    pub fn with_faults(mut self, spec: FaultSpec) -> Self {
+        self.faults = Some(FaultInjector::new(spec));
+        self
     }
 
     /// Paces the device's output like a UART at `baud`, 8N1 (ten bits on the line per byte).
@@ -68,20 +77,31 @@ impl PtyDevice {
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(Error::input(format!("virtual device stopped: {e}"))),
             };
-            let master = &mut self.master;
-            let pacer = &mut self.pacer;
-            let mut failed = None;
-            self.engine.receive(&buf[..n], |frame| {
-                if failed.is_none() {
-                    failed = match pacer {
-                        Some(pacer) => pacer.write(master, frame),
-                        None => master.write_all(frame),
+            let input = match &mut self.faults {
+                Some(faults) => faults.damage(&buf[..n]),
+                None => buf[..n].to_vec(),
+            };
+            let mut answers: Vec<Vec<u8>> = Vec::new();
+            self.engine
+                .receive(&input, |frame| answers.push(frame.to_vec()));
+            for answer in answers {
+                let wire = match &mut self.faults {
+                    Some(faults) => {
+                        std::thread::sleep(faults.spec().delay);
+                        faults.damage(&answer)
                     }
-                    .err();
+                    None => answer,
+                };
+                match &mut self.pacer {
+                    Some(pacer) => pacer.write(&mut self.master, &wire),
+                    None => self.master.write_all(&wire),
                 }
-            });
-            if let Some(e) = failed {
-                return Err(Error::input(format!("virtual device stopped: {e}")));
+                .map_err(|e| Error::input(format!("virtual device stopped: {e}")))?;
+                if self.faults.as_mut().is_some_and(FaultInjector::answered) {
+                    // The device restarts: requests it had not answered yet are lost with it.
+                    self.engine.reset();
+                    break;
+                }
             }
         }
     }

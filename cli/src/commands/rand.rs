@@ -6,6 +6,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use ucrypto_protocol::{Command, RequestBody, ResponseBody, MAX_RANDOM_WORDS};
 
 use crate::args::{GlobalArgs, RandArgs};
+use crate::client::MAX_RETRIES;
 use crate::commands::print_json;
 use crate::error::{Error, Result};
 use crate::output::{Format, Output};
@@ -50,9 +51,12 @@ pub fn run(global: &GlobalArgs, args: &RandArgs) -> Result<()> {
     let mut health = HealthTests::new();
     let progress = progress_bar(bytes);
 
-    // Pipelined: up to WINDOW requests in flight; answers are checked in request order.
+    // Pipelined: up to WINDOW requests in flight; answers are checked in request order. Random
+    // requests are safe to repeat: when answers are lost on the line, everything in flight is
+    // asked for again (a late answer to a lost request is skipped, never used twice).
     let mut in_flight: VecDeque<(u32, usize, Duration)> = VecDeque::new();
     let mut unrequested = words;
+    let mut retries = 0;
     while unrequested > 0 || !in_flight.is_empty() {
         while in_flight.len() < WINDOW && unrequested > 0 {
             let n = unrequested.min(u64::from(MAX_RANDOM_WORDS)) as u16;
@@ -62,8 +66,8 @@ pub fn run(global: &GlobalArgs, args: &RandArgs) -> Result<()> {
             in_flight.push_back((seq, usize::from(n) * 4, wait));
             unrequested -= u64::from(n);
         }
-        let (seq, expected, wait) = in_flight.pop_front().expect("a request is in flight");
-        client.receive(seq, wait, |body| match body {
+        let (seq, expected, wait) = *in_flight.front().expect("a request is in flight");
+        let received = client.receive(seq, wait, |body| match body {
             ResponseBody::Random { data } if data.len() == expected => {
                 health
                     .feed(data)
@@ -77,8 +81,23 @@ pub fn run(global: &GlobalArgs, args: &RandArgs) -> Result<()> {
             other => Err(Error::Verification(format!(
                 "the device answered a random request with {other:?}"
             ))),
-        })?;
-        progress.inc(expected as u64);
+        });
+        match received {
+            Ok(()) => {
+                in_flight.pop_front();
+                progress.inc(expected as u64);
+                retries = 0;
+            }
+            Err(e) if e.is_retryable() && retries < MAX_RETRIES => {
+                retries += 1;
+                client.note_retry(&e);
+                unrequested += in_flight
+                    .drain(..)
+                    .map(|(_, n, _)| n as u64 / 4)
+                    .sum::<u64>();
+            }
+            Err(e) => return Err(e),
+        }
     }
     progress.finish_and_clear();
 

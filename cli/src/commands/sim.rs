@@ -16,6 +16,9 @@ pub fn run(global: &GlobalArgs, args: &SimArgs) -> Result<()> {
     if let Some(baud) = global.baud {
         device = device.pace(baud);
     }
+    if let Some(spec) = args.faults {
+        device = device.with_faults(spec);
+    }
     let mut out = std::io::stdout().lock();
     // The path first, alone on its line, flushed: scripts read it and connect.
     let _ = writeln!(out, "{}", device.path()).and_then(|_| out.flush());

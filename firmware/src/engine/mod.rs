@@ -65,6 +65,14 @@ impl<B: Backend> Engine<B> {
         &self.backend
     }
 
+    /// What a chip reset does: any half-received frame and the open session (with its keys)
+    /// are dropped, and the self-tests run again on the same backend.
+    pub fn reset(&mut self) {
+        self.decoder.reset();
+        self.sessions.end_any();
+        self.self_test = self_test::run(&mut self.backend);
+    }
+
     pub fn self_test(&self) -> SelfTest {
         self.self_test
     }
