@@ -10,11 +10,11 @@ use aes::cipher::block_padding::{Padding, Pkcs7};
 use aes::cipher::consts::U16;
 use aes::cipher::generic_array::GenericArray;
 use ucrypto_protocol::{
-    AesDirection, AesMode, Command, KeySize, RequestBody, ResponseBody, MAX_CHUNK_LEN,
+    AesDirection, AesMode, Command, ErrorCode, KeySize, RequestBody, ResponseBody, MAX_CHUNK_LEN,
 };
 use zeroize::Zeroize;
 
-use crate::client::Client;
+use crate::client::{Client, MAX_RETRIES};
 use crate::error::{Error, Result};
 use crate::transport::Transport;
 use crate::verify::aes::AesReference;
@@ -122,6 +122,9 @@ fn bad_padded_len(len: u64) -> Error {
 
 /// Runs `job` on the device: reads `input` to its end and hands each verified piece of output
 /// to `emit`, in order; `progress` is told how many input bytes each answer covered.
+///
+/// When answers are lost on the line (or the device restarts), the stream continues in a new
+/// session from the last verified chunk: the host knows the IV or counter block there.
 pub fn run<T: Transport>(
     client: &mut Client<T>,
     job: &AesJob<'_>,
@@ -143,64 +146,194 @@ pub fn run<T: Transport>(
             size.bits()
         )));
     }
-    // The device's limit, in whole blocks, so ECB and CBC chunks never split a block.
+    // The device's limit, in whole blocks, so ECB and CBC chunks never split a block (and a
+    // stream can always continue at a chunk boundary).
     let chunk_len = (usize::from(caps.max_chunk_len).min(MAX_CHUNK_LEN) / BLOCK * BLOCK).max(BLOCK);
 
-    let session = client.call(
-        RequestBody::AesStart {
-            direction: job.direction,
-            mode: job.mode,
-            key: job.key,
-            iv: job.iv,
-        },
-        |body| match body {
-            ResponseBody::SessionStarted { session } => Ok(session),
-            other => Err(unexpected("AesStart", &other)),
-        },
-    )?;
-    let result = stream(client, job, session, chunk_len, input, emit, progress);
+    let mut device = DeviceStream::new(job);
+    device.open_retrying(client, &mut 0)?;
+    let result = stream(client, &mut device, chunk_len, input, emit, progress);
     match &result {
         // The device ends a session on its own errors; after a transport error it cannot be
         // reached. Otherwise end it, so the key is wiped now rather than at the next Hello.
         Err(Error::Device { .. } | Error::Transport(_) | Error::Interrupted) => {}
-        Ok(_) => end_session(client, session)?,
+        Ok(_) => {
+            if let Err(e) = device.end(client) {
+                // Every byte arrived and was checked: the result stands.
+                eprintln!("ucrypto: warning: the device did not confirm the end of the AES session ({e}); it ends at the next connection");
+            }
+        }
         Err(_) => {
-            let _ = end_session(client, session);
+            let _ = device.end(client);
         }
     }
     result
-}
-
-fn end_session<T: Transport>(client: &mut Client<T>, session: u32) -> Result<()> {
-    client.call(RequestBody::EndSession { session }, |body| match body {
-        ResponseBody::SessionEnded => Ok(()),
-        other => Err(unexpected("EndSession", &other)),
-    })
 }
 
 fn unexpected(request: &str, body: &ResponseBody<'_>) -> Error {
     Error::Verification(format!("the device answered {request} with {body:?}"))
 }
 
-/// A chunk on its way: what the answer must be.
-struct InFlight {
-    seq: u32,
+/// Whether the stream can go on in a new session after `e`: the line lost or damaged frames,
+/// or the device restarted (its session is gone).
+fn resumable(e: &Error) -> bool {
+    e.is_retryable()
+        || matches!(
+            e,
+            Error::Device {
+                code: ErrorCode::OutOfSequence | ErrorCode::NoSession,
+                ..
+            }
+        )
+}
+
+/// The device's side of the stream: its session, and what a new session needs to carry on from
+/// the last verified chunk.
+struct DeviceStream<'j> {
+    job: &'j AesJob<'j>,
+    session: u32,
+    /// Stream offset where the current session started (its offset 0).
+    base: u64,
+    /// Bytes whose answers arrived and were verified.
+    confirmed: u64,
+    /// The last 16 ciphertext bytes before `confirmed`: where CBC and CFB continue.
+    last_ciphertext: [u8; BLOCK],
+}
+
+impl<'j> DeviceStream<'j> {
+    fn new(job: &'j AesJob<'j>) -> Self {
+        Self {
+            job,
+            session: 0,
+            base: 0,
+            confirmed: 0,
+            last_ciphertext: [0; BLOCK],
+        }
+    }
+
+    /// The IV (CTR: the counter block) that continues the stream at `confirmed`, a multiple of
+    /// 16 unless the stream has ended.
+    fn iv(&self) -> Option<[u8; BLOCK]> {
+        match self.job.mode {
+            AesMode::Ecb => None,
+            AesMode::Ctr => self.job.iv.map(|iv| {
+                let blocks = u128::from(self.confirmed / BLOCK as u64);
+                u128::from_be_bytes(iv).wrapping_add(blocks).to_be_bytes()
+            }),
+            _ if self.confirmed == 0 => self.job.iv,
+            _ => Some(self.last_ciphertext),
+        }
+    }
+
+    /// Opens a session at `confirmed`.
+    fn open<T: Transport>(&mut self, client: &mut Client<T>) -> Result<()> {
+        let job = self.job;
+        self.session = client.call(
+            RequestBody::AesStart {
+                direction: job.direction,
+                mode: job.mode,
+                key: job.key,
+                iv: self.iv(),
+            },
+            |body| match body {
+                ResponseBody::SessionStarted { session } => Ok(session),
+                other => Err(unexpected("AesStart", &other)),
+            },
+        )?;
+        self.base = self.confirmed;
+        Ok(())
+    }
+
+    /// Opens a session at `confirmed`, again while the line loses the answers (up to
+    /// [`MAX_RETRIES`] failures in a row, counted in `failures`).
+    fn open_retrying<T: Transport>(
+        &mut self,
+        client: &mut Client<T>,
+        failures: &mut u32,
+    ) -> Result<()> {
+        loop {
+            match self.open(client) {
+                Err(e) if resumable(&e) && *failures < MAX_RETRIES => {
+                    *failures += 1;
+                    client.note_retry(&e);
+                }
+                result => return result,
+            }
+        }
+    }
+
+    /// Sends `chunk` in the current session.
+    fn send<T: Transport>(&self, client: &mut Client<T>, chunk: &mut Chunk) -> Result<()> {
+        let body = RequestBody::AesData {
+            session: self.session,
+            offset: chunk.offset - self.base,
+            data: &chunk.input,
+        };
+        chunk.wait = client.wait_for(&body);
+        chunk.seq = Some(client.send(&body)?);
+        Ok(())
+    }
+
+    /// Records that the chunk of `input` whose output ends with `output_tail` is verified.
+    fn confirm(&mut self, input: &[u8], output_tail: &[u8]) {
+        let ciphertext = match self.job.direction {
+            AesDirection::Encrypt => output_tail,
+            AesDirection::Decrypt => input,
+        };
+        let n = ciphertext.len().min(BLOCK);
+        self.last_ciphertext.copy_within(n.., 0);
+        self.last_ciphertext[BLOCK - n..].copy_from_slice(&ciphertext[ciphertext.len() - n..]);
+        self.confirmed += input.len() as u64;
+    }
+
+    fn end<T: Transport>(&self, client: &mut Client<T>) -> Result<()> {
+        client.call(
+            RequestBody::EndSession {
+                session: self.session,
+            },
+            |body| match body {
+                ResponseBody::SessionEnded => Ok(()),
+                other => Err(unexpected("EndSession", &other)),
+            },
+        )
+    }
+}
+
+impl Drop for DeviceStream<'_> {
+    fn drop(&mut self) {
+        self.last_ciphertext.zeroize();
+    }
+}
+
+/// A chunk read and not yet verified: kept until its answer is, so it can be sent again.
+struct Chunk {
     offset: u64,
-    len: usize,
+    input: Vec<u8>,
     /// The host's output for this chunk (when verifying).
     expected: Option<Vec<u8>>,
+    /// The request's sequence number once sent in the current session.
+    seq: Option<u32>,
     wait: Duration,
+}
+
+impl Drop for Chunk {
+    fn drop(&mut self) {
+        self.input.zeroize();
+        if let Some(expected) = &mut self.expected {
+            expected.zeroize();
+        }
+    }
 }
 
 fn stream<T: Transport>(
     client: &mut Client<T>,
-    job: &AesJob<'_>,
-    session: u32,
+    device: &mut DeviceStream<'_>,
     chunk_len: usize,
     input: &mut dyn Read,
     emit: &mut dyn FnMut(&[u8]) -> Result<()>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<StreamSummary> {
+    let job = device.job;
     let mut reference = if job.verify {
         Some(AesReference::new(job.direction, job.mode, job.key, job.iv).map_err(Error::input)?)
     } else {
@@ -208,7 +341,7 @@ fn stream<T: Transport>(
     };
     let mut chunks = ChunkReader::new(input, chunk_len, job);
     let mut unpad = (job.pkcs7 && job.direction == AesDirection::Decrypt).then(Unpadder::default);
-    let mut in_flight: VecDeque<InFlight> = VecDeque::with_capacity(WINDOW);
+    let mut pending: VecDeque<Chunk> = VecDeque::with_capacity(WINDOW);
     let mut buf = Vec::with_capacity(chunk_len + BLOCK);
     let mut offset = 0u64;
     let mut summary = StreamSummary {
@@ -216,60 +349,59 @@ fn stream<T: Transport>(
         output_bytes: 0,
         chunks: 0,
     };
+    let mut failures = 0;
+    // Chunks in flight: the full window while the line is good, two after a loss (fewer stale
+    // requests for a restarted device to answer, and the second answer still shows a lost
+    // first one without waiting for a timeout), doubling back with each success.
+    let mut window = WINDOW;
     loop {
-        while in_flight.len() < WINDOW && chunks.next(&mut buf)? {
-            let body = RequestBody::AesData {
-                session,
-                offset,
-                data: &buf,
-            };
-            let wait = client.wait_for(&body);
-            let seq = client.send(&body)?;
+        while pending.len() < WINDOW && chunks.next(&mut buf)? {
             let expected = reference.as_mut().map(|r| {
                 let mut out = buf.clone();
                 r.apply(&mut out);
                 out
             });
-            in_flight.push_back(InFlight {
-                seq,
+            pending.push_back(Chunk {
                 offset,
-                len: buf.len(),
+                input: buf.clone(),
                 expected,
-                wait,
+                seq: None,
+                wait: Duration::ZERO,
             });
             offset += buf.len() as u64;
         }
-        let Some(chunk) = in_flight.pop_front() else {
+        let in_flight = pending.iter().filter(|c| c.seq.is_some()).count();
+        for chunk in pending
+            .iter_mut()
+            .filter(|c| c.seq.is_none())
+            .take(window.saturating_sub(in_flight))
+        {
+            device.send(client, chunk)?;
+        }
+        let Some(chunk) = pending.front() else {
             break;
         };
-        client.receive(chunk.seq, chunk.wait, |body| match body {
-            ResponseBody::AesData { offset, data }
-                if offset == chunk.offset && data.len() == chunk.len =>
-            {
-                if let Some(expected) = &chunk.expected {
-                    if data != expected.as_slice() {
-                        let at = data.iter().zip(expected).position(|(a, b)| a != b);
-                        return Err(Error::Verification(format!(
-                            "the device's AES output differs from the host's at byte {}",
-                            chunk.offset + at.unwrap_or(0) as u64
-                        )));
-                    }
-                }
-                match &mut unpad {
-                    Some(unpad) => unpad.push(data, emit),
-                    None => emit(data),
+        match receive(client, device, chunk, &mut unpad, emit) {
+            Ok(tail) => {
+                let chunk = pending.pop_front().expect("the chunk just answered");
+                device.confirm(&chunk.input, &tail);
+                summary.chunks += 1;
+                progress(chunk.input.len() as u64);
+                failures = 0;
+                window = (window * 2).min(WINDOW);
+            }
+            Err(e) if resumable(&e) && failures < MAX_RETRIES => {
+                failures += 1;
+                window = 2;
+                client.note_retry(&e);
+                // A new session from the last verified chunk; what was in flight goes again.
+                device.open_retrying(client, &mut failures)?;
+                for chunk in pending.iter_mut() {
+                    chunk.seq = None;
                 }
             }
-            ResponseBody::AesData { offset, data } => Err(Error::Verification(format!(
-                "the device answered the chunk at offset {} ({} bytes) with {} bytes at offset {offset}",
-                chunk.offset,
-                chunk.len,
-                data.len()
-            ))),
-            other => Err(unexpected("AesData", &other)),
-        })?;
-        summary.chunks += 1;
-        progress(chunk.len as u64);
+            Err(e) => return Err(e),
+        }
     }
     buf.zeroize();
     summary.input_bytes = chunks.read;
@@ -278,6 +410,44 @@ fn stream<T: Transport>(
         summary.output_bytes -= unpad.finish(emit)? as u64;
     }
     Ok(summary)
+}
+
+/// Waits for the answer to `chunk`, checks it, and emits it. Returns the last (up to) 16 bytes
+/// of its output.
+fn receive<T: Transport>(
+    client: &mut Client<T>,
+    device: &DeviceStream<'_>,
+    chunk: &Chunk,
+    unpad: &mut Option<Unpadder>,
+    emit: &mut dyn FnMut(&[u8]) -> Result<()>,
+) -> Result<Vec<u8>> {
+    let expected_offset = chunk.offset - device.base;
+    let len = chunk.input.len();
+    let seq = chunk.seq.expect("the first chunk is always sent");
+    client.receive(seq, chunk.wait, |body| match body {
+        ResponseBody::AesData { offset, data } if offset == expected_offset && data.len() == len => {
+            if let Some(expected) = &chunk.expected {
+                if data != expected.as_slice() {
+                    let at = data.iter().zip(expected).position(|(a, b)| a != b);
+                    return Err(Error::Verification(format!(
+                        "the device's AES output differs from the host's at byte {}",
+                        chunk.offset + at.unwrap_or(0) as u64
+                    )));
+                }
+            }
+            match unpad {
+                Some(unpad) => unpad.push(data, emit)?,
+                None => emit(data)?,
+            }
+            Ok(data[len.saturating_sub(BLOCK)..].to_vec())
+        }
+        ResponseBody::AesData { offset, data } => Err(Error::Verification(format!(
+            "the device answered the chunk at offset {} ({len} bytes) with {} bytes at offset {offset}",
+            chunk.offset,
+            data.len()
+        ))),
+        other => Err(unexpected("AesData", &other)),
+    })
 }
 
 /// Cuts the input into chunks; adds PKCS#7 padding at the end of a padded encryption, and checks
