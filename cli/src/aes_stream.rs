@@ -639,6 +639,41 @@ mod tests {
     }
 
     #[test]
+    fn a_new_session_continues_where_the_verified_output_ends() {
+        let mut ctr = job(AesDirection::Encrypt, AesMode::Ctr, false);
+        ctr.iv = Some([0xff; 16]);
+        let mut device = DeviceStream::new(&ctr);
+        assert_eq!(device.iv(), Some([0xff; 16]));
+        device.confirm(&[0; 48], &[0; 16]);
+        // ff..ff + 3 blocks wraps around to 00..02.
+        let mut expected = [0u8; 16];
+        expected[15] = 2;
+        assert_eq!(device.iv(), Some(expected));
+
+        let enc = job(AesDirection::Encrypt, AesMode::Cfb8, false);
+        let mut device = DeviceStream::new(&enc);
+        assert_eq!(device.iv(), Some([0; 16]), "the job's IV before any output");
+        let output: Vec<u8> = (0..32).collect();
+        device.confirm(&[9; 32], &output[16..]);
+        assert_eq!(device.iv().unwrap().to_vec(), output[16..].to_vec());
+        // A short chunk shifts in: the IV is always the last 16 ciphertext bytes.
+        device.confirm(&[9; 3], &[100, 101, 102]);
+        let iv = device.iv().unwrap();
+        assert_eq!(iv[..13], output[19..]);
+        assert_eq!(iv[13..], [100, 101, 102]);
+
+        // Decryption continues from the ciphertext it was given.
+        let dec = job(AesDirection::Decrypt, AesMode::Cbc, false);
+        let mut device = DeviceStream::new(&dec);
+        device.confirm(&[7; 3072], &[1; 16]);
+        assert_eq!(device.iv(), Some([7; 16]));
+        assert_eq!(
+            DeviceStream::new(&job(AesDirection::Encrypt, AesMode::Ecb, false)).iv(),
+            None
+        );
+    }
+
+    #[test]
     fn jobs_are_checked_before_anything_is_sent() {
         let mut j = job(AesDirection::Encrypt, AesMode::Ctr, false);
         j.iv = None;
