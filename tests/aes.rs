@@ -455,6 +455,40 @@ fn streams_survive_lost_frames_and_device_restarts() {
     }
 }
 
+#[test]
+fn output_to_a_fifo_is_written_into_not_replaced() {
+    // Like -o /dev/null: a special file receives the bytes on success and is never renamed over.
+    use std::os::unix::fs::FileTypeExt;
+    let dir = temp_dir();
+    let fifo = dir.path().join("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(fifo).unwrap())
+    };
+    let input = dir.path().join("in");
+    std::fs::write(&input, data(5000)).unwrap();
+    let out = aes("sim", "encrypt", "ctr", &key(128), &[], &input, &fifo);
+    assert_exit(&out, 0);
+    let cipher = reader.join().unwrap();
+    assert_eq!(cipher.len(), 5000);
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+    let again = aes_piped(
+        "sim",
+        &[
+            "encrypt",
+            "--mode",
+            "ctr",
+            "--key",
+            &key(128),
+            "--counter",
+            IV,
+        ],
+        &data(5000),
+    );
+    assert_eq!(again.stdout, cipher);
+}
+
 /// Usage errors: one line on stderr saying what was expected, exit 2, no output file.
 #[test]
 fn bad_input_is_refused_with_exit_2_and_no_output() {
