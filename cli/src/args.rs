@@ -83,6 +83,7 @@ pub enum Command {
     Ports,
     /// AES in ECB, CBC, CFB8, CFB128 or CTR mode, streamed through the device and verified,
     /// like Pycom's crypto.AES.
+    #[command(after_help = AES_EXAMPLES)]
     Aes(AesArgs),
     /// Serve a virtual device on a pseudo-terminal; prints its path on the first line.
     Sim(SimArgs),
@@ -115,8 +116,19 @@ pub struct RandArgs {
     pub output: Option<PathBuf>,
 }
 
+const AES_EXAMPLES: &str = "\
+Examples:
+  ucrypto aes encrypt --mode cbc --key @key.bin --iv 000102030405060708090a0b0c0d0e0f \\
+      -i plain.bin -o cipher.bin
+      (the bytes of: openssl enc -aes-128-cbc -K <key hex> -iv 0001..0e0f -nopad)
+  tar c docs | ucrypto aes encrypt --mode ctr --key env:AES_KEY --counter $CTR > docs.tar.enc
+
+Every chunk is recomputed on the host and compared; a difference is exit 3 and nothing is
+output. Bad input (key or IV length, a partial block without --pad, bad padding) is exit 2.";
+
 #[derive(Debug, Args)]
 pub struct AesArgs {
+    /// Encrypt or decrypt.
     #[arg(value_enum)]
     pub direction: AesDirectionArg,
 
