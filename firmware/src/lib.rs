@@ -10,6 +10,7 @@ extern crate std;
 
 pub mod backend;
 pub mod engine;
+pub mod link;
 pub mod profile;
 
 pub use backend::{Backend, BackendError};

@@ -254,4 +254,4 @@ fn capabilities<B: Backend>(backend: &B) -> Capabilities {
 #[cfg(test)]
 mod aes_tests;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

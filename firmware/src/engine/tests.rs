@@ -11,7 +11,7 @@ use crate::backend::{AesKey, Modulus};
 use crate::{Backend, BackendError};
 
 /// A backend whose "random" bytes count up, so tests can predict them; or a broken one.
-struct CountingBackend {
+pub(crate) struct CountingBackend {
     next: u8,
     broken: bool,
 }
@@ -71,7 +71,7 @@ impl Backend for CountingBackend {
     }
 }
 
-fn engine() -> Engine<CountingBackend> {
+pub(crate) fn engine() -> Engine<CountingBackend> {
     let mut engine = Engine::new(CountingBackend {
         next: 0,
         broken: false,
@@ -81,7 +81,7 @@ fn engine() -> Engine<CountingBackend> {
     engine
 }
 
-pub(super) fn frame(seq: u32, body: RequestBody<'_>) -> Vec<u8> {
+pub(crate) fn frame(seq: u32, body: RequestBody<'_>) -> Vec<u8> {
     encode_frame_vec(&Request { seq, body }).unwrap()
 }
 
@@ -102,7 +102,7 @@ pub(super) fn exchange<B: Backend>(engine: &mut Engine<B>, input: &[u8]) -> Vec<
     bodies
 }
 
-pub(super) fn decode(body: &[u8]) -> Response<'_> {
+pub(crate) fn decode(body: &[u8]) -> Response<'_> {
     postcard::from_bytes(body).unwrap()
 }
 
