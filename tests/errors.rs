@@ -177,17 +177,7 @@ struct FakeDevice {
 
 impl FakeDevice {
     fn start(answer: fn(u32) -> Vec<u8>) -> FakeDevice {
-        let pty = nix::pty::openpty(None, None).unwrap();
-        let path = nix::unistd::ttyname(&pty.slave)
-            .unwrap()
-            .display()
-            .to_string();
-        let mut termios = nix::sys::termios::tcgetattr(&pty.slave).unwrap();
-        nix::sys::termios::cfmakeraw(&mut termios);
-        nix::sys::termios::tcsetattr(&pty.slave, nix::sys::termios::SetArg::TCSANOW, &termios)
-            .unwrap();
-        let mut master = std::fs::File::from(pty.master);
-        let slave = pty.slave;
+        let (mut master, slave, path) = raw_pty();
         let thread = std::thread::spawn(move || {
             let _keep_open = slave;
             let mut decoder: FrameDecoder = FrameDecoder::new();

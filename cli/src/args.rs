@@ -3,8 +3,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
-use ucrypto_protocol::Chip;
+use ucrypto_protocol::{AesDirection, AesMode, Chip};
 
+use crate::aes_key::KeyArg;
 use crate::keys::PassSource;
 use crate::output::Format;
 
@@ -45,9 +46,10 @@ pub struct GlobalArgs {
     )]
     pub port: Option<String>,
 
-    /// Baud rate of a UART port (USB-Serial-JTAG and pseudo-terminals ignore it).
-    #[arg(long, default_value_t = 115_200, global = true)]
-    pub baud: u32,
+    /// Baud rate of a UART port [default: 115200] (USB-Serial-JTAG and pseudo-terminals ignore
+    /// it). `ucrypto sim --baud N` paces the virtual device's output like a UART at N baud.
+    #[arg(long, global = true)]
+    pub baud: Option<u32>,
 
     /// Seconds allowed for the link on top of each request's own time.
     #[arg(long, default_value = "2", value_parser = parse_seconds, global = true, value_name = "SECONDS")]
@@ -62,6 +64,16 @@ pub struct GlobalArgs {
     pub verbose: u8,
 }
 
+/// Baud rate of a UART port when `--baud` is not given.
+pub const DEFAULT_BAUD: u32 = 115_200;
+
+impl GlobalArgs {
+    /// The baud rate to open a UART port at.
+    pub fn line_baud(&self) -> u32 {
+        self.baud.unwrap_or(DEFAULT_BAUD)
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Random bits from the device's true RNG, like Pycom's crypto.getrandbits().
@@ -70,6 +82,10 @@ pub enum Command {
     Info,
     /// Serial ports that may be a device, with their USB ids.
     Ports,
+    /// AES in ECB, CBC, CFB8, CFB128 or CTR mode, streamed through the device and verified,
+    /// like Pycom's crypto.AES.
+    #[command(after_help = AES_EXAMPLES)]
+    Aes(AesArgs),
     /// Serve a virtual device on a pseudo-terminal; prints its path on the first line.
     Sim(SimArgs),
     /// RS256 signature of a message (or a SHA-256 digest) on the device, checked before output.
@@ -78,7 +94,7 @@ pub enum Command {
     Jwt(JwtArgs),
     /// Check an RS256 signature on the host (no device), e.g. one from `openssl dgst -sign`.
     Verify(VerifyArgs),
-    /// Measure the device's speed.
+    /// Measure the device and its link.
     #[command(subcommand)]
     Bench(BenchCommand),
     /// Print shell completions.
@@ -103,6 +119,132 @@ pub struct RandArgs {
     /// Write to FILE (written in full or not at all) instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+const AES_EXAMPLES: &str = "\
+Examples:
+  ucrypto aes encrypt --mode cbc --key @key.bin --iv 000102030405060708090a0b0c0d0e0f \\
+      -i plain.bin -o cipher.bin
+      (the bytes of: openssl enc -aes-128-cbc -K <key hex> -iv 0001..0e0f -nopad)
+  tar c docs | ucrypto aes encrypt --mode ctr --key env:AES_KEY --counter $CTR > docs.tar.enc
+
+Every chunk is recomputed on the host and compared; a difference is exit 3 and nothing is
+output. Bad input (key or IV length, a partial block without --pad, bad padding) is exit 2.";
+
+#[derive(Debug, Args)]
+pub struct AesArgs {
+    /// Encrypt or decrypt.
+    #[arg(value_enum)]
+    pub direction: AesDirectionArg,
+
+    /// Mode of operation (CFB8 and CFB128 are Pycom's MODE_CFB with segment_size 8 and 128).
+    #[arg(short, long, value_enum)]
+    pub mode: AesModeArg,
+
+    /// The key (16, 24 or 32 bytes): hex digits, @FILE holding the raw bytes, or env:VAR naming
+    /// an environment variable that holds hex. Never printed.
+    #[arg(short, long, value_name = "KEY", value_parser = KeyArg::parse)]
+    pub key: KeyArg,
+
+    /// The 16-byte IV, in hex (CBC, CFB8, CFB128).
+    #[arg(long, value_name = "HEX", value_parser = parse_block, conflicts_with = "counter")]
+    pub iv: Option<[u8; 16]>,
+
+    /// The initial 16-byte counter block, in hex (CTR); incremented as one 128-bit big-endian
+    /// integer.
+    #[arg(long, value_name = "HEX", value_parser = parse_block)]
+    pub counter: Option<[u8; 16]>,
+
+    /// Read the input from FILE (`-` or nothing: stdin).
+    #[arg(short, long, value_name = "FILE")]
+    pub input: Option<PathBuf>,
+
+    /// Write to FILE (written in full or not at all) instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Pad the plaintext (ECB and CBC): added before encryption, checked and removed after
+    /// decryption. Off by default, as in Pycom's crypto.AES.
+    #[arg(long, value_enum, value_name = "SCHEME")]
+    pub pad: Option<PadArg>,
+
+    /// Output encoding [default: raw, or hex for --json on stdout].
+    #[arg(short, long, value_enum)]
+    pub format: Option<Format>,
+
+    /// Skip the host's check of every chunk against its own AES (faster on a fast link; a
+    /// faulty device then goes unnoticed).
+    #[arg(long)]
+    pub no_verify: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AesDirectionArg {
+    Encrypt,
+    Decrypt,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AesModeArg {
+    Ecb,
+    Cbc,
+    Cfb8,
+    Cfb128,
+    Ctr,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PadArg {
+    /// PKCS#7 (RFC 5652): 1 to 16 bytes, each holding the pad length.
+    Pkcs7,
+}
+
+impl From<AesDirectionArg> for AesDirection {
+    fn from(d: AesDirectionArg) -> AesDirection {
+        match d {
+            AesDirectionArg::Encrypt => AesDirection::Encrypt,
+            AesDirectionArg::Decrypt => AesDirection::Decrypt,
+        }
+    }
+}
+
+impl From<AesModeArg> for AesMode {
+    fn from(m: AesModeArg) -> AesMode {
+        match m {
+            AesModeArg::Ecb => AesMode::Ecb,
+            AesModeArg::Cbc => AesMode::Cbc,
+            AesModeArg::Cfb8 => AesMode::Cfb8,
+            AesModeArg::Cfb128 => AesMode::Cfb128,
+            AesModeArg::Ctr => AesMode::Ctr,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Stream pseudo-random data through an AES session and report the goodput.
+    Aes(BenchAesArgs),
+    /// Signatures per second with a key: SHA-256 digests signed on the device, one after the
+    /// other, each checked on the host.
+    Sign(BenchSignArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchAesArgs {
+    /// Bytes to stream (suffixes K, M, G: powers of 1024).
+    #[arg(long, default_value = "4M", value_parser = parse_size)]
+    pub bytes: u64,
+
+    #[arg(short, long, value_enum, default_value_t = AesModeArg::Ctr)]
+    pub mode: AesModeArg,
+
+    /// Key size.
+    #[arg(long, default_value_t = 128, value_parser = parse_key_bits)]
+    pub bits: u16,
+
+    /// Skip the host's check of every chunk.
+    #[arg(long)]
+    pub no_verify: bool,
 }
 
 #[derive(Debug, Args)]
@@ -136,6 +278,47 @@ impl From<ChipArg> for Chip {
             ChipArg::Esp32 => Chip::Esp32,
         }
     }
+}
+
+/// A 16-byte block in hex (an IV or a counter block).
+fn parse_block(s: &str) -> Result<[u8; 16], String> {
+    let mut block = [0u8; 16];
+    if s.len() != 32 {
+        return Err(format!(
+            "it must be 16 bytes: 32 hex digits, not {}",
+            s.len()
+        ));
+    }
+    hex::decode_to_slice(s, &mut block).map_err(|_| "it must be 32 hex digits".to_string())?;
+    Ok(block)
+}
+
+fn parse_key_bits(s: &str) -> Result<u16, String> {
+    match s {
+        "128" | "192" | "256" => Ok(s.parse().expect("a listed number")),
+        _ => Err("AES keys are 128, 192 or 256 bits".into()),
+    }
+}
+
+/// A byte count with an optional K, M or G suffix (powers of 1024).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let (digits, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => s.split_at(i),
+        None => (s, ""),
+    };
+    let shift = match unit.to_ascii_uppercase().as_str() {
+        "" | "B" => 0,
+        "K" | "KB" | "KIB" => 10,
+        "M" | "MB" | "MIB" => 20,
+        "G" | "GB" | "GIB" => 30,
+        _ => return Err(format!("`{s}` is not a size: use a number with K, M or G")),
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(1 << shift))
+        .filter(|&n| n > 0)
+        .ok_or_else(|| format!("`{s}` is not a size: use a positive number with K, M or G"))
 }
 
 fn parse_seconds(s: &str) -> Result<Duration, String> {
@@ -235,13 +418,6 @@ pub struct VerifyArgs {
     /// signature itself in base64url, base64 or hex.
     #[arg(short, long, value_name = "FILE|TEXT")]
     pub signature: String,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum BenchCommand {
-    /// Signatures per second with a key: SHA-256 digests signed on the device, one after the
-    /// other, each checked on the host.
-    Sign(BenchSignArgs),
 }
 
 #[derive(Debug, Args)]

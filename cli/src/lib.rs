@@ -1,5 +1,7 @@
 //! The ucrypto host library: transports to a device, the protocol client, verification of every
 //! result, and output. `main.rs` is a thin shell over [`commands`].
+pub mod aes_key;
+pub mod aes_stream;
 pub mod args;
 pub mod client;
 pub mod commands;
@@ -29,8 +31,11 @@ pub fn connect(global: &GlobalArgs) -> Result<Client<Box<dyn Transport>>> {
         Some(spec) if spec == "sim" || spec.starts_with("sim:") => {
             Box::new(VirtualTransport::new(sim_chip(spec)?, host_seed()))
         }
-        Some(path) => Box::new(SerialTransport::open(path, global.baud)?),
-        None => Box::new(SerialTransport::open(&ports::auto_detect()?, global.baud)?),
+        Some(path) => Box::new(SerialTransport::open(path, global.line_baud())?),
+        None => Box::new(SerialTransport::open(
+            &ports::auto_detect()?,
+            global.line_baud(),
+        )?),
     };
     let client = Client::connect(transport, global.timeout, global.verbose)?;
     let info = client.info();

@@ -29,15 +29,24 @@ pub enum Format {
 }
 
 enum Stage {
-    File { temp: NamedTempFile, path: PathBuf },
+    File {
+        temp: NamedTempFile,
+        path: PathBuf,
+    },
     Stdout(SpooledTempFile),
+    /// Not a regular file (`/dev/null`, a FIFO): nothing may be renamed over it, so the output
+    /// is spooled like stdout's and written to it on commit.
+    Special {
+        spool: SpooledTempFile,
+        path: PathBuf,
+    },
 }
 
 impl Stage {
     fn writer(&mut self) -> &mut dyn Write {
         match self {
             Stage::File { temp, .. } => temp.as_file_mut(),
-            Stage::Stdout(spool) => spool,
+            Stage::Stdout(spool) | Stage::Special { spool, .. } => spool,
         }
     }
 }
@@ -55,6 +64,10 @@ impl Output {
     /// Stages output for `path` (`None` or `-` for stdout).
     pub fn create(path: Option<&Path>, format: Format) -> Result<Self> {
         let stage = match path {
+            Some(path) if path != Path::new("-") && is_special(path) => Stage::Special {
+                spool: SpooledTempFile::new(SPOOL_IN_MEMORY),
+                path: path.to_path_buf(),
+            },
             Some(path) if path != Path::new("-") => {
                 if path.is_dir() {
                     return Err(Error::Output {
@@ -89,7 +102,7 @@ impl Output {
     /// Whether this goes to a file (rather than stdout).
     pub fn path(&self) -> Option<&Path> {
         match &self.stage {
-            Stage::File { path, .. } => Some(path),
+            Stage::File { path, .. } | Stage::Special { path, .. } => Some(path),
             Stage::Stdout(_) => None,
         }
     }
@@ -138,6 +151,17 @@ impl Output {
                     .map_err(|e| output_error(&path, &e.error))?;
                 Ok(())
             }
+            Stage::Special { mut spool, path } => {
+                let mut target = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .map_err(|e| output_error(&path, &e))?;
+                spool
+                    .rewind()
+                    .and_then(|_| io::copy(&mut spool, &mut target))
+                    .map_err(|e| output_error(&path, &e))?;
+                Ok(())
+            }
             Stage::Stdout(mut spool) => {
                 let copied = spool
                     .rewind()
@@ -184,13 +208,18 @@ impl Output {
 
     fn error(&self, e: &io::Error) -> Error {
         match &self.stage {
-            Stage::File { path, .. } => output_error(path, e),
+            Stage::File { path, .. } | Stage::Special { path, .. } => output_error(path, e),
             Stage::Stdout(_) => Error::Output {
                 path: "stdout".into(),
                 reason: e.to_string(),
             },
         }
     }
+}
+
+/// An existing path that is not a regular file or a directory (a device, a FIFO).
+fn is_special(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
 }
 
 fn output_error(path: &Path, e: &io::Error) -> Error {

@@ -2,6 +2,7 @@
 //! through the same serial code path as a board.
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
+use std::time::{Duration, Instant};
 
 use nix::pty::openpty;
 use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg};
@@ -22,6 +23,8 @@ pub struct PtyDevice {
     path: String,
     engine: Box<Engine<SoftwareBackend>>,
     faults: Option<FaultInjector>,
+    /// Set by `--baud`: the device's output leaves no faster than a UART would carry it.
+    pacer: Option<Pacer>,
 }
 
 impl PtyDevice {
@@ -43,12 +46,21 @@ impl PtyDevice {
             path,
             engine: Box::new(Engine::new(SoftwareBackend::new(chip, seed))),
             faults: None,
+            pacer: None,
         })
     }
 
     /// Damages the link as `spec` says (for reliability tests).
     pub fn with_faults(mut self, spec: FaultSpec) -> Self {
         self.faults = Some(FaultInjector::new(spec));
+        self
+    }
+
+    /// Paces the device's output like a UART at `baud`, 8N1 (ten bits on the line per byte).
+    /// Input is not paced: on a full-duplex line both directions run at once, so for streams whose
+    /// requests and answers are the same size the output alone sets the limit.
+    pub fn pace(mut self, baud: u32) -> Self {
+        self.pacer = Some(Pacer::new(baud));
         self
     }
 
@@ -84,9 +96,11 @@ impl PtyDevice {
                     }
                     None => answer,
                 };
-                self.master
-                    .write_all(&wire)
-                    .map_err(|e| Error::input(format!("virtual device stopped: {e}")))?;
+                match &mut self.pacer {
+                    Some(pacer) => pacer.write(&mut self.master, &wire),
+                    None => self.master.write_all(&wire),
+                }
+                .map_err(|e| Error::input(format!("virtual device stopped: {e}")))?;
                 if self.faults.as_mut().is_some_and(FaultInjector::answered) {
                     // The device restarts: requests it had not answered yet are lost with it.
                     self.engine.reset();
@@ -94,5 +108,66 @@ impl PtyDevice {
                 }
             }
         }
+    }
+}
+
+/// Releases bytes at a UART's pace: each slice of about a millisecond of line time is written when
+/// its last bit would have arrived.
+struct Pacer {
+    bytes_per_second: f64,
+    slice: usize,
+    /// When the line finishes the bytes already given to it.
+    busy_until: Instant,
+}
+
+/// A line idle for longer than this starts afresh; shorter gaps are scheduling jitter (a sleep
+/// that overran), made up by the next slice so the average rate stays exact.
+const IDLE_AFTER: Duration = Duration::from_millis(2);
+
+impl Pacer {
+    fn new(baud: u32) -> Self {
+        let bytes_per_second = f64::from(baud.max(10)) / 10.0;
+        Self {
+            bytes_per_second,
+            slice: ((bytes_per_second / 1000.0) as usize).clamp(1, 4096),
+            busy_until: Instant::now(),
+        }
+    }
+
+    fn write(&mut self, out: &mut impl Write, bytes: &[u8]) -> std::io::Result<()> {
+        for piece in bytes.chunks(self.slice) {
+            let now = Instant::now();
+            if now > self.busy_until + IDLE_AFTER {
+                self.busy_until = now;
+            }
+            self.busy_until += Duration::from_secs_f64(piece.len() as f64 / self.bytes_per_second);
+            if let Some(wait) = self.busy_until.checked_duration_since(now) {
+                std::thread::sleep(wait);
+            }
+            out.write_all(piece)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Not a timing assertion on the machine's speed: a pacer can only slow output down, so the
+    /// lower bound holds on any machine.
+    #[test]
+    fn paced_output_takes_at_least_its_line_time() {
+        // 9600 baud: 960 bytes per second, so 96 bytes need 100 ms of line time.
+        let mut pacer = Pacer::new(9600);
+        let mut out = Vec::new();
+        let started = Instant::now();
+        pacer.write(&mut out, &[0x55; 96]).unwrap();
+        assert!(
+            started.elapsed() >= Duration::from_millis(95),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(out, vec![0x55; 96]);
     }
 }

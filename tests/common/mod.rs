@@ -89,6 +89,21 @@ impl Drop for Sim {
     }
 }
 
+/// A pseudo-terminal in raw mode for a fake device: (our side, its terminal side, the path a
+/// client opens). Keep the terminal side open while the device serves.
+pub fn raw_pty() -> (std::fs::File, std::os::fd::OwnedFd, String) {
+    let pty = nix::pty::openpty(None, None).expect("a pseudo-terminal");
+    let path = nix::unistd::ttyname(&pty.slave)
+        .expect("the terminal's name")
+        .display()
+        .to_string();
+    let mut termios = nix::sys::termios::tcgetattr(&pty.slave).expect("terminal settings");
+    nix::sys::termios::cfmakeraw(&mut termios);
+    nix::sys::termios::tcsetattr(&pty.slave, nix::sys::termios::SetArg::TCSANOW, &termios)
+        .expect("raw mode");
+    (std::fs::File::from(pty.master), pty.slave, path)
+}
+
 /// A fresh temporary directory, removed when dropped.
 pub fn temp_dir() -> tempfile::TempDir {
     tempfile::tempdir().expect("a temporary directory")

@@ -4,6 +4,7 @@ use clap::CommandFactory;
 use crate::args::{BenchCommand, Cli, Command};
 use crate::error::{Error, Result};
 
+pub mod aes;
 pub mod bench;
 pub mod info;
 pub mod jwt;
@@ -19,11 +20,13 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Rand(args) => rand::run(global, &args),
         Command::Info => info::run(global),
         Command::Ports => ports::run(global),
+        Command::Aes(args) => aes::run(global, &args),
         Command::Sim(args) => sim::run(global, &args),
         Command::Sign(args) => sign::run(global, &args),
         Command::Jwt(args) => jwt::run(global, &args),
         Command::Verify(args) => verify::run(global, &args),
         Command::Bench(BenchCommand::Sign(args)) => bench::sign(global, &args),
+        Command::Bench(BenchCommand::Aes(args)) => bench::aes(global, &args),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

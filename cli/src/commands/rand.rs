@@ -15,9 +15,9 @@ use crate::verify::health::HealthTests;
 /// Requests in flight at once, so the line never idles while the host waits.
 const WINDOW: usize = 4;
 /// JSON carries the data inline only up to this size; larger results need `-o FILE`.
-const MAX_JSON_INLINE: u64 = 16 << 20;
+pub(crate) const MAX_JSON_INLINE: u64 = 16 << 20;
 /// Show a progress bar (on a terminal) from this size on.
-const PROGRESS_FROM: u64 = 1 << 20;
+pub(crate) const PROGRESS_FROM: u64 = 1 << 20;
 
 pub fn run(global: &GlobalArgs, args: &RandArgs) -> Result<()> {
     if args.bits == 0 {

@@ -13,6 +13,9 @@ pub fn run(global: &GlobalArgs, args: &SimArgs) -> Result<()> {
         None => crate::host_seed(),
     };
     let mut device = PtyDevice::open(args.chip.into(), seed)?;
+    if let Some(baud) = global.baud {
+        device = device.pace(baud);
+    }
     if let Some(spec) = args.faults {
         device = device.with_faults(spec);
     }
@@ -22,9 +25,13 @@ pub fn run(global: &GlobalArgs, args: &SimArgs) -> Result<()> {
     drop(out);
     if !global.json {
         eprintln!(
-            "ucrypto sim: virtual {} on {} (software crypto{}); Ctrl-C to stop",
+            "ucrypto sim: virtual {} on {} (software crypto{}{}); Ctrl-C to stop",
             ucrypto_protocol::Chip::from(args.chip).name(),
             device.path(),
+            match global.baud {
+                Some(baud) => format!(", output paced at {baud} baud 8N1"),
+                None => String::new(),
+            },
             if args.seed.is_some() {
                 ", fixed seed: not random"
             } else {

@@ -3,7 +3,7 @@
 //! All buffers are fixed-size fields: the engine never allocates, whatever arrives.
 use ucrypto_protocol::{
     encode_frame, Capabilities, Command, DeviceError, ErrorCode, FrameDecoder, FrameError,
-    HelloInfo, Request, RequestBody, RequestPrefix, Response, ResponseBody, SelfTest,
+    HelloInfo, KeySize, Request, RequestBody, RequestPrefix, Response, ResponseBody, SelfTest,
     MAX_CHUNK_LEN, MAX_FRAME_LEN, MAX_WIRE_FRAME_LEN, MIN_RSA_BITS, PROTOCOL_VERSION,
     REQUEST_VARIANTS, SCHEMA_FINGERPRINT,
 };
@@ -204,7 +204,12 @@ fn dispatch<'d, B: Backend>(
             mode,
             key,
             iv,
-        } => aes::start(backend, sessions, direction, mode, key, iv),
+        } => aes::start(backend, self_test, sessions, direction, mode, key, iv),
+        RequestBody::AesData {
+            session,
+            offset,
+            data: chunk,
+        } => aes::data(backend, sessions, data, session, offset, chunk),
         RequestBody::HashStart => sign::start(backend, self_test, sessions),
         RequestBody::HashData {
             session,
@@ -226,10 +231,6 @@ fn dispatch<'d, B: Backend>(
                 Err((ErrorCode::NoSession, "no such session"))
             }
         }
-        RequestBody::AesData { .. } => Err((
-            ErrorCode::Unsupported,
-            "not in this firmware: update the firmware",
-        )),
     }
 }
 
@@ -251,8 +252,9 @@ fn hello<B: Backend>(backend: &B, self_test: &SelfTest) -> HelloInfo<'static> {
 fn capabilities<B: Backend>(backend: &B) -> Capabilities {
     let profile = ChipProfile::of(backend.chip());
     Capabilities {
-        commands: Command::Random as u32 | Command::Sign as u32,
-        aes_key_sizes: 0,
+        commands: Command::Random as u32 | Command::Aes as u32 | Command::Sign as u32,
+        // Key sizes the accelerator lacks run in software on the device.
+        aes_key_sizes: KeySize::Aes128 as u8 | KeySize::Aes192 as u8 | KeySize::Aes256 as u8,
         aes_hw_key_sizes: profile.aes_hw_key_sizes,
         min_rsa_bits: MIN_RSA_BITS,
         max_rsa_bits: profile.max_rsa_bits,
@@ -260,5 +262,7 @@ fn capabilities<B: Backend>(backend: &B) -> Capabilities {
     }
 }
 
+#[cfg(test)]
+mod aes_tests;
 #[cfg(test)]
 pub(crate) mod tests;

@@ -11,7 +11,7 @@ const RNG_CHECK_WORDS: usize = 64;
 pub(super) fn run<B: Backend>(backend: &mut B) -> SelfTest {
     SelfTest {
         rng: rng(backend),
-        aes: TestOutcome::NotRun,
+        aes: super::aes::self_test(backend),
         sha256: sha256(backend),
         rsa: rsa_sign(backend),
     }

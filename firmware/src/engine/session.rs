@@ -1,6 +1,4 @@
 //! The one stream session the device holds at a time (an AES stream, or a message being hashed
-// Until the AES and signing sessions land, nothing opens a session yet.
-#![allow(dead_code)]
 //! for signing), with its id. Ending a session, for any reason, drops its state, and each
 //! session type wipes its key material in `Drop`.
 use super::aes::AesSession;

@@ -38,6 +38,9 @@ impl FakePort {
                 let response = decode(body);
                 let body = match response.body {
                     ResponseBody::Pong { nonce } => ResponseBody::Pong { nonce },
+                    ResponseBody::SessionStarted { session } => {
+                        ResponseBody::SessionStarted { session }
+                    }
                     ResponseBody::Random { data } => ResponseBody::Random {
                         data: data.to_vec().leak(),
                     },

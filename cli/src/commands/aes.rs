@@ -1,0 +1,176 @@
+//! `ucrypto aes encrypt|decrypt`: Pycom's `crypto.AES` on the device, streamed from a file or
+//! stdin, every chunk verified on the host, the output released only once all of it is good.
+use std::fs::File;
+use std::io::{self, IsTerminal, Read};
+use std::path::Path;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use ucrypto_protocol::{AesDirection, AesMode};
+
+use crate::aes_stream::{self, mode_name, AesJob};
+use crate::args::{AesArgs, GlobalArgs};
+use crate::commands::print_json;
+use crate::commands::rand::{progress_bar, MAX_JSON_INLINE, PROGRESS_FROM};
+use crate::error::{Error, Result};
+use crate::output::{Format, Output};
+
+pub fn run(global: &GlobalArgs, args: &AesArgs) -> Result<()> {
+    let mode = AesMode::from(args.mode);
+    let direction = AesDirection::from(args.direction);
+    let iv = match (mode, args.iv, args.counter) {
+        // openssl's -iv is the counter block too.
+        (AesMode::Ctr, iv, counter) => counter.or(iv),
+        (_, _, Some(_)) => {
+            return Err(Error::input(format!(
+                "--counter is the initial counter block of --mode ctr; --mode {} takes --iv",
+                mode_name(mode)
+            )))
+        }
+        (_, iv, None) => iv,
+    };
+    let key = args.key.read()?;
+    let job = AesJob {
+        direction,
+        mode,
+        key: &key,
+        iv,
+        pkcs7: args.pad.is_some(),
+        verify: !args.no_verify,
+    };
+    job.check()?;
+
+    let to_stdout = args.output.as_deref().is_none_or(|p| p == Path::new("-"));
+    let format = args.format.unwrap_or(if global.json && to_stdout {
+        Format::Hex
+    } else {
+        Format::Raw
+    });
+    if to_stdout && args.format.is_none() && !global.json && io::stdout().is_terminal() {
+        return Err(Error::input(
+            "refusing to write raw bytes to a terminal: pass -o FILE, pipe the output, or --format hex",
+        ));
+    }
+    if global.json && to_stdout && format == Format::Raw {
+        return Err(Error::input(
+            "raw bytes cannot go in JSON: use --format hex or base64, or -o FILE",
+        ));
+    }
+    let (mut input, input_len) = open_input(args.input.as_deref())?;
+    if let Some(len) = input_len {
+        job.check_input_len(len)?;
+    }
+
+    let mut client = crate::connect(global)?;
+    let mut output = Output::create(args.output.as_deref(), format)?;
+    let mut progress = Progress::new(input_len);
+    let summary = aes_stream::run(
+        &mut client,
+        &job,
+        &mut input,
+        &mut |data| output.write(data),
+        &mut |n| progress.inc(n),
+    )?;
+    progress.finish();
+    let bits = key.len() * 8;
+    drop(key);
+
+    if !global.json {
+        return output.commit();
+    }
+    let info = client.info();
+    let mut json = serde_json::json!({
+        "command": "aes",
+        "direction": match direction {
+            AesDirection::Encrypt => "encrypt",
+            AesDirection::Decrypt => "decrypt",
+        },
+        "mode": mode_name(mode),
+        "bits": bits,
+        "padding": args.pad.map(|_| "pkcs7"),
+        "input_bytes": summary.input_bytes,
+        "bytes": summary.output_bytes,
+        "format": format,
+        "verified": !args.no_verify,
+        "virtual": info.virtual_device,
+        "chip": info.chip.name(),
+        "device_id": info.device_id_string(),
+    });
+    if let Some(path) = output.path() {
+        json["output"] = path.display().to_string().into();
+        output.commit()?;
+    } else {
+        if summary.output_bytes > MAX_JSON_INLINE {
+            return Err(Error::input(format!(
+                "{} bytes is too much to inline in JSON: write it with -o FILE",
+                summary.output_bytes
+            )));
+        }
+        json["data"] = output.into_text()?.into();
+    }
+    print_json(&json)
+}
+
+/// The input file (its length, when known up front) or stdin.
+fn open_input(path: Option<&Path>) -> Result<(Box<dyn Read>, Option<u64>)> {
+    match path {
+        Some(path) if path != Path::new("-") => {
+            let cannot = |e: io::Error| {
+                Error::input(format!("cannot read the input {}: {e}", path.display()))
+            };
+            let file = File::open(path).map_err(cannot)?;
+            let meta = file.metadata().map_err(cannot)?;
+            if meta.is_dir() {
+                return Err(Error::input(format!(
+                    "the input {} is a directory: name a file",
+                    path.display()
+                )));
+            }
+            let len = meta.is_file().then_some(meta.len());
+            Ok((Box::new(file), len))
+        }
+        _ => {
+            if io::stdin().is_terminal() {
+                eprintln!("ucrypto: reading the input from the terminal; end it with Ctrl-D (or pass -i FILE)");
+            }
+            Ok((Box::new(io::stdin().lock()), None))
+        }
+    }
+}
+
+/// A progress bar on stderr for long streams: a bar when the length is known, a byte counter
+/// once a stream of unknown length passes the threshold. Invisible when stderr is not a terminal.
+struct Progress {
+    bar: Option<ProgressBar>,
+    done: u64,
+}
+
+impl Progress {
+    fn new(total: Option<u64>) -> Self {
+        Self {
+            bar: total.map(progress_bar),
+            done: 0,
+        }
+    }
+
+    fn inc(&mut self, n: u64) {
+        self.done += n;
+        if self.bar.is_none() && self.done >= PROGRESS_FROM {
+            let bar = ProgressBar::new_spinner();
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {bytes} {bytes_per_sec}")
+                    .expect("the template is valid"),
+            );
+            bar.set_position(self.done - n);
+            self.bar = Some(bar);
+        }
+        if let Some(bar) = &self.bar {
+            bar.inc(n);
+        }
+    }
+
+    fn finish(self) {
+        if let Some(bar) = self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
