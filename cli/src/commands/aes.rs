@@ -9,8 +9,8 @@ use ucrypto_protocol::{AesDirection, AesMode};
 
 use crate::aes_stream::{self, mode_name, AesJob};
 use crate::args::{AesArgs, GlobalArgs};
-use crate::commands::print_json;
-use crate::commands::rand::{progress_bar, MAX_JSON_INLINE, PROGRESS_FROM};
+use crate::commands::rand::{progress_bar, PROGRESS_FROM};
+use crate::commands::{add_device_fields, commit_with_json};
 use crate::error::{Error, Result};
 use crate::output::{Format, Output};
 
@@ -91,23 +91,9 @@ pub fn run(global: &GlobalArgs, args: &AesArgs) -> Result<()> {
         "bytes": summary.output_bytes,
         "format": format,
         "verified": !args.no_verify,
-        "virtual": info.virtual_device,
-        "chip": info.chip.name(),
-        "device_id": info.device_id_string(),
     });
-    if let Some(path) = output.path() {
-        json["output"] = path.display().to_string().into();
-        output.commit()?;
-    } else {
-        if summary.output_bytes > MAX_JSON_INLINE {
-            return Err(Error::input(format!(
-                "{} bytes is too much to inline in JSON: write it with -o FILE",
-                summary.output_bytes
-            )));
-        }
-        json["data"] = output.into_text()?.into();
-    }
-    print_json(&json)
+    add_device_fields(&mut json, info);
+    commit_with_json(output, json, "data")
 }
 
 /// The input file (its length, when known up front) or stdin.

@@ -2,7 +2,9 @@
 use clap::CommandFactory;
 
 use crate::args::{BenchCommand, Cli, Command};
+use crate::device_info::DeviceInfo;
 use crate::error::{Error, Result};
+use crate::output::Output;
 
 pub mod aes;
 pub mod bench;
@@ -43,6 +45,38 @@ pub fn run(cli: Cli) -> Result<()> {
                 reason: e.to_string(),
             }),
     }
+}
+
+/// JSON carries a result inline only up to this size; larger results need `-o FILE`.
+pub(crate) const MAX_JSON_INLINE: u64 = 16 << 20;
+
+/// Adds what every result's JSON says about the device that produced it.
+pub(crate) fn add_device_fields(json: &mut serde_json::Value, info: &DeviceInfo) {
+    json["virtual"] = info.virtual_device.into();
+    json["chip"] = info.chip.name().into();
+    json["device_id"] = info.device_id_string().into();
+}
+
+/// Releases `output` and prints `json` saying where the result went: the file, as `output`, or
+/// the text itself under `inline_key`.
+pub(crate) fn commit_with_json(
+    output: Output,
+    mut json: serde_json::Value,
+    inline_key: &str,
+) -> Result<()> {
+    if let Some(path) = output.path() {
+        json["output"] = path.display().to_string().into();
+        output.commit()?;
+    } else {
+        if output.written() > MAX_JSON_INLINE {
+            return Err(Error::input(format!(
+                "{} bytes is too much to inline in JSON: write it with -o FILE",
+                output.written()
+            )));
+        }
+        json[inline_key] = output.into_text()?.into();
+    }
+    print_json(&json)
 }
 
 /// Prints a JSON value as one line on stdout.

@@ -7,15 +7,13 @@ use ucrypto_protocol::{Command, RequestBody, ResponseBody, MAX_RANDOM_WORDS};
 
 use crate::args::{GlobalArgs, RandArgs};
 use crate::client::MAX_RETRIES;
-use crate::commands::print_json;
+use crate::commands::{add_device_fields, commit_with_json, MAX_JSON_INLINE};
 use crate::error::{Error, Result};
 use crate::output::{Format, Output};
 use crate::verify::health::HealthTests;
 
 /// Requests in flight at once, so the line never idles while the host waits.
 const WINDOW: usize = 4;
-/// JSON carries the data inline only up to this size; larger results need `-o FILE`.
-pub(crate) const MAX_JSON_INLINE: u64 = 16 << 20;
 /// Show a progress bar (on a terminal) from this size on.
 pub(crate) const PROGRESS_FROM: u64 = 1 << 20;
 
@@ -111,19 +109,11 @@ pub fn run(global: &GlobalArgs, args: &RandArgs) -> Result<()> {
         "bits": words * 32,
         "bytes": bytes,
         "format": args.format,
-        "virtual": info.virtual_device,
         "deterministic": info.deterministic(),
-        "chip": info.chip.name(),
-        "device_id": info.device_id_string(),
         "health_tests": "passed",
     });
-    if let Some(path) = output.path() {
-        json["output"] = path.display().to_string().into();
-        output.commit()?;
-    } else {
-        json["data"] = output.into_text()?.into();
-    }
-    print_json(&json)
+    add_device_fields(&mut json, info);
+    commit_with_json(output, json, "data")
 }
 
 /// A progress bar on stderr for large requests; invisible when stderr is not a terminal.

@@ -12,7 +12,7 @@ use ucrypto_protocol::{Command, RequestBody, ResponseBody, MAX_CHUNK_LEN};
 
 use crate::args::{GlobalArgs, KeyArgs, SignArgs};
 use crate::client::Client;
-use crate::commands::print_json;
+use crate::commands::{add_device_fields, commit_with_json};
 use crate::error::{Error, Result};
 use crate::keys::{self, DeviceKey};
 use crate::output::{Format, Output};
@@ -61,17 +61,9 @@ pub fn run(global: &GlobalArgs, args: &SignArgs) -> Result<()> {
         "hashed_on": if signed.hashed_on_device { "device" } else { "host" },
         "format": args.format,
         "verified": true,
-        "virtual": info.virtual_device,
-        "chip": info.chip.name(),
-        "device_id": info.device_id_string(),
     });
-    if let Some(path) = output.path() {
-        json["output"] = path.display().to_string().into();
-        output.commit()?;
-    } else {
-        json["signature"] = output.into_text()?.into();
-    }
-    print_json(&json)
+    add_device_fields(&mut json, info);
+    commit_with_json(output, json, "signature")
 }
 
 fn is_stdout(path: Option<&Path>) -> bool {
