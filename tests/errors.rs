@@ -3,7 +3,7 @@
 //! must end with its documented exit code, one clear message, and no partial output file.
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::fd::AsRawFd;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -167,42 +167,6 @@ fn a_device_killed_mid_command_ends_with_exit_4_and_no_file() {
         "no partial file: {:?}",
         files_in(dir.path())
     );
-}
-
-/// A fake device on a pseudo-terminal that answers every frame with `answer(request_seq)`.
-struct FakeDevice {
-    path: String,
-    _thread: std::thread::JoinHandle<()>,
-}
-
-impl FakeDevice {
-    fn start(answer: fn(u32) -> Vec<u8>) -> FakeDevice {
-        let (mut master, slave, path) = raw_pty();
-        let thread = std::thread::spawn(move || {
-            let _keep_open = slave;
-            let mut decoder: FrameDecoder = FrameDecoder::new();
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = master.read(&mut buf) {
-                let mut rest = &buf[..n];
-                while !rest.is_empty() {
-                    let (used, frame) = decoder.push(rest);
-                    rest = &rest[used..];
-                    if let Some(Ok(body)) = frame {
-                        let seq = postcard::from_bytes::<RequestPrefix>(body)
-                            .map(|p| p.seq)
-                            .unwrap_or(0);
-                        if master.write_all(&answer(seq)).is_err() {
-                            return;
-                        }
-                    }
-                }
-            }
-        });
-        FakeDevice {
-            path,
-            _thread: thread,
-        }
-    }
 }
 
 fn hello_with_version(seq: u32, version: u16, schema: [u8; 8]) -> Vec<u8> {

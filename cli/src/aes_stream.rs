@@ -10,7 +10,7 @@ use aes::cipher::block_padding::{Padding, Pkcs7};
 use aes::cipher::consts::U16;
 use aes::cipher::generic_array::GenericArray;
 use ucrypto_protocol::{
-    AesDirection, AesMode, Command, ErrorCode, KeySize, RequestBody, ResponseBody, MAX_CHUNK_LEN,
+    AesDirection, AesMode, Command, KeySize, RequestBody, ResponseBody, MAX_CHUNK_LEN,
 };
 use zeroize::Zeroize;
 
@@ -174,19 +174,6 @@ fn unexpected(request: &str, body: &ResponseBody<'_>) -> Error {
     Error::Verification(format!("the device answered {request} with {body:?}"))
 }
 
-/// Whether the stream can go on in a new session after `e`: the line lost or damaged frames,
-/// or the device restarted (its session is gone).
-fn resumable(e: &Error) -> bool {
-    e.is_retryable()
-        || matches!(
-            e,
-            Error::Device {
-                code: ErrorCode::OutOfSequence | ErrorCode::NoSession,
-                ..
-            }
-        )
-}
-
 /// The device's side of the stream: its session, and what a new session needs to carry on from
 /// the last verified chunk.
 struct DeviceStream<'j> {
@@ -253,7 +240,7 @@ impl<'j> DeviceStream<'j> {
     ) -> Result<()> {
         loop {
             match self.open(client) {
-                Err(e) if resumable(&e) && *failures < MAX_RETRIES => {
+                Err(e) if e.is_resumable() && *failures < MAX_RETRIES => {
                     *failures += 1;
                     client.note_retry(&e);
                 }
@@ -390,7 +377,7 @@ fn stream<T: Transport>(
                 failures = 0;
                 window = (window * 2).min(WINDOW);
             }
-            Err(e) if resumable(&e) && failures < MAX_RETRIES => {
+            Err(e) if e.is_resumable() && failures < MAX_RETRIES => {
                 failures += 1;
                 window = 2;
                 client.note_retry(&e);

@@ -125,6 +125,20 @@ impl Error {
         )
     }
 
+    /// Whether a stream should carry on another way (a new session, or the host's own hash)
+    /// rather than fail: the answer was lost on the line, or the device restarted and forgot
+    /// the session.
+    pub fn is_resumable(&self) -> bool {
+        self.is_retryable()
+            || matches!(
+                self,
+                Error::Device {
+                    code: ErrorCode::OutOfSequence | ErrorCode::NoSession,
+                    ..
+                }
+            )
+    }
+
     /// A stable machine-readable name for `--json` output.
     pub fn slug(&self) -> &'static str {
         match self {

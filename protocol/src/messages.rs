@@ -372,8 +372,9 @@ impl RequestBody<'_> {
             RequestBody::Random { .. } => 500,
             RequestBody::AesStart { .. } | RequestBody::HashStart => 500,
             RequestBody::AesData { .. } | RequestBody::HashData { .. } => 1_000,
-            // A 4096-bit private operation plus its check with the public exponent.
-            RequestBody::SignHashed { .. } | RequestBody::SignDigest { .. } => 10_000,
+            RequestBody::SignHashed { key, .. } | RequestBody::SignDigest { key, .. } => {
+                sign_time_ms(key.n.len())
+            }
         }
     }
 
@@ -386,6 +387,26 @@ impl RequestBody<'_> {
                 | RequestBody::Random { .. }
                 | RequestBody::SignDigest { .. }
         )
+    }
+}
+
+/// The device's time for one signature with a modulus of `n_len` bytes: 10 s for 4096 bits (a
+/// private operation plus its check with the public exponent), scaled with the cube of the size
+/// as modular exponentiation is, never under 1 s. Sized by the key, a lost request costs a
+/// 2048-bit signer about 1.3 s of waiting, not the 10 s a 4096-bit key may need.
+const fn sign_time_ms(n_len: usize) -> u32 {
+    const FULL_MS: u64 = 10_000;
+    const FULL_BYTES: u64 = 512;
+    let n = n_len as u64;
+    let scaled = if n >= FULL_BYTES {
+        FULL_MS
+    } else {
+        FULL_MS * n * n * n / (FULL_BYTES * FULL_BYTES * FULL_BYTES)
+    };
+    if scaled < 1_000 {
+        1_000
+    } else {
+        scaled as u32
     }
 }
 
@@ -410,3 +431,37 @@ pub struct RequestPrefix {
 
 /// Number of [`RequestBody`] variants; a prefix with a larger variant is an unknown request.
 pub const REQUEST_VARIANTS: u32 = 10;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sign_wait(modulus_bytes: usize) -> u32 {
+        let n = [0xffu8; 1024];
+        let key = RsaPrivateKey {
+            n: &n[..modulus_bytes],
+            e: &[1, 0, 1],
+            d: &[],
+            p: &[],
+            q: &[],
+            dp: &[],
+            dq: &[],
+            qinv: &[],
+        };
+        RequestBody::SignDigest {
+            digest: [0; 32],
+            key,
+        }
+        .device_time_ms()
+    }
+
+    #[test]
+    fn signing_time_follows_the_key_size() {
+        // A lost request is waited for this long: a 2048-bit key must not wait a 4096-bit one's time.
+        assert_eq!(sign_wait(512), 10_000);
+        assert_eq!(sign_wait(384), 4_218);
+        assert_eq!(sign_wait(256), 1_250);
+        assert_eq!(sign_wait(128), 1_000);
+        assert_eq!(sign_wait(1024), 10_000);
+    }
+}

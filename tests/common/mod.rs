@@ -118,3 +118,95 @@ pub fn files_in(dir: &Path) -> Vec<PathBuf> {
     v.sort();
     v
 }
+
+/// Runs `cmd` with `stdin` fed to it, killing it after `limit`: `None` means it hung. Output is
+/// read on threads so a chatty command cannot block on a full pipe.
+pub fn run_bounded(
+    cmd: &mut Command,
+    stdin: Option<&[u8]>,
+    limit: std::time::Duration,
+) -> Option<Output> {
+    use std::io::{Read, Write};
+    let mut child = cmd
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ucrypto starts");
+    let input = stdin.map(<[u8]>::to_vec);
+    let mut pipe_in = child.stdin.take();
+    let feeder = std::thread::spawn(move || {
+        if let (Some(pipe), Some(bytes)) = (pipe_in.as_mut(), input) {
+            // A command that fails early closes its stdin: that is not our error.
+            let _ = pipe.write_all(&bytes);
+        }
+    });
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().expect("piped stdout")));
+    let err = drain(Box::new(child.stderr.take().expect("piped stderr")));
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for ucrypto") {
+            break Some(status);
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    let _ = feeder.join();
+    let (stdout, stderr) = (out.join().unwrap(), err.join().unwrap());
+    status.map(|status| Output {
+        status,
+        stdout,
+        stderr,
+    })
+}
+
+/// A fake device on a pseudo-terminal that answers every frame with `answer(request_seq)`.
+pub struct FakeDevice {
+    pub path: String,
+    _thread: std::thread::JoinHandle<()>,
+}
+
+impl FakeDevice {
+    pub fn start(answer: fn(u32) -> Vec<u8>) -> FakeDevice {
+        let (mut master, slave, path) = raw_pty();
+        let thread = std::thread::spawn(move || {
+            let _keep_open = slave;
+            let mut decoder: ucrypto_protocol::FrameDecoder = ucrypto_protocol::FrameDecoder::new();
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = std::io::Read::read(&mut master, &mut buf) {
+                let mut rest = &buf[..n];
+                while !rest.is_empty() {
+                    let (used, frame) = decoder.push(rest);
+                    rest = &rest[used..];
+                    if let Some(Ok(body)) = frame {
+                        let seq = postcard::from_bytes::<ucrypto_protocol::RequestPrefix>(body)
+                            .map(|p| p.seq)
+                            .unwrap_or(0);
+                        if std::io::Write::write_all(&mut master, &answer(seq)).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        FakeDevice {
+            path,
+            _thread: thread,
+        }
+    }
+}

@@ -197,7 +197,9 @@ impl SigningKey {
             let seq = client.send(&body)?;
             match client.receive(seq, wait, signature_of) {
                 Ok(signature) => return self.checked(signature, digest, true),
-                Err(e) if e.is_retryable() => client.note_retry(&e),
+                // Lost on the line, or the device restarted and forgot the hash: sign the
+                // host's digest instead.
+                Err(e) if e.is_resumable() => client.note_retry(&e),
                 Err(e) => return Err(e),
             }
         }
@@ -221,8 +223,9 @@ impl SigningKey {
     }
 }
 
-/// Waits for the oldest chunk in flight. False when its answer was lost: the caller stops
-/// streaming to the device and finishes the hash on the host.
+/// Waits for the oldest chunk in flight. False when its answer was lost or the device lost the
+/// session (a restart): the caller stops streaming to the device and finishes the hash on the
+/// host.
 fn settle<T: Transport>(
     client: &mut Client<T>,
     in_flight: &mut VecDeque<(u32, u64, Duration)>,
@@ -237,7 +240,7 @@ fn settle<T: Transport>(
     });
     match answer {
         Ok(()) => Ok(true),
-        Err(e) if e.is_retryable() => {
+        Err(e) if e.is_resumable() => {
             client.note_retry(&e);
             in_flight.clear();
             Ok(false)
