@@ -137,65 +137,49 @@ const ROWS: &[Row] = &[
     row(&["verify", "-m", "x", "-s", "AAAA"], 2, "required"),
 ];
 
-fn openssl(args: &[&str]) {
-    let out = std::process::Command::new("openssl")
-        .args(args)
-        .output()
-        .expect("openssl runs");
-    assert!(out.status.success(), "openssl {args:?}: {}", stderr(&out));
-}
-
 /// The files the rows name: broken, foreign and valid keys, messages and ciphertexts.
 fn fixtures(d: &Path) {
     let p = |name: &str| d.join(name).display().to_string();
-    let rsa = p("rsa.pem");
-    openssl(&[
-        "genpkey",
-        "-algorithm",
-        "RSA",
-        "-pkeyopt",
-        "rsa_keygen_bits:2048",
-        "-out",
-        &rsa,
-    ]);
-    openssl(&["pkey", "-in", &rsa, "-pubout", "-out", &p("pub.pem")]);
-    openssl(&[
-        "pkcs8",
-        "-topk8",
-        "-v2",
-        "aes-256-cbc",
-        "-in",
-        &rsa,
-        "-out",
-        &p("enc.pem"),
-        "-passout",
-        &format!("pass:{PASSPHRASE}"),
-    ]);
-    openssl(&[
-        "genpkey",
-        "-algorithm",
-        "EC",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-out",
-        &p("ec.pem"),
-    ]);
-    openssl(&[
-        "genpkey",
-        "-algorithm",
-        "ED25519",
-        "-out",
-        &p("ed25519.pem"),
-    ]);
-    openssl(&[
-        "pkey",
-        "-in",
-        &rsa,
-        "-outform",
-        "DER",
-        "-out",
-        &p("full.der"),
-    ]);
+    let rsa = rsa_key(&d.join("rsa.pem"));
+    openssl_run(
+        &["pkey", "-in", &rsa, "-pubout", "-out", &p("pub.pem")],
+        b"",
+    );
+    encrypted_pkcs8(&rsa, &p("enc.pem"), PASSPHRASE);
+    openssl_run(
+        &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            &p("ec.pem"),
+        ],
+        b"",
+    );
+    openssl_run(
+        &[
+            "genpkey",
+            "-algorithm",
+            "ED25519",
+            "-out",
+            &p("ed25519.pem"),
+        ],
+        b"",
+    );
+    openssl_run(
+        &[
+            "pkey",
+            "-in",
+            &rsa,
+            "-outform",
+            "DER",
+            "-out",
+            &p("full.der"),
+        ],
+        b"",
+    );
     let der = std::fs::read(d.join("full.der")).unwrap();
     std::fs::write(d.join("truncated.der"), &der[..der.len() / 2]).unwrap();
     std::fs::write(
@@ -214,25 +198,9 @@ fn fixtures(d: &Path) {
     std::fs::write(d.join("key15.bin"), [7u8; 15]).unwrap();
     std::fs::write(d.join("msg.txt"), b"a message\n").unwrap();
     // A block whose decryption is all zeros: PKCS#7 never ends in a zero byte.
-    let mut cipher = std::process::Command::new("openssl")
-        .args([
-            "enc",
-            "-aes-128-ecb",
-            "-K",
-            KEY,
-            "-nopad",
-            "-in",
-            "/dev/zero",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut block = [0u8; 16];
-    std::io::Read::read_exact(cipher.stdout.as_mut().unwrap(), &mut block).unwrap();
-    let _ = cipher.kill();
-    let _ = cipher.wait();
+    let block = openssl_run(&["enc", "-aes-128-ecb", "-K", KEY, "-nopad"], &[0u8; 16]);
     std::fs::write(d.join("zero-block.bin"), block).unwrap();
-    for f in ["rsa.pem", "enc.pem", "ec.pem", "ed25519.pem"] {
+    for f in ["enc.pem", "ec.pem", "ed25519.pem"] {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(d.join(f), std::fs::Permissions::from_mode(0o600)).unwrap();
     }

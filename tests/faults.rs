@@ -5,7 +5,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::time::Duration;
 
 use common::*;
@@ -80,20 +80,6 @@ enum Expect {
     RandomRaw(usize),
 }
 
-fn openssl(args: &[&str], stdin: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut child = Command::new("openssl")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("openssl runs");
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "openssl {args:?} failed");
-    out.stdout
-}
-
 fn data(len: usize, salt: u8) -> Vec<u8> {
     (0..len).map(|i| (i * 31 + 7) as u8 ^ salt).collect()
 }
@@ -126,7 +112,7 @@ fn aes_cases(dir: &Path) -> Vec<Case> {
         if !padded {
             enc.push("-nopad");
         }
-        let cipher = openssl(&enc, &plain);
+        let cipher = openssl_run(&enc, &plain);
         let mut base: Vec<String> = ["aes", "--mode", mode, "--key", key]
             .map(String::from)
             .to_vec();
@@ -160,32 +146,14 @@ fn aes_cases(dir: &Path) -> Vec<Case> {
     cases
 }
 
-/// A 2048-bit key from `openssl genpkey`, in `dir`; returns its path.
-fn rsa_key(dir: &Path) -> String {
-    let key = dir.join("k2048.pem").display().to_string();
-    openssl(
-        &[
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-            "-out",
-            &key,
-        ],
-        b"",
-    );
-    key
-}
-
 /// Signatures of a few messages with one 2048-bit key, from `openssl dgst -sha256 -sign`.
 fn sign_cases(dir: &Path) -> Vec<Case> {
-    let key = rsa_key(dir);
+    let key = rsa_key(&dir.join("k2048.pem"));
     let key = key.as_str();
     (0..4)
         .map(|i| {
             let message = format!("provisioning record {i}: {}", "x".repeat(i * 40));
-            let signature = openssl(&["dgst", "-sha256", "-sign", key], message.as_bytes());
+            let signature = openssl_run(&["dgst", "-sha256", "-sign", key], message.as_bytes());
             Case {
                 args: ["sign", "-k", key, "-m", &message, "--format", "hex"]
                     .map(String::from)
@@ -480,7 +448,7 @@ fn a_thousand_commands_under_faults_are_right_or_fail_cleanly() {
 #[test]
 fn a_signature_survives_a_device_restart_mid_message() {
     let dir = temp_dir();
-    let key = rsa_key(dir.path());
+    let key = rsa_key(&dir.path().join("k2048.pem"));
     // Hello, HashStart, HashData, restart: the SignHashed that follows finds no session. The
     // count runs on across commands, so later ones meet the restart at other steps.
     let sim = Sim::start(&["--faults", "reset-after=3,seed=1"]);
@@ -498,7 +466,7 @@ fn a_signature_survives_a_device_restart_mid_message() {
             "hex",
         ]);
         assert_exit(&out, 0);
-        let want = openssl(&["dgst", "-sha256", "-sign", &key], message.as_bytes());
+        let want = openssl_run(&["dgst", "-sha256", "-sign", &key], message.as_bytes());
         assert_eq!(stdout(&out).trim_end(), hex::encode(want), "{message}");
     }
 }

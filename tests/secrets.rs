@@ -5,7 +5,7 @@ mod common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -69,15 +69,6 @@ fn assert_no_secret(what: &str, out: &Output, secrets: &[Secret]) {
     }
 }
 
-fn openssl(args: &[&str]) -> Vec<u8> {
-    let out = Command::new("openssl")
-        .args(args)
-        .output()
-        .expect("openssl runs");
-    assert!(out.status.success(), "openssl {args:?}: {}", stderr(&out));
-    out.stdout
-}
-
 /// A field of `openssl rsa -text` (e.g. `privateExponent`), as bytes without the sign byte.
 fn rsa_field(text: &str, field: &str) -> Vec<u8> {
     let mut lines = text
@@ -99,63 +90,45 @@ fn rsa_field(text: &str, field: &str) -> Vec<u8> {
 /// The keys (PKCS#8, PKCS#1, encrypted PKCS#8) and the secrets they hold.
 fn rsa_fixtures(d: &Path) -> Vec<Secret> {
     let p = |name: &str| d.join(name).display().to_string();
-    openssl(&[
-        "genpkey",
-        "-algorithm",
-        "RSA",
-        "-pkeyopt",
-        "rsa_keygen_bits:2048",
-        "-out",
-        &p("k8.pem"),
-    ]);
-    openssl(&[
-        "rsa",
-        "-in",
-        &p("k8.pem"),
-        "-traditional",
-        "-out",
-        &p("k1.pem"),
-    ]);
-    openssl(&[
-        "pkcs8",
-        "-topk8",
-        "-v2",
-        "aes-256-cbc",
-        "-in",
-        &p("k8.pem"),
-        "-out",
-        &p("enc.pem"),
-        "-passout",
-        &format!("pass:{PASSPHRASE}"),
-    ]);
+    rsa_key(&d.join("k8.pem"));
+    openssl_run(
+        &[
+            "rsa",
+            "-in",
+            &p("k8.pem"),
+            "-traditional",
+            "-out",
+            &p("k1.pem"),
+        ],
+        b"",
+    );
+    encrypted_pkcs8(&p("k8.pem"), &p("enc.pem"), PASSPHRASE);
     std::fs::write(d.join("pass.txt"), format!("{PASSPHRASE}\n")).unwrap();
-    for f in ["k8.pem", "k1.pem", "enc.pem", "pass.txt"] {
+    for f in ["k1.pem", "enc.pem", "pass.txt"] {
         std::fs::set_permissions(d.join(f), std::fs::Permissions::from_mode(0o600)).unwrap();
     }
-    let text =
-        String::from_utf8(openssl(&["rsa", "-in", &p("k8.pem"), "-text", "-noout"])).unwrap();
-    vec![
-        Secret {
-            name: "private exponent d",
-            bytes: rsa_field(&text, "privateExponent"),
-        },
-        Secret {
-            name: "prime p",
-            bytes: rsa_field(&text, "prime1"),
-        },
-        Secret {
-            name: "prime q",
-            bytes: rsa_field(&text, "prime2"),
-        },
-        Secret {
-            name: "CRT exponent dp",
-            bytes: rsa_field(&text, "exponent1"),
-        },
-        Secret {
-            name: "passphrase",
-            bytes: PASSPHRASE.as_bytes().to_vec(),
-        },
+    let text = String::from_utf8(openssl_run(
+        &["rsa", "-in", &p("k8.pem"), "-text", "-noout"],
+        b"",
+    ))
+    .unwrap();
+    let mut secrets: Vec<Secret> = [
+        ("private exponent d", "privateExponent"),
+        ("prime p", "prime1"),
+        ("prime q", "prime2"),
+        ("CRT exponent dp", "exponent1"),
     ]
+    .into_iter()
+    .map(|(name, field)| Secret {
+        name,
+        bytes: rsa_field(&text, field),
+    })
+    .collect();
+    secrets.push(Secret {
+        name: "passphrase",
+        bytes: PASSPHRASE.as_bytes().to_vec(),
+    });
+    secrets
 }
 
 fn run_with(args: &[&str], stdin: &[u8]) -> Output {

@@ -210,3 +210,55 @@ impl FakeDevice {
         }
     }
 }
+
+/// Runs `openssl ARGS` with `stdin` and returns its stdout; fails the test if it fails.
+pub fn openssl_run(args: &[&str], stdin: &[u8]) -> Vec<u8> {
+    let out = run_bounded(
+        Command::new("openssl").args(args),
+        Some(stdin),
+        std::time::Duration::from_secs(120),
+    )
+    .expect("openssl finishes");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// A new 2048-bit RSA key from `openssl genpkey` (PKCS#8 PEM) at `path`, mode 0600.
+pub fn rsa_key(path: &Path) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let key = path.display().to_string();
+    let args = [
+        "genpkey",
+        "-algorithm",
+        "RSA",
+        "-pkeyopt",
+        "rsa_keygen_bits:2048",
+        "-out",
+        &key,
+    ];
+    openssl_run(&args, b"");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod 600");
+    key
+}
+
+/// Writes `key` (a PEM file) to `out` as encrypted PKCS#8 (AES-256-CBC, PBKDF2) under `pass`.
+pub fn encrypted_pkcs8(key: &str, out: &str, pass: &str) {
+    let pass = format!("pass:{pass}");
+    let args = [
+        "pkcs8",
+        "-topk8",
+        "-v2",
+        "aes-256-cbc",
+        "-in",
+        key,
+        "-out",
+        out,
+        "-passout",
+        &pass,
+    ];
+    openssl_run(&args, b"");
+}
