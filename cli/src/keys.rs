@@ -137,6 +137,7 @@ fn parse_der(der: &[u8], path: &Path, pass: Option<&PassSource>) -> Result<Optio
         return private_from_pkcs1(info.private_key, path).map(Some);
     }
     if let Ok(encrypted) = EncryptedPrivateKeyInfo::try_from(der) {
+        check_kdf_cost(&encrypted.encryption_algorithm, path)?;
         let passphrase = passphrase(path, pass)?;
         let decrypted = encrypted
             .decrypt(passphrase.as_bytes())
@@ -169,6 +170,50 @@ fn parse_der(der: &[u8], path: &Path, pass: Option<&PassSource>) -> Result<Optio
         return Ok(Some(Key::Public(key)));
     }
     Ok(None)
+}
+
+/// Most PBKDF2 iterations accepted: OpenSSL writes 2048 and OWASP asks for 600,000; ten million
+/// take seconds, and a file asking for four billion would hang the tool.
+pub const MAX_PBKDF2_ITERATIONS: u32 = 10_000_000;
+
+/// Most memory scrypt may take (`128 r N` bytes): OpenSSL's default takes 16 MiB. A file asking
+/// for more would exhaust the host's memory before the passphrase could be checked.
+pub const MAX_SCRYPT_BYTES: u64 = 256 << 20;
+
+/// Refuses key derivation parameters that would hang the tool or exhaust memory (found by the
+/// `key_file` fuzz target), before any passphrase is asked for.
+pub fn check_kdf_cost(scheme: &pkcs8::pkcs5::EncryptionScheme<'_>, path: &Path) -> Result<()> {
+    use pkcs8::pkcs5::pbes2::Kdf;
+    let pkcs8::pkcs5::EncryptionScheme::Pbes2(params) = scheme else {
+        // PBES1 is refused by `decrypt` as unsupported, without deriving a key.
+        return Ok(());
+    };
+    let reasonable = match &params.kdf {
+        Kdf::Pbkdf2(p) => (1..=MAX_PBKDF2_ITERATIONS).contains(&p.iteration_count),
+        Kdf::Scrypt(s) => {
+            let n = s.cost_parameter;
+            let (r, p) = (u64::from(s.block_size), u64::from(s.parallelization));
+            n >= 2
+                && n.is_power_of_two()
+                && r >= 1
+                && p >= 1
+                && n.checked_mul(128 * r)
+                    .and_then(|bytes| bytes.checked_mul(p))
+                    .is_some_and(|bytes| bytes <= MAX_SCRYPT_BYTES)
+        }
+        // A function this pkcs5 does not know is refused by `decrypt` without running it.
+        _ => true,
+    };
+    if reasonable {
+        return Ok(());
+    }
+    Err(Error::input(format!(
+        "{} asks for a key derivation too costly to run (more than {MAX_PBKDF2_ITERATIONS} \
+         PBKDF2 iterations or {} MiB of scrypt): re-encrypt it with \
+         `openssl pkcs8 -topk8 -v2 aes-256-cbc`",
+        path.display(),
+        MAX_SCRYPT_BYTES >> 20
+    )))
 }
 
 fn private_from_pkcs1(der: &[u8], path: &Path) -> Result<Key> {
