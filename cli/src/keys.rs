@@ -180,8 +180,8 @@ pub const MAX_PBKDF2_ITERATIONS: u32 = 10_000_000;
 /// for more would exhaust the host's memory before the passphrase could be checked.
 pub const MAX_SCRYPT_BYTES: u64 = 256 << 20;
 
-/// Refuses key derivation parameters that would hang the tool or exhaust memory (found by the
-/// `key_file` fuzz target), before any passphrase is asked for.
+/// Refuses key derivation parameters that would hang the tool or exhaust memory, before any
+/// passphrase is asked for (a damaged or hostile key file must fail fast, not hang).
 pub fn check_kdf_cost(scheme: &pkcs8::pkcs5::EncryptionScheme<'_>, path: &Path) -> Result<()> {
     use pkcs8::pkcs5::pbes2::Kdf;
     let pkcs8::pkcs5::EncryptionScheme::Pbes2(params) = scheme else {
@@ -368,6 +368,85 @@ impl DeviceKey {
             dp: &self.dp,
             dq: &self.dq,
             qinv: &self.qinv,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use pkcs8::der::Encode;
+    use pkcs8::pkcs5::pbes2::{self, Kdf, Pbkdf2Params, Pbkdf2Prf, ScryptParams};
+    use pkcs8::pkcs5::EncryptionScheme;
+
+    use super::*;
+
+    /// An encrypted PKCS#8 file whose key derivation is `kdf` (its ciphertext is never reached).
+    fn encrypted_with(kdf: Kdf<'_>) -> Vec<u8> {
+        let params = pbes2::Parameters {
+            kdf,
+            encryption: pbes2::EncryptionScheme::Aes256Cbc { iv: &[7; 16] },
+        };
+        EncryptedPrivateKeyInfo {
+            encryption_algorithm: EncryptionScheme::Pbes2(params),
+            encrypted_data: &[0; 48],
+        }
+        .to_der()
+        .unwrap()
+    }
+
+    #[test]
+    fn key_derivations_that_would_hang_or_exhaust_memory_are_refused_first() {
+        let salt = [1u8; 16];
+        let costly = [
+            Kdf::Pbkdf2(Pbkdf2Params {
+                salt: &salt,
+                iteration_count: MAX_PBKDF2_ITERATIONS + 1,
+                key_length: None,
+                prf: Pbkdf2Prf::HmacWithSha256,
+            }),
+            // 128 r N = 1 TiB.
+            Kdf::Scrypt(ScryptParams {
+                salt: &salt,
+                cost_parameter: 1 << 33,
+                block_size: 1,
+                parallelization: 1,
+                key_length: None,
+            }),
+            // No work factor at all (pkcs5 would underflow computing log2 of 0).
+            Kdf::Scrypt(ScryptParams {
+                salt: &salt,
+                cost_parameter: 0,
+                block_size: 8,
+                parallelization: 1,
+                key_length: None,
+            }),
+        ];
+        // The passphrase variable is unset: the refusal comes before it is asked for.
+        let pass = PassSource::Env("UCRYPTO_TEST_SURELY_UNSET".into());
+        for kdf in costly {
+            let der = encrypted_with(kdf);
+            let Err(e) = parse(&der, Path::new("k.der"), Some(&pass)) else {
+                panic!("a costly key derivation was accepted");
+            };
+            assert!(e.to_string().contains("too costly"), "{e}");
+            assert_eq!(e.exit_code(), 2);
+        }
+        // OpenSSL's defaults pass the check (and then need the passphrase).
+        for kdf in [
+            Kdf::Pbkdf2(Pbkdf2Params::hmac_with_sha256(2048, &salt).unwrap()),
+            Kdf::Scrypt(ScryptParams {
+                salt: &salt,
+                cost_parameter: 16384,
+                block_size: 8,
+                parallelization: 1,
+                key_length: None,
+            }),
+        ] {
+            let der = encrypted_with(kdf);
+            let Err(e) = parse(&der, Path::new("k.der"), Some(&pass)) else {
+                panic!("decrypted without a passphrase");
+            };
+            assert!(e.to_string().contains("is not set"), "{e}");
         }
     }
 }

@@ -12,8 +12,12 @@ use ucrypto::faults::FaultSpec;
 use ucrypto::keys::PassSource;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&which, rest)) = data.split_first() else { return };
-    let Ok(text) = std::str::from_utf8(rest) else { return };
+    let Some((&which, rest)) = data.split_first() else {
+        return;
+    };
+    let Ok(text) = std::str::from_utf8(rest) else {
+        return;
+    };
     match which % 6 {
         0 => aes_key(text),
         1 => signature(text, which),
@@ -139,7 +143,10 @@ fn claims(text: &str, which: u8) {
 fn pass_source(text: &str) {
     match PassSource::from_str(text) {
         Ok(PassSource::Env(var)) => assert_eq!(format!("env:{var}"), text),
-        Ok(PassSource::File(path)) => assert_eq!(Some(path.as_os_str()), text.strip_prefix("file:").map(std::ffi::OsStr::new)),
+        Ok(PassSource::File(path)) => assert_eq!(
+            Some(path.as_os_str()),
+            text.strip_prefix("file:").map(std::ffi::OsStr::new)
+        ),
         Err(message) => {
             assert!(!text.starts_with("env:") && !text.starts_with("file:"));
             // One fixed message, whatever was given: the value is never echoed.
