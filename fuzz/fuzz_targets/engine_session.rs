@@ -194,6 +194,18 @@ impl<'a> Script<'a> {
         }
     }
 
+    /// The session id and offset a chunk names: usually the session's and where it stands,
+    /// sometimes another id, or an offset moved by `off` (ahead or behind).
+    fn chunk_target(&mut self, flags: u8, position: u64, off: fn(u64, u64) -> u64) -> (u32, u64) {
+        let id = self.session_id(flags);
+        let offset = if flags & 0x40 != 0 {
+            off(position, u64::from(self.byte()) + 1)
+        } else {
+            position
+        };
+        (id, offset)
+    }
+
     fn run(mut self) {
         while !self.input.is_empty() {
             match self.byte() % 8 {
@@ -259,16 +271,11 @@ impl<'a> Script<'a> {
                 len -= len % 16;
             }
         }
-        let id = self.session_id(flags);
         let position = match &self.open {
             Open::Aes { position, .. } => *position,
             _ => 0,
         };
-        let offset = if flags & 0x40 != 0 {
-            position.wrapping_add(u64::from(self.byte()) + 1)
-        } else {
-            position
-        };
+        let (id, offset) = self.chunk_target(flags, position, u64::wrapping_add);
         let data = self.bytes(len);
         let answer = self.call(RequestBody::AesData {
             session: id,
@@ -318,16 +325,11 @@ impl<'a> Script<'a> {
     fn hash_data(&mut self) {
         let flags = self.byte();
         let len = usize::from(self.u16() % (MAX_CHUNK_LEN as u16 + 64));
-        let id = self.session_id(flags);
         let received = match &self.open {
             Open::Hash { received, .. } => *received,
             _ => 0,
         };
-        let offset = if flags & 0x40 != 0 {
-            received.wrapping_sub(u64::from(self.byte()) + 1)
-        } else {
-            received
-        };
+        let (id, offset) = self.chunk_target(flags, received, u64::wrapping_sub);
         let data = self.bytes(len);
         let answer = self.call(RequestBody::HashData {
             session: id,
