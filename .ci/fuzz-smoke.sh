@@ -12,5 +12,10 @@ if ! command -v cargo-fuzz >/dev/null 2>&1; then
 fi
 for target in $(cargo +nightly fuzz list); do
   echo "-- fuzz smoke: $target"
-  cargo +nightly fuzz run -O "$target" -- -runs=20000 -max_len=8192 -seed=1 2>&1 | tail -1
+  # Committed seeds (valid keys, for key_file) start the corpus where there are some.
+  mkdir -p "corpus/$target"
+  seeds=()
+  if [ -d "seeds/$target" ]; then seeds=("seeds/$target"); fi
+  cargo +nightly fuzz run -O "$target" "corpus/$target" "${seeds[@]}" -- \
+    -runs=20000 -max_len=8192 -seed=1 -timeout=10 -rss_limit_mb=1024 2>&1 | tail -1
 done

@@ -27,20 +27,27 @@ impl FromStr for FaultSpec {
     fn from_str(s: &str) -> Result<Self, String> {
         let mut spec = FaultSpec::default();
         for part in s.split(',').filter(|p| !p.is_empty()) {
+            // Echoed escaped: a control character in the spec must not break the one-line error.
             let (key, value) = part
                 .split_once('=')
-                .ok_or_else(|| format!("`{part}` is not KEY=VALUE"))?;
+                .ok_or_else(|| format!("`{}` is not KEY=VALUE", part.escape_debug()))?;
+            let key_shown = key.escape_debug();
             let probability = |v: &str| -> Result<f64, String> {
-                let p: f64 = v.parse().map_err(|_| format!("{key}={v}: not a number"))?;
+                let p: f64 = v
+                    .parse()
+                    .map_err(|_| format!("{key_shown}={}: not a number", v.escape_debug()))?;
                 if (0.0..=1.0).contains(&p) {
                     Ok(p)
                 } else {
-                    Err(format!("{key}={v}: a probability is between 0 and 1"))
+                    Err(format!(
+                        "{key_shown}={}: a probability is between 0 and 1",
+                        v.escape_debug()
+                    ))
                 }
             };
             let count = |v: &str| -> Result<u64, String> {
                 v.parse()
-                    .map_err(|_| format!("{key}={v}: not a whole number"))
+                    .map_err(|_| format!("{key_shown}={}: not a whole number", v.escape_debug()))
             };
             match key {
                 "drop" => spec.drop = probability(value)?,
@@ -59,7 +66,7 @@ impl FromStr for FaultSpec {
                 "seed" => spec.seed = count(value)?,
                 _ => {
                     return Err(format!(
-                        "unknown fault `{key}`: use drop, flip, delay, reset-after or seed"
+                        "unknown fault `{key_shown}`: use drop, flip, delay, reset-after or seed"
                     ))
                 }
             }
@@ -168,6 +175,19 @@ mod tests {
             let err = bad.parse::<FaultSpec>().unwrap_err();
             assert!(err.contains(why), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn errors_stay_on_one_line() {
+        // Found by the cli_input fuzz target: the spec was echoed with its line break.
+        for bad in ["9\n\u{e}", "drop=\n", "a\nb=1", "flip=0.5\r\n"] {
+            let err = bad.parse::<FaultSpec>().unwrap_err();
+            assert!(!err.contains(['\n', '\r']), "{bad:?}: {err:?}");
+        }
+        assert_eq!(
+            "x\ny".parse::<FaultSpec>().unwrap_err(),
+            "`x\\ny` is not KEY=VALUE"
+        );
     }
 
     #[test]

@@ -137,6 +137,7 @@ fn parse_der(der: &[u8], path: &Path, pass: Option<&PassSource>) -> Result<Optio
         return private_from_pkcs1(info.private_key, path).map(Some);
     }
     if let Ok(encrypted) = EncryptedPrivateKeyInfo::try_from(der) {
+        check_kdf_cost(&encrypted.encryption_algorithm, path)?;
         let passphrase = passphrase(path, pass)?;
         let decrypted = encrypted
             .decrypt(passphrase.as_bytes())
@@ -169,6 +170,50 @@ fn parse_der(der: &[u8], path: &Path, pass: Option<&PassSource>) -> Result<Optio
         return Ok(Some(Key::Public(key)));
     }
     Ok(None)
+}
+
+/// Most PBKDF2 iterations accepted: OpenSSL writes 2048 and OWASP asks for 600,000; ten million
+/// take seconds, and a file asking for four billion would hang the tool.
+pub const MAX_PBKDF2_ITERATIONS: u32 = 10_000_000;
+
+/// Most memory scrypt may take (`128 r N` bytes): OpenSSL's default takes 16 MiB. A file asking
+/// for more would exhaust the host's memory before the passphrase could be checked.
+pub const MAX_SCRYPT_BYTES: u64 = 256 << 20;
+
+/// Refuses key derivation parameters that would hang the tool or exhaust memory, before any
+/// passphrase is asked for (a damaged or hostile key file must fail fast, not hang).
+pub fn check_kdf_cost(scheme: &pkcs8::pkcs5::EncryptionScheme<'_>, path: &Path) -> Result<()> {
+    use pkcs8::pkcs5::pbes2::Kdf;
+    let pkcs8::pkcs5::EncryptionScheme::Pbes2(params) = scheme else {
+        // PBES1 is refused by `decrypt` as unsupported, without deriving a key.
+        return Ok(());
+    };
+    let reasonable = match &params.kdf {
+        Kdf::Pbkdf2(p) => (1..=MAX_PBKDF2_ITERATIONS).contains(&p.iteration_count),
+        Kdf::Scrypt(s) => {
+            let n = s.cost_parameter;
+            let (r, p) = (u64::from(s.block_size), u64::from(s.parallelization));
+            n >= 2
+                && n.is_power_of_two()
+                && r >= 1
+                && p >= 1
+                && n.checked_mul(128 * r)
+                    .and_then(|bytes| bytes.checked_mul(p))
+                    .is_some_and(|bytes| bytes <= MAX_SCRYPT_BYTES)
+        }
+        // A function this pkcs5 does not know is refused by `decrypt` without running it.
+        _ => true,
+    };
+    if reasonable {
+        return Ok(());
+    }
+    Err(Error::input(format!(
+        "{} asks for a key derivation too costly to run (more than {MAX_PBKDF2_ITERATIONS} \
+         PBKDF2 iterations or {} MiB of scrypt): re-encrypt it with \
+         `openssl pkcs8 -topk8 -v2 aes-256-cbc`",
+        path.display(),
+        MAX_SCRYPT_BYTES >> 20
+    )))
 }
 
 fn private_from_pkcs1(der: &[u8], path: &Path) -> Result<Key> {
@@ -323,6 +368,85 @@ impl DeviceKey {
             dp: &self.dp,
             dq: &self.dq,
             qinv: &self.qinv,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use pkcs8::der::Encode;
+    use pkcs8::pkcs5::pbes2::{self, Kdf, Pbkdf2Params, Pbkdf2Prf, ScryptParams};
+    use pkcs8::pkcs5::EncryptionScheme;
+
+    use super::*;
+
+    /// An encrypted PKCS#8 file whose key derivation is `kdf` (its ciphertext is never reached).
+    fn encrypted_with(kdf: Kdf<'_>) -> Vec<u8> {
+        let params = pbes2::Parameters {
+            kdf,
+            encryption: pbes2::EncryptionScheme::Aes256Cbc { iv: &[7; 16] },
+        };
+        EncryptedPrivateKeyInfo {
+            encryption_algorithm: EncryptionScheme::Pbes2(params),
+            encrypted_data: &[0; 48],
+        }
+        .to_der()
+        .unwrap()
+    }
+
+    #[test]
+    fn key_derivations_that_would_hang_or_exhaust_memory_are_refused_first() {
+        let salt = [1u8; 16];
+        let costly = [
+            Kdf::Pbkdf2(Pbkdf2Params {
+                salt: &salt,
+                iteration_count: MAX_PBKDF2_ITERATIONS + 1,
+                key_length: None,
+                prf: Pbkdf2Prf::HmacWithSha256,
+            }),
+            // 128 r N = 1 TiB.
+            Kdf::Scrypt(ScryptParams {
+                salt: &salt,
+                cost_parameter: 1 << 33,
+                block_size: 1,
+                parallelization: 1,
+                key_length: None,
+            }),
+            // No work factor at all (pkcs5 would underflow computing log2 of 0).
+            Kdf::Scrypt(ScryptParams {
+                salt: &salt,
+                cost_parameter: 0,
+                block_size: 8,
+                parallelization: 1,
+                key_length: None,
+            }),
+        ];
+        // The passphrase variable is unset: the refusal comes before it is asked for.
+        let pass = PassSource::Env("UCRYPTO_TEST_SURELY_UNSET".into());
+        for kdf in costly {
+            let der = encrypted_with(kdf);
+            let Err(e) = parse(&der, Path::new("k.der"), Some(&pass)) else {
+                panic!("a costly key derivation was accepted");
+            };
+            assert!(e.to_string().contains("too costly"), "{e}");
+            assert_eq!(e.exit_code(), 2);
+        }
+        // OpenSSL's defaults pass the check (and then need the passphrase).
+        for kdf in [
+            Kdf::Pbkdf2(Pbkdf2Params::hmac_with_sha256(2048, &salt).unwrap()),
+            Kdf::Scrypt(ScryptParams {
+                salt: &salt,
+                cost_parameter: 16384,
+                block_size: 8,
+                parallelization: 1,
+                key_length: None,
+            }),
+        ] {
+            let der = encrypted_with(kdf);
+            let Err(e) = parse(&der, Path::new("k.der"), Some(&pass)) else {
+                panic!("decrypted without a passphrase");
+            };
+            assert!(e.to_string().contains("is not set"), "{e}");
         }
     }
 }

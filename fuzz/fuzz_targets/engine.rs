@@ -1,46 +1,61 @@
 //! Any bytes into the virtual device: raw, or cut into well-framed messages so the fuzzer
-//! reaches request handling past the CRC. The engine never panics and answers only with frames
-//! that decode as responses.
+//! reaches request handling past the CRC. The engine never panics, answers each framed request
+//! exactly once, and sends only frames that decode as responses. (`engine_session` drives
+//! well-formed AES and signing sessions.)
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use ucrypto_firmware::backend::software::Seed;
-use ucrypto_firmware::{Engine, SoftwareBackend};
 use ucrypto_protocol::frame::FRAME_CRC;
-use ucrypto_protocol::{Chip, FrameDecoder, Response, MAX_FRAME_LEN};
+use ucrypto_protocol::MAX_FRAME_LEN;
+
+#[path = "device.rs"]
+mod device;
+
+use device::{responses, Device, DEVICES};
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&mode, rest)) = data.split_first() else { return };
-    let chip = Chip::ALL[usize::from(mode >> 4) % Chip::ALL.len()];
-    let mut engine = Box::new(Engine::new(SoftwareBackend::new(chip, Seed::Fixed(1))));
-    let mut wire = Vec::new();
-    if mode & 1 == 0 {
-        engine.receive(rest, |f| wire.extend_from_slice(f));
-    } else {
-        // Length-prefixed message bodies, each framed with a correct CRC.
-        let mut input = rest;
-        while let Some((&len, tail)) = input.split_first() {
-            let len = usize::from(len).min(tail.len());
-            let (body, tail) = tail.split_at(len);
-            input = tail;
-            let mut raw = body.to_vec();
-            raw.extend_from_slice(&FRAME_CRC.checksum(body).to_le_bytes());
-            let mut framed = vec![0u8; MAX_FRAME_LEN + 64];
-            let n = cobs::encode(&raw, &mut framed[1..]);
-            framed.truncate(n + 2);
-            framed[0] = 0;
-            framed[n + 1] = 0;
-            engine.receive(&framed, |f| wire.extend_from_slice(f));
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    DEVICES.with_borrow_mut(|devices| {
+        let device = device::fresh(devices, mode >> 4);
+        if mode & 1 == 0 {
+            raw(device, rest);
+        } else {
+            framed(device, rest);
         }
-    }
-    let mut decoder: Box<FrameDecoder> = Box::new(FrameDecoder::new());
-    let mut rest = &wire[..];
-    while !rest.is_empty() {
-        let (used, frame) = decoder.push(rest);
-        rest = &rest[used..];
-        if let Some(frame) = frame {
-            let body = frame.expect("the engine sends only good frames");
-            postcard::from_bytes::<Response>(body).expect("the engine sends only responses");
-        }
-    }
+    });
 });
+
+/// The bytes as they come: every answer is a good frame holding a response.
+fn raw(device: &mut Device, input: &[u8]) {
+    let mut wire = Vec::new();
+    device.receive(input, |f| wire.extend_from_slice(f));
+    responses(&wire);
+}
+
+/// Length-prefixed message bodies, each framed with a correct CRC.
+fn framed(device: &mut Device, mut input: &[u8]) {
+    let mut wire = Vec::new();
+    while let Some((&len, tail)) = input.split_first() {
+        let len = usize::from(len).min(tail.len());
+        let (body, tail) = tail.split_at(len);
+        input = tail;
+        let mut raw = body.to_vec();
+        raw.extend_from_slice(&FRAME_CRC.checksum(body).to_le_bytes());
+        let mut framed = vec![0u8; MAX_FRAME_LEN + 64];
+        let n = cobs::encode(&raw, &mut framed[1..]);
+        framed.truncate(n + 2);
+        framed[0] = 0;
+        framed[n + 1] = 0;
+        let before = wire.len();
+        device.receive(&framed, |f| wire.extend_from_slice(f));
+        // An empty body is too short to be a frame: the decoder drops it unanswered.
+        let expected = usize::from(!body.is_empty());
+        assert_eq!(
+            responses(&wire[before..]),
+            expected,
+            "one answer per framed request"
+        );
+    }
+}

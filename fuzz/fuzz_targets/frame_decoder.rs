@@ -8,7 +8,9 @@ use ucrypto_protocol::{FrameDecoder, Request, Response, MAX_FRAME_LEN};
 
 fuzz_target!(|data: &[u8]| {
     // The first byte picks how the stream is cut into reads, as a serial port would.
-    let Some((&cut, stream)) = data.split_first() else { return };
+    let Some((&cut, stream)) = data.split_first() else {
+        return;
+    };
     let cut = usize::from(cut).max(1);
     let mut decoder: Box<FrameDecoder> = Box::new(FrameDecoder::new());
     for piece in stream.chunks(cut) {

@@ -46,7 +46,7 @@ pub fn run(global: &GlobalArgs, args: &JwtArgs) -> Result<()> {
 }
 
 /// The claims with `iat` (unless given) and `exp` (when asked) added.
-fn payload(claims: &str, exp: Option<u64>, now: u64) -> Result<String> {
+pub fn payload(claims: &str, exp: Option<u64>, now: u64) -> Result<String> {
     let value: serde_json::Value = serde_json::from_str(claims)
         .map_err(|e| Error::input(format!("--claims is not valid JSON: {e}")))?;
     let serde_json::Value::Object(mut map) = value else {

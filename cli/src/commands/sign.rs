@@ -70,7 +70,7 @@ fn is_stdout(path: Option<&Path>) -> bool {
     path.is_none_or(|p| p.as_os_str() == "-")
 }
 
-fn parse_digest(text: &str) -> Result<[u8; 32]> {
+pub fn parse_digest(text: &str) -> Result<[u8; 32]> {
     hex::decode(text.trim())
         .ok()
         .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())

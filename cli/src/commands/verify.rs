@@ -55,7 +55,7 @@ fn hash(input: &mut dyn Read) -> Result<[u8; 32]> {
 /// The signature named by `--signature`: a file's raw bytes or text, or the text itself. Of the
 /// text decodings that work, one giving `expected` bytes wins; otherwise the first that works
 /// (so a signature of the wrong length is reported as such, exit 3).
-fn read_signature(arg: &str, expected: usize) -> Result<Vec<u8>> {
+pub fn read_signature(arg: &str, expected: usize) -> Result<Vec<u8>> {
     let path = Path::new(arg);
     let (bytes, from_file) = if path.is_file() {
         let bytes = std::fs::read(path)

@@ -1,0 +1,93 @@
+//! The virtual devices the engine targets share, and a request/response round trip.
+// Each target that includes this file uses only part of it.
+#![allow(dead_code)]
+use std::cell::RefCell;
+
+use ucrypto_firmware::backend::software::Seed;
+use ucrypto_firmware::{Engine, SoftwareBackend};
+use ucrypto_protocol::frame::encode_frame_vec;
+use ucrypto_protocol::{Chip, FrameDecoder, Request, RequestBody, Response, ResponseBody};
+
+pub type Device = Engine<SoftwareBackend>;
+
+thread_local! {
+    /// One device per chip, kept from input to input: a new one runs its RSA and AES
+    /// self-tests, which would take most of the time. Each input starts by ending any partial
+    /// frame and session (`Hello`); only session ids and random bytes carry over.
+    pub static DEVICES: RefCell<Vec<Box<Device>>> = RefCell::new(
+        Chip::ALL
+            .iter()
+            .map(|&chip| Box::new(Engine::new(SoftwareBackend::new(chip, Seed::Fixed(1)))))
+            .collect(),
+    );
+}
+
+/// The device of chip number `chip` (any byte), with no partial frame and no session.
+pub fn fresh(devices: &mut [Box<Device>], chip: u8) -> &mut Device {
+    let device = &mut devices[usize::from(chip) % Chip::ALL.len()];
+    device.receive(&[0], |_| {});
+    assert_eq!(
+        call(device, &request(u32::MAX, RequestBody::Hello)),
+        Answer::Hello
+    );
+    device
+}
+
+/// Decodes every response frame in `wire`; their number.
+pub fn responses(wire: &[u8]) -> usize {
+    let mut decoder: Box<FrameDecoder> = Box::new(FrameDecoder::new());
+    let mut rest = wire;
+    let mut count = 0;
+    while !rest.is_empty() {
+        let (used, frame) = decoder.push(rest);
+        rest = &rest[used..];
+        if let Some(frame) = frame {
+            let body = frame.expect("the engine sends only good frames");
+            postcard::from_bytes::<Response>(body).expect("the engine sends only responses");
+            count += 1;
+        }
+    }
+    count
+}
+
+pub fn request(seq: u32, body: RequestBody<'_>) -> Request<'_> {
+    Request { seq, body }
+}
+
+/// What came back, owned.
+#[derive(Debug, PartialEq)]
+pub enum Answer {
+    Hello,
+    Pong(u32),
+    Random(usize),
+    Started(u32),
+    Aes(u64, Vec<u8>),
+    Progress(u64),
+    Signature(Vec<u8>),
+    Ended,
+    Error,
+}
+
+/// Sends one request; exactly one response comes back, with its sequence number.
+pub fn call(device: &mut Device, req: &Request<'_>) -> Answer {
+    let frame = encode_frame_vec(req).expect("a well-formed request fits a frame");
+    let mut wire = Vec::new();
+    device.receive(&frame, |f| wire.extend_from_slice(f));
+    let mut decoder: Box<FrameDecoder> = Box::new(FrameDecoder::new());
+    let (used, frame) = decoder.push(&wire);
+    assert_eq!(used, wire.len(), "one response frame");
+    let body = frame.expect("a frame").expect("a good frame");
+    let response: Response = postcard::from_bytes(body).expect("a response");
+    assert_eq!(response.seq, req.seq);
+    match response.body {
+        ResponseBody::Hello(_) => Answer::Hello,
+        ResponseBody::Pong { nonce } => Answer::Pong(nonce),
+        ResponseBody::Random { data } => Answer::Random(data.len()),
+        ResponseBody::SessionStarted { session } => Answer::Started(session),
+        ResponseBody::AesData { offset, data } => Answer::Aes(offset, data.to_vec()),
+        ResponseBody::HashProgress { received } => Answer::Progress(received),
+        ResponseBody::Signature { data } => Answer::Signature(data.to_vec()),
+        ResponseBody::SessionEnded => Answer::Ended,
+        ResponseBody::Error(_) => Answer::Error,
+    }
+}
