@@ -11,6 +11,7 @@ pub mod faults;
 pub mod keys;
 pub mod output;
 pub mod ports;
+pub mod progress;
 pub mod sim;
 pub mod transport;
 pub mod verify;

@@ -9,10 +9,10 @@ use ucrypto_protocol::{AesDirection, AesMode};
 
 use crate::aes_stream::{self, mode_name, AesJob};
 use crate::args::{AesArgs, GlobalArgs};
-use crate::commands::rand::{progress_bar, PROGRESS_FROM};
 use crate::commands::{add_device_fields, commit_with_json};
 use crate::error::{Error, Result};
 use crate::output::{Format, Output};
+use crate::progress::{progress_bar, PROGRESS_FROM};
 
 pub fn run(global: &GlobalArgs, args: &AesArgs) -> Result<()> {
     let mode = AesMode::from(args.mode);

@@ -2,7 +2,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use crate::progress::progress_bar;
 use ucrypto_protocol::{Command, RequestBody, ResponseBody, MAX_RANDOM_WORDS};
 
 use crate::args::{GlobalArgs, RandArgs};
@@ -14,8 +14,6 @@ use crate::verify::health::HealthTests;
 
 /// Requests in flight at once, so the line never idles while the host waits.
 const WINDOW: usize = 4;
-/// Show a progress bar (on a terminal) from this size on.
-pub(crate) const PROGRESS_FROM: u64 = 1 << 20;
 
 pub fn run(global: &GlobalArgs, args: &RandArgs) -> Result<()> {
     if args.bits == 0 {
@@ -114,17 +112,4 @@ pub fn run(global: &GlobalArgs, args: &RandArgs) -> Result<()> {
     });
     add_device_fields(&mut json, info);
     commit_with_json(output, json, "data")
-}
-
-/// A progress bar on stderr for large requests; invisible when stderr is not a terminal.
-pub(crate) fn progress_bar(bytes: u64) -> ProgressBar {
-    if bytes < PROGRESS_FROM {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(bytes);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-            .expect("the template is valid"),
-    );
-    bar
 }

@@ -154,7 +154,7 @@ impl SigningKey {
             ResponseBody::SessionStarted { session } => Ok(session),
             other => Err(unexpected("HashStart", &other)),
         })?;
-        let progress = crate::commands::rand::progress_bar(size.unwrap_or(0));
+        let progress = crate::progress::progress_bar(size.unwrap_or(0));
         let mut host = Sha256::new();
         let mut chunk = vec![0u8; chunk_len];
         let mut length = 0u64;
