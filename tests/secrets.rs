@@ -529,3 +529,124 @@ fn the_leak_check_catches_every_form() {
         assert!(caught.is_err(), "missed {}", String::from_utf8_lossy(&leak));
     }
 }
+
+/// `sign` with an encrypted key and no `--pass`, run on a terminal, with the terminal typed at:
+/// the prompt's text and the screen (everything the terminal showed), the output, and the
+/// passphrase as typed. The command runs in a session of its own whose controlling terminal is
+/// the pseudo-terminal (`setsid --ctty`), as in a login shell, so the prompt goes to `/dev/tty`.
+fn sign_at_a_terminal(key: &str, typed: &str) -> (String, Output) {
+    use std::io::{Read, Write};
+    use std::sync::{Arc, Mutex};
+    use std::time::Instant;
+
+    // A terminal in its usual cooked mode, echo on: if the prompt did not turn echo off, the
+    // typed passphrase would come back on the screen.
+    let pty = nix::pty::openpty(None, None).expect("a pseudo-terminal");
+    let mut master = std::fs::File::from(pty.master);
+    let mut child = std::process::Command::new("setsid")
+        .arg("--ctty")
+        .arg(bin())
+        .args([
+            "--port",
+            "sim",
+            "sign",
+            "-k",
+            key,
+            "-m",
+            "typed at the prompt",
+        ])
+        .args(["--format", "hex"])
+        .env_remove("UCRYPTO_PORT")
+        .stdin(Stdio::from(pty.slave))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("setsid (util-linux) runs ucrypto");
+
+    let screen = Arc::new(Mutex::new(Vec::new()));
+    let reader = {
+        let screen = Arc::clone(&screen);
+        let mut master = master.try_clone().expect("a second handle");
+        // Ends with EIO when the command, the terminal's last user, exits.
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 256];
+            while let Ok(n @ 1..) = master.read(&mut buf) {
+                screen.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !contains(&screen.lock().unwrap(), b"Passphrase for ") {
+        assert!(
+            Instant::now() < deadline,
+            "no passphrase prompt on the terminal"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "ucrypto exited before its prompt"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The prompt turns echo off just after writing its text; type only then, as a person would
+    // (what is typed before would be echoed by the terminal, whatever the program does).
+    let echo = nix::sys::termios::LocalFlags::ECHO;
+    while nix::sys::termios::tcgetattr(&master)
+        .expect("terminal settings")
+        .local_flags
+        .contains(echo)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the prompt never turned echo off"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // The Enter key sends a carriage return.
+    master.write_all(format!("{typed}\r").as_bytes()).unwrap();
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("ucrypto did not finish after the passphrase was typed");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    reader.join().unwrap();
+    let screen = String::from_utf8_lossy(&screen.lock().unwrap()).into_owned();
+    (screen, out)
+}
+
+/// The terminal prompt, the path taken when no `--pass` is given: the passphrase typed there
+/// signs (byte-equal to OpenSSL's signature with the plain key), is never echoed, and a wrong
+/// one is a clean exit 2 that shows nothing typed.
+#[test]
+fn a_passphrase_typed_at_the_terminal_prompt_signs_and_is_not_echoed() {
+    let dir = temp_dir();
+    let secrets = rsa_fixtures(dir.path());
+    let p = |name: &str| dir.path().join(name).display().to_string();
+    std::fs::write(dir.path().join("msg"), "typed at the prompt").unwrap();
+    let expected = openssl_run(&["dgst", "-sha256", "-sign", &p("k8.pem"), &p("msg")], b"");
+
+    let (screen, out) = sign_at_a_terminal(&p("enc.pem"), PASSPHRASE);
+    assert_exit(&out, 0);
+    assert_eq!(stdout(&out).trim(), hex::encode(&expected), "the signature");
+    assert!(
+        screen.contains(&format!("Passphrase for {}: ", p("enc.pem"))),
+        "the prompt names the key file: {screen:?}"
+    );
+    assert!(!screen.contains(PASSPHRASE), "echoed: {screen:?}");
+    assert_no_secret("sign, passphrase typed", &out, &secrets);
+
+    let wrong = "a wrong passphrase typed";
+    let (screen, out) = sign_at_a_terminal(&p("enc.pem"), wrong);
+    assert_exit(&out, 2);
+    assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+    let message = stderr(&out);
+    assert_eq!(message.trim_end().lines().count(), 1, "one line: {message}");
+    assert!(message.contains("passphrase"), "{message}");
+    assert!(
+        !screen.contains(wrong) && !message.contains(wrong),
+        "{screen:?} {message}"
+    );
+    assert_no_secret("sign, wrong passphrase typed", &out, &secrets);
+}
