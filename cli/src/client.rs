@@ -116,6 +116,11 @@ impl<T: Transport> Client<T> {
         &self.transport
     }
 
+    /// The transport, to act on the line itself (tests and fuzzing drive fake lines this way).
+    pub fn transport_mut(&mut self) -> &mut T {
+        &mut self.transport
+    }
+
     /// Sends one request and returns its sequence number, without waiting for the answer.
     pub fn send(&mut self, body: &RequestBody<'_>) -> Result<u32> {
         let seq = self.next_seq;
