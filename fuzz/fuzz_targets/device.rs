@@ -5,8 +5,11 @@ use std::cell::RefCell;
 
 use ucrypto_firmware::backend::software::Seed;
 use ucrypto_firmware::{Engine, SoftwareBackend};
-use ucrypto_protocol::frame::encode_frame_vec;
-use ucrypto_protocol::{Chip, FrameDecoder, Request, RequestBody, Response, ResponseBody};
+use ucrypto_protocol::frame::{encode_frame_vec, FRAME_CRC};
+use ucrypto_protocol::{
+    AesDirection, AesMode, Chip, FrameDecoder, Request, RequestBody, Response, ResponseBody,
+    MAX_FRAME_LEN,
+};
 
 pub type Device = Engine<SoftwareBackend>;
 
@@ -90,4 +93,33 @@ pub fn call(device: &mut Device, req: &Request<'_>) -> Answer {
         ResponseBody::SessionEnded => Answer::Ended,
         ResponseBody::Error(_) => Answer::Error,
     }
+}
+
+/// The direction (bit 0) and mode (the bits above, modulo five) a byte of input picks.
+pub fn aes_direction_and_mode(flags: u8) -> (AesDirection, AesMode) {
+    const MODES: [AesMode; 5] = [
+        AesMode::Ecb,
+        AesMode::Cbc,
+        AesMode::Cfb8,
+        AesMode::Cfb128,
+        AesMode::Ctr,
+    ];
+    let direction = if flags & 1 == 0 {
+        AesDirection::Encrypt
+    } else {
+        AesDirection::Decrypt
+    };
+    (direction, MODES[usize::from(flags >> 1) % MODES.len()])
+}
+
+/// `message` framed with a correct CRC, whatever it holds, as a peer would send it.
+pub fn frame(message: &[u8]) -> Vec<u8> {
+    let mut raw = message.to_vec();
+    raw.extend_from_slice(&FRAME_CRC.checksum(message).to_le_bytes());
+    let mut framed = vec![0u8; MAX_FRAME_LEN + 64];
+    let n = cobs::encode(&raw, &mut framed[1..]);
+    framed.truncate(n + 2);
+    framed[0] = 0;
+    framed[n + 1] = 0;
+    framed
 }

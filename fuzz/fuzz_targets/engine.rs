@@ -5,8 +5,6 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use ucrypto_protocol::frame::FRAME_CRC;
-use ucrypto_protocol::MAX_FRAME_LEN;
 
 #[path = "device.rs"]
 mod device;
@@ -41,13 +39,7 @@ fn framed(device: &mut Device, mut input: &[u8]) {
         let len = usize::from(len).min(tail.len());
         let (body, tail) = tail.split_at(len);
         input = tail;
-        let mut raw = body.to_vec();
-        raw.extend_from_slice(&FRAME_CRC.checksum(body).to_le_bytes());
-        let mut framed = vec![0u8; MAX_FRAME_LEN + 64];
-        let n = cobs::encode(&raw, &mut framed[1..]);
-        framed.truncate(n + 2);
-        framed[0] = 0;
-        framed[n + 1] = 0;
+        let framed = device::frame(body);
         let before = wire.len();
         device.receive(&framed, |f| wire.extend_from_slice(f));
         // An empty body is too short to be a frame: the decoder drops it unanswered.

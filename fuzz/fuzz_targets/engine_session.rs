@@ -12,9 +12,7 @@ use rsa::{BigUint, RsaPublicKey};
 use sha2::{Digest, Sha256};
 use ucrypto::verify::aes::AesReference;
 use ucrypto::verify::signature::check_rs256;
-use ucrypto_protocol::{
-    AesDirection, AesMode, RequestBody, RsaPrivateKey, MAX_CHUNK_LEN, MAX_RANDOM_WORDS,
-};
+use ucrypto_protocol::{AesMode, RequestBody, RsaPrivateKey, MAX_CHUNK_LEN, MAX_RANDOM_WORDS};
 
 #[path = "device.rs"]
 mod device;
@@ -132,14 +130,6 @@ struct Script<'a> {
 /// spent on an input that has one.
 const MAX_SIGNATURES: u32 = 1;
 
-const MODES: [AesMode; 5] = [
-    AesMode::Ecb,
-    AesMode::Cbc,
-    AesMode::Cfb8,
-    AesMode::Cfb128,
-    AesMode::Ctr,
-];
-
 impl<'a> Script<'a> {
     fn new(device: &'a mut Device, keys: &'a [KeyParts], input: &'a [u8]) -> Self {
         Self {
@@ -223,12 +213,7 @@ impl<'a> Script<'a> {
 
     fn aes_start(&mut self) {
         let flags = self.byte();
-        let direction = if flags & 1 == 0 {
-            AesDirection::Encrypt
-        } else {
-            AesDirection::Decrypt
-        };
-        let mode = MODES[usize::from(flags >> 1) % MODES.len()];
+        let (direction, mode) = device::aes_direction_and_mode(flags);
         let key_len = match (flags >> 4) & 3 {
             0 => 16,
             1 => 24,

@@ -26,13 +26,12 @@ use ucrypto::error::{Error, TransportError};
 use ucrypto::keys::DeviceKey;
 use ucrypto::transport::Transport;
 use ucrypto::verify::aes::AesReference;
-use ucrypto_protocol::frame::FRAME_CRC;
-use ucrypto_protocol::{AesDirection, AesMode, FrameDecoder, MAX_FRAME_LEN};
+use ucrypto_protocol::FrameDecoder;
 
 #[path = "device.rs"]
 mod device;
 
-use device::{Device, DEVICES};
+use device::{frame, Device, DEVICES};
 
 thread_local! {
     static KEYS: Vec<rsa::RsaPrivateKey> = [
@@ -89,7 +88,10 @@ fuzz_target!(|data: &[u8]| {
 /// An error the CLI would print: one line, with one of the documented exit codes.
 fn clean(e: &Error) {
     let message = e.to_string();
-    assert!(!message.contains('\n'), "a message of several lines: {message:?}");
+    assert!(
+        !message.contains('\n'),
+        "a message of several lines: {message:?}"
+    );
     assert!((1..=5).contains(&e.exit_code()), "exit code of {message:?}");
 }
 
@@ -134,7 +136,8 @@ impl Line<'_> {
     /// The device's honest answer to `request`, then what the script makes of it.
     fn answer(&mut self, request: &[u8]) {
         let mut honest = Vec::new();
-        self.device.receive(request, |f| honest.extend_from_slice(f));
+        self.device
+            .receive(request, |f| honest.extend_from_slice(f));
         let how = self.script.byte();
         let lie = match how % 8 {
             // Most answers pass, so that operations get far.
@@ -235,18 +238,6 @@ fn leading_varint(message: &[u8]) -> Vec<u8> {
     message[..end].to_vec()
 }
 
-/// `message` framed with a correct CRC, as a device would send it.
-fn frame(message: &[u8]) -> Vec<u8> {
-    let mut raw = message.to_vec();
-    raw.extend_from_slice(&FRAME_CRC.checksum(message).to_le_bytes());
-    let mut framed = vec![0u8; MAX_FRAME_LEN + 64];
-    let n = cobs::encode(&raw, &mut framed[1..]);
-    framed.truncate(n + 2);
-    framed[0] = 0;
-    framed[n + 1] = 0;
-    framed
-}
-
 fn signing_key(client: &mut Client<Line<'_>>) -> (SigningKey, rsa::RsaPublicKey) {
     let pick = usize::from(client_script(client).byte() & 1);
     KEYS.with(|keys| {
@@ -290,23 +281,10 @@ fn sign_stream(client: &mut Client<Line<'_>>) -> Result<(), Error> {
     Ok(())
 }
 
-const MODES: [AesMode; 5] = [
-    AesMode::Ecb,
-    AesMode::Cbc,
-    AesMode::Cfb8,
-    AesMode::Cfb128,
-    AesMode::Ctr,
-];
-
 fn aes(client: &mut Client<Line<'_>>) -> Result<(), Error> {
     let script = client_script(client);
     let flags = script.byte();
-    let direction = if flags & 1 == 0 {
-        AesDirection::Encrypt
-    } else {
-        AesDirection::Decrypt
-    };
-    let mode = MODES[usize::from(flags >> 1) % MODES.len()];
+    let (direction, mode) = device::aes_direction_and_mode(flags);
     let key = script.bytes([16, 24, 32][usize::from(flags >> 4) % 3]);
     let iv: Option<[u8; 16]> = mode
         .needs_iv()
