@@ -531,8 +531,8 @@ fn the_leak_check_catches_every_form() {
 }
 
 /// `sign` with an encrypted key and no `--pass`, run on a terminal, with the terminal typed at:
-/// the prompt's text and the screen (everything the terminal showed), the output, and the
-/// passphrase as typed. The command runs in a session of its own whose controlling terminal is
+/// what the screen showed (everything the terminal echoed or was written), and the command's
+/// output. The command runs in a session of its own whose controlling terminal is
 /// the pseudo-terminal (`setsid --ctty`), as in a login shell, so the prompt goes to `/dev/tty`.
 fn sign_at_a_terminal(key: &str, typed: &str) -> (String, Output) {
     use std::io::{Read, Write};

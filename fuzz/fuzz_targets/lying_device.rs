@@ -238,15 +238,11 @@ fn leading_varint(message: &[u8]) -> Vec<u8> {
     message[..end].to_vec()
 }
 
-fn signing_key(client: &mut Client<Line<'_>>) -> (SigningKey, rsa::RsaPublicKey) {
+fn signing_key(client: &mut Client<Line<'_>>) -> SigningKey {
     let pick = usize::from(client_script(client).byte() & 1);
-    KEYS.with(|keys| {
-        let key = &keys[pick];
-        let signing = SigningKey {
-            device: DeviceKey::new(key).expect("a CRT key"),
-            public: key.to_public_key(),
-        };
-        (signing, key.to_public_key())
+    KEYS.with(|keys| SigningKey {
+        device: DeviceKey::new(&keys[pick]).expect("a CRT key"),
+        public: keys[pick].to_public_key(),
     })
 }
 
@@ -258,17 +254,17 @@ fn assert_verifies(public: &rsa::RsaPublicKey, digest: &[u8; 32], signature: &[u
 }
 
 fn sign_digest(client: &mut Client<Line<'_>>) -> Result<(), Error> {
-    let (key, public) = signing_key(client);
+    let key = signing_key(client);
     let digest: [u8; 32] = client_script(client).bytes(32).try_into().unwrap();
     key.check_device(client)?;
     let signed = key.sign_digest(client, digest)?;
     assert_eq!(signed.digest, digest);
-    assert_verifies(&public, &digest, &signed.signature);
+    assert_verifies(&key.public, &digest, &signed.signature);
     Ok(())
 }
 
 fn sign_stream(client: &mut Client<Line<'_>>) -> Result<(), Error> {
-    let (key, public) = signing_key(client);
+    let key = signing_key(client);
     let script = client_script(client);
     let len = usize::from(script.byte()) * 64 + usize::from(script.byte());
     let message = script.bytes(len);
@@ -277,7 +273,7 @@ fn sign_stream(client: &mut Client<Line<'_>>) -> Result<(), Error> {
     let size = Some(message.len() as u64);
     let signed = key.sign_stream(client, &mut Cursor::new(&message), size)?;
     assert_eq!(signed.digest, digest, "the digest of the message");
-    assert_verifies(&public, &digest, &signed.signature);
+    assert_verifies(&key.public, &digest, &signed.signature);
     Ok(())
 }
 
