@@ -34,8 +34,8 @@ use transport::{UartPort, UsbPort};
 esp_bootloader_esp_idf::esp_app_desc!();
 
 /// A watchdog bite resets the chip if the main loop stops: a hung accelerator, say. The longest
-/// request, a 3072-bit CRT signature and its check, should take well under a second (not yet
-/// measured on a board).
+/// request, a 4096-bit CRT signature (two 2048-bit halves on the accelerator) and its check in
+/// software, should take well under a second (not yet measured on a board).
 const WATCHDOG_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A panic resets the chip and prints nothing: the host sees a timeout or a disconnect, never a

@@ -127,7 +127,7 @@ fn hello_reports_version_schema_and_chip() {
     assert_eq!(info.schema, SCHEMA_FINGERPRINT);
     assert_eq!(info.chip, Chip::Esp32C3);
     assert_eq!(info.device_id, [1, 2, 3, 4, 5, 6]);
-    assert_eq!(info.capabilities.max_rsa_bits, 3072);
+    assert_eq!(info.capabilities.max_rsa_bits, 4096);
     assert_eq!(info.self_test.rng, TestOutcome::Passed);
 }
 

@@ -48,7 +48,7 @@ pub(crate) fn cond_add_assign(a: &mut [u32], b: &[u32], condition: u32) -> u32 {
 }
 
 /// `a = b` if `condition` is 1, with the same work either way.
-fn cond_copy(a: &mut [u32], b: &[u32], condition: u32) {
+pub(crate) fn cond_copy(a: &mut [u32], b: &[u32], condition: u32) {
     let m = mask(condition);
     for (x, &y) in a.iter_mut().zip(b) {
         *x = (*x & !m) | (y & m);

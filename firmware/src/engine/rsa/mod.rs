@@ -13,6 +13,7 @@ mod crt;
 pub(crate) mod emsa;
 pub(crate) mod kat;
 mod montgomery;
+mod public_exp;
 
 use montgomery::MontModulus;
 
@@ -42,7 +43,7 @@ pub(crate) struct Workspace {
     c: [u32; MAX_WORDS],
     d: [u32; MAX_WORDS],
     tmp: [u32; MAX_WORDS],
-    /// `p * q`, to check it is `n`.
+    /// `p * q`, to check it is `n`; then `h * q` in the private operation.
     product: [u32; 2 * MAX_WORDS],
 }
 

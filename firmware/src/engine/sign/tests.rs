@@ -111,7 +111,7 @@ fn a_digest_is_signed_as_given() {
 }
 
 #[test]
-fn a_4096_bit_key_is_unsupported_on_the_esp32c3() {
+fn a_4096_bit_key_signs_on_the_esp32c3_as_python_does() {
     let all = vectors();
     let v = all.iter().find(|v| v.name == "4096").unwrap();
     let mut e = engine(Chip::Esp32C3);
@@ -122,7 +122,10 @@ fn a_4096_bit_key_is_unsupported_on_the_esp32c3() {
             key: v.key(),
         },
     );
-    assert_eq!(error_code(&decode(&answer)), ErrorCode::Unsupported);
+    match decode(&answer).body {
+        ResponseBody::Signature { data } => assert_eq!(data, v.get("signature")),
+        other => panic!("not a signature: {other:?}"),
+    }
 }
 
 #[test]
