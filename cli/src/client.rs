@@ -25,6 +25,9 @@ const OUTSTANDING_LIMIT: usize = 64;
 /// Longest single blocking read, so an interrupt is noticed promptly.
 const READ_SLICE: Duration = Duration::from_millis(100);
 
+/// Shortest wait before a ping is sent behind an unanswered request (see [`Client::receive`]).
+const MIN_POKE: Duration = Duration::from_millis(20);
+
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 /// Makes SIGINT and SIGTERM end the current wait with [`Error::Interrupted`], so the command
@@ -49,9 +52,11 @@ pub struct Client<T: Transport> {
     timeout: Duration,
     verbose: u8,
     info: Option<DeviceInfo>,
-    /// Requests sent and not yet answered, oldest first. The device answers in order, so an
-    /// answer to a later one means the earlier answers were lost on the line.
-    outstanding: VecDeque<u32>,
+    /// Requests sent and not yet answered, oldest first, with when they were sent. The device
+    /// answers in order, so an answer to a later one means the earlier answers were lost.
+    outstanding: VecDeque<(u32, Instant)>,
+    /// How long answers take: smoothed round trip and its variation (RFC 6298), once measured.
+    rtt: Option<(Duration, Duration)>,
     /// Whether anything that was not one of our frames arrived (for "not our protocol").
     valid_frames: u64,
 }
@@ -74,6 +79,7 @@ impl<T: Transport> Client<T> {
             verbose,
             info: None,
             outstanding: VecDeque::new(),
+            rtt: None,
             valid_frames: 0,
         };
         client.transport.discard_input()?;
@@ -145,7 +151,7 @@ impl<T: Transport> Client<T> {
         if self.outstanding.len() == OUTSTANDING_LIMIT {
             self.outstanding.pop_front();
         }
-        self.outstanding.push_back(seq);
+        self.outstanding.push_back((seq, Instant::now()));
         Ok(seq)
     }
 
@@ -167,6 +173,11 @@ impl<T: Transport> Client<T> {
     /// [`Error::Device`]. If the answer to a later request arrives first, the answer to `seq`
     /// was lost on the line: [`TransportError::AnswerLost`], and every request in flight should
     /// be considered lost (see [`Error::is_retryable`]).
+    ///
+    /// Once connected, a wait longer than the usual answer time (measured) sends a `Ping` behind
+    /// the requests in flight, then again at doubling intervals: the device answers in order, so
+    /// a `Pong` before the answer means the request or its answer was lost, found within about
+    /// one round trip instead of a whole timeout. A ping can never make a good answer look lost.
     pub fn receive<R>(
         &mut self,
         seq: u32,
@@ -175,6 +186,8 @@ impl<T: Transport> Client<T> {
     ) -> Result<R> {
         let deadline = Instant::now() + wait;
         let mut f = Some(f);
+        let mut poke_interval = self.usual_answer_time();
+        let mut poke_at = Instant::now() + poke_interval;
         loop {
             while self.rx_pos < self.rx_len {
                 let (consumed, frame) = self.decoder.push(&self.rx[self.rx_pos..self.rx_len]);
@@ -212,17 +225,24 @@ impl<T: Transport> Client<T> {
                 }
                 // Seq 0 is the device's answer to a request it could not read: taken as ours.
                 if response.seq != seq && response.seq != 0 {
-                    let later = self.outstanding.iter().position(|&s| s == response.seq);
-                    let ours = self.outstanding.iter().position(|&s| s == seq);
-                    if let (Some(later), Some(ours)) = (later, ours) {
-                        if later > ours {
+                    let other = position(&self.outstanding, response.seq);
+                    let ours = position(&self.outstanding, seq);
+                    match (other, ours) {
+                        (Some(later), Some(ours)) if later > ours => {
                             self.outstanding.clear();
                             return Err(TransportError::AnswerLost.into());
                         }
+                        // An earlier request's answer (a ping's, or one given up on): done.
+                        (Some(earlier), _) => {
+                            self.outstanding.drain(..=earlier);
+                        }
+                        _ => {}
                     }
                     continue;
                 }
-                if let Some(pos) = self.outstanding.iter().position(|&s| s == seq) {
+                if let Some(pos) = position(&self.outstanding, seq) {
+                    let (_, sent) = self.outstanding[pos];
+                    measured(&mut self.rtt, sent.elapsed());
                     self.outstanding.drain(..=pos);
                 }
                 return match response.body {
@@ -246,10 +266,28 @@ impl<T: Transport> Client<T> {
                     },
                 );
             }
-            self.rx_len = self
-                .transport
-                .read(&mut self.rx, (deadline - now).min(READ_SLICE))?;
+            if now >= poke_at && self.info.is_some() && position(&self.outstanding, seq).is_some() {
+                let nonce = seq;
+                self.send(&RequestBody::Ping { nonce })?;
+                poke_interval = (poke_interval * 2).min(wait);
+                poke_at = now + poke_interval;
+            }
+            let slice = (deadline - now).min(READ_SLICE).min(
+                poke_at
+                    .saturating_duration_since(now)
+                    .max(Duration::from_millis(1)),
+            );
+            self.rx_len = self.transport.read(&mut self.rx, slice)?;
             self.rx_pos = 0;
+        }
+    }
+
+    /// How long an answer usually takes, with margin: past it, a ping is sent behind the
+    /// requests in flight (RFC 6298's retransmission timeout, at least [`MIN_POKE`]).
+    fn usual_answer_time(&self) -> Duration {
+        match self.rtt {
+            Some((srtt, var)) => (srtt + 4 * var).max(MIN_POKE),
+            None => MIN_POKE * 5,
         }
     }
 
@@ -281,6 +319,22 @@ impl<T: Transport> Client<T> {
             eprintln!("ucrypto: retrying after: {cause}");
         }
     }
+}
+
+/// Where `seq` is among the requests in flight.
+fn position(outstanding: &VecDeque<(u32, Instant)>, seq: u32) -> Option<usize> {
+    outstanding.iter().position(|&(s, _)| s == seq)
+}
+
+/// Takes one answer's delay into the round-trip estimate (RFC 6298's smoothing).
+fn measured(rtt: &mut Option<(Duration, Duration)>, sample: Duration) {
+    *rtt = Some(match *rtt {
+        None => (sample, sample / 2),
+        Some((srtt, var)) => {
+            let deviation = srtt.abs_diff(sample);
+            (srtt * 7 / 8 + sample / 8, var * 3 / 4 + deviation / 4)
+        }
+    });
 }
 
 /// Refuses a device from another protocol version or schema, saying which side to update.

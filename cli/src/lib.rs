@@ -12,6 +12,7 @@ pub mod keys;
 pub mod output;
 pub mod ports;
 pub mod progress;
+pub mod recovery;
 pub mod sim;
 pub mod transport;
 pub mod verify;

@@ -6,10 +6,10 @@ use crate::progress::progress_bar;
 use ucrypto_protocol::{Command, RequestBody, ResponseBody, MAX_RANDOM_WORDS};
 
 use crate::args::{GlobalArgs, RandArgs};
-use crate::client::MAX_RETRIES;
 use crate::commands::{add_device_fields, commit_with_json, MAX_JSON_INLINE};
 use crate::error::{Error, Result};
 use crate::output::{Format, Output};
+use crate::recovery::Recovery;
 use crate::verify::health::HealthTests;
 
 /// Requests in flight at once, so the line never idles while the host waits.
@@ -52,10 +52,11 @@ pub fn run(global: &GlobalArgs, args: &RandArgs) -> Result<()> {
     // asked for again (a late answer to a lost request is skipped, never used twice).
     let mut in_flight: VecDeque<(u32, usize, Duration)> = VecDeque::new();
     let mut unrequested = words;
-    let mut retries = 0;
+    // Shorter requests while answers are lost: a long answer rarely crosses a damaged line whole.
+    let mut recovery = Recovery::new(usize::from(MAX_RANDOM_WORDS) * 4, 4);
     while unrequested > 0 || !in_flight.is_empty() {
         while in_flight.len() < WINDOW && unrequested > 0 {
-            let n = unrequested.min(u64::from(MAX_RANDOM_WORDS)) as u16;
+            let n = unrequested.min(recovery.chunk_len() as u64 / 4) as u16;
             let body = RequestBody::Random { words: n };
             let wait = client.wait_for(&body);
             let seq = client.send(&body)?;
@@ -82,11 +83,11 @@ pub fn run(global: &GlobalArgs, args: &RandArgs) -> Result<()> {
             Ok(()) => {
                 in_flight.pop_front();
                 progress.inc(expected as u64);
-                retries = 0;
+                recovery.delivered();
             }
-            Err(e) if e.is_retryable() && retries < MAX_RETRIES => {
-                retries += 1;
+            Err(e) if e.is_retryable() => {
                 client.note_retry(&e);
+                recovery.lost(e)?;
                 unrequested += in_flight
                     .drain(..)
                     .map(|(_, n, _)| n as u64 / 4)

@@ -169,8 +169,8 @@ impl Link {
             }
         };
         if self.overflowed {
-            // Let the engine see an over-long run too, so that it answers `FrameTooLong` as it
-            // does for a single stream: the buffer is full of non-zero bytes, one more overflows.
+            // Let the engine see an over-long run too, so that it drops and counts it as it does
+            // for a single stream: the buffer is full of non-zero bytes, one more overflows.
             engine.receive(&self.frame, &mut queue);
             engine.receive(&[1, 0], &mut queue);
         } else {
