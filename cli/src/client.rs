@@ -389,6 +389,14 @@ fn summary(body: &RequestBody<'_>) -> String {
             format!("SignDigest {{ {}-bit key }}", key.n.len() * 8)
         }
         RequestBody::EndSession { .. } => "EndSession".into(),
+        RequestBody::LoadKey { key } => format!("LoadKey {{ {}-bit key }}", key.n.len() * 8),
+        RequestBody::SignDigestLoaded { handle, .. } => {
+            format!("SignDigestLoaded {{ key {handle} }}")
+        }
+        RequestBody::SignHashedLoaded { handle, .. } => {
+            format!("SignHashedLoaded {{ key {handle} }}")
+        }
+        RequestBody::UnloadKey { handle } => format!("UnloadKey {{ key {handle} }}"),
     }
 }
 

@@ -25,6 +25,7 @@ pub struct PtyDevice {
     faults: Option<FaultInjector>,
     /// Set by `--baud`: the device's output leaves no faster than a UART would carry it.
     pacer: Option<Pacer>,
+    started: Instant,
 }
 
 impl PtyDevice {
@@ -47,6 +48,7 @@ impl PtyDevice {
             engine: Box::new(Engine::new(SoftwareBackend::new(chip, seed))),
             faults: None,
             pacer: None,
+            started: Instant::now(),
         })
     }
 
@@ -83,6 +85,9 @@ impl PtyDevice {
                 None => buf[..n].to_vec(),
             };
             let mut answers: Vec<Vec<u8>> = Vec::new();
+            // The device's clock, for the loaded key's idle time: checked when bytes arrive
+            // (the key of a host gone quiet is wiped before anything else is served).
+            self.engine.tick(self.started.elapsed().as_millis() as u64);
             self.engine
                 .receive(&input, |frame| answers.push(frame.to_vec()));
             // The bytes may have carried a key; the engine wipes its own copy.

@@ -21,3 +21,7 @@ pub const MAX_RSA_BITS: u16 = 4096;
 
 /// Length of the CRC-32C trailer of each frame.
 pub const CRC_LEN: usize = 4;
+
+/// A loaded signing key (`LoadKey`) is wiped after this long without any request, in
+/// milliseconds: a host that went away without `UnloadKey` leaves no key behind for long.
+pub const KEY_IDLE_MS: u64 = 60_000;

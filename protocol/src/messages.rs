@@ -57,6 +57,20 @@ pub enum RequestBody<'a> {
     },
     /// Ends a session early and wipes its key material.
     EndSession { session: u32 },
+    /// Checks `key` and keeps it on the device for the signatures that follow (one key at a time:
+    /// loading another replaces it). Answered with [`ResponseBody::KeyLoaded`]. The device wipes
+    /// it on `UnloadKey`, a `Hello`, a restart, or [`crate::KEY_IDLE_MS`] without a request.
+    LoadKey { key: RsaPrivateKey<'a> },
+    /// `SignDigest` with the loaded key named by `handle`.
+    SignDigestLoaded { handle: u32, digest: [u8; 32] },
+    /// `SignHashed` with the loaded key named by `handle`.
+    SignHashedLoaded {
+        handle: u32,
+        session: u32,
+        length: u64,
+    },
+    /// Wipes the loaded key now. Answered with [`ResponseBody::KeyUnloaded`].
+    UnloadKey { handle: u32 },
 }
 
 /// An RSA private key in CRT form. Every integer is unsigned big-endian without a sign byte.
@@ -147,6 +161,11 @@ pub enum ResponseBody<'a> {
     },
     SessionEnded,
     Error(DeviceError<'a>),
+    /// The key of `LoadKey` is loaded; sign with it by `handle`.
+    KeyLoaded {
+        handle: u32,
+    },
+    KeyUnloaded,
 }
 
 /// The device's answer to `Hello`.
@@ -214,16 +233,24 @@ pub enum Command {
     Random = 1,
     Aes = 2,
     Sign = 4,
+    /// `LoadKey` and the signing requests that use a loaded key.
+    LoadedKey = 8,
 }
 
 impl Command {
-    pub const ALL: [Command; 3] = [Command::Random, Command::Aes, Command::Sign];
+    pub const ALL: [Command; 4] = [
+        Command::Random,
+        Command::Aes,
+        Command::Sign,
+        Command::LoadedKey,
+    ];
 
     pub const fn name(self) -> &'static str {
         match self {
             Command::Random => "rand",
             Command::Aes => "aes",
             Command::Sign => "sign",
+            Command::LoadedKey => "loaded-key",
         }
     }
 }
@@ -343,6 +370,9 @@ pub enum ErrorCode {
     SelfTestFailed,
     /// 10: a computed result failed the device's own check (a fault): nothing was released.
     FaultDetected,
+    /// 11: no key is loaded under that handle (unloaded, replaced, idle too long, a `Hello`, or
+    /// the device restarted): load it again.
+    NoKey,
 }
 
 impl ErrorCode {
@@ -359,6 +389,7 @@ impl ErrorCode {
             ErrorCode::OutOfSequence => "out-of-sequence",
             ErrorCode::SelfTestFailed => "self-test-failed",
             ErrorCode::FaultDetected => "fault-detected",
+            ErrorCode::NoKey => "no-key",
         }
     }
 }
@@ -372,9 +403,14 @@ impl RequestBody<'_> {
             RequestBody::Random { .. } => 500,
             RequestBody::AesStart { .. } | RequestBody::HashStart => 500,
             RequestBody::AesData { .. } | RequestBody::HashData { .. } => 1_000,
-            RequestBody::SignHashed { key, .. } | RequestBody::SignDigest { key, .. } => {
-                sign_time_ms(key.n.len())
+            RequestBody::SignHashed { key, .. }
+            | RequestBody::SignDigest { key, .. }
+            | RequestBody::LoadKey { key } => sign_time_ms(key.n.len()),
+            // The request does not say the key's size: the longest.
+            RequestBody::SignDigestLoaded { .. } | RequestBody::SignHashedLoaded { .. } => {
+                sign_time_ms(crate::MAX_RSA_BITS as usize / 8)
             }
+            RequestBody::UnloadKey { .. } => 500,
         }
     }
 
@@ -386,6 +422,9 @@ impl RequestBody<'_> {
                 | RequestBody::Ping { .. }
                 | RequestBody::Random { .. }
                 | RequestBody::SignDigest { .. }
+                | RequestBody::LoadKey { .. }
+                | RequestBody::SignDigestLoaded { .. }
+                | RequestBody::UnloadKey { .. }
         )
     }
 }
@@ -430,7 +469,7 @@ pub struct RequestPrefix {
 }
 
 /// Number of [`RequestBody`] variants; a prefix with a larger variant is an unknown request.
-pub const REQUEST_VARIANTS: u32 = 10;
+pub const REQUEST_VARIANTS: u32 = 14;
 
 #[cfg(test)]
 mod tests {

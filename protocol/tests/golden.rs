@@ -86,6 +86,53 @@ fn error_response() {
     assert_eq!(body, hex("07 08 03 01 78"));
 }
 
+/// The loaded-key requests and answer (variants appended after `EndSession`).
+#[test]
+fn loaded_key_frames() {
+    let sign = Request {
+        seq: 9,
+        body: RequestBody::SignDigestLoaded {
+            handle: 1,
+            digest: [0xab; 32],
+        },
+    };
+    let ab = " ab".repeat(32);
+    let wire = hex(&format!("00 28 09 0b 01{ab} 0c 78 b5 91 00"));
+    assert_eq!(encode_frame_vec(&sign).unwrap(), wire);
+    assert_eq!(
+        postcard::from_bytes::<Request>(&decode_one(&wire)).unwrap(),
+        sign
+    );
+    let hashed = Request {
+        seq: 11,
+        body: RequestBody::SignHashedLoaded {
+            handle: 1,
+            session: 2,
+            length: 300,
+        },
+    };
+    assert_eq!(
+        encode_frame_vec(&hashed).unwrap(),
+        hex("00 0b 0b 0c 01 02 ac 02 b3 29 75 02 00")
+    );
+    let unload = Request {
+        seq: 10,
+        body: RequestBody::UnloadKey { handle: 1 },
+    };
+    assert_eq!(
+        encode_frame_vec(&unload).unwrap(),
+        hex("00 08 0a 0d 01 a2 76 0d 25 00")
+    );
+    let loaded = Response {
+        seq: 8,
+        body: ResponseBody::KeyLoaded { handle: 1 },
+    };
+    assert_eq!(
+        encode_frame_vec(&loaded).unwrap(),
+        hex("00 08 08 09 01 73 45 e8 24 00")
+    );
+}
+
 /// The schema fingerprint changes with any change of the message types. If this fails on
 /// purpose, bump PROTOCOL_VERSION if old peers cannot read the new messages, and update the
 /// value here and in docs/protocol.md.
@@ -93,7 +140,7 @@ fn error_response() {
 fn schema_fingerprint_is_pinned() {
     assert_eq!(
         SCHEMA_FINGERPRINT,
-        [0xc2, 0x4a, 0x32, 0x04, 0x3b, 0xb5, 0x76, 0x35]
+        [0xee, 0x31, 0xf3, 0x8f, 0x53, 0x5e, 0x01, 0x53]
     );
 }
 
@@ -102,7 +149,7 @@ fn schema_fingerprint_is_pinned() {
 fn request_variant_count_matches_the_enum() {
     let last = Request {
         seq: 1,
-        body: RequestBody::EndSession { session: 0 },
+        body: RequestBody::UnloadKey { handle: 0 },
     };
     let body = postcard::to_allocvec(&last).unwrap();
     assert_eq!(u32::from(body[1]) + 1, REQUEST_VARIANTS);
@@ -129,11 +176,11 @@ fn doc_hello() -> Response<'static> {
             virtual_device: false,
             device_id: [0x58, 0xcf, 0x79, 0x01, 0x02, 0x03],
             capabilities: Capabilities {
-                commands: 7,
+                commands: 15,
                 aes_key_sizes: 7,
                 aes_hw_key_sizes: 5,
                 min_rsa_bits: 1024,
-                max_rsa_bits: 3072,
+                max_rsa_bits: 4096,
                 max_chunk_len: 3072,
             },
             entropy: Entropy {
@@ -154,13 +201,13 @@ fn doc_hello() -> Response<'static> {
 fn hello_response() {
     let body = postcard::to_allocvec(&doc_hello()).unwrap();
     let expected = hex(
-        "01 00 01 c2 4a 32 04 3b b5 76 35 05 30 2e 31 2e 30 02 00 58 cf 79 01 02 03 \
-         07 07 05 80 08 80 18 80 18 00 00 00 00 00 00",
+        "01 00 01 ee 31 f3 8f 53 5e 01 53 05 30 2e 31 2e 30 02 00 58 cf 79 01 02 03 \
+         0f 07 05 80 08 80 20 80 18 00 00 00 00 00 00",
     );
     assert_eq!(body, expected, "{:02x?}", body);
     let wire = hex(
-        "00 02 01 11 01 c2 4a 32 04 3b b5 76 35 05 30 2e 31 2e 30 02 10 58 cf 79 01 02 03 07 07 \
-         05 80 08 80 18 80 18 01 01 01 01 01 05 1b 43 bf ce 00",
+        "00 02 01 11 01 ee 31 f3 8f 53 5e 01 53 05 30 2e 31 2e 30 02 10 58 cf 79 01 02 03 0f 07 \
+         05 80 08 80 20 80 18 01 01 01 01 01 05 95 85 15 be 00",
     );
     assert_eq!(encode_frame_vec(&doc_hello()).unwrap(), wire);
 }

@@ -1,7 +1,7 @@
 //! The virtual device in this process (`--port sim`): the firmware's engine on the software
 //! backend, behind the same framed byte stream as a serial port.
 use std::collections::VecDeque;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ucrypto_firmware::backend::software::Seed;
 use ucrypto_firmware::{Engine, SoftwareBackend};
@@ -14,6 +14,8 @@ pub struct VirtualTransport {
     engine: Box<Engine<SoftwareBackend>>,
     /// Response bytes the engine produced and the client has not read yet.
     pending: VecDeque<u8>,
+    /// The device's clock starts with it.
+    started: Instant,
 }
 
 impl VirtualTransport {
@@ -21,12 +23,14 @@ impl VirtualTransport {
         Self {
             engine: Box::new(Engine::new(SoftwareBackend::new(chip, seed))),
             pending: VecDeque::new(),
+            started: Instant::now(),
         }
     }
 }
 
 impl Transport for VirtualTransport {
     fn write_all(&mut self, bytes: &[u8]) -> Result<(), TransportError> {
+        self.engine.tick(self.started.elapsed().as_millis() as u64);
         let pending = &mut self.pending;
         self.engine.receive(bytes, |frame| pending.extend(frame));
         Ok(())

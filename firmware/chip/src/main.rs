@@ -83,6 +83,7 @@ fn main() -> ! {
     let usb_link = USB_LINK.take();
 
     loop {
+        engine.tick(now_ms());
         uart_link.poll(&mut uart, engine, now_ms);
         usb_link.poll(&mut usb, engine, now_ms);
         watchdog.feed();

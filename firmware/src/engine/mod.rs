@@ -11,12 +11,14 @@ use ucrypto_protocol::{
 use crate::{Backend, ChipProfile, FIRMWARE_VERSION};
 
 mod aes;
+mod loaded_key;
 mod random;
 mod rsa;
 mod self_test;
 mod session;
 mod sign;
 
+use loaded_key::KeySlot;
 use session::SessionSlot;
 
 /// Counters the engine keeps about its link, for diagnostics.
@@ -40,6 +42,7 @@ pub struct Engine<B: Backend> {
     out: [u8; MAX_WIRE_FRAME_LEN],
     self_test: SelfTest,
     sessions: SessionSlot<B>,
+    keys: KeySlot,
     stats: EngineStats,
 }
 
@@ -58,6 +61,7 @@ impl<B: Backend> Engine<B> {
             out: [0; MAX_WIRE_FRAME_LEN],
             self_test,
             sessions: SessionSlot::new(),
+            keys: KeySlot::new(),
             stats: EngineStats::default(),
         }
     }
@@ -71,7 +75,14 @@ impl<B: Backend> Engine<B> {
     pub fn reset(&mut self) {
         self.decoder.reset();
         self.sessions.end_any();
+        self.keys.wipe();
         self.self_test = self_test::run(&mut self.backend);
+    }
+
+    /// The device's clock, in milliseconds from any fixed start: call it often (every pass of
+    /// the main loop). A loaded key is wiped after `KEY_IDLE_MS` without a request.
+    pub fn tick(&mut self, now_ms: u64) {
+        self.keys.tick(now_ms);
     }
 
     pub fn self_test(&self) -> SelfTest {
@@ -107,10 +118,12 @@ impl<B: Backend> Engine<B> {
                     continue;
                 }
             };
+            self.keys.touch();
             let response = serve(
                 &mut self.backend,
                 &self.self_test,
                 &mut self.sessions,
+                &mut self.keys,
                 &mut self.stats,
                 &mut self.data,
                 body,
@@ -147,6 +160,7 @@ fn serve<'d, B: Backend>(
     backend: &mut B,
     self_test: &SelfTest,
     sessions: &mut SessionSlot<B>,
+    keys: &mut KeySlot,
     stats: &mut EngineStats,
     data: &'d mut [u8; MAX_CHUNK_LEN],
     body: &[u8],
@@ -167,7 +181,7 @@ fn serve<'d, B: Backend>(
         }
     };
     let seq = request.seq;
-    let outcome = dispatch(backend, self_test, sessions, data, request.body);
+    let outcome = dispatch(backend, self_test, sessions, keys, data, request.body);
     Response {
         seq,
         body: match outcome {
@@ -181,13 +195,16 @@ fn dispatch<'d, B: Backend>(
     backend: &mut B,
     self_test: &SelfTest,
     sessions: &mut SessionSlot<B>,
+    keys: &mut KeySlot,
     data: &'d mut [u8; MAX_CHUNK_LEN],
     body: RequestBody<'_>,
 ) -> Outcome<'d> {
     match body {
         RequestBody::Hello => {
-            // A new host (or the same one after a timeout): nothing of the old stream survives.
+            // A new host (or the same one after a timeout): nothing of the old connection
+            // survives, neither its stream nor its loaded key.
             sessions.end_any();
+            keys.wipe();
             Ok(ResponseBody::Hello(hello(backend, self_test)))
         }
         RequestBody::Ping { nonce } => Ok(ResponseBody::Pong { nonce }),
@@ -217,6 +234,18 @@ fn dispatch<'d, B: Backend>(
         RequestBody::SignDigest { digest, key } => {
             sign::sign_digest(backend, self_test, &digest, &key, data)
         }
+        RequestBody::LoadKey { key } => keys.load(backend, self_test, &key),
+        RequestBody::SignDigestLoaded { handle, digest } => {
+            keys.sign(backend, self_test, handle, &digest, data)
+        }
+        RequestBody::SignHashedLoaded {
+            handle,
+            session,
+            length,
+        } => sign::sign_hashed_loaded(
+            backend, self_test, sessions, keys, handle, session, length, data,
+        ),
+        RequestBody::UnloadKey { handle } => keys.unload(handle),
         RequestBody::EndSession { session } => {
             if sessions.end(session) {
                 Ok(ResponseBody::SessionEnded)
@@ -245,7 +274,10 @@ fn hello<B: Backend>(backend: &B, self_test: &SelfTest) -> HelloInfo<'static> {
 fn capabilities<B: Backend>(backend: &B) -> Capabilities {
     let profile = ChipProfile::of(backend.chip());
     Capabilities {
-        commands: Command::Random as u32 | Command::Aes as u32 | Command::Sign as u32,
+        commands: Command::Random as u32
+            | Command::Aes as u32
+            | Command::Sign as u32
+            | Command::LoadedKey as u32,
         // Key sizes the accelerator lacks run in software on the device.
         aes_key_sizes: KeySize::Aes128 as u8 | KeySize::Aes192 as u8 | KeySize::Aes256 as u8,
         aes_hw_key_sizes: profile.aes_hw_key_sizes,

@@ -4,6 +4,7 @@ use ucrypto_protocol::{
     ErrorCode, ResponseBody, RsaPrivateKey, SelfTest, TestOutcome, MAX_CHUNK_LEN,
 };
 
+use super::loaded_key::KeySlot;
 use super::rsa;
 use super::session::{Session, SessionSlot};
 use super::Outcome;
@@ -73,6 +74,37 @@ pub(super) fn sign_hashed<'d, B: Backend>(
     key: &RsaPrivateKey<'_>,
     out: &'d mut [u8; MAX_CHUNK_LEN],
 ) -> Outcome<'d> {
+    let digest = finish_hash(backend, sessions, session, length)?;
+    sign_digest(backend, self_test, &digest, key, out)
+}
+
+/// `SignHashedLoaded`: as `SignHashed`, with the key loaded under `handle`. Ends the session
+/// either way.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn sign_hashed_loaded<'d, B: Backend>(
+    backend: &mut B,
+    self_test: &SelfTest,
+    sessions: &mut SessionSlot<B>,
+    keys: &mut KeySlot,
+    handle: u32,
+    session: u32,
+    length: u64,
+    out: &'d mut [u8; MAX_CHUNK_LEN],
+) -> Outcome<'d> {
+    let digest = finish_hash(backend, sessions, session, length);
+    // An unknown handle is the answer even when the session is also gone: loading the key
+    // again is what the host must do first.
+    keys.len_of(handle)?;
+    keys.sign(backend, self_test, handle, &digest?, out)
+}
+
+/// Ends the hash session `session` and returns its digest, if `length` bytes were hashed.
+fn finish_hash<B: Backend>(
+    backend: &mut B,
+    sessions: &mut SessionSlot<B>,
+    session: u32,
+    length: u64,
+) -> Result<[u8; 32], (ErrorCode, &'static str)> {
     let Some(Session::Hash(hash)) = sessions.take(session) else {
         return Err(NO_SESSION);
     };
@@ -82,8 +114,7 @@ pub(super) fn sign_hashed<'d, B: Backend>(
             "length differs from the bytes hashed: a chunk is missing",
         ));
     }
-    let digest = backend.sha256_finish(hash.state);
-    sign_digest(backend, self_test, &digest, key, out)
+    Ok(backend.sha256_finish(hash.state))
 }
 
 /// `SignDigest`: signs a SHA-256 digest.
@@ -100,7 +131,9 @@ pub(super) fn sign_digest<'d, B: Backend>(
     Ok(ResponseBody::Signature { data: &out[..len] })
 }
 
-fn refuse_after_failed_self_test(self_test: &SelfTest) -> Result<(), (ErrorCode, &'static str)> {
+pub(super) fn refuse_after_failed_self_test(
+    self_test: &SelfTest,
+) -> Result<(), (ErrorCode, &'static str)> {
     if matches!(self_test.sha256, TestOutcome::Failed)
         || matches!(self_test.rsa, TestOutcome::Failed)
     {
@@ -112,5 +145,7 @@ fn refuse_after_failed_self_test(self_test: &SelfTest) -> Result<(), (ErrorCode,
     Ok(())
 }
 
+#[cfg(test)]
+mod loaded_tests;
 #[cfg(test)]
 mod tests;

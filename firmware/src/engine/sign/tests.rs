@@ -12,18 +12,18 @@ use super::super::Engine;
 use crate::backend::software::{Seed, SoftwareBackend};
 use crate::Backend;
 
-fn engine(chip: Chip) -> Engine<SoftwareBackend> {
+pub(super) fn engine(chip: Chip) -> Engine<SoftwareBackend> {
     Engine::new(SoftwareBackend::new(chip, Seed::Fixed(7)))
 }
 
 /// Sends one request and returns the decoded answer body, owned as raw frame bytes.
-fn ask<B: Backend>(engine: &mut Engine<B>, body: RequestBody<'_>) -> Vec<u8> {
+pub(super) fn ask<B: Backend>(engine: &mut Engine<B>, body: RequestBody<'_>) -> Vec<u8> {
     let mut out = exchange(engine, &frame(1, body));
     assert_eq!(out.len(), 1);
     out.remove(0)
 }
 
-fn started<B: Backend>(engine: &mut Engine<B>) -> u32 {
+pub(super) fn started<B: Backend>(engine: &mut Engine<B>) -> u32 {
     match decode(&ask(engine, RequestBody::HashStart)).body {
         ResponseBody::SessionStarted { session } => session,
         other => panic!("{other:?}"),
@@ -64,7 +64,7 @@ fn sign_streamed<B: Backend>(
     )
 }
 
-fn signature(answer: &[u8]) -> Vec<u8> {
+pub(super) fn signature(answer: &[u8]) -> Vec<u8> {
     match decode(answer).body {
         ResponseBody::Signature { data } => data.to_vec(),
         other => panic!("expected a signature, got {other:?}"),
