@@ -160,7 +160,7 @@ pub fn run<T: Transport>(
         Ok(_) => {
             if let Err(e) = device.end(client) {
                 // Every byte arrived and was checked: the result stands.
-                eprintln!("ucrypto: warning: the device did not confirm the end of the AES session ({e}); it ends at the next connection");
+                log::warn!("the device did not confirm the end of the AES session ({e}); it ends at the next connection");
             }
         }
         Err(_) => {

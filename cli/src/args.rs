@@ -6,6 +6,8 @@ use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use ucrypto_protocol::{AesDirection, AesMode, Chip};
 
 use crate::aes_key::KeyArg;
+use crate::connect::{ConnectOptions, Port};
+use crate::error::{Error, Result};
 use crate::keys::PassSource;
 use crate::output::Format;
 
@@ -64,13 +66,29 @@ pub struct GlobalArgs {
     pub verbose: u8,
 }
 
-/// Baud rate of a UART port when `--baud` is not given.
-pub const DEFAULT_BAUD: u32 = 115_200;
+pub use crate::connect::DEFAULT_BAUD;
 
 impl GlobalArgs {
     /// The baud rate to open a UART port at.
     pub fn line_baud(&self) -> u32 {
         self.baud.unwrap_or(DEFAULT_BAUD)
+    }
+}
+
+/// The library's connection options from the command line's. Fallible: `--port sim:CHIP` may
+/// name an unknown chip (a usage error, exit 2, reported when the command connects).
+impl TryFrom<&GlobalArgs> for ConnectOptions {
+    type Error = Error;
+
+    fn try_from(global: &GlobalArgs) -> Result<ConnectOptions> {
+        Ok(ConnectOptions {
+            port: match global.port.as_deref() {
+                Some(spec) => spec.parse()?,
+                None => Port::Auto,
+            },
+            baud: global.line_baud(),
+            timeout: global.timeout,
+        })
     }
 }
 

@@ -61,7 +61,7 @@ fuzz_target!(|data: &[u8]| {
             script: Script(script),
             pending: VecDeque::new(),
         };
-        let mut client = match Client::connect(line, Duration::from_secs(5), 0) {
+        let mut client = match Client::connect(line, Duration::from_secs(5)) {
             Ok(client) => client,
             Err(e) => return clean(&e),
         };

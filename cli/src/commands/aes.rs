@@ -60,7 +60,7 @@ pub fn run(global: &GlobalArgs, args: &AesArgs) -> Result<()> {
         job.check_input_len(len)?;
     }
 
-    let mut client = crate::connect(global)?;
+    let mut client = super::connect(global)?;
     let mut output = Output::create(args.output.as_deref(), format)?;
     let mut progress = Progress::new(input_len);
     let summary = aes_stream::run(

@@ -37,7 +37,7 @@ pub fn aes(global: &GlobalArgs, args: &BenchAesArgs) -> Result<()> {
         args.bytes
     };
 
-    let mut client = crate::connect(global)?;
+    let mut client = super::connect(global)?;
     let in_process = client.transport().line_rate().is_none();
     // The line's capacity in bytes per second: 8N1 puts ten bits on the wire per byte.
     let capacity = global.baud.filter(|_| !in_process).map(|baud| baud / 10);
@@ -154,7 +154,7 @@ pub fn sign(global: &GlobalArgs, args: &BenchSignArgs) -> Result<()> {
         return Err(Error::input("--count must be at least 1"));
     }
     let key = SigningKey::load(&args.key)?;
-    let mut client = crate::connect(global)?;
+    let mut client = super::connect(global)?;
     key.check_device(&client)?;
     // One signature first, so connection set-up is not measured.
     key.sign_digest(&mut client, [0; 32])?;

@@ -17,7 +17,7 @@ const HEADER: &str = r#"{"alg":"RS256","typ":"JWT"}"#;
 pub fn run(global: &GlobalArgs, args: &JwtArgs) -> Result<()> {
     let payload = payload(&args.claims, args.exp, now()?)?;
     let key = SigningKey::load(&args.key)?;
-    let mut client = crate::connect(global)?;
+    let mut client = super::connect(global)?;
     key.check_device(&client)?;
 
     let signing_input = format!(

@@ -37,7 +37,7 @@ pub fn run(global: &GlobalArgs, args: &RandArgs) -> Result<()> {
         }
     }
 
-    let mut client = crate::connect(global)?;
+    let mut client = super::connect(global)?;
     if !client.info().raw_capabilities.supports(Command::Random) {
         return Err(Error::Unsupported(
             "this device does not offer random numbers".into(),

@@ -30,7 +30,7 @@ pub fn run(global: &GlobalArgs, args: &SignArgs) -> Result<()> {
         ));
     }
     let key = SigningKey::load(&args.key)?;
-    let mut client = crate::connect(global)?;
+    let mut client = super::connect(global)?;
     key.check_device(&client)?;
     let signed = match (digest, &args.message, &args.input) {
         (Some(digest), _, _) => key.sign_digest(&mut client, digest)?,
