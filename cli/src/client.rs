@@ -192,11 +192,7 @@ impl<T: Transport> Client<T> {
                     }
                 };
                 self.valid_frames += 1;
-                log::debug!(
-                    "<- seq {} {}",
-                    response.seq,
-                    body_summary(&response.body)
-                );
+                log::debug!("<- seq {} {}", response.seq, body_summary(&response.body));
                 // Seq 0 is the device's answer to a request it could not read: taken as ours.
                 if response.seq != seq && response.seq != 0 {
                     let later = self.outstanding.iter().position(|&s| s == response.seq);

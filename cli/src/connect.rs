@@ -101,10 +101,7 @@ pub fn connect(options: &ConnectOptions) -> Result<Client> {
     let transport: Box<dyn Transport + Send> = match &options.port {
         Port::Sim(chip) => Box::new(VirtualTransport::new(*chip, host_seed())),
         Port::Path(path) => Box::new(SerialTransport::open(path, options.baud)?),
-        Port::Auto => Box::new(SerialTransport::open(
-            &ports::auto_detect()?,
-            options.baud,
-        )?),
+        Port::Auto => Box::new(SerialTransport::open(&ports::auto_detect()?, options.baud)?),
     };
     let client = Client::connect(transport, options.timeout)?;
     let info = client.info();

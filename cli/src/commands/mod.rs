@@ -13,6 +13,7 @@ pub mod bench;
 pub mod info;
 pub mod jwt;
 pub mod ports;
+mod progress_bar;
 pub mod rand;
 pub mod sign;
 pub mod sim;
