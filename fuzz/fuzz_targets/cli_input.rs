@@ -8,9 +8,9 @@ use std::str::FromStr;
 use libfuzzer_sys::fuzz_target;
 use ucrypto::aes_key::KeyArg;
 use ucrypto::commands::{sign, verify};
-use ucrypto::operations::jwt;
 use ucrypto::faults::FaultSpec;
 use ucrypto::keys::PassSource;
+use ucrypto::operations::jwt;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&which, rest)) = data.split_first() else {

@@ -21,12 +21,12 @@ use rsa::Pkcs1v15Sign;
 use sha2::{Digest, Sha256};
 use ucrypto::aes_stream::{self, AesJob};
 use ucrypto::client::Client;
-use ucrypto::progress::NoProgress;
-use ucrypto::SigningKey;
 use ucrypto::error::{Error, TransportError};
 use ucrypto::keys::DeviceKey;
+use ucrypto::progress::NoProgress;
 use ucrypto::transport::Transport;
 use ucrypto::verify::aes::AesReference;
+use ucrypto::SigningKey;
 use ucrypto_protocol::FrameDecoder;
 
 #[path = "device.rs"]
