@@ -28,9 +28,13 @@ pub(crate) const BLOCK: usize = 16;
 
 /// What to do to the stream.
 pub struct AesJob<'k> {
+    /// Encrypt or decrypt.
     pub direction: AesDirection,
+    /// The mode of operation.
     pub mode: AesMode,
+    /// 16, 24 or 32 bytes; copied for the device session, wiped when the stream ends.
     pub key: &'k [u8],
+    /// The IV (CBC, CFB8, CFB128) or the initial counter block (CTR); `None` for ECB.
     pub iv: Option<[u8; 16]>,
     /// PKCS#7: added before encryption, checked and removed after decryption (ECB and CBC).
     pub pkcs7: bool,
@@ -41,8 +45,11 @@ pub struct AesJob<'k> {
 /// What a finished stream amounted to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StreamSummary {
+    /// Bytes read from the input.
     pub input_bytes: u64,
+    /// Bytes of output (after padding was removed).
     pub output_bytes: u64,
+    /// Chunks the device answered.
     pub chunks: u64,
 }
 

@@ -39,7 +39,7 @@ fn interrupted() -> bool {
 }
 
 /// A connected device that answered the handshake with our protocol. Without a type argument it
-/// is the client [`crate::connect`] returns: any transport, movable to another thread.
+/// is the client [`crate::connect()`] returns: any transport, movable to another thread.
 pub struct Client<T: Transport = Box<dyn Transport + Send>> {
     transport: T,
     decoder: Box<FrameDecoder>,

@@ -2,7 +2,7 @@
 //! result, and output. `main.rs` is a thin shell over [`commands`]; a program (a factory station,
 //! a Python module) drives devices through the same calls without the command line.
 //!
-//! [`connect`] takes plain [`ConnectOptions`] and returns a [`Client`] whose methods are the
+//! [`connect()`] takes plain [`ConnectOptions`] and returns a [`Client`] whose methods are the
 //! device's operations: [`Client::rand`], [`Client::aes_stream`], [`Client::aes_session`],
 //! [`Client::sign_digest`], [`Client::sign_message`], [`Client::jwt`]. Every result is verified
 //! on the host before it is returned (random bits health-tested, AES recomputed, signatures

@@ -21,7 +21,9 @@ const WINDOW: usize = 4;
 
 /// A signature from the device, checked with the public key.
 pub struct Signed {
+    /// The RS256 (PKCS#1 v1.5, SHA-256) signature, as long as the modulus.
     pub signature: Vec<u8>,
+    /// The SHA-256 digest that was signed.
     pub digest: [u8; 32],
     /// False when the line lost answers mid-stream and the host finished the hash itself.
     pub hashed_on_device: bool,
@@ -46,7 +48,9 @@ impl<T: Transport> Client<T> {
 
 /// A private key ready for the device, with its public half to check what comes back.
 pub struct SigningKey {
+    /// The CRT components the device signs with (wiped when dropped).
     pub device: DeviceKey,
+    /// The public half, which checks every signature.
     pub public: RsaPublicKey,
 }
 
@@ -89,7 +93,9 @@ impl SigningKey {
         Ok(())
     }
 
-    /// Signs a digest computed elsewhere (`SignDigest`, repeated if its answer is lost).
+    /// Signs a digest computed elsewhere (`SignDigest`, repeated if its answer is lost). Unlike
+    /// [`Client::sign_digest`] it does not check the device first: call [`Self::check_device`]
+    /// once per connection.
     pub fn sign_digest<T: Transport>(
         &self,
         client: &mut Client<T>,
