@@ -248,6 +248,35 @@ fn a_signature_from_the_library_verifies_with_openssl() {
 }
 
 #[test]
+fn a_jwt_from_the_library_verifies_with_the_jsonwebtoken_crate() {
+    #[derive(serde::Deserialize)]
+    struct Claims {
+        aud: String,
+        iat: u64,
+        exp: u64,
+    }
+    let dir = temp_dir();
+    let key_path = dir.path().join("key.pem");
+    let key_file = rsa_key(&key_path);
+    let public = openssl_run(&["pkey", "-in", &key_file, "-pubout"], b"");
+    let key = SigningKey::read(&key_path, None).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let jwt = sim()
+        .jwt(&key, r#"{"aud":"line-3"}"#, Some(600), now)
+        .unwrap();
+    let decoding = jsonwebtoken::DecodingKey::from_rsa_pem(&public).unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.set_audience(&["line-3"]);
+    let data =
+        jsonwebtoken::decode::<Claims>(&jwt.token, &decoding, &validation).expect("a valid JWT");
+    assert_eq!(data.claims.aud, "line-3");
+    assert_eq!((data.claims.iat, data.claims.exp), (now, now + 600));
+}
+
+#[test]
 fn options_read_the_port_strings_of_the_command_line() {
     assert_eq!(
         "sim:esp32c6".parse::<Port>().unwrap(),
