@@ -69,6 +69,8 @@ pub enum Answer {
     Signature(Vec<u8>),
     Ended,
     Error,
+    KeyLoaded(u32),
+    KeyUnloaded,
 }
 
 /// Sends one request; exactly one response comes back, with its sequence number.
@@ -92,6 +94,8 @@ pub fn call(device: &mut Device, req: &Request<'_>) -> Answer {
         ResponseBody::Signature { data } => Answer::Signature(data.to_vec()),
         ResponseBody::SessionEnded => Answer::Ended,
         ResponseBody::Error(_) => Answer::Error,
+        ResponseBody::KeyLoaded { handle } => Answer::KeyLoaded(handle),
+        ResponseBody::KeyUnloaded => Answer::KeyUnloaded,
     }
 }
 
