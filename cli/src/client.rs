@@ -11,6 +11,7 @@ use zeroize::Zeroizing;
 
 use crate::device_info::DeviceInfo;
 use crate::error::{Error, Result, TransportError};
+use crate::recovery::Recovery;
 use crate::transport::Transport;
 
 /// How many times `Hello` is sent before the device is declared absent.
@@ -167,7 +168,7 @@ impl<T: Transport> Client<T> {
     /// was lost on the line: [`TransportError::AnswerLost`], and every request in flight should
     /// be considered lost (see [`Error::is_retryable`]).
     ///
-    /// Once connected, a wait longer than the usual answer time (measured) sends a `Ping` behind
+    /// A wait longer than the usual answer time (measured) sends a `Ping` behind
     /// the requests in flight, then again at doubling intervals: the device answers in order, so
     /// a `Pong` before the answer means the request or its answer was lost, found within about
     /// one round trip instead of a whole timeout. A ping can never make a good answer look lost.
@@ -249,7 +250,7 @@ impl<T: Transport> Client<T> {
                     },
                 );
             }
-            if now >= poke_at && self.info.is_some() && position(&self.outstanding, seq).is_some() {
+            if now >= poke_at && position(&self.outstanding, seq).is_some() {
                 let nonce = seq;
                 self.send(&RequestBody::Ping { nonce })?;
                 poke_interval = (poke_interval * 2).min(wait);
@@ -275,21 +276,22 @@ impl<T: Transport> Client<T> {
     }
 
     /// Sends `body` and waits for its answer. A request that is safe to repeat
-    /// ([`RequestBody::is_idempotent`]) is sent again, up to [`MAX_RETRIES`] times, when its
-    /// answer is lost.
+    /// ([`RequestBody::is_idempotent`]) is sent again when its answer is lost: up to
+    /// [`MAX_RETRIES`] full timeouts in a row, or [`crate::recovery::MAX_QUICK_LOSSES`] losses
+    /// found within a round trip (a damaged line, where a long request rarely arrives whole).
     pub fn call<R>(
         &mut self,
         body: RequestBody<'_>,
         mut f: impl FnMut(ResponseBody<'_>) -> Result<R>,
     ) -> Result<R> {
         let wait = self.wait_for(&body);
-        let mut attempt = 0;
+        let mut budget = Recovery::new(1, 1);
         loop {
             let seq = self.send(&body)?;
             match self.receive(seq, wait, &mut f) {
-                Err(e) if e.is_retryable() && body.is_idempotent() && attempt < MAX_RETRIES => {
-                    attempt += 1;
+                Err(e) if e.is_retryable() && body.is_idempotent() => {
                     self.note_retry(&e);
+                    budget.lost(e)?;
                 }
                 result => return result,
             }

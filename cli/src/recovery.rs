@@ -19,7 +19,7 @@ pub const GROW_AFTER: u32 = 8;
 pub const MAX_QUICK_LOSSES: u32 = 64;
 
 /// Full timeouts in a row (the device answered nothing at all) before the stream gives up.
-pub const MAX_TIMEOUTS: u32 = 3;
+pub const MAX_TIMEOUTS: u32 = crate::client::MAX_RETRIES;
 
 /// The chunk length of one stream and its loss budget.
 #[derive(Debug, Clone)]
