@@ -58,6 +58,8 @@ pub struct Client<T: Transport = Box<dyn Transport + Send>> {
     outstanding: VecDeque<(u32, Instant)>,
     /// How long answers take: smoothed round trip and its variation (RFC 6298), once measured.
     rtt: Option<(Duration, Duration)>,
+    /// The rate `SetBaud` moved the line to, put back when the client is dropped.
+    pub(crate) negotiated_baud: Option<u32>,
     /// Whether anything that was not one of our frames arrived (for "not our protocol").
     valid_frames: u64,
 }
@@ -80,6 +82,7 @@ impl<T: Transport> Client<T> {
             info: None,
             outstanding: VecDeque::new(),
             rtt: None,
+            negotiated_baud: None,
             valid_frames: 0,
         };
         client.transport.discard_input()?;
@@ -380,6 +383,7 @@ fn summary(body: &RequestBody<'_>) -> String {
             format!("SignHashedLoaded {{ key {handle} }}")
         }
         RequestBody::UnloadKey { handle } => format!("UnloadKey {{ key {handle} }}"),
+        RequestBody::SetBaud { baud } => format!("SetBaud {{ {baud} }}"),
     }
 }
 
@@ -392,5 +396,12 @@ fn body_summary(body: &ResponseBody<'_>) -> String {
         }
         ResponseBody::Signature { data } => format!("Signature {{ {} bytes }}", data.len()),
         other => format!("{other:?}"),
+    }
+}
+
+impl<T: Transport> Drop for Client<T> {
+    /// Puts a UART back at the start-up rate, so the next connection is heard at once.
+    fn drop(&mut self) {
+        self.restore_line_baud();
     }
 }

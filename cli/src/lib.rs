@@ -42,6 +42,7 @@ pub mod device_info;
 pub mod error;
 pub mod faults;
 pub mod keys;
+pub mod line_speed;
 pub mod operations;
 pub mod output;
 pub mod ports;

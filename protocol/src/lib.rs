@@ -11,10 +11,12 @@ extern crate std;
 
 pub mod frame;
 pub mod limits;
+pub mod link;
 pub mod messages;
 
 pub use frame::{encode_frame, FrameDecoder, FrameError};
 pub use limits::*;
+pub use link::*;
 pub use messages::*;
 
 /// Protocol version: bumped on any change that an older peer cannot read.

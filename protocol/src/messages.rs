@@ -71,6 +71,9 @@ pub enum RequestBody<'a> {
     },
     /// Wipes the loaded key now. Answered with [`ResponseBody::KeyUnloaded`].
     UnloadKey { handle: u32 },
+    /// Moves the UART to `baud` (8N1): answered with [`ResponseBody::BaudSet`] at the old rate,
+    /// then the device switches. See [`crate::link`] for the fallback.
+    SetBaud { baud: u32 },
 }
 
 /// An RSA private key in CRT form. Every integer is unsigned big-endian without a sign byte.
@@ -166,6 +169,10 @@ pub enum ResponseBody<'a> {
         handle: u32,
     },
     KeyUnloaded,
+    /// The device runs its UART at `baud` from the next byte on.
+    BaudSet {
+        baud: u32,
+    },
 }
 
 /// The device's answer to `Hello`.
@@ -235,14 +242,17 @@ pub enum Command {
     Sign = 4,
     /// `LoadKey` and the signing requests that use a loaded key.
     LoadedKey = 8,
+    /// `SetBaud`.
+    SetBaud = 16,
 }
 
 impl Command {
-    pub const ALL: [Command; 4] = [
+    pub const ALL: [Command; 5] = [
         Command::Random,
         Command::Aes,
         Command::Sign,
         Command::LoadedKey,
+        Command::SetBaud,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -251,6 +261,7 @@ impl Command {
             Command::Aes => "aes",
             Command::Sign => "sign",
             Command::LoadedKey => "loaded-key",
+            Command::SetBaud => "set-baud",
         }
     }
 }
@@ -410,7 +421,7 @@ impl RequestBody<'_> {
             RequestBody::SignDigestLoaded { .. } | RequestBody::SignHashedLoaded { .. } => {
                 sign_time_ms(crate::MAX_RSA_BITS as usize / 8)
             }
-            RequestBody::UnloadKey { .. } => 500,
+            RequestBody::UnloadKey { .. } | RequestBody::SetBaud { .. } => 500,
         }
     }
 
@@ -469,7 +480,7 @@ pub struct RequestPrefix {
 }
 
 /// Number of [`RequestBody`] variants; a prefix with a larger variant is an unknown request.
-pub const REQUEST_VARIANTS: u32 = 14;
+pub const REQUEST_VARIANTS: u32 = 15;
 
 #[cfg(test)]
 mod tests {

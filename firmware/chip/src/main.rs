@@ -85,6 +85,10 @@ fn main() -> ! {
     loop {
         engine.tick(now_ms());
         uart_link.poll(&mut uart, engine, now_ms);
+        // `SetBaud` (or its fallback) takes effect once the answer before it is out.
+        if engine.line_baud() != uart.baud() && !uart_link.is_sending() {
+            uart.set_baud(engine.line_baud());
+        }
         usb_link.poll(&mut usb, engine, now_ms);
         watchdog.feed();
     }

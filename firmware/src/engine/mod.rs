@@ -11,6 +11,7 @@ use ucrypto_protocol::{
 use crate::{Backend, ChipProfile, FIRMWARE_VERSION};
 
 mod aes;
+mod line_rate;
 mod loaded_key;
 mod random;
 mod rsa;
@@ -18,6 +19,7 @@ mod self_test;
 mod session;
 mod sign;
 
+use line_rate::LineRate;
 use loaded_key::KeySlot;
 use session::SessionSlot;
 
@@ -43,6 +45,7 @@ pub struct Engine<B: Backend> {
     self_test: SelfTest,
     sessions: SessionSlot<B>,
     keys: KeySlot,
+    line: LineRate,
     stats: EngineStats,
 }
 
@@ -62,6 +65,7 @@ impl<B: Backend> Engine<B> {
             self_test,
             sessions: SessionSlot::new(),
             keys: KeySlot::new(),
+            line: LineRate::new(),
             stats: EngineStats::default(),
         }
     }
@@ -76,13 +80,22 @@ impl<B: Backend> Engine<B> {
         self.decoder.reset();
         self.sessions.end_any();
         self.keys.wipe();
+        self.line.reset();
         self.self_test = self_test::run(&mut self.backend);
     }
 
     /// The device's clock, in milliseconds from any fixed start: call it often (every pass of
     /// the main loop). A loaded key is wiped after `KEY_IDLE_MS` without a request.
+    /// After `BAUD_FALLBACK_MS` without a frame the UART rate returns to `DEFAULT_BAUD`.
     pub fn tick(&mut self, now_ms: u64) {
         self.keys.tick(now_ms);
+        self.line.tick(now_ms);
+    }
+
+    /// The UART rate the host asked for (`SetBaud`), or `DEFAULT_BAUD`. The port switches to it
+    /// once the answer before it has left the UART.
+    pub fn line_baud(&self) -> u32 {
+        self.line.baud()
     }
 
     pub fn self_test(&self) -> SelfTest {
@@ -119,11 +132,13 @@ impl<B: Backend> Engine<B> {
                 }
             };
             self.keys.touch();
+            self.line.touch();
             let response = serve(
                 &mut self.backend,
                 &self.self_test,
                 &mut self.sessions,
                 &mut self.keys,
+                &mut self.line,
                 &mut self.stats,
                 &mut self.data,
                 body,
@@ -161,6 +176,7 @@ fn serve<'d, B: Backend>(
     self_test: &SelfTest,
     sessions: &mut SessionSlot<B>,
     keys: &mut KeySlot,
+    line: &mut LineRate,
     stats: &mut EngineStats,
     data: &'d mut [u8; MAX_CHUNK_LEN],
     body: &[u8],
@@ -181,7 +197,7 @@ fn serve<'d, B: Backend>(
         }
     };
     let seq = request.seq;
-    let outcome = dispatch(backend, self_test, sessions, keys, data, request.body);
+    let outcome = dispatch(backend, self_test, sessions, keys, line, data, request.body);
     Response {
         seq,
         body: match outcome {
@@ -196,6 +212,7 @@ fn dispatch<'d, B: Backend>(
     self_test: &SelfTest,
     sessions: &mut SessionSlot<B>,
     keys: &mut KeySlot,
+    line: &mut LineRate,
     data: &'d mut [u8; MAX_CHUNK_LEN],
     body: RequestBody<'_>,
 ) -> Outcome<'d> {
@@ -246,6 +263,7 @@ fn dispatch<'d, B: Backend>(
             backend, self_test, sessions, keys, handle, session, length, data,
         ),
         RequestBody::UnloadKey { handle } => keys.unload(handle),
+        RequestBody::SetBaud { baud } => line.set(baud),
         RequestBody::EndSession { session } => {
             if sessions.end(session) {
                 Ok(ResponseBody::SessionEnded)
@@ -277,7 +295,8 @@ fn capabilities<B: Backend>(backend: &B) -> Capabilities {
         commands: Command::Random as u32
             | Command::Aes as u32
             | Command::Sign as u32
-            | Command::LoadedKey as u32,
+            | Command::LoadedKey as u32
+            | Command::SetBaud as u32,
         // Key sizes the accelerator lacks run in software on the device.
         aes_key_sizes: KeySize::Aes128 as u8 | KeySize::Aes192 as u8 | KeySize::Aes256 as u8,
         aes_hw_key_sizes: profile.aes_hw_key_sizes,

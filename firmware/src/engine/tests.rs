@@ -269,3 +269,44 @@ fn a_stuck_rng_fails_the_self_test_and_random_is_refused() {
     let out = exchange(&mut engine, &frame(1, RequestBody::Random { words: 1 }));
     assert_eq!(error_code(&decode(&out[0])), ErrorCode::SelfTestFailed);
 }
+
+#[test]
+fn set_baud_is_answered_then_applied_and_falls_back_after_silence() {
+    use ucrypto_protocol::{BAUD_FALLBACK_MS, DEFAULT_BAUD};
+    let mut engine = engine();
+    assert_eq!(engine.line_baud(), DEFAULT_BAUD);
+    engine.tick(0);
+    let out = exchange(
+        &mut engine,
+        &frame(3, RequestBody::SetBaud { baud: 921_600 }),
+    );
+    assert_eq!(
+        decode(&out[0]).body,
+        ResponseBody::BaudSet { baud: 921_600 }
+    );
+    assert_eq!(engine.line_baud(), 921_600);
+    // Out of range: refused, the rate stays.
+    let out = exchange(
+        &mut engine,
+        &frame(4, RequestBody::SetBaud { baud: 10_000_000 }),
+    );
+    assert_eq!(error_code(&decode(&out[0])), ErrorCode::BadArgument);
+    assert_eq!(engine.line_baud(), 921_600);
+    // Frames keep the rate; silence for BAUD_FALLBACK_MS after the last one ends it.
+    engine.tick(10);
+    engine.tick(10 + BAUD_FALLBACK_MS - 1);
+    assert_eq!(engine.line_baud(), 921_600);
+    exchange(&mut engine, &frame(5, RequestBody::Ping { nonce: 1 }));
+    engine.tick(10 + BAUD_FALLBACK_MS + 500);
+    engine.tick(10 + 2 * BAUD_FALLBACK_MS + 499);
+    assert_eq!(engine.line_baud(), 921_600);
+    engine.tick(10 + 2 * BAUD_FALLBACK_MS + 500);
+    assert_eq!(engine.line_baud(), DEFAULT_BAUD);
+    // A restart goes back too.
+    exchange(
+        &mut engine,
+        &frame(6, RequestBody::SetBaud { baud: 2_000_000 }),
+    );
+    engine.reset();
+    assert_eq!(engine.line_baud(), DEFAULT_BAUD);
+}
