@@ -44,9 +44,15 @@ pub struct Engine<B: Backend> {
     out: [u8; MAX_WIRE_FRAME_LEN],
     self_test: SelfTest,
     sessions: SessionSlot<B>,
+    connection: Connection,
+    stats: EngineStats,
+}
+
+/// What a host sets up for its connection and a new `Hello` or a restart forgets: the loaded
+/// signing key and the UART rate.
+pub(crate) struct Connection {
     keys: KeySlot,
     line: LineRate,
-    stats: EngineStats,
 }
 
 /// What a request handler returns: a response body, or an error code with a hint.
@@ -64,8 +70,10 @@ impl<B: Backend> Engine<B> {
             out: [0; MAX_WIRE_FRAME_LEN],
             self_test,
             sessions: SessionSlot::new(),
-            keys: KeySlot::new(),
-            line: LineRate::new(),
+            connection: Connection {
+                keys: KeySlot::new(),
+                line: LineRate::new(),
+            },
             stats: EngineStats::default(),
         }
     }
@@ -79,8 +87,8 @@ impl<B: Backend> Engine<B> {
     pub fn reset(&mut self) {
         self.decoder.reset();
         self.sessions.end_any();
-        self.keys.wipe();
-        self.line.reset();
+        self.connection.keys.wipe();
+        self.connection.line.reset();
         self.self_test = self_test::run(&mut self.backend);
     }
 
@@ -88,14 +96,14 @@ impl<B: Backend> Engine<B> {
     /// the main loop). A loaded key is wiped after `KEY_IDLE_MS` without a request.
     /// After `BAUD_FALLBACK_MS` without a frame the UART rate returns to `DEFAULT_BAUD`.
     pub fn tick(&mut self, now_ms: u64) {
-        self.keys.tick(now_ms);
-        self.line.tick(now_ms);
+        self.connection.keys.tick(now_ms);
+        self.connection.line.tick(now_ms);
     }
 
     /// The UART rate the host asked for (`SetBaud`), or `DEFAULT_BAUD`. The port switches to it
     /// once the answer before it has left the UART.
     pub fn line_baud(&self) -> u32 {
-        self.line.baud()
+        self.connection.line.baud()
     }
 
     pub fn self_test(&self) -> SelfTest {
@@ -131,14 +139,13 @@ impl<B: Backend> Engine<B> {
                     continue;
                 }
             };
-            self.keys.touch();
-            self.line.touch();
+            self.connection.keys.touch();
+            self.connection.line.touch();
             let response = serve(
                 &mut self.backend,
                 &self.self_test,
                 &mut self.sessions,
-                &mut self.keys,
-                &mut self.line,
+                &mut self.connection,
                 &mut self.stats,
                 &mut self.data,
                 body,
@@ -175,8 +182,7 @@ fn serve<'d, B: Backend>(
     backend: &mut B,
     self_test: &SelfTest,
     sessions: &mut SessionSlot<B>,
-    keys: &mut KeySlot,
-    line: &mut LineRate,
+    connection: &mut Connection,
     stats: &mut EngineStats,
     data: &'d mut [u8; MAX_CHUNK_LEN],
     body: &[u8],
@@ -197,7 +203,7 @@ fn serve<'d, B: Backend>(
         }
     };
     let seq = request.seq;
-    let outcome = dispatch(backend, self_test, sessions, keys, line, data, request.body);
+    let outcome = dispatch(backend, self_test, sessions, connection, data, request.body);
     Response {
         seq,
         body: match outcome {
@@ -211,11 +217,11 @@ fn dispatch<'d, B: Backend>(
     backend: &mut B,
     self_test: &SelfTest,
     sessions: &mut SessionSlot<B>,
-    keys: &mut KeySlot,
-    line: &mut LineRate,
+    connection: &mut Connection,
     data: &'d mut [u8; MAX_CHUNK_LEN],
     body: RequestBody<'_>,
 ) -> Outcome<'d> {
+    let Connection { keys, line } = connection;
     match body {
         RequestBody::Hello => {
             // A new host (or the same one after a timeout): nothing of the old connection
