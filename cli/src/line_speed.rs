@@ -110,7 +110,8 @@ impl<T: Transport> Client<T> {
     pub fn restore_line_baud(&mut self) {
         if self.negotiated_baud.take().is_some() {
             let body = RequestBody::SetBaud { baud: DEFAULT_BAUD };
-            let wait = self.wait_for(&body);
+            // Short: a device that stopped answering must not hold up the end of a command.
+            let wait = Duration::from_millis(300);
             if let Ok(seq) = self.send(&body) {
                 let _ = self.receive(seq, wait, |_| Ok(()));
             }

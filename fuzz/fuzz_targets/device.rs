@@ -71,6 +71,7 @@ pub enum Answer {
     Error,
     KeyLoaded(u32),
     KeyUnloaded,
+    BaudSet(u32),
 }
 
 /// Sends one request; exactly one response comes back, with its sequence number.
@@ -96,6 +97,7 @@ pub fn call(device: &mut Device, req: &Request<'_>) -> Answer {
         ResponseBody::Error(_) => Answer::Error,
         ResponseBody::KeyLoaded { handle } => Answer::KeyLoaded(handle),
         ResponseBody::KeyUnloaded => Answer::KeyUnloaded,
+        ResponseBody::BaudSet { baud } => Answer::BaudSet(baud),
     }
 }
 
