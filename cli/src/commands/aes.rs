@@ -29,6 +29,10 @@ pub fn run(global: &GlobalArgs, args: &AesArgs) -> Result<()> {
         (_, iv, None) => iv,
     };
     let key = args.key.read()?;
+    let warnings: Vec<&str> = args.key.command_line_warning().into_iter().collect();
+    for warning in &warnings {
+        eprintln!("ucrypto: warning: {warning}");
+    }
     let job = AesJob {
         direction,
         mode,
@@ -91,6 +95,7 @@ pub fn run(global: &GlobalArgs, args: &AesArgs) -> Result<()> {
         "bytes": summary.output_bytes,
         "format": format,
         "verified": !args.no_verify,
+        "warnings": warnings,
     });
     add_device_fields(&mut json, info);
     commit_with_json(output, json, "data")
