@@ -16,6 +16,7 @@ use esp_hal::{
     Blocking,
 };
 use ucrypto_firmware::link::{ByteRing, Port};
+use zeroize::Zeroize;
 
 /// UART0's line speed (8 data bits, no parity, 1 stop bit).
 pub const UART_BAUD: u32 = 115_200;
@@ -78,6 +79,8 @@ fn drain_fifo(uart: &mut Uart<'static, Blocking>, rx: &mut ByteRing<UART_RX_BUFF
             Err(_) => {}
         }
     }
+    // The bytes may be parts of a key: only the ring (which wipes what it hands out) keeps them.
+    chunk.zeroize();
 }
 
 #[handler]

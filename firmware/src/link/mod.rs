@@ -8,7 +8,7 @@
 use ucrypto_protocol::MAX_WIRE_FRAME_LEN;
 use zeroize::Zeroize;
 
-use crate::{Backend, Engine};
+use crate::{Backend, Engine, PortId};
 
 mod ring;
 
@@ -42,6 +42,8 @@ pub struct LinkStats {
 
 /// One port's side of the link: the frame being received and the answer being sent.
 pub struct Link {
+    /// The port this link serves: sessions belong to it.
+    port: PortId,
     /// COBS bytes of the frame being received, without its delimiters.
     frame: [u8; MAX_WIRE_FRAME_LEN],
     frame_len: usize,
@@ -67,8 +69,16 @@ impl Default for Link {
 }
 
 impl Link {
+    /// A link for a single-port device ([`PortId::DEFAULT`]).
     pub const fn new() -> Self {
+        Self::on_port(PortId::DEFAULT)
+    }
+
+    /// A link for `port`: each port of a device needs its own id, so that a session opened on
+    /// one cannot be fed or ended from the other.
+    pub const fn on_port(port: PortId) -> Self {
         Self {
+            port,
             frame: [0; MAX_WIRE_FRAME_LEN],
             frame_len: 0,
             overflowed: false,
@@ -104,6 +114,7 @@ impl Link {
         engine: &mut Engine<B>,
         mut now_ms: impl FnMut() -> u64,
     ) {
+        engine.expire_idle_session(now_ms());
         if self.is_sending() {
             self.send(port, now_ms());
             if self.is_sending() {
@@ -127,7 +138,7 @@ impl Link {
             self.collect(start, end);
             if delimiter.is_some() {
                 self.input_pos = end + 1;
-                self.answer_frame(engine);
+                self.answer_frame(engine, now_ms());
                 // Read after the engine's work, which may take long: the stall clock of this
                 // answer starts now.
                 let now = now_ms();
@@ -152,7 +163,7 @@ impl Link {
     }
 
     /// Hands the completed frame to the engine and queues its answer.
-    fn answer_frame<B: Backend>(&mut self, engine: &mut Engine<B>) {
+    fn answer_frame<B: Backend>(&mut self, engine: &mut Engine<B>, now_ms: u64) {
         if self.frame_len == 0 && !self.overflowed {
             // Two delimiters in a row: the gap before a frame, not a frame.
             return;
@@ -171,11 +182,11 @@ impl Link {
         if self.overflowed {
             // Let the engine see an over-long run too, so that it answers `FrameTooLong` as it
             // does for a single stream: the buffer is full of non-zero bytes, one more overflows.
-            engine.receive(&self.frame, &mut queue);
-            engine.receive(&[1, 0], &mut queue);
+            engine.receive_on(self.port, now_ms, &self.frame, &mut queue);
+            engine.receive_on(self.port, now_ms, &[1, 0], &mut queue);
         } else {
-            engine.receive(&self.frame[..self.frame_len], &mut queue);
-            engine.receive(&[0], &mut queue);
+            engine.receive_on(self.port, now_ms, &self.frame[..self.frame_len], &mut queue);
+            engine.receive_on(self.port, now_ms, &[0], &mut queue);
         }
         // The request may have carried a key: none of it stays here.
         let used = if self.overflowed {
@@ -207,8 +218,22 @@ impl Link {
             self.stats.abandoned = self.stats.abandoned.wrapping_add(1);
             self.answer_sent = self.answer_len;
         }
+        if !self.is_sending() {
+            // The answer may carry plaintext, random bytes or a signature: none of it stays.
+            self.answer[..self.answer_len].zeroize();
+            self.answer_len = 0;
+            self.answer_sent = 0;
+        }
+    }
+
+    /// The link's buffers, for tests that look for secrets left behind.
+    #[cfg(test)]
+    pub(crate) fn buffers(&self) -> [&[u8]; 3] {
+        [&self.frame, &self.input, &self.answer]
     }
 }
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod wipe_tests;
