@@ -6,6 +6,7 @@ pub mod args;
 pub mod client;
 pub mod commands;
 pub mod device_info;
+pub mod entropy_mix;
 pub mod error;
 pub mod faults;
 pub mod keys;

@@ -2,15 +2,17 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use zeroize::Zeroize;
+
 use crate::progress::progress_bar;
 use ucrypto_protocol::{Command, RequestBody, ResponseBody, MAX_RANDOM_WORDS};
 
 use crate::args::{GlobalArgs, RandArgs};
 use crate::client::MAX_RETRIES;
 use crate::commands::{add_device_fields, commit_with_json, MAX_JSON_INLINE};
+use crate::entropy_mix::mix_host_entropy;
 use crate::error::{Error, Result};
 use crate::output::{Format, Output};
-use crate::verify::health::HealthTests;
 
 /// Requests in flight at once, so the line never idles while the host waits.
 const WINDOW: usize = 4;
@@ -44,7 +46,6 @@ pub fn run(global: &GlobalArgs, args: &RandArgs) -> Result<()> {
         ));
     }
     let mut output = Output::create(args.output.as_deref(), args.format)?;
-    let mut health = HealthTests::new();
     let progress = progress_bar(bytes);
 
     // Pipelined: up to WINDOW requests in flight; answers are checked in request order. Random
@@ -53,6 +54,8 @@ pub fn run(global: &GlobalArgs, args: &RandArgs) -> Result<()> {
     let mut in_flight: VecDeque<(u32, usize, Duration)> = VecDeque::new();
     let mut unrequested = words;
     let mut retries = 0;
+    let mut written = 0u64;
+    let mut chunk = Vec::new();
     while unrequested > 0 || !in_flight.is_empty() {
         while in_flight.len() < WINDOW && unrequested > 0 {
             let n = unrequested.min(u64::from(MAX_RANDOM_WORDS)) as u16;
@@ -65,10 +68,9 @@ pub fn run(global: &GlobalArgs, args: &RandArgs) -> Result<()> {
         let (seq, expected, wait) = *in_flight.front().expect("a request is in flight");
         let received = client.receive(seq, wait, |body| match body {
             ResponseBody::Random { data } if data.len() == expected => {
-                health
-                    .feed(data)
-                    .map_err(|failure| Error::Verification(failure.to_string()))?;
-                output.write(data)
+                chunk.clear();
+                chunk.extend_from_slice(data);
+                Ok(())
             }
             ResponseBody::Random { data } => Err(Error::Verification(format!(
                 "the device returned {} random bytes where {expected} were asked for",
@@ -80,6 +82,17 @@ pub fn run(global: &GlobalArgs, args: &RandArgs) -> Result<()> {
         });
         match received {
             Ok(()) => {
+                // Tested over the whole connection (the client's state), then mixed, if asked.
+                client
+                    .random_health()
+                    .feed(&chunk)
+                    .map_err(|failure| Error::Verification(failure.to_string()))?;
+                if args.mix_host_entropy {
+                    mix_host_entropy(&mut chunk, written)?;
+                }
+                output.write(&chunk)?;
+                written += chunk.len() as u64;
+                chunk.zeroize();
                 in_flight.pop_front();
                 progress.inc(expected as u64);
                 retries = 0;
@@ -97,6 +110,7 @@ pub fn run(global: &GlobalArgs, args: &RandArgs) -> Result<()> {
     }
     progress.finish_and_clear();
 
+    let tested = client.random_health().tested();
     let info = client.info();
     if !global.json {
         return output.commit();
@@ -109,6 +123,8 @@ pub fn run(global: &GlobalArgs, args: &RandArgs) -> Result<()> {
         "format": args.format,
         "deterministic": info.deterministic(),
         "health_tests": "passed",
+        "health_tested_bytes": tested,
+        "host_entropy_mixed": args.mix_host_entropy,
     });
     add_device_fields(&mut json, info);
     commit_with_json(output, json, "data")
