@@ -12,6 +12,10 @@
 
 /// Words tested at start-up (SP 800-90B 4.3 asks for at least 1024 samples).
 pub(crate) const STARTUP_SAMPLES: usize = 1024;
+const _: () = assert!(
+    STARTUP_SAMPLES >= 1024,
+    "SP 800-90B 4.3: at least 1024 samples"
+);
 /// Min-entropy per word the cutoffs assume.
 pub(crate) const ENTROPY_BITS_PER_WORD: u32 = 8;
 /// -log2 of the false-alarm probability per sample.
@@ -69,10 +73,28 @@ mod tests {
         words.into_iter().all(|w| tests.feed(w))
     }
 
+    /// The APT cutoff recomputed from the binomial distribution (log-space terms in f64, ample
+    /// precision at 2^-20), and the RCT cutoff from its formula's value.
     #[test]
     fn the_cutoffs_follow_from_the_entropy_and_alpha() {
         assert_eq!(RCT_CUTOFF, 4);
-        assert!(STARTUP_SAMPLES >= 1024);
+        let n = APT_WINDOW as usize;
+        let p = 1.0 / f64::from(1u32 << ENTROPY_BITS_PER_WORD);
+        let mut ln_fact = std::vec![0.0f64; n + 1];
+        for k in 1..=n {
+            ln_fact[k] = ln_fact[k - 1] + (k as f64).ln();
+        }
+        let pmf = |k: usize| {
+            (ln_fact[n] - ln_fact[k] - ln_fact[n - k]
+                + k as f64 * p.ln()
+                + (n - k) as f64 * (1.0 - p).ln())
+            .exp()
+        };
+        let alpha = 2f64.powi(-(ALPHA_EXPONENT as i32));
+        let critbinom = (0..n)
+            .find(|&k| ((k + 1)..=n).map(pmf).sum::<f64>() <= alpha)
+            .unwrap();
+        assert_eq!(APT_CUTOFF as usize, 1 + critbinom);
     }
 
     #[test]
