@@ -29,10 +29,6 @@ pub fn run(global: &GlobalArgs, args: &AesArgs) -> Result<()> {
         (_, iv, None) => iv,
     };
     let key = args.key.read()?;
-    let warnings: Vec<&str> = args.key.command_line_warning().into_iter().collect();
-    for warning in &warnings {
-        eprintln!("ucrypto: warning: {warning}");
-    }
     let job = AesJob {
         direction,
         mode,
@@ -64,6 +60,11 @@ pub fn run(global: &GlobalArgs, args: &AesArgs) -> Result<()> {
         job.check_input_len(len)?;
     }
 
+    // After the input checks, so that bad input still gets its one line.
+    let warnings: Vec<&str> = args.key.command_line_warning().into_iter().collect();
+    for warning in &warnings {
+        eprintln!("warning: {warning}");
+    }
     let mut client = crate::connect(global)?;
     let mut output = Output::create(args.output.as_deref(), format)?;
     let mut progress = Progress::new(input_len);
