@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # CI: the dependency policy (deny.toml) over both lock files, the host workspace and the chip
-# firmware: licenses, bans and sources, which need no network. The advisory check needs the
-# RustSec database from GitHub, which CI here cannot reach: it is skipped, loudly, unless
-# UCRYPTO_DENY_ADVISORIES=1. Installs cargo-deny when it is missing. Called by .ci/run.
+# firmware: licenses, bans and sources (crates.io only: the chip's graph names crates for other
+# chips that cargo may have to download). The advisory check needs the RustSec database from
+# GitHub, which CI here cannot reach: it is skipped, loudly, unless UCRYPTO_DENY_ADVISORIES=1.
+# Installs cargo-deny when it is missing. Called by .ci/run.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -18,7 +19,7 @@ if [[ "${UCRYPTO_DENY_ADVISORIES:-0}" == 1 ]]; then
 fi
 for manifest in Cargo.toml firmware/chip/Cargo.toml; do
     echo "== cargo deny ($manifest): ${checks[*]}" >&2
-    cargo deny --manifest-path "$manifest" --offline check --config deny.toml "${checks[@]}"
+    cargo deny --manifest-path "$manifest" --config deny.toml --locked check "${checks[@]}"
 done
 if [[ "${UCRYPTO_DENY_ADVISORIES:-0}" != 1 ]]; then
     echo "######################################################################"
