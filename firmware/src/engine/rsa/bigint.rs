@@ -148,18 +148,17 @@ pub(crate) fn word_len(a: &[u32]) -> usize {
     bit_len(a).div_ceil(32)
 }
 
-/// Loads big-endian `bytes` into `out` (zero-padded); false if the value does not fit.
+/// Loads big-endian `bytes` into `out` (zero-padded); false if the value does not fit. Looks
+/// at every byte whatever their values (p, q and the CRT exponents pass through here): the time
+/// depends on the lengths only, not on where the first non-zero byte is.
 pub(crate) fn from_be_bytes(bytes: &[u8], out: &mut [u32]) -> bool {
     out.fill(0);
-    let start = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
-    let bytes = &bytes[start..];
-    if bytes.len() > out.len() * 4 {
-        return false;
-    }
-    for (i, &byte) in bytes.iter().rev().enumerate() {
+    let (high, low) = bytes.split_at(bytes.len().saturating_sub(out.len() * 4));
+    for (i, &byte) in low.iter().rev().enumerate() {
         out[i / 4] |= u32::from(byte) << (8 * (i % 4));
     }
-    true
+    // Bytes beyond what `out` holds must all be zero.
+    high.iter().fold(0u8, |acc, &byte| acc | byte) == 0
 }
 
 /// Writes `a` big-endian into all of `out` (zero-padded at the front); false if it does not fit.
