@@ -20,8 +20,8 @@ pub use profile::ChipProfile;
 #[cfg(feature = "software")]
 pub use backend::software::SoftwareBackend;
 
-/// Which of the device's ports a request came in on. A session belongs to the port that opened
-/// it; [`Engine::receive`] serves everything as [`PortId::DEFAULT`].
+/// Which of the device's ports a request came in on ([`link::Port::id`]). A session belongs to
+/// the port that opened it; [`Engine::receive`] serves everything as [`PortId::DEFAULT`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PortId(pub u8);
 

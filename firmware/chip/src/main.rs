@@ -22,7 +22,7 @@ use esp_hal::{
 };
 use static_cell::{ConstStaticCell, StaticCell};
 use ucrypto_firmware::link::Link;
-use ucrypto_firmware::{Engine, PortId};
+use ucrypto_firmware::Engine;
 
 mod backend;
 mod transport;
@@ -46,10 +46,8 @@ fn panic(_info: &PanicInfo) -> ! {
 }
 
 static ENGINE: StaticCell<Engine<Accelerators>> = StaticCell::new();
-// Each port has its own id: a session opened on one cannot be fed or ended from the other.
-static UART_LINK: ConstStaticCell<Link> = ConstStaticCell::new(Link::on_port(PortId::UART0));
-static USB_LINK: ConstStaticCell<Link> =
-    ConstStaticCell::new(Link::on_port(PortId::USB_SERIAL_JTAG));
+static UART_LINK: ConstStaticCell<Link> = ConstStaticCell::new(Link::new());
+static USB_LINK: ConstStaticCell<Link> = ConstStaticCell::new(Link::new());
 
 fn now_ms() -> u64 {
     Instant::now().duration_since_epoch().as_millis()

@@ -16,6 +16,7 @@ use esp_hal::{
     Blocking,
 };
 use ucrypto_firmware::link::{ByteRing, Port};
+use ucrypto_firmware::PortId;
 use zeroize::Zeroize;
 
 /// UART0's line speed (8 data bits, no parity, 1 stop bit).
@@ -105,6 +106,10 @@ impl Port for UartPort {
         })
     }
 
+    fn id(&self) -> PortId {
+        PortId::UART0
+    }
+
     fn write(&mut self, data: &[u8]) -> usize {
         critical_section::with(|cs| match UART.borrow_ref_mut(cs).as_mut() {
             // `write` would wait for room in the FIFO; it is only called when there is some.
@@ -128,6 +133,10 @@ impl UsbPort {
 }
 
 impl Port for UsbPort {
+    fn id(&self) -> PortId {
+        PortId::USB_SERIAL_JTAG
+    }
+
     fn read(&mut self, buf: &mut [u8]) -> usize {
         let mut n = 0;
         while n < buf.len() {

@@ -22,6 +22,12 @@ pub trait Port {
     /// Queues bytes from the start of `data` for sending; returns how many it took (0 when the
     /// port's transmit buffer is full).
     fn write(&mut self, data: &[u8]) -> usize;
+
+    /// Which port this is: a session belongs to the port that opened it, so each port of a
+    /// device with several must give its own id.
+    fn id(&self) -> PortId {
+        PortId::DEFAULT
+    }
 }
 
 /// How long a port may take none of an answer's bytes before the rest of the answer is dropped.
@@ -41,9 +47,9 @@ pub struct LinkStats {
 }
 
 /// One port's side of the link: the frame being received and the answer being sent.
+///
+/// All zero when new, so that a `static` link costs no flash for its initial value.
 pub struct Link {
-    /// The port this link serves: sessions belong to it.
-    port: PortId,
     /// COBS bytes of the frame being received, without its delimiters.
     frame: [u8; MAX_WIRE_FRAME_LEN],
     frame_len: usize,
@@ -69,16 +75,8 @@ impl Default for Link {
 }
 
 impl Link {
-    /// A link for a single-port device ([`PortId::DEFAULT`]).
     pub const fn new() -> Self {
-        Self::on_port(PortId::DEFAULT)
-    }
-
-    /// A link for `port`: each port of a device needs its own id, so that a session opened on
-    /// one cannot be fed or ended from the other.
-    pub const fn on_port(port: PortId) -> Self {
         Self {
-            port,
             frame: [0; MAX_WIRE_FRAME_LEN],
             frame_len: 0,
             overflowed: false,
@@ -138,7 +136,7 @@ impl Link {
             self.collect(start, end);
             if delimiter.is_some() {
                 self.input_pos = end + 1;
-                self.answer_frame(engine, now_ms());
+                self.answer_frame(engine, port.id(), now_ms());
                 // Read after the engine's work, which may take long: the stall clock of this
                 // answer starts now.
                 let now = now_ms();
@@ -163,7 +161,7 @@ impl Link {
     }
 
     /// Hands the completed frame to the engine and queues its answer.
-    fn answer_frame<B: Backend>(&mut self, engine: &mut Engine<B>, now_ms: u64) {
+    fn answer_frame<B: Backend>(&mut self, engine: &mut Engine<B>, from: PortId, now_ms: u64) {
         if self.frame_len == 0 && !self.overflowed {
             // Two delimiters in a row: the gap before a frame, not a frame.
             return;
@@ -182,11 +180,11 @@ impl Link {
         if self.overflowed {
             // Let the engine see an over-long run too, so that it answers `FrameTooLong` as it
             // does for a single stream: the buffer is full of non-zero bytes, one more overflows.
-            engine.receive_on(self.port, now_ms, &self.frame, &mut queue);
-            engine.receive_on(self.port, now_ms, &[1, 0], &mut queue);
+            engine.receive_on(from, now_ms, &self.frame, &mut queue);
+            engine.receive_on(from, now_ms, &[1, 0], &mut queue);
         } else {
-            engine.receive_on(self.port, now_ms, &self.frame[..self.frame_len], &mut queue);
-            engine.receive_on(self.port, now_ms, &[0], &mut queue);
+            engine.receive_on(from, now_ms, &self.frame[..self.frame_len], &mut queue);
+            engine.receive_on(from, now_ms, &[0], &mut queue);
         }
         // The request may have carried a key: none of it stays here.
         let used = if self.overflowed {

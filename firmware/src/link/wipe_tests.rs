@@ -29,6 +29,10 @@ impl Port for Wire {
         self.sent.extend_from_slice(data);
         data.len()
     }
+
+    fn id(&self) -> PortId {
+        PortId::UART0
+    }
 }
 
 /// Every 8-byte piece of `secret` that is found in `buffer`.
@@ -44,7 +48,7 @@ fn no_key_plaintext_or_answer_bytes_stay_in_the_buffers_after_a_signature() {
     let key: Vec<u8> = (0..32).map(|i| 0x80 | i as u8).collect();
     let plain: Vec<u8> = (0..64).map(|i| 0x40 ^ (7 * i) as u8).collect();
     let mut engine = Engine::new(SoftwareBackend::new(Chip::Esp32C3, Seed::Fixed(11)));
-    let mut link = Link::on_port(PortId::UART0);
+    let mut link = Link::new();
     let mut wire = Wire {
         incoming: Vec::new(),
         sent: Vec::new(),
