@@ -16,6 +16,8 @@ use esp_hal::{
     Blocking,
 };
 use ucrypto_firmware::link::{ByteRing, Port};
+use ucrypto_firmware::PortId;
+use zeroize::Zeroize;
 
 /// UART0's line speed at start-up (8 data bits, no parity, 1 stop bit); `SetBaud` moves it.
 pub const UART_BAUD: u32 = ucrypto_protocol::DEFAULT_BAUD;
@@ -104,6 +106,8 @@ fn drain_fifo(uart: &mut Uart<'static, Blocking>, rx: &mut ByteRing<UART_RX_BUFF
             Err(_) => {}
         }
     }
+    // The bytes may be parts of a key: only the ring (which wipes what it hands out) keeps them.
+    chunk.zeroize();
 }
 
 #[handler]
@@ -126,6 +130,10 @@ impl Port for UartPort {
             }
             rx.pop(buf)
         })
+    }
+
+    fn id(&self) -> PortId {
+        PortId::UART0
     }
 
     fn write(&mut self, data: &[u8]) -> usize {
@@ -151,6 +159,10 @@ impl UsbPort {
 }
 
 impl Port for UsbPort {
+    fn id(&self) -> PortId {
+        PortId::USB_SERIAL_JTAG
+    }
+
     fn read(&mut self, buf: &mut [u8]) -> usize {
         let mut n = 0;
         while n < buf.len() {

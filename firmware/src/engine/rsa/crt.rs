@@ -6,6 +6,7 @@
 //! length, about four times faster than one full-length exponentiation with `d`. Only the two
 //! half-length exponentiations and `qinv (m1 - m2) mod p` need the accelerator, so a 4096-bit key
 //! signs on a chip whose accelerator stops at 3072 bits; the check with `e` then runs in software.
+use subtle::Choice;
 use ucrypto_protocol::ErrorCode;
 
 use super::{backend_refusal, bigint, public_exp, Refusal, Workspace};
@@ -54,8 +55,13 @@ pub(super) fn sign<B: Backend>(backend: &mut B, ws: &mut Workspace) -> Result<()
         &mut ws.a[..pl],
         &mut ws.tmp[..pl],
     );
+    // The borrow says whether m1 < m2: secret, so it only selects, through `subtle`.
     let borrow = bigint::sub_into(&mut ws.d[..pl], &ws.b[..pl], &ws.a[..pl]);
-    bigint::cond_add_assign(&mut ws.d[..pl], &ws.p.words[..pl], borrow);
+    bigint::cond_add_assign(
+        &mut ws.d[..pl],
+        &ws.p.words[..pl],
+        Choice::from(borrow as u8),
+    );
 
     // h = qinv (m1 - m2) mod p, in a.
     backend

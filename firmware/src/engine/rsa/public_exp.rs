@@ -40,8 +40,9 @@ pub(super) fn mont_mul(a: &[u32], b: &[u32], m: &MontModulus, out: &mut [u32], t
     // t < 2m: subtract m unless t (with its top word t[k]) is already below m.
     let out = &mut out[..k];
     let borrow = bigint::sub_into(out, &t[..k], n);
+    // The values are public (a signature being checked): no need to hide this choice.
     let keep_t = borrow & u32::from(t[k] == 0);
-    bigint::cond_copy(out, &t[..k], keep_t);
+    bigint::cond_copy(out, &t[..k], subtle::Choice::from(keep_t as u8));
 }
 
 /// Scratch for [`pow`]: three values of the modulus's length and one of two more words.
