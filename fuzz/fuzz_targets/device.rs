@@ -69,6 +69,8 @@ pub enum Answer {
     Signature(Vec<u8>),
     Ended,
     Error,
+    /// A slot's public key: its modulus.
+    PublicKey(Vec<u8>),
 }
 
 /// Sends one request; exactly one response comes back, with its sequence number.
@@ -92,6 +94,7 @@ pub fn call(device: &mut Device, req: &Request<'_>) -> Answer {
         ResponseBody::Signature { data } => Answer::Signature(data.to_vec()),
         ResponseBody::SessionEnded => Answer::Ended,
         ResponseBody::Error(_) => Answer::Error,
+        ResponseBody::PublicKey(key) => Answer::PublicKey(key.n.to_vec()),
     }
 }
 

@@ -10,10 +10,12 @@
 extern crate std;
 
 pub mod frame;
+pub mod keys;
 pub mod limits;
 pub mod messages;
 
 pub use frame::{encode_frame, FrameDecoder, FrameError};
+pub use keys::*;
 pub use limits::*;
 pub use messages::*;
 

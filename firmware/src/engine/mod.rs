@@ -231,6 +231,14 @@ fn dispatch<'d, B: Backend>(
                 Err((ErrorCode::NoSession, "no such session"))
             }
         }
+        RequestBody::KeyGenerate { .. }
+        | RequestBody::KeyImport { .. }
+        | RequestBody::PublicKey { .. }
+        | RequestBody::SignSlot { .. }
+        | RequestBody::SignDigestSlot { .. } => Err((
+            ErrorCode::Unsupported,
+            "device keys are not in this firmware",
+        )),
     }
 }
 
@@ -245,6 +253,7 @@ fn hello<B: Backend>(backend: &B, self_test: &SelfTest) -> HelloInfo<'static> {
         capabilities: capabilities(backend),
         entropy: backend.entropy(),
         self_test: *self_test,
+        key_slots: None,
     }
 }
 
