@@ -137,14 +137,17 @@ impl KeyHardware for VirtualKeyHardware {
             other => self.fault = other,
         }
         // WR_DIS bit 0 protects RD_DIS; bits 8 + n protect KEY_PURPOSE_n. Protected fields keep
-        // their value, as on silicon (the write is ignored).
+        // their value, as on silicon (the write is ignored). Protection set by this same burn
+        // takes effect afterwards, when the controller reloads.
+        let before = self.block0();
+        let was = |index: usize| before[index / 32] >> (index % 32) & 1 == 1;
         for (i, word) in bits.iter().enumerate() {
             let mut allowed = u32::MAX;
-            if i == 1 && self.bit(0) {
+            if i == 1 && was(0) {
                 allowed &= !0x7f;
             }
             for n in 0..6 {
-                if self.bit(8 + n) {
+                if was(8 + n) {
                     let b = 88 + 4 * n;
                     if b / 32 == i {
                         allowed &= !(0xf << (b % 32));
@@ -230,7 +233,7 @@ impl KeyHardware for VirtualKeyHardware {
         // The chip's largest modulus sets the block's layout (3072 bits: 1200 bytes).
         let c = block.ciphertext();
         let num_len = (c.len() - 48) / 3;
-        if c.len() % 16 != 0 || num_len % 4 != 0 {
+        if !c.len().is_multiple_of(16) || !num_len.is_multiple_of(4) {
             return Err(DsError::Hardware);
         }
         let mut p = c.to_vec();

@@ -27,7 +27,7 @@ const fn small_primes() -> [u16; 302] {
         let mut d = 3u16;
         let mut prime = true;
         while d * d <= n {
-            if n % d == 0 {
+            if n.is_multiple_of(d) {
                 prime = false;
                 break;
             }
