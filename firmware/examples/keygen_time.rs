@@ -99,7 +99,9 @@ fn main() {
         };
         let mut scratch = vec![0u8; MAX_FRAME_LEN];
         let mut wire = vec![0u8; MAX_WIRE_FRAME_LEN];
-        let frame = encode_frame(&request, &mut scratch, &mut wire).unwrap().to_vec();
+        let frame = encode_frame(&request, &mut scratch, &mut wire)
+            .unwrap()
+            .to_vec();
         let start = Instant::now();
         let mut answer = Vec::new();
         engine.receive(&frame, |f| answer.extend_from_slice(f));
@@ -107,7 +109,10 @@ fn main() {
         let mut decoder: FrameDecoder = FrameDecoder::new();
         let (_, body) = decoder.push(&answer);
         let response: Response = postcard::from_bytes(body.unwrap().unwrap()).unwrap();
-        assert!(matches!(response.body, ResponseBody::PublicKey(_)), "{response:?}");
+        assert!(
+            matches!(response.body, ResponseBody::PublicKey(_)),
+            "{response:?}"
+        );
         let half = usize::from(bits) / 64;
         exps += u64::from(engine.backend().exp[half]);
         muls += u64::from(engine.backend().mul[half]);
