@@ -13,7 +13,7 @@ use ucrypto_protocol::{RequestBody, ResponseBody, SlotState};
 
 fn connect(sim: &Sim) -> Client<SerialTransport> {
     let transport = SerialTransport::open(&sim.port, 115_200).expect("the sim's port opens");
-    Client::connect(transport, Duration::from_secs(5), 0).expect("the sim answers Hello")
+    Client::connect(transport, Duration::from_secs(5)).expect("the sim answers Hello")
 }
 
 fn slots(client: &mut Client<SerialTransport>) -> [SlotState; 6] {
