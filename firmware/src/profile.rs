@@ -16,6 +16,9 @@ pub struct ChipProfile {
     pub rsa_accelerator_bits: u16,
     /// Where the TRNG's entropy comes from on this chip without the radio running.
     pub entropy_source: EntropySource,
+    /// Largest modulus of the Digital Signature peripheral, which sets the DS parameter block's
+    /// size; `None` for a chip without one (ESP32).
+    pub ds_max_bits: Option<u16>,
 }
 
 const AES_ALL: u8 = KeySize::Aes128 as u8 | KeySize::Aes192 as u8 | KeySize::Aes256 as u8;
@@ -25,9 +28,10 @@ impl ChipProfile {
     /// The profile of `chip` (ESP32 and ESP32-S3 from their technical reference manuals; only the
     /// ESP32-C3 and ESP32-C6 firmware is built and tested here).
     pub const fn of(chip: Chip) -> ChipProfile {
-        let (aes_hw_key_sizes, rsa_accelerator_bits) = match chip {
-            Chip::Esp32 | Chip::Esp32S3 => (AES_ALL, 4096),
-            Chip::Esp32C3 | Chip::Esp32C6 => (AES_128_256, 3072),
+        let (aes_hw_key_sizes, rsa_accelerator_bits, ds_max_bits) = match chip {
+            Chip::Esp32 => (AES_ALL, 4096, None),
+            Chip::Esp32S3 => (AES_ALL, 4096, Some(4096)),
+            Chip::Esp32C3 | Chip::Esp32C6 => (AES_128_256, 3072, Some(3072)),
         };
         ChipProfile {
             chip,
@@ -36,6 +40,7 @@ impl ChipProfile {
             max_rsa_bits: ucrypto_protocol::MAX_RSA_BITS,
             rsa_accelerator_bits,
             entropy_source: EntropySource::SarAdc,
+            ds_max_bits,
         }
     }
 }

@@ -86,7 +86,7 @@ fn error_response() {
     assert_eq!(body, hex("07 08 03 01 78"));
 }
 
-/// The loaded-key requests and answer (variants appended after `EndSession`).
+/// The loaded-key requests and answer (variants appended after the device-key ones).
 #[test]
 fn loaded_key_frames() {
     let sign = Request {
@@ -97,7 +97,7 @@ fn loaded_key_frames() {
         },
     };
     let ab = " ab".repeat(32);
-    let wire = hex(&format!("00 28 09 0b 01{ab} 0c 78 b5 91 00"));
+    let wire = hex(&format!("00 28 09 10 01{ab} 23 dc f5 1d 00"));
     assert_eq!(encode_frame_vec(&sign).unwrap(), wire);
     assert_eq!(
         postcard::from_bytes::<Request>(&decode_one(&wire)).unwrap(),
@@ -113,7 +113,7 @@ fn loaded_key_frames() {
     };
     assert_eq!(
         encode_frame_vec(&hashed).unwrap(),
-        hex("00 0b 0b 0c 01 02 ac 02 b3 29 75 02 00")
+        hex("00 0b 0b 11 01 02 ac 02 ed 92 64 90 00")
     );
     let unload = Request {
         seq: 10,
@@ -121,7 +121,7 @@ fn loaded_key_frames() {
     };
     assert_eq!(
         encode_frame_vec(&unload).unwrap(),
-        hex("00 08 0a 0d 01 a2 76 0d 25 00")
+        hex("00 08 0a 12 01 de 8d b1 fd 00")
     );
     let loaded = Response {
         seq: 8,
@@ -129,7 +129,7 @@ fn loaded_key_frames() {
     };
     assert_eq!(
         encode_frame_vec(&loaded).unwrap(),
-        hex("00 08 08 09 01 73 45 e8 24 00")
+        hex("00 08 08 0a 01 ea ed 0f 10 00")
     );
 }
 
@@ -140,7 +140,7 @@ fn set_baud_frames() {
         seq: 12,
         body: RequestBody::SetBaud { baud: 921_600 },
     };
-    let wire = hex("00 0a 0c 0e 80 a0 38 46 cd 04 e7 00");
+    let wire = hex("00 0a 0c 13 80 a0 38 d6 84 43 5e 00");
     assert_eq!(encode_frame_vec(&set).unwrap(), wire);
     assert_eq!(
         postcard::from_bytes::<Request>(&decode_one(&wire)).unwrap(),
@@ -152,7 +152,7 @@ fn set_baud_frames() {
     };
     assert_eq!(
         encode_frame_vec(&done).unwrap(),
-        hex("00 0a 0c 0b 80 a0 38 0d 56 63 41 00")
+        hex("00 0a 0c 0c 80 a0 38 c7 ee 63 58 00")
     );
 }
 
@@ -163,7 +163,7 @@ fn set_baud_frames() {
 fn schema_fingerprint_is_pinned() {
     assert_eq!(
         SCHEMA_FINGERPRINT,
-        [0xc4, 0x2f, 0x0d, 0xdb, 0x77, 0x68, 0xf0, 0x48]
+        [0x7a, 0xe2, 0xee, 0x55, 0x86, 0xae, 0x0f, 0xbd]
     );
 }
 
@@ -199,7 +199,7 @@ fn doc_hello() -> Response<'static> {
             virtual_device: false,
             device_id: [0x58, 0xcf, 0x79, 0x01, 0x02, 0x03],
             capabilities: Capabilities {
-                commands: 31,
+                commands: 63,
                 aes_key_sizes: 7,
                 aes_hw_key_sizes: 5,
                 min_rsa_bits: 1024,
@@ -216,6 +216,17 @@ fn doc_hello() -> Response<'static> {
                 sha256: TestOutcome::Passed,
                 rsa: TestOutcome::Passed,
             },
+            key_slots: Some([
+                SlotState::DsKey {
+                    bits: 2048,
+                    spki_sha256: [0xaa; 32],
+                },
+                SlotState::OtherPurpose { purpose: 4 },
+                SlotState::Free,
+                SlotState::Free,
+                SlotState::Free,
+                SlotState::Free,
+            ]),
         }),
     }
 }
@@ -224,13 +235,136 @@ fn doc_hello() -> Response<'static> {
 fn hello_response() {
     let body = postcard::to_allocvec(&doc_hello()).unwrap();
     let expected = hex(
-        "01 00 01 c4 2f 0d db 77 68 f0 48 05 30 2e 31 2e 30 02 00 58 cf 79 01 02 03 \
-         1f 07 05 80 08 80 20 80 18 00 00 00 00 00 00",
+        "01 00 01 7a e2 ee 55 86 ae 0f bd 05 30 2e 31 2e 30 02 00 58 cf 79 01 02 03 \
+         3f 07 05 80 08 80 20 80 18 00 00 00 00 00 00 \
+         01 01 80 10 aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa \
+         aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa 02 04 00 00 00 00",
     );
     assert_eq!(body, expected, "{:02x?}", body);
     let wire = hex(
-        "00 02 01 11 01 c4 2f 0d db 77 68 f0 48 05 30 2e 31 2e 30 02 10 58 cf 79 01 02 03 1f 07 \
-         05 80 08 80 20 80 18 01 01 01 01 01 05 b9 a5 eb b8 00",
+        "00 02 01 11 01 7a e2 ee 55 86 ae 0f bd 05 30 2e 31 2e 30 02 10 58 cf 79 01 02 03 3f 07 \
+         05 80 08 80 20 80 18 01 01 01 01 01 27 01 01 80 10 aa aa aa aa aa aa aa aa aa aa aa aa \
+         aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa 02 04 01 01 01 05 a4 b8 52 \
+         40 00",
     );
     assert_eq!(encode_frame_vec(&doc_hello()).unwrap(), wire);
+}
+
+/// Checks that `msg` encodes to `wire` and decodes back to itself.
+fn round_trip<'a, T>(msg: &T, wire: &str, body: &'a mut Vec<u8>)
+where
+    T: serde::Serialize + serde::Deserialize<'a> + PartialEq + std::fmt::Debug,
+{
+    let wire = hex(wire);
+    assert_eq!(encode_frame_vec(msg).unwrap(), wire, "{msg:?}");
+    *body = decode_one(&wire);
+    assert_eq!(&postcard::from_bytes::<T>(body).unwrap(), msg);
+}
+
+#[test]
+fn key_generate_request() {
+    let req = Request {
+        seq: 1,
+        body: RequestBody::KeyGenerate {
+            slot: 0,
+            bits: 2048,
+        },
+    };
+    // seq 1, variant 10, slot 0, bits 2048 (varint 80 10).
+    round_trip(&req, "00 03 01 0a 07 80 10 68 64 dd df 00", &mut Vec::new());
+}
+
+#[test]
+fn key_import_request() {
+    // The toy key n = 55 = 11 * 5, e = 3, d = 27 (sizes far below what a device accepts).
+    let key = RsaPrivateKey {
+        n: &[0x37],
+        e: &[0x03],
+        d: &[0x1b],
+        p: &[0x0b],
+        q: &[0x05],
+        dp: &[0x07],
+        dq: &[0x03],
+        qinv: &[0x09],
+    };
+    let req = Request {
+        seq: 2,
+        body: RequestBody::KeyImport {
+            slot: ANY_SLOT,
+            key,
+        },
+    };
+    round_trip(
+        &req,
+        "00 18 02 0b ff 01 37 01 03 01 1b 01 0b 01 05 01 07 01 03 01 09 e3 8a 82 d0 00",
+        &mut Vec::new(),
+    );
+}
+
+#[test]
+fn public_key_request_and_response() {
+    let req = Request {
+        seq: 3,
+        body: RequestBody::PublicKey { slot: 3 },
+    };
+    round_trip(&req, "00 08 03 0c 03 99 32 84 4a 00", &mut Vec::new());
+    let resp = Response {
+        seq: 1,
+        body: ResponseBody::PublicKey(PublicKeyInfo {
+            slot: 0,
+            bits: 6,
+            n: &[0x37],
+            e: &[0x03],
+        }),
+    };
+    round_trip(
+        &resp,
+        "00 03 01 09 0a 06 01 37 01 03 12 5c fc 4b 00",
+        &mut Vec::new(),
+    );
+}
+
+#[test]
+fn slot_signing_requests() {
+    let req = Request {
+        seq: 4,
+        body: RequestBody::SignSlot {
+            session: 1,
+            length: 3,
+            slot: 0,
+        },
+    };
+    round_trip(&req, "00 05 04 0d 01 03 05 cf 0a b2 64 00", &mut Vec::new());
+    // The digest is SHA-256("abc").
+    let digest = hex("ba 78 16 bf 8f 01 cf ea 41 41 40 de 5d ae 22 23 \
+                      b0 03 61 a3 96 17 7a 9c b4 10 ff 61 f2 00 15 ad");
+    let req = Request {
+        seq: 5,
+        body: RequestBody::SignDigestSlot {
+            digest: digest.try_into().unwrap(),
+            slot: 1,
+        },
+    };
+    round_trip(
+        &req,
+        "00 20 05 0e ba 78 16 bf 8f 01 cf ea 41 41 40 de 5d ae 22 23 b0 03 61 a3 96 17 7a 9c \
+         b4 10 ff 61 f2 08 15 ad 01 ca d7 a7 1a 00",
+        &mut Vec::new(),
+    );
+}
+
+#[test]
+fn slot_used_error() {
+    let resp = Response {
+        seq: 7,
+        body: ResponseBody::Error(DeviceError {
+            code: ErrorCode::SlotUsed,
+            message: "x",
+        }),
+    };
+    round_trip(
+        &resp,
+        "00 0a 07 08 0b 01 78 94 71 dc 21 00",
+        &mut Vec::new(),
+    );
 }

@@ -1,7 +1,10 @@
 //! The signing key a host loaded for its connection (`LoadKey`): checked once, kept with its
 //! Montgomery constants, and used by `SignDigestLoaded` and `SignHashedLoaded`, so that a run of
-//! signatures sends the key over the line once. Wiped on `UnloadKey`, a `Hello`, a restart, or
-//! [`KEY_IDLE_MS`] without a request.
+//! signatures sends the key over the line once. Wiped on `UnloadKey`, a `Hello` on its port, a
+//! restart, or [`KEY_IDLE_MS`] without a request from its port.
+//!
+//! The key belongs to the port that loaded it, like a session: the other port cannot sign with
+//! it, unload it or replace it (`Busy`), and its `Hello` leaves it alone.
 use ucrypto_protocol::{
     ErrorCode, ResponseBody, RsaPrivateKey, SelfTest, KEY_IDLE_MS, MAX_CHUNK_LEN,
 };
@@ -9,7 +12,7 @@ use ucrypto_protocol::{
 use super::rsa::{self, Workspace};
 use super::sign::refuse_after_failed_self_test;
 use super::Outcome;
-use crate::{Backend, ChipProfile};
+use crate::{Backend, ChipProfile, PortId};
 
 /// One loaded key at a time (loading another replaces it).
 pub(crate) struct KeySlot {
@@ -17,6 +20,9 @@ pub(crate) struct KeySlot {
     ws: Workspace,
     /// The loaded key's handle and modulus length in bytes.
     loaded: Option<(u32, usize)>,
+    /// The port that loaded the key, and the port of the request being served.
+    owner: PortId,
+    port: PortId,
     next_handle: u32,
     /// Whether a request arrived since the last clock tick, and when the last one was seen.
     active: bool,
@@ -28,25 +34,41 @@ const NO_KEY: (ErrorCode, &str) = (
     "no key loaded under that handle (unloaded, idle or restarted): load it again",
 );
 
+const BUSY: (ErrorCode, &str) = (
+    ErrorCode::Busy,
+    "a key loaded on the device's other port is in use: wait for it to be unloaded or idle",
+);
+
 impl KeySlot {
     pub(crate) const fn new() -> Self {
         Self {
             ws: Workspace::new(),
             loaded: None,
+            owner: PortId::DEFAULT,
+            port: PortId::DEFAULT,
             next_handle: 1,
             active: false,
             last_request_ms: 0,
         }
     }
 
-    /// `LoadKey`: checks `key` as a signature would and keeps it.
+    /// Sets the port of the requests that follow.
+    pub(crate) fn serve_from(&mut self, port: PortId) {
+        self.port = port;
+    }
+
+    /// `LoadKey`: checks `key` as a signature would and keeps it for the requesting port.
     pub(crate) fn load<'d, B: Backend>(
         &mut self,
         backend: &B,
         self_test: &SelfTest,
         key: &RsaPrivateKey<'_>,
     ) -> Outcome<'d> {
+        if self.loaded.is_some() && self.owner != self.port {
+            return Err(BUSY);
+        }
         self.wipe();
+        self.owner = self.port;
         refuse_after_failed_self_test(self_test)?;
         let max_bits = ChipProfile::of(backend.chip()).max_rsa_bits;
         match self.ws.load(key, max_bits) {
@@ -78,10 +100,10 @@ impl KeySlot {
         Ok(ResponseBody::Signature { data: &out[..len] })
     }
 
-    /// The modulus length of the key loaded under `handle`.
+    /// The modulus length of the key the requesting port loaded under `handle`.
     pub(crate) fn len_of(&self, handle: u32) -> Result<usize, (ErrorCode, &'static str)> {
         match self.loaded {
-            Some((h, len)) if h == handle => Ok(len),
+            Some((h, len)) if h == handle && self.owner == self.port => Ok(len),
             _ => Err(NO_KEY),
         }
     }
@@ -100,9 +122,19 @@ impl KeySlot {
         }
     }
 
-    /// Notes that a request arrived (the idle clock restarts at the next tick).
+    /// Forgets the key if the requesting port loaded it (its `Hello`).
+    pub(crate) fn wipe_own(&mut self) {
+        if self.owner == self.port {
+            self.wipe();
+        }
+    }
+
+    /// Notes that a request arrived (the idle clock restarts at the next tick): only the
+    /// owner's requests keep its key alive.
     pub(crate) fn touch(&mut self) {
-        self.active = true;
+        if self.owner == self.port {
+            self.active = true;
+        }
     }
 
     /// The device's clock: wipes the key after [`KEY_IDLE_MS`] without a request.

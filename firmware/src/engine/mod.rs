@@ -13,6 +13,7 @@ use zeroize::Zeroize;
 use crate::{Backend, ChipProfile, PortId, FIRMWARE_VERSION};
 
 mod aes;
+mod keys;
 mod line_rate;
 mod loaded_key;
 mod random;
@@ -49,6 +50,10 @@ pub struct Engine<B: Backend> {
     sessions: SessionSlot<B>,
     connection: Connection,
     stats: EngineStats,
+    /// The time of the last [`Engine::tick`].
+    now_ms: u64,
+    /// Whether the backend drives device keys (known at start: it is the hardware's).
+    device_keys: bool,
 }
 
 /// What a host sets up for its connection and a new `Hello` or a restart forgets: the loaded
@@ -65,6 +70,7 @@ impl<B: Backend> Engine<B> {
     /// Wraps `backend`, running the start-up self-tests on it first.
     pub fn new(mut backend: B) -> Self {
         let self_test = self_test::run(&mut backend);
+        let device_keys = keys::available(&mut backend);
         Self {
             backend,
             decoder: FrameDecoder::new(),
@@ -78,11 +84,18 @@ impl<B: Backend> Engine<B> {
                 line: LineRate::new(),
             },
             stats: EngineStats::default(),
+            now_ms: 0,
+            device_keys,
         }
     }
 
     pub fn backend(&self) -> &B {
         &self.backend
+    }
+
+    /// The backend, for a host that keeps the virtual device's eFuse and flash images.
+    pub fn backend_mut(&mut self) -> &mut B {
+        &mut self.backend
     }
 
     /// What a chip reset does: any half-received frame and the open session (with its keys)
@@ -95,10 +108,14 @@ impl<B: Backend> Engine<B> {
         self.self_test = self_test::run(&mut self.backend);
     }
 
-    /// The device's clock, in milliseconds from any fixed start: call it often (every pass of
-    /// the main loop). A loaded key is wiped after `KEY_IDLE_MS` without a request.
-    /// After `BAUD_FALLBACK_MS` without a frame the UART rate returns to `DEFAULT_BAUD`.
+    /// The device's one clock, in milliseconds from any fixed start (monotonic): call it often
+    /// (every pass of the main loop), so that nothing secret outlives its host. An open session
+    /// ends after [`ucrypto_protocol::SESSION_IDLE_TIMEOUT_MS`] unused, a loaded key is wiped
+    /// after `KEY_IDLE_MS` without a request from its port, and after `BAUD_FALLBACK_MS` without
+    /// a frame the UART rate returns to `DEFAULT_BAUD`.
     pub fn tick(&mut self, now_ms: u64) {
+        self.now_ms = now_ms;
+        self.sessions.expire_idle(now_ms);
         self.connection.keys.tick(now_ms);
         self.connection.line.tick(now_ms);
     }
@@ -122,25 +139,19 @@ impl<B: Backend> Engine<B> {
 
     /// The capabilities this engine reports on its backend.
     pub fn capabilities(&self) -> Capabilities {
-        capabilities(&self.backend)
+        capabilities(&self.backend, self.device_keys)
     }
 
-    /// Feeds bytes received from the host on a single-port device without a clock (the virtual
-    /// device): sessions never time out. `send` is called with each complete response frame.
+    /// Feeds bytes received from the host on a single-port device (the virtual device), at the
+    /// time of the last [`Engine::tick`]. `send` is called with each complete response frame.
     pub fn receive(&mut self, input: &[u8], send: impl FnMut(&[u8])) {
-        self.receive_on(PortId::DEFAULT, 0, input, send);
+        self.receive_on(PortId::DEFAULT, self.now_ms, input, send);
     }
 
-    /// Ends an open session idle for [`ucrypto_protocol::SESSION_IDLE_TIMEOUT_MS`] on the
-    /// caller's millisecond clock, wiping its key: called between requests, so that a key does
-    /// not stay in RAM after its host went away.
-    pub fn expire_idle_session(&mut self, now_ms: u64) {
-        self.sessions.expire_idle(now_ms);
-    }
-
-    /// Feeds bytes received on `port` at `now_ms` (a monotonic millisecond clock); `send` is
-    /// called with each complete response frame. After `send` returns, the frame and the
-    /// payload it carried (random bytes, AES output, a signature) are wiped from the engine.
+    /// Feeds bytes received on `port` at `now_ms` (the clock of [`Engine::tick`], which this
+    /// also advances); `send` is called with each complete response frame. After `send`
+    /// returns, the frame and the payload it carried (random bytes, AES output, a signature)
+    /// are wiped from the engine.
     pub fn receive_on(
         &mut self,
         port: PortId,
@@ -148,7 +159,9 @@ impl<B: Backend> Engine<B> {
         mut input: &[u8],
         mut send: impl FnMut(&[u8]),
     ) {
+        self.tick(now_ms);
         self.sessions.serve_from(port, now_ms);
+        self.connection.keys.serve_from(port);
         while !input.is_empty() {
             let (consumed, frame) = self.decoder.push(input);
             input = &input[consumed..];
@@ -168,6 +181,7 @@ impl<B: Backend> Engine<B> {
             self.connection.line.touch();
             let response = serve(
                 &mut self.backend,
+                self.device_keys,
                 &self.self_test,
                 &mut self.sessions,
                 &mut self.connection,
@@ -222,6 +236,7 @@ fn error(seq: u32, code: ErrorCode, message: &'static str) -> Response<'static> 
 /// Decodes one checked frame body and serves it.
 fn serve<'d, B: Backend>(
     backend: &mut B,
+    device_keys: bool,
     self_test: &SelfTest,
     sessions: &mut SessionSlot<B>,
     connection: &mut Connection,
@@ -245,7 +260,15 @@ fn serve<'d, B: Backend>(
         }
     };
     let seq = request.seq;
-    let outcome = dispatch(backend, self_test, sessions, connection, data, request.body);
+    let outcome = dispatch(
+        backend,
+        device_keys,
+        self_test,
+        sessions,
+        connection,
+        data,
+        request.body,
+    );
     Response {
         seq,
         body: match outcome {
@@ -257,21 +280,21 @@ fn serve<'d, B: Backend>(
 
 fn dispatch<'d, B: Backend>(
     backend: &mut B,
+    device_keys: bool,
     self_test: &SelfTest,
     sessions: &mut SessionSlot<B>,
     connection: &mut Connection,
     data: &'d mut [u8; MAX_CHUNK_LEN],
     body: RequestBody<'_>,
 ) -> Outcome<'d> {
-    let Connection { keys, line } = connection;
+    let Connection { keys: loaded, line } = connection;
     match body {
         RequestBody::Hello => {
             // A new host on this port (or the same one after a timeout): nothing of its old
-            // stream survives (the other port's session is not this host's to end), and no
-            // loaded key, whichever port loaded it.
+            // stream or its loaded key survives (the other port's are not this host's to end).
             sessions.end_own();
-            keys.wipe();
-            Ok(ResponseBody::Hello(hello(backend, self_test)))
+            loaded.wipe_own();
+            Ok(ResponseBody::Hello(hello(backend, device_keys, self_test)))
         }
         RequestBody::Ping { nonce } => Ok(ResponseBody::Pong { nonce }),
         RequestBody::Random { words } => random::serve(backend, self_test, data, words),
@@ -300,18 +323,18 @@ fn dispatch<'d, B: Backend>(
         RequestBody::SignDigest { digest, key } => {
             sign::sign_digest(backend, self_test, &digest, &key, data)
         }
-        RequestBody::LoadKey { key } => keys.load(backend, self_test, &key),
+        RequestBody::LoadKey { key } => loaded.load(backend, self_test, &key),
         RequestBody::SignDigestLoaded { handle, digest } => {
-            keys.sign(backend, self_test, handle, &digest, data)
+            loaded.sign(backend, self_test, handle, &digest, data)
         }
         RequestBody::SignHashedLoaded {
             handle,
             session,
             length,
         } => sign::sign_hashed_loaded(
-            backend, self_test, sessions, keys, handle, session, length, data,
+            backend, self_test, sessions, loaded, handle, session, length, data,
         ),
-        RequestBody::UnloadKey { handle } => keys.unload(handle),
+        RequestBody::UnloadKey { handle } => loaded.unload(handle),
         RequestBody::SetBaud { baud } => line.set(baud),
         RequestBody::EndSession { session } => {
             if sessions.end(session) {
@@ -320,10 +343,36 @@ fn dispatch<'d, B: Backend>(
                 Err((ErrorCode::NoSession, "no such session"))
             }
         }
+        RequestBody::KeyGenerate { slot, bits } => {
+            // Long: nothing of this port's open stream survives it (the other port's session is
+            // not this host's to end).
+            sessions.end_own();
+            keys::generate(backend, self_test, slot, bits, data)
+        }
+        RequestBody::KeyImport { slot, key } => {
+            sessions.end_own();
+            keys::import(backend, self_test, slot, &key, data)
+        }
+        RequestBody::PublicKey { slot } => keys::public_key(backend, slot, data),
+        RequestBody::SignSlot {
+            session,
+            length,
+            slot,
+        } => {
+            let digest = sign::finish_hash(backend, sessions, session, length)?;
+            keys::sign_digest(backend, self_test, slot, &digest, data)
+        }
+        RequestBody::SignDigestSlot { digest, slot } => {
+            keys::sign_digest(backend, self_test, slot, &digest, data)
+        }
     }
 }
 
-fn hello<B: Backend>(backend: &B, self_test: &SelfTest) -> HelloInfo<'static> {
+fn hello<B: Backend>(
+    backend: &mut B,
+    device_keys: bool,
+    self_test: &SelfTest,
+) -> HelloInfo<'static> {
     HelloInfo {
         protocol_version: PROTOCOL_VERSION,
         schema: SCHEMA_FINGERPRINT,
@@ -331,9 +380,14 @@ fn hello<B: Backend>(backend: &B, self_test: &SelfTest) -> HelloInfo<'static> {
         chip: backend.chip(),
         virtual_device: backend.is_virtual(),
         device_id: backend.device_id(),
-        capabilities: capabilities(backend),
+        capabilities: capabilities(backend, device_keys),
         entropy: entropy(backend, self_test),
         self_test: *self_test,
+        key_slots: if device_keys {
+            keys::slots(backend)
+        } else {
+            None
+        },
     }
 }
 
@@ -347,12 +401,18 @@ fn entropy<B: Backend>(backend: &B, self_test: &SelfTest) -> Entropy {
 }
 
 /// What this engine can do on `backend`'s chip.
-fn capabilities<B: Backend>(backend: &B) -> Capabilities {
+fn capabilities<B: Backend>(backend: &B, device_keys: bool) -> Capabilities {
     let profile = ChipProfile::of(backend.chip());
+    let keys = if device_keys {
+        Command::DeviceKeys as u32
+    } else {
+        0
+    };
     Capabilities {
         commands: Command::Random as u32
             | Command::Aes as u32
             | Command::Sign as u32
+            | keys
             | Command::LoadedKey as u32
             | Command::SetBaud as u32,
         // Key sizes the accelerator lacks run in software on the device.

@@ -98,8 +98,9 @@ pub(super) fn sign_hashed_loaded<'d, B: Backend>(
     keys.sign(backend, self_test, handle, &digest?, out)
 }
 
-/// Ends the hash session `session` and returns its digest, if `length` bytes were hashed.
-fn finish_hash<B: Backend>(
+/// Ends hash session `session`, which must have received `length` bytes, and returns its
+/// digest (`SignHashed`, `SignHashedLoaded`, `SignSlot`). The session ends either way.
+pub(super) fn finish_hash<B: Backend>(
     backend: &mut B,
     sessions: &mut SessionSlot<B>,
     session: u32,

@@ -112,7 +112,7 @@ impl Link {
         engine: &mut Engine<B>,
         mut now_ms: impl FnMut() -> u64,
     ) {
-        engine.expire_idle_session(now_ms());
+        engine.tick(now_ms());
         if self.is_sending() {
             self.send(port, now_ms());
             if self.is_sending() {

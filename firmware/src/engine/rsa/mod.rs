@@ -12,7 +12,7 @@ pub(crate) mod bigint;
 mod crt;
 pub(crate) mod emsa;
 pub(crate) mod kat;
-mod montgomery;
+pub(crate) mod montgomery;
 mod public_exp;
 
 use montgomery::MontModulus;
@@ -232,6 +232,12 @@ fn sign_with<B: Backend>(
         return Err((ErrorCode::Internal, "signature longer than the modulus"));
     }
     Ok(k)
+}
+
+/// Checks `key` as [`sign_digest`] does before signing, without signing; returns the modulus
+/// length in bytes.
+pub(crate) fn check_private_key(key: &RsaPrivateKey<'_>, max_bits: u16) -> Result<usize, Refusal> {
+    Workspace::new().load(key, max_bits)
 }
 
 /// The accelerator's failures as answers.
