@@ -24,9 +24,9 @@ pub(crate) struct KeySlot {
     owner: PortId,
     port: PortId,
     next_handle: u32,
-    /// Whether a request arrived since the last clock tick, and when the last one was seen.
-    active: bool,
+    /// When the owner's last request arrived, and the time of the request being served.
     last_request_ms: u64,
+    now_ms: u64,
 }
 
 const NO_KEY: (ErrorCode, &str) = (
@@ -47,14 +47,15 @@ impl KeySlot {
             owner: PortId::DEFAULT,
             port: PortId::DEFAULT,
             next_handle: 1,
-            active: false,
             last_request_ms: 0,
+            now_ms: 0,
         }
     }
 
-    /// Sets the port of the requests that follow.
-    pub(crate) fn serve_from(&mut self, port: PortId) {
+    /// Sets the port of the requests that follow and their time (the engine's clock).
+    pub(crate) fn serve_from(&mut self, port: PortId, now_ms: u64) {
         self.port = port;
+        self.now_ms = now_ms;
     }
 
     /// `LoadKey`: checks `key` as a signature would and keeps it for the requesting port.
@@ -69,6 +70,7 @@ impl KeySlot {
         }
         self.wipe();
         self.owner = self.port;
+        self.last_request_ms = self.now_ms;
         refuse_after_failed_self_test(self_test)?;
         let max_bits = ChipProfile::of(backend.chip()).max_rsa_bits;
         match self.ws.load(key, max_bits) {
@@ -129,20 +131,16 @@ impl KeySlot {
         }
     }
 
-    /// Notes that a request arrived (the idle clock restarts at the next tick): only the
-    /// owner's requests keep its key alive.
+    /// Notes that a request arrived: only the owner's requests keep its key alive.
     pub(crate) fn touch(&mut self) {
         if self.owner == self.port {
-            self.active = true;
+            self.last_request_ms = self.now_ms;
         }
     }
 
-    /// The device's clock: wipes the key after [`KEY_IDLE_MS`] without a request.
+    /// The device's clock: wipes the key after [`KEY_IDLE_MS`] without a request from its port.
     pub(crate) fn tick(&mut self, now_ms: u64) {
-        if self.active || self.loaded.is_none() {
-            self.active = false;
-            self.last_request_ms = now_ms;
-        } else if now_ms.saturating_sub(self.last_request_ms) >= KEY_IDLE_MS {
+        if self.loaded.is_some() && now_ms.saturating_sub(self.last_request_ms) >= KEY_IDLE_MS {
             self.wipe();
         }
     }

@@ -161,7 +161,7 @@ impl<B: Backend> Engine<B> {
     ) {
         self.tick(now_ms);
         self.sessions.serve_from(port, now_ms);
-        self.connection.keys.serve_from(port);
+        self.connection.keys.serve_from(port, now_ms);
         while !input.is_empty() {
             let (consumed, frame) = self.decoder.push(input);
             input = &input[consumed..];
