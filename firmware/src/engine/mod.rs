@@ -233,7 +233,9 @@ fn error(seq: u32, code: ErrorCode, message: &'static str) -> Response<'static> 
     }
 }
 
-/// Decodes one checked frame body and serves it.
+/// Decodes one checked frame body and serves it. (The engine's fields are passed one by one so
+/// that the answer may borrow `data` while the others are changed.)
+#[allow(clippy::too_many_arguments)]
 fn serve<'d, B: Backend>(
     backend: &mut B,
     device_keys: bool,
