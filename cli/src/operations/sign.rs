@@ -74,9 +74,10 @@ impl SigningKey {
     }
 
     /// Loads the key on the device for the signatures that follow (`LoadKey`), so each of them
-    /// sends a digest instead of the key. Does nothing on a device without loaded keys. The
-    /// device wipes the key on [`SigningKey::unload`], the next connection's `Hello`, or after
-    /// `KEY_IDLE_MS` without a request.
+    /// sends a digest instead of the key. Does nothing on a device without loaded keys, or while
+    /// a key loaded on the device's other port is in use (`Busy`): each signature then carries
+    /// the key. The device wipes the key on [`SigningKey::unload`], the next `Hello` on this
+    /// port, or after `KEY_IDLE_MS` without a request on this port.
     pub fn load_on_device<T: Transport>(&mut self, client: &mut Client<T>) -> Result<()> {
         if !client.info().raw_capabilities.supports(Command::LoadedKey) {
             return Ok(());
@@ -84,10 +85,17 @@ impl SigningKey {
         let body = RequestBody::LoadKey {
             key: self.device.as_request(),
         };
-        self.loaded = Some(client.call(body, |body| match body {
+        let loaded = client.call(body, |body| match body {
             ResponseBody::KeyLoaded { handle } => Ok(handle),
             other => Err(unexpected("LoadKey", &other)),
-        })?);
+        });
+        self.loaded = match loaded {
+            Err(Error::Device {
+                code: ErrorCode::Busy,
+                ..
+            }) => None,
+            other => Some(other?),
+        };
         Ok(())
     }
 
