@@ -41,6 +41,9 @@ pub struct Engine<B: Backend> {
     self_test: SelfTest,
     sessions: SessionSlot<B>,
     stats: EngineStats,
+    /// What `Hello` reports: this crate's version, or the version of the image a virtual chip
+    /// booted (`set_firmware_version`).
+    firmware_version: &'static str,
 }
 
 /// What a request handler returns: a response body, or an error code with a hint.
@@ -59,7 +62,14 @@ impl<B: Backend> Engine<B> {
             self_test,
             sessions: SessionSlot::new(),
             stats: EngineStats::default(),
+            firmware_version: FIRMWARE_VERSION,
         }
+    }
+
+    /// Reports `version` in `Hello` instead of this crate's: a virtual chip that booted an
+    /// application image reports the version written in that image.
+    pub fn set_firmware_version(&mut self, version: &'static str) {
+        self.firmware_version = version;
     }
 
     pub fn backend(&self) -> &B {
@@ -119,6 +129,7 @@ impl<B: Backend> Engine<B> {
                     &mut self.sessions,
                     &mut self.stats,
                     &mut self.data,
+                    self.firmware_version,
                     body,
                 )
             };
@@ -156,6 +167,7 @@ fn serve<'d, B: Backend>(
     sessions: &mut SessionSlot<B>,
     stats: &mut EngineStats,
     data: &'d mut [u8; MAX_CHUNK_LEN],
+    firmware_version: &'static str,
     body: &[u8],
 ) -> Response<'d> {
     let request: Request<'_> = match postcard::from_bytes(body) {
@@ -174,7 +186,14 @@ fn serve<'d, B: Backend>(
         }
     };
     let seq = request.seq;
-    let outcome = dispatch(backend, self_test, sessions, data, request.body);
+    let outcome = dispatch(
+        backend,
+        self_test,
+        sessions,
+        data,
+        firmware_version,
+        request.body,
+    );
     Response {
         seq,
         body: match outcome {
@@ -189,13 +208,18 @@ fn dispatch<'d, B: Backend>(
     self_test: &SelfTest,
     sessions: &mut SessionSlot<B>,
     data: &'d mut [u8; MAX_CHUNK_LEN],
+    firmware_version: &'static str,
     body: RequestBody<'_>,
 ) -> Outcome<'d> {
     match body {
         RequestBody::Hello => {
             // A new host (or the same one after a timeout): nothing of the old stream survives.
             sessions.end_any();
-            Ok(ResponseBody::Hello(hello(backend, self_test)))
+            Ok(ResponseBody::Hello(hello(
+                backend,
+                self_test,
+                firmware_version,
+            )))
         }
         RequestBody::Ping { nonce } => Ok(ResponseBody::Pong { nonce }),
         RequestBody::Random { words } => random::serve(backend, self_test, data, words),
@@ -234,11 +258,15 @@ fn dispatch<'d, B: Backend>(
     }
 }
 
-fn hello<B: Backend>(backend: &B, self_test: &SelfTest) -> HelloInfo<'static> {
+fn hello<B: Backend>(
+    backend: &B,
+    self_test: &SelfTest,
+    firmware_version: &'static str,
+) -> HelloInfo<'static> {
     HelloInfo {
         protocol_version: PROTOCOL_VERSION,
         schema: SCHEMA_FINGERPRINT,
-        firmware_version: FIRMWARE_VERSION,
+        firmware_version,
         chip: backend.chip(),
         virtual_device: backend.is_virtual(),
         device_id: backend.device_id(),
