@@ -13,12 +13,19 @@ use crate::virtual_flash::{VirtualFlash, FLASH_SIZE};
 
 /// Serves the ROM loader until the host leaves download mode, then boots from flash: the
 /// ucrypto engine reporting the image's version if the image checks out, silence if not.
-pub fn serve(device: PtyDevice, chip: Chip, flash: VirtualFlash) -> Result<()> {
+/// `damage_block` flips a data bit of that FLASH_DATA block (from 0) as a bad line would.
+pub fn serve(
+    device: PtyDevice,
+    chip: Chip,
+    flash: VirtualFlash,
+    damage_block: Option<u32>,
+) -> Result<()> {
     let stopped = |e: &dyn std::fmt::Display| Error::input(format!("virtual chip stopped: {e}"));
     let mut reader = BufReader::new(device.master().try_clone().map_err(|e| stopped(&e))?);
     let mut writer = device.master().try_clone().map_err(|e| stopped(&e))?;
     let mut loader = RomLoader::new(chip, device.device_id(), flash);
     let mut decoder = SlipDecoder::new();
+    let mut blocks_seen = 0u32;
     log::info!("{}: download mode, waiting for SYNC", chip.name());
     let reboot = loop {
         let mut packet = Vec::new();
@@ -28,6 +35,14 @@ pub fn serve(device: PtyDevice, chip: Chip, flash: VirtualFlash) -> Result<()> {
             Err(SlipError::FramingError | SlipError::OversizedPacket) => continue,
             Err(SlipError::EndOfStream) => return Err(stopped(&"the terminal closed")),
             Err(SlipError::ReadError(e)) => return Err(stopped(&e)),
+        }
+        // FLASH_DATA: 8 bytes of request header, 16 of block header, then the data.
+        if packet.get(..2) == Some(&[0x00, 0x03]) && packet.len() > 24 {
+            if damage_block == Some(blocks_seen) {
+                log::warn!("damaging FLASH_DATA block {blocks_seen} as asked");
+                packet[24] ^= 0x01;
+            }
+            blocks_seen += 1;
         }
         let answer = loader.handle(&packet);
         let mut encoder = SlipEncoder::new(true);

@@ -6,11 +6,17 @@ use ucrypto_firmware::backend::software::Seed;
 use crate::args::{GlobalArgs, SimArgs};
 use crate::error::Result;
 use crate::sim::PtyDevice;
+use crate::virtual_flash::VirtualFlash;
 
 pub fn run(global: &GlobalArgs, args: &SimArgs) -> Result<()> {
     let seed = match args.seed {
         Some(n) => Seed::Fixed(n),
         None => crate::host_seed(),
+    };
+    // Opened first: a flash file that cannot be used is reported before anything is served.
+    let flash = match &args.flash {
+        Some(path) => Some(VirtualFlash::open(path)?),
+        None => None,
     };
     let mut device = PtyDevice::open(args.chip.into(), seed)?;
     if let Some(baud) = global.baud {
@@ -23,6 +29,21 @@ pub fn run(global: &GlobalArgs, args: &SimArgs) -> Result<()> {
     // The path first, alone on its line, flushed: scripts read it and connect.
     let _ = writeln!(out, "{}", device.path()).and_then(|_| out.flush());
     drop(out);
+    if args.download_mode {
+        if !global.json {
+            eprintln!(
+                "ucrypto sim: virtual {} in ROM download mode on {}; Ctrl-C to stop",
+                ucrypto_protocol::Chip::from(args.chip).name(),
+                device.path()
+            );
+        }
+        return crate::download_mode::serve(
+            device,
+            args.chip.into(),
+            flash.unwrap_or_else(VirtualFlash::in_memory),
+            args.damage_block,
+        );
+    }
     if !global.json {
         eprintln!(
             "ucrypto sim: virtual {} on {} (software crypto{}{}); Ctrl-C to stop",

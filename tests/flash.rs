@@ -1,0 +1,287 @@
+//! `ucrypto flash` end to end against `ucrypto sim --download-mode` over a pseudo-terminal: the
+//! image is written through the ROM loader protocol, checked by MD5, booted, and `ucrypto info`
+//! on the same port shows the version inside the image.
+mod common;
+
+use std::path::Path;
+
+use common::{assert_exit, stderr, stdout, Sim};
+use sha2::{Digest, Sha256};
+
+/// The version the test image's `esp_app_desc_t` carries.
+const TEST_VERSION: &str = "7.7.7-flash-test";
+
+/// One ESP application image, built by hand from ESP-IDF's "App Image Format":
+/// - a 24-byte header: 0xE9, segment count, SPI mode, flash size/frequency, entry (u32 LE),
+///   WP pin 0xEE, 3 bytes of pin drive, chip id (u16 LE), min revision, min and max full
+///   revision (u16 LE each), 4 reserved bytes, hash appended (1);
+/// - segments: load address (u32 LE), length (u32 LE), data;
+/// - zero padding so that the checksum byte (0xEF XOR every data byte) ends a 16-byte line;
+/// - the SHA-256 of everything before it.
+fn esp_image(chip_id: u16, segments: &[(u32, Vec<u8>)]) -> Vec<u8> {
+    let mut image = vec![0xE9, segments.len() as u8, 0x02, 0x20];
+    image.extend_from_slice(&0x4038_0000u32.to_le_bytes());
+    image.extend_from_slice(&[0xEE, 0, 0, 0]);
+    image.extend_from_slice(&chip_id.to_le_bytes());
+    image.push(0);
+    image.extend_from_slice(&0u16.to_le_bytes());
+    image.extend_from_slice(&0xFFFFu16.to_le_bytes());
+    image.extend_from_slice(&[0; 4]);
+    image.push(1);
+    assert_eq!(image.len(), 24);
+    let mut checksum = 0xEFu8;
+    for (address, data) in segments {
+        image.extend_from_slice(&address.to_le_bytes());
+        image.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        image.extend_from_slice(data);
+        checksum = data.iter().fold(checksum, |c, b| c ^ b);
+    }
+    while image.len() % 16 != 15 {
+        image.push(0);
+    }
+    image.push(checksum);
+    let hash = Sha256::digest(&image);
+    image.extend_from_slice(&hash);
+    image
+}
+
+/// `esp_app_desc_t`: magic 0xABCD5432, secure version, 8 reserved bytes, version[32],
+/// project name[32], time[16], date[16], IDF version[32], ELF SHA-256[32], reserved.
+fn app_desc(version: &str) -> Vec<u8> {
+    let mut desc = 0xABCD_5432u32.to_le_bytes().to_vec();
+    desc.extend_from_slice(&[0; 12]);
+    let mut field = [0u8; 32];
+    field[..version.len()].copy_from_slice(version.as_bytes());
+    desc.extend_from_slice(&field);
+    let mut name = [0u8; 32];
+    name[..7].copy_from_slice(b"ucrypto");
+    desc.extend_from_slice(&name);
+    desc.resize(256, 0);
+    desc
+}
+
+/// A partition table entry: 0xAA 0x50, type, subtype, offset, size, label[16], flags.
+fn partition(kind: u8, subtype: u8, offset: u32, size: u32, label: &str) -> Vec<u8> {
+    let mut entry = vec![0xAA, 0x50, kind, subtype];
+    entry.extend_from_slice(&offset.to_le_bytes());
+    entry.extend_from_slice(&size.to_le_bytes());
+    let mut name = [0u8; 16];
+    name[..label.len()].copy_from_slice(label.as_bytes());
+    entry.extend_from_slice(&name);
+    entry.extend_from_slice(&0u32.to_le_bytes());
+    entry
+}
+
+/// A merged image as `espflash save-image --merge` lays it out for the C3 and C6: bootloader
+/// at 0x0, partition table at 0x8000, factory application at 0x10000, 0xFF between.
+fn merged_image(chip_id: u16, version: &str) -> Vec<u8> {
+    let pattern = |seed: u8, len: usize| -> Vec<u8> {
+        (0..len)
+            .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+            .collect()
+    };
+    let bootloader = esp_image(chip_id, &[(0x403C_E000, pattern(1, 3000))]);
+    let mut table = partition(0x01, 0x02, 0x9000, 0x6000, "nvs");
+    table.extend(partition(0x00, 0x00, 0x1_0000, 0x10_0000, "factory"));
+    // Two segments, the application description first (DROM), code after; more than a few
+    // FLASH_DATA blocks, and a byte 0xC0 in the data so SLIP escaping is exercised.
+    let mut drom = app_desc(version);
+    drom.extend(pattern(0xC0, 9000));
+    let app = esp_image(
+        chip_id,
+        &[(0x3C00_0020, drom), (0x4200_0020, pattern(7, 6000))],
+    );
+    let mut merged = vec![0xFF; 0x1_0000];
+    merged[..bootloader.len()].copy_from_slice(&bootloader);
+    merged[0x8000..0x8000 + table.len()].copy_from_slice(&table);
+    merged.extend_from_slice(&app);
+    merged
+}
+
+fn json(out: &std::process::Output) -> serde_json::Value {
+    serde_json::from_str(stdout(out).trim())
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}; stderr: {}", stdout(out), stderr(out)))
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn flashes_a_blank_virtual_chip_which_then_boots_the_image() {
+    let dir = common::temp_dir();
+    let image = merged_image(5, TEST_VERSION);
+    let image_path = write(dir.path(), "c3.bin", &image);
+    let flash_path = dir.path().join("flash.bin").display().to_string();
+    let mut sim = Sim::start(&["--download-mode", "--flash", &flash_path, "--seed", "3"]);
+
+    let out = sim.run(&[
+        "--json",
+        "flash",
+        "--image",
+        &image_path,
+        "--before",
+        "no-reset",
+    ]);
+    assert_exit(&out, 0);
+    let report = json(&out);
+    assert_eq!(report["chip"], "esp32c3");
+    assert_eq!(report["skipped"], false);
+    assert_eq!(report["md5_verified"], true);
+    assert_eq!(
+        report["bytes_written"],
+        image.len().next_multiple_of(4) as u64
+    );
+    assert_eq!(report["firmware_version"], TEST_VERSION);
+    // The MD5 the report states is the image's, from `md5sum`.
+    let md5sum = std::process::Command::new("md5sum")
+        .arg(&image_path)
+        .output()
+        .expect("md5sum runs");
+    let md5sum = String::from_utf8(md5sum.stdout).unwrap();
+    assert!(image.len() % 4 == 0, "the test image needs no padding");
+    assert_eq!(report["md5"], md5sum.split(' ').next().unwrap());
+    // The eFuse MAC the ROM reported is the id the booted firmware reports.
+    assert_eq!(report["mac"], report["device_id"]);
+
+    let info = sim.run(&["--json", "info"]);
+    assert_exit(&info, 0);
+    assert_eq!(json(&info)["firmware_version"], TEST_VERSION);
+    let rand = sim.run(&["rand", "128"]);
+    assert_exit(&rand, 0);
+    sim.kill();
+
+    // The flash file holds the image at 0x0 and erased flash after the written sectors.
+    let kept = std::fs::read(&flash_path).unwrap();
+    assert_eq!(kept.len(), 4 << 20);
+    assert_eq!(&kept[..image.len()], &image[..]);
+    assert!(kept[0x2_0000..].iter().all(|&b| b == 0xFF));
+
+    // Re-opened: the chip already holds the image, so nothing is written, and it boots. The
+    // default reset cannot pulse DTR/RTS on a pseudo-terminal and carries on without.
+    let sim = Sim::start(&["--download-mode", "--flash", &flash_path]);
+    let out = sim.run(&["--json", "flash", "--image", &image_path]);
+    assert_exit(&out, 0);
+    let report = json(&out);
+    assert_eq!(report["skipped"], true);
+    assert_eq!(report["bytes_written"], 0);
+    assert_eq!(report["firmware_version"], TEST_VERSION);
+    assert!(
+        stderr(&out).contains("DTR/RTS"),
+        "the fallback is said: {}",
+        stderr(&out)
+    );
+    let info = sim.run(&["--json", "info"]);
+    assert_eq!(json(&info)["firmware_version"], TEST_VERSION);
+}
+
+#[test]
+fn force_writes_again_and_a_new_image_replaces_the_old() {
+    let dir = common::temp_dir();
+    let old = write(dir.path(), "old.bin", &merged_image(5, "1.0.0"));
+    let new = write(dir.path(), "new.bin", &merged_image(5, "2.0.0"));
+    let flash_path = dir.path().join("flash.bin").display().to_string();
+    let sim = Sim::start(&["--download-mode", "--flash", &flash_path]);
+    assert_exit(
+        &sim.run(&["flash", "--image", &old, "--before", "no-reset"]),
+        0,
+    );
+    drop(sim);
+    let sim = Sim::start(&["--download-mode", "--flash", &flash_path]);
+    let out = sim.run(&["--json", "flash", "--image", &new, "--before", "no-reset"]);
+    assert_exit(&out, 0);
+    assert_eq!(json(&out)["skipped"], false);
+    assert_eq!(json(&out)["firmware_version"], "2.0.0");
+    drop(sim);
+    let sim = Sim::start(&["--download-mode", "--flash", &flash_path]);
+    let out = sim.run(&[
+        "--json", "flash", "--image", &new, "--force", "--before", "no-reset",
+    ]);
+    assert_exit(&out, 0);
+    assert_eq!(json(&out)["skipped"], false);
+}
+
+#[test]
+fn an_image_for_another_chip_is_refused_before_the_board_is_touched() {
+    let dir = common::temp_dir();
+    let c6 = write(dir.path(), "c6.bin", &merged_image(13, TEST_VERSION));
+    // No board at this port: the refusal comes first, so the port is never opened.
+    let out = common::run(&[
+        "--port",
+        "/dev/ucrypto-no-such-port",
+        "flash",
+        "--chip",
+        "esp32c3",
+        "--image",
+        &c6,
+    ]);
+    assert_exit(&out, 2);
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("the image is for esp32c6, not esp32c3"),
+        "{err}"
+    );
+
+    // Without --chip, the board decides: a C3 in download mode refuses the C6 image.
+    let sim = Sim::start(&["--download-mode", "--chip", "esp32c3"]);
+    let out = sim.run(&["flash", "--image", &c6, "--before", "no-reset"]);
+    assert_exit(&out, 2);
+    let err = stderr(&out);
+    assert!(err.contains("the board is an esp32c3"), "{err}");
+
+    // Not an image at all.
+    let junk = write(dir.path(), "junk.bin", b"not an image");
+    let out = common::run(&["--port", "/dev/null", "flash", "--image", &junk]);
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("not a merged firmware image"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_block_damaged_on_the_line_gets_the_roms_checksum_error_and_a_clean_exit() {
+    let dir = common::temp_dir();
+    let image = write(dir.path(), "c3.bin", &merged_image(5, TEST_VERSION));
+    let sim = Sim::start(&["--download-mode", "--damage-block", "3"]);
+    let out = sim.run(&["--json", "flash", "--image", &image, "--before", "no-reset"]);
+    assert_exit(&out, 1);
+    let error = &json(&out)["error"];
+    assert_eq!(error["kind"], "rom-error");
+    let message = error["message"].as_str().unwrap();
+    assert!(message.to_lowercase().contains("crc"), "{message}");
+    let err = stderr(&out);
+    assert_eq!(
+        err.lines().filter(|l| l.contains("error")).count(),
+        1,
+        "{err}"
+    );
+}
+
+/// The real firmware, when `.ci/firmware.sh` (or build-images.sh) has built it.
+#[test]
+fn flashes_the_real_c3_image_when_it_was_built() {
+    let image = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../firmware/chip/dist/ucrypto-esp32c3-merged.bin");
+    if !image.is_file() {
+        println!(
+            "SKIPPED: {} is missing; run `bash .ci/firmware.sh` to build it and run this test",
+            image.display()
+        );
+        return;
+    }
+    let image = image.display().to_string();
+    let sim = Sim::start(&["--download-mode"]);
+    let out = sim.run(&["--json", "flash", "--image", &image, "--before", "no-reset"]);
+    assert_exit(&out, 0);
+    let report = json(&out);
+    assert_eq!(report["chip"], "esp32c3");
+    // esp_app_desc! in the chip's main.rs takes the chip crate's version.
+    assert_eq!(report["firmware_version"], "0.1.0");
+    let info = sim.run(&["--json", "info"]);
+    assert_eq!(json(&info)["firmware_version"], "0.1.0");
+}
