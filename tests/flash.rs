@@ -285,3 +285,84 @@ fn flashes_the_real_c3_image_when_it_was_built() {
     let info = sim.run(&["--json", "info"]);
     assert_eq!(json(&info)["firmware_version"], "0.1.0");
 }
+
+/// The bootloader's checks, through the library, on images that differ from a good one in one
+/// place each.
+#[test]
+fn the_boot_checks_find_each_kind_of_damage() {
+    use ucrypto::esp_image::boot_version;
+    use ucrypto_protocol::Chip;
+    let good = merged_image(5, TEST_VERSION);
+    assert_eq!(boot_version(&good, Chip::Esp32C3).unwrap(), TEST_VERSION);
+    let blank = vec![0xFF; 0x2_0000];
+    let why = boot_version(&blank, Chip::Esp32C3).unwrap_err().to_string();
+    assert!(why.contains("bootloader at 0x0: no image header"), "{why}");
+    let why = boot_version(&good, Chip::Esp32C6).unwrap_err().to_string();
+    assert!(why.contains("chip id 5 (esp32c3)"), "{why}");
+    let app = 0x1_0000;
+    let mut bad_data = good.clone();
+    bad_data[app + 24 + 8 + 300] ^= 0x10;
+    // The SHA-256 would catch it too, but the checksum is checked first.
+    let why = boot_version(&bad_data, Chip::Esp32C3)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        why.contains("application at 0x10000: checksum mismatch"),
+        "{why}"
+    );
+    let mut bad_hash = good.clone();
+    *bad_hash.last_mut().unwrap() ^= 1;
+    let why = boot_version(&bad_hash, Chip::Esp32C3)
+        .unwrap_err()
+        .to_string();
+    assert!(why.contains("SHA-256 mismatch"), "{why}");
+    let mut no_table = good.clone();
+    no_table[0x8000..0x9000].fill(0xFF);
+    let why = boot_version(&no_table, Chip::Esp32C3)
+        .unwrap_err()
+        .to_string();
+    assert!(why.contains("no application partition"), "{why}");
+}
+
+/// A chip whose flash holds no application stays silent after download mode, as a real one
+/// does: the host leaves download mode with espflash directly, then `info` finds nobody.
+#[test]
+fn a_blank_chip_leaving_download_mode_stays_silent() {
+    use espflash::command::Command as RomCommand;
+    use espflash::connection::{Connection, ResetAfterOperation, ResetBeforeOperation};
+    use espflash::flasher::Flasher;
+    let sim = Sim::start(&["--download-mode"]);
+    let serial = serialport::new(&sim.port, 115_200)
+        .timeout(std::time::Duration::from_secs(3))
+        .open_native()
+        .unwrap();
+    let usb = serialport::UsbPortInfo {
+        vid: 0,
+        pid: 0,
+        serial_number: None,
+        manufacturer: None,
+        product: None,
+    };
+    let connection = Connection::new(
+        serial,
+        usb,
+        ResetAfterOperation::NoResetNoStub,
+        ResetBeforeOperation::NoReset,
+        115_200,
+    );
+    let mut flasher = Flasher::connect(connection, false, false, false, None, None).unwrap();
+    assert_eq!(flasher.chip(), espflash::target::Chip::Esp32c3);
+    // The MAC espflash reads from the eFuse words is a locally administered unicast address.
+    let mac = flasher.chip().mac_address(flasher.connection()).unwrap();
+    let first = u8::from_str_radix(&mac[..2], 16).unwrap();
+    assert_eq!(first & 0x03, 0x02, "{mac}");
+    flasher
+        .connection()
+        .command(RomCommand::FlashEnd { reboot: true })
+        .unwrap();
+    let mut serial = flasher.into_connection().into_serial();
+    let _ = serial.set_exclusive(false);
+    drop(serial);
+    let out = sim.run(&["--timeout", "0.3", "info"]);
+    assert_exit(&out, 4);
+}
