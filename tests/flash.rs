@@ -141,7 +141,10 @@ fn flashes_a_blank_virtual_chip_which_then_boots_the_image() {
         .output()
         .expect("md5sum runs");
     let md5sum = String::from_utf8(md5sum.stdout).unwrap();
-    assert!(image.len() % 4 == 0, "the test image needs no padding");
+    assert!(
+        image.len().is_multiple_of(4),
+        "the test image needs no padding"
+    );
     assert_eq!(report["md5"], md5sum.split(' ').next().unwrap());
     // The eFuse MAC the ROM reported is the id the booted firmware reports.
     assert_eq!(report["mac"], report["device_id"]);

@@ -230,7 +230,7 @@ impl RomLoader {
                 Some(address) if len == 4 => Ok((self.registers.read(address), Vec::new())),
                 _ => Err(rom_error::INVALID_MESSAGE),
             },
-            op::WRITE_REG if len > 0 && len % 16 == 0 => {
+            op::WRITE_REG if len > 0 && len.is_multiple_of(16) => {
                 // Address, value, mask, delay (µs): one or more of them.
                 for i in (0..len / 4).step_by(4) {
                     let (address, value, mask) = (word(i), word(i + 1), word(i + 2));

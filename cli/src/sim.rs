@@ -94,18 +94,19 @@ impl PtyDevice {
     /// Serves `pending` (bytes already read from the terminal), then requests as they come.
     pub(crate) fn serve_after(mut self, pending: &[u8]) -> Result<()> {
         let mut buf = vec![0u8; 8192];
-        let mut pending = Some(pending.to_vec());
+        let mut pending = pending.to_vec();
         loop {
-            let n = match pending.take() {
-                Some(bytes) if !bytes.is_empty() => {
-                    buf[..bytes.len().min(8192)].copy_from_slice(&bytes[..bytes.len().min(8192)]);
-                    bytes.len().min(8192)
-                }
-                _ => match self.master.read(&mut buf) {
+            let n = if pending.is_empty() {
+                match self.master.read(&mut buf) {
                     Ok(n) => n,
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                     Err(e) => return Err(Error::input(format!("virtual device stopped: {e}"))),
-                },
+                }
+            } else {
+                let n = pending.len().min(buf.len());
+                buf[..n].copy_from_slice(&pending[..n]);
+                pending.drain(..n);
+                n
             };
             let mut input = match &mut self.faults {
                 Some(faults) => faults.damage(&buf[..n]),
