@@ -321,6 +321,8 @@ fn usb_info(port: &str) -> UsbPortInfo {
 /// "Run user code" when nothing was written: an empty FLASH_BEGIN, then FLASH_END (reboot),
 /// whose answer may be lost as the chip restarts.
 fn leave_download_mode(flasher: &mut Flasher) -> Result<(), espflash::Error> {
+    // The ROMs after the ESP32's take a fifth word (encrypted or not), as espflash sends it.
+    let supports_encryption = flasher.chip() != espflash::target::Chip::Esp32;
     let connection = flasher.connection();
     connection.with_timeout(CommandType::FlashBegin.timeout(), |c| {
         c.command(Command::FlashBegin {
@@ -328,7 +330,7 @@ fn leave_download_mode(flasher: &mut Flasher) -> Result<(), espflash::Error> {
             blocks: 0,
             block_size: ROM_BLOCK,
             offset: 0,
-            supports_encryption: false,
+            supports_encryption,
         })
     })?;
     connection.write_command(Command::FlashEnd { reboot: true })
