@@ -50,7 +50,7 @@ impl Default for FlashOptions {
         Self {
             before: Before::DefaultReset,
             force: false,
-            baud: crate::args::DEFAULT_BAUD,
+            baud: crate::connect::DEFAULT_BAUD,
             boot_timeout: Duration::from_secs(5),
         }
     }
@@ -351,7 +351,7 @@ fn wait_for_hello(port: &str, options: &FlashOptions) -> Result<Client<SerialTra
     loop {
         let attempt = SerialTransport::open(port, options.baud)
             .map_err(Error::from)
-            .and_then(|t| Client::connect(t, Duration::from_millis(500), 0));
+            .and_then(|t| Client::connect(t, Duration::from_millis(500)));
         match attempt {
             Ok(client) => return Ok(client),
             Err(e) if started.elapsed() < options.boot_timeout => {
