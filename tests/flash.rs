@@ -369,3 +369,42 @@ fn a_blank_chip_leaving_download_mode_stays_silent() {
     let out = sim.run(&["--timeout", "0.3", "info"]);
     assert_exit(&out, 4);
 }
+
+/// The library call a station makes: the report, and progress that adds up to what was written.
+#[test]
+fn the_library_call_reports_progress_and_the_result() {
+    use ucrypto::flash::{flash, Before, FlashOptions};
+    use ucrypto::progress::Progress;
+    #[derive(Default)]
+    struct Count {
+        total: Option<u64>,
+        done: u64,
+        finished: bool,
+    }
+    impl Progress for Count {
+        fn start(&mut self, total: Option<u64>) {
+            self.total = total;
+        }
+        fn advance(&mut self, bytes: u64) {
+            self.done += bytes;
+        }
+        fn finish(&mut self) {
+            self.finished = true;
+        }
+    }
+    let image = merged_image(5, TEST_VERSION);
+    let sim = Sim::start(&["--download-mode", "--seed", "9"]);
+    let options = FlashOptions {
+        before: Before::NoReset,
+        ..FlashOptions::default()
+    };
+    let mut count = Count::default();
+    let report = flash(&sim.port, &image, &options, &mut count).unwrap();
+    assert_eq!(count.total, Some(image.len() as u64));
+    assert_eq!(count.done, image.len() as u64);
+    assert!(count.finished);
+    assert_eq!(report.bytes_written, image.len() as u64);
+    assert!(!report.skipped && report.md5_verified);
+    assert_eq!(report.firmware_version, TEST_VERSION);
+    assert_eq!(report.chip, "esp32c3");
+}

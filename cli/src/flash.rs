@@ -13,6 +13,7 @@ use ucrypto_protocol::{Chip, SCHEMA_FINGERPRINT};
 
 use crate::error::{Error, Result, TransportError};
 use crate::esp_image;
+use crate::progress::Progress;
 use crate::transport::SerialTransport;
 use crate::Client;
 
@@ -55,22 +56,6 @@ impl Default for FlashOptions {
         }
     }
 }
-
-/// Progress of a flash, for a bar or a status line; every method has a no-op default.
-pub trait FlashProgress {
-    /// `total` bytes are about to be written.
-    fn writing(&mut self, _total: u64) {}
-    /// `done` of them are written.
-    fn written(&mut self, _done: u64) {}
-    /// The flash already held the image: nothing is written.
-    fn skipped(&mut self) {}
-    /// Waiting for the restarted firmware.
-    fn booting(&mut self) {}
-}
-
-/// A [`FlashProgress`] that shows nothing.
-pub struct NoProgress;
-impl FlashProgress for NoProgress {}
 
 /// What a bootable merged image holds, read before the board is touched.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,11 +129,12 @@ pub struct FlashReport {
 
 /// Flashes `image` (a merged image, written at 0x0) onto the board on `port`, then restarts it
 /// and checks that it answers `Hello` with the image's chip, version and our protocol schema.
+/// `progress` hears of the bytes written (none when the flash already holds the image).
 pub fn flash(
     port: &str,
     image: &[u8],
     options: &FlashOptions,
-    progress: &mut dyn FlashProgress,
+    progress: &mut dyn Progress,
 ) -> Result<FlashReport> {
     let expected = inspect_image(image, None)?;
     let mut flasher = connect_rom(port, expected.chip, options.before)?;
@@ -164,14 +150,14 @@ pub fn flash(
     let skipped = !options.force && held.to_be_bytes() == expected.md5;
     if skipped {
         log::info!("{port}: the flash already holds this image (MD5 equal): not written");
-        progress.skipped();
         leave_download_mode(&mut flasher).map_err(|e| rom_failure(port, "FLASH_END", e))?;
     } else {
-        progress.writing(u64::from(len));
+        progress.start(Some(u64::from(len)));
         let mut bar = BlockProgress {
-            progress,
+            progress: &mut *progress,
             block_bytes: u64::from(ROM_BLOCK),
             total: u64::from(len),
+            reported: 0,
         };
         // espflash erases, writes in ROM_BLOCK blocks, compares SPI_FLASH_MD5 with its own,
         // and ends with FLASH_END (reboot).
@@ -190,7 +176,8 @@ pub fn flash(
     let _ = serial.set_exclusive(false);
     drop(serial);
 
-    progress.booting();
+    progress.finish();
+    log::info!("{port}: waiting for the restarted firmware's Hello");
     let info = wait_for_hello(port, options)?.info().clone();
     if info.chip != expected.chip {
         return Err(Error::Verification(format!(
@@ -399,18 +386,20 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-/// espflash reports blocks; [`FlashProgress`] counts bytes.
+/// espflash reports blocks done; [`Progress`] hears of the bytes since the last report.
 struct BlockProgress<'a> {
-    progress: &'a mut dyn FlashProgress,
+    progress: &'a mut dyn Progress,
     block_bytes: u64,
     total: u64,
+    reported: u64,
 }
 
 impl espflash::target::ProgressCallbacks for BlockProgress<'_> {
     fn init(&mut self, _addr: u32, _blocks: usize) {}
     fn update(&mut self, blocks: usize) {
-        self.progress
-            .written((blocks as u64 * self.block_bytes).min(self.total));
+        let done = (blocks as u64 * self.block_bytes).min(self.total);
+        self.progress.advance(done.saturating_sub(self.reported));
+        self.reported = done;
     }
     fn verifying(&mut self) {}
     fn finish(&mut self, _skipped: bool) {}

@@ -8,8 +8,9 @@ use ucrypto_protocol::Chip;
 use crate::args::{FlashArgs, GlobalArgs};
 use crate::commands::print_json;
 use crate::error::{Error, Result};
-use crate::flash::{FlashOptions, FlashProgress};
+use crate::flash::FlashOptions;
 use crate::output::print_line;
+use crate::progress::Progress;
 
 pub fn run(global: &GlobalArgs, args: &FlashArgs) -> Result<()> {
     let chip = args.chip.map(Chip::from);
@@ -36,10 +37,9 @@ pub fn run(global: &GlobalArgs, args: &FlashArgs) -> Result<()> {
         boot_timeout: global.timeout.max(std::time::Duration::from_secs(5)),
     };
     let mut bar = Bar(None);
-    let report = crate::flash::flash(&port, &image, &options, &mut bar)?;
-    if let Some(bar) = bar.0 {
-        bar.finish_and_clear();
-    }
+    let report = crate::flash::flash(&port, &image, &options, &mut bar);
+    bar.finish();
+    let report = report?;
     if global.json {
         let mut json = serde_json::to_value(&report).expect("the report serializes");
         json["image"] = path.display().to_string().into();
@@ -82,22 +82,29 @@ fn default_image(chip: Chip) -> Result<PathBuf> {
         })
 }
 
-/// A bar on stderr while the image is written (indicatif hides it when stderr is not a
-/// terminal).
+/// A bar on stderr while the image is written, whatever its size: at 115200 baud a few
+/// hundred KiB take half a minute (indicatif hides it when stderr is not a terminal).
 struct Bar(Option<ProgressBar>);
 
-impl FlashProgress for Bar {
-    fn writing(&mut self, total: u64) {
-        let bar = ProgressBar::new(total);
+impl Progress for Bar {
+    fn start(&mut self, total: Option<u64>) {
+        let bar = ProgressBar::new(total.unwrap_or(0));
         bar.set_style(
             ProgressStyle::with_template("flashing {bar:40} {bytes}/{total_bytes} eta {eta}")
                 .expect("the template is valid"),
         );
         self.0 = Some(bar);
     }
-    fn written(&mut self, done: u64) {
+
+    fn advance(&mut self, bytes: u64) {
         if let Some(bar) = &self.0 {
-            bar.set_position(done);
+            bar.inc(bytes);
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(bar) = self.0.take() {
+            bar.finish_and_clear();
         }
     }
 }
