@@ -10,6 +10,10 @@
 //! Diagnostics go through the `log` facade; long operations report to a [`Progress`]. A
 //! [`Client`] is `Send`: one thread per device.
 //!
+//! [`flash::flash`] writes the firmware through a chip's ROM serial loader, restarts the chip
+//! and checks its `Hello`; `ucrypto sim --download-mode` ([`download_mode`]) is a virtual chip
+//! to do it to.
+//!
 //! ```
 //! use ucrypto::{connect, ConnectOptions, Port};
 //! use ucrypto_protocol::{AesDirection, AesMode, Chip};
