@@ -199,8 +199,17 @@ fn force_writes_again_and_a_new_image_replaces_the_old() {
     assert_eq!(json(&out)["firmware_version"], "2.0.0");
     drop(sim);
     let sim = Sim::start(&["--download-mode", "--flash", &flash_path]);
+    // CHANGE_BAUDRATE on the way: a pseudo-terminal takes any rate.
     let out = sim.run(&[
-        "--json", "flash", "--image", &new, "--force", "--before", "no-reset",
+        "--json",
+        "flash",
+        "--image",
+        &new,
+        "--force",
+        "--before",
+        "no-reset",
+        "--flash-baud",
+        "921600",
     ]);
     assert_exit(&out, 0);
     assert_eq!(json(&out)["skipped"], false);

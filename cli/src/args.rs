@@ -328,6 +328,11 @@ pub struct FlashArgs {
     /// Write even when the flash already holds the image.
     #[arg(long)]
     pub force: bool,
+
+    /// Baud rate for the write, set in the ROM loader with CHANGE_BAUDRATE (UART bridges; e.g.
+    /// 921600) [default: the ROM's 115200].
+    #[arg(long, value_name = "BAUD")]
+    pub flash_baud: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

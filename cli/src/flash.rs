@@ -42,6 +42,9 @@ pub struct FlashOptions {
     pub force: bool,
     /// Baud rate of the ucrypto link after the restart (UART ports).
     pub baud: u32,
+    /// Ask the ROM loader (CHANGE_BAUDRATE) for this rate for the write, instead of the 115200
+    /// it starts at: 921600 writes about eight times faster on a UART bridge.
+    pub flash_baud: Option<u32>,
     /// How long the restarted firmware may take to answer `Hello`.
     pub boot_timeout: Duration,
 }
@@ -52,6 +55,7 @@ impl Default for FlashOptions {
             before: Before::DefaultReset,
             force: false,
             baud: crate::connect::DEFAULT_BAUD,
+            flash_baud: None,
             boot_timeout: Duration::from_secs(5),
         }
     }
@@ -137,7 +141,7 @@ pub fn flash(
     progress: &mut dyn Progress,
 ) -> Result<FlashReport> {
     let expected = inspect_image(image, None)?;
-    let mut flasher = connect_rom(port, expected.chip, options.before)?;
+    let mut flasher = connect_rom(port, expected.chip, options.before, options.flash_baud)?;
     let mac = flasher
         .chip()
         .mac_address(flasher.connection())
@@ -217,7 +221,7 @@ pub fn flash(
 }
 
 /// Opens `port` and syncs with the ROM loader, which must be `chip`'s.
-fn connect_rom(port: &str, chip: Chip, before: Before) -> Result<Flasher> {
+fn connect_rom(port: &str, chip: Chip, before: Before, baud: Option<u32>) -> Result<Flasher> {
     let espflash_chip = match chip {
         Chip::Esp32C3 => espflash::target::Chip::Esp32c3,
         Chip::Esp32C6 => espflash::target::Chip::Esp32c6,
@@ -250,7 +254,7 @@ fn connect_rom(port: &str, chip: Chip, before: Before) -> Result<Flasher> {
         ROM_BAUD,
     );
     // No stub: only the ROM's own commands, which every chip answers the same way.
-    Flasher::connect(connection, false, true, false, Some(espflash_chip), None).map_err(|e| match e
+    Flasher::connect(connection, false, true, false, Some(espflash_chip), baud).map_err(|e| match e
     {
         espflash::Error::ChipMismatch(expected, found) => Error::input(format!(
             "the board is an {found}, the image is for {expected}: pass the {found} image"

@@ -33,6 +33,7 @@ pub fn run(global: &GlobalArgs, args: &FlashArgs) -> Result<()> {
     let options = FlashOptions {
         before: args.before.into(),
         force: args.force,
+        flash_baud: args.flash_baud,
         baud: global.line_baud(),
         boot_timeout: global.timeout.max(std::time::Duration::from_secs(5)),
     };
