@@ -9,7 +9,7 @@ use espflash::flasher::Flasher;
 use md5::{Digest, Md5};
 use serde::Serialize;
 use serialport::{SerialPort, TTYPort, UsbPortInfo};
-use ucrypto_protocol::{Chip, SCHEMA_FINGERPRINT};
+use ucrypto_protocol::Chip;
 
 use crate::error::{Error, Result, TransportError};
 use crate::esp_image;
@@ -169,19 +169,22 @@ pub fn flash(
             .write_bin_to_flash(0, &bytes, &mut bar)
             .map_err(|e| rom_failure(port, "writing", e))?;
     }
-    // A board on a UART bridge restarts when RTS pulses; the FLASH_END above already asked
-    // the ROM to reboot, which is all a port without modem lines can do.
-    let mut serial = flasher.into_connection().into_serial();
-    if let Err(e) = pulse_reset(&mut serial) {
+    // espflash's hard reset (RTS, or the USB-Serial-JTAG's sequence) restarts a board into its
+    // application; the FLASH_END above already asked the ROM to reboot, which is all a port
+    // without modem lines can do.
+    if let Err(e) = flasher.connection().reset() {
         log::warn!(
-            "{port}: cannot reset by RTS ({e}): relying on the ROM's reboot after FLASH_END"
+            "{port}: cannot reset by DTR/RTS ({}): relying on the ROM's reboot after FLASH_END",
+            error_chain(&e)
         );
     }
+    let mut serial = flasher.into_connection().into_serial();
     let _ = serial.set_exclusive(false);
     drop(serial);
 
     progress.finish();
     log::info!("{port}: waiting for the restarted firmware's Hello");
+    // Client::connect has refused another protocol version or schema already.
     let info = wait_for_hello(port, options)?.info().clone();
     if info.chip != expected.chip {
         return Err(Error::Verification(format!(
@@ -195,14 +198,6 @@ pub fn flash(
             "the restarted board reports firmware {}, the image holds {}",
             info.firmware_version, expected.version
         )));
-    }
-    if info.schema != SCHEMA_FINGERPRINT {
-        return Err(TransportError::ProtocolMismatch(format!(
-            "the flashed firmware speaks schema {}, this ucrypto {}: use a matching ucrypto",
-            hex::encode(info.schema),
-            hex::encode(SCHEMA_FINGERPRINT)
-        ))
-        .into());
     }
     Ok(FlashReport {
         port: port.to_string(),
@@ -327,15 +322,6 @@ fn leave_download_mode(flasher: &mut Flasher) -> Result<(), espflash::Error> {
     connection.write_command(Command::FlashEnd { reboot: true })
 }
 
-/// RTS low-high-low: EN pulled low through the board's auto-reset transistors, GPIO9 (BOOT)
-/// left high, so the chip restarts into its application.
-fn pulse_reset(serial: &mut TTYPort) -> Result<(), serialport::Error> {
-    serial.write_data_terminal_ready(false)?;
-    serial.write_request_to_send(true)?;
-    std::thread::sleep(Duration::from_millis(100));
-    serial.write_request_to_send(false)
-}
-
 /// Connects to the restarted firmware, trying again while it boots.
 fn wait_for_hello(port: &str, options: &FlashOptions) -> Result<Client<SerialTransport>> {
     let started = Instant::now();
@@ -345,6 +331,8 @@ fn wait_for_hello(port: &str, options: &FlashOptions) -> Result<Client<SerialTra
             .and_then(|t| Client::connect(t, Duration::from_millis(500)));
         match attempt {
             Ok(client) => return Ok(client),
+            // It answers, in another schema: waiting will not change that.
+            Err(e @ Error::Transport(TransportError::ProtocolMismatch(_))) => return Err(e),
             Err(e) if started.elapsed() < options.boot_timeout => {
                 log::debug!("{port}: no Hello yet ({e})");
                 std::thread::sleep(Duration::from_millis(200));
