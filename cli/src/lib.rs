@@ -44,6 +44,7 @@ pub mod commands;
 pub mod connect;
 pub mod device_info;
 pub mod download_mode;
+pub mod entropy_mix;
 pub mod error;
 pub mod esp_image;
 pub mod faults;
