@@ -289,15 +289,20 @@ pub struct SimArgs {
     #[arg(long, value_name = "SPEC", conflicts_with = "download_mode")]
     pub faults: Option<crate::faults::FaultSpec>,
 
-    /// Start in the ROM's serial download mode (what `ucrypto flash` and espflash talk to) with
-    /// the flash of --flash, and boot what was written when the host ends with FLASH_END.
+    /// Keep the eFuses in FILE across runs (352 bytes: BLOCK0..BLOCK10, 8 little-endian words
+    /// each; created all zero if missing). Without it they live in memory.
+    #[arg(long, value_name = "FILE")]
+    pub efuse: Option<std::path::PathBuf>,
+
+    /// Keep the SPI flash in FILE across runs (a raw 4 MiB image, 0xFF when erased; created if
+    /// missing). Without it the flash lives in memory.
+    #[arg(long, value_name = "FILE")]
+    pub flash: Option<std::path::PathBuf>,
+
+    /// Start in the ROM's serial download mode (what `ucrypto flash` and espflash talk to), and
+    /// boot what was written to the flash (--flash) when the host ends with FLASH_END.
     #[arg(long)]
     pub download_mode: bool,
-
-    /// The chip's 4 MiB SPI flash as a raw image in FILE (created blank, 0xFF, if missing);
-    /// without it the flash lives in memory.
-    #[arg(long, value_name = "FILE")]
-    pub flash: Option<PathBuf>,
 
     /// In download mode, damage the data of the Nth FLASH_DATA block (from 0) as a bad line
     /// would, so that the ROM answers with its checksum error (for tests).

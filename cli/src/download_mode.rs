@@ -67,7 +67,7 @@ pub fn serve(
             log::info!("booted the application, firmware version {version}");
             let mut device = device;
             // The version lives as long as the process: the engine reports it in every Hello.
-            device.boot(Box::leak(version.into_boxed_str()));
+            device.boot(Box::leak(version.into_boxed_str()), image);
             let pending = reader.buffer().to_vec();
             device.serve_after(&pending)
         }

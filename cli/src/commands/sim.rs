@@ -13,11 +13,6 @@ pub fn run(global: &GlobalArgs, args: &SimArgs) -> Result<()> {
         Some(n) => Seed::Fixed(n),
         None => crate::host_seed(),
     };
-    // Opened first: a flash file that cannot be used is reported before anything is served.
-    let flash = match &args.flash {
-        Some(path) => Some(VirtualFlash::open(path)?),
-        None => None,
-    };
     let mut device = PtyDevice::open(args.chip.into(), seed)?;
     if let Some(baud) = global.baud {
         device = device.pace(baud);
@@ -25,11 +20,21 @@ pub fn run(global: &GlobalArgs, args: &SimArgs) -> Result<()> {
     if let Some(spec) = args.faults {
         device = device.with_faults(spec);
     }
+    if args.efuse.is_some() || args.flash.is_some() {
+        device = device.with_key_files(args.efuse.clone(), args.flash.clone())?;
+    }
+    // The ROM loader writes through to the same file, opened after the key files (which
+    // create it, and replace it whole on each save) and before the path is printed.
+    let rom_flash = match (&args.flash, args.download_mode) {
+        (Some(path), true) => Some(VirtualFlash::open(path)?),
+        (None, true) => Some(VirtualFlash::in_memory()),
+        (_, false) => None,
+    };
     let mut out = std::io::stdout().lock();
     // The path first, alone on its line, flushed: scripts read it and connect.
     let _ = writeln!(out, "{}", device.path()).and_then(|_| out.flush());
     drop(out);
-    if args.download_mode {
+    if let Some(flash) = rom_flash {
         if !global.json {
             eprintln!(
                 "ucrypto sim: virtual {} in ROM download mode on {}; Ctrl-C to stop",
@@ -40,7 +45,7 @@ pub fn run(global: &GlobalArgs, args: &SimArgs) -> Result<()> {
         return crate::download_mode::serve(
             device,
             args.chip.into(),
-            flash.unwrap_or_else(VirtualFlash::in_memory),
+            flash,
             args.damage_block,
         );
     }

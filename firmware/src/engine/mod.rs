@@ -13,6 +13,7 @@ use zeroize::Zeroize;
 use crate::{Backend, ChipProfile, PortId, FIRMWARE_VERSION};
 
 mod aes;
+mod keys;
 mod random;
 pub(crate) mod rsa;
 mod self_test;
@@ -44,6 +45,8 @@ pub struct Engine<B: Backend> {
     self_test: SelfTest,
     sessions: SessionSlot<B>,
     stats: EngineStats,
+    /// Whether the backend drives device keys (known at start: it is the hardware's).
+    device_keys: bool,
     /// What `Hello` reports: this crate's version, or the version of the image a virtual chip
     /// booted (`set_firmware_version`).
     firmware_version: &'static str,
@@ -56,6 +59,7 @@ impl<B: Backend> Engine<B> {
     /// Wraps `backend`, running the start-up self-tests on it first.
     pub fn new(mut backend: B) -> Self {
         let self_test = self_test::run(&mut backend);
+        let device_keys = keys::available(&mut backend);
         Self {
             backend,
             decoder: FrameDecoder::new(),
@@ -65,8 +69,13 @@ impl<B: Backend> Engine<B> {
             self_test,
             sessions: SessionSlot::new(),
             stats: EngineStats::default(),
+            device_keys,
             firmware_version: FIRMWARE_VERSION,
         }
+    }
+
+    pub fn backend(&self) -> &B {
+        &self.backend
     }
 
     /// Reports `version` in `Hello` instead of this crate's: a virtual chip that booted an
@@ -75,8 +84,9 @@ impl<B: Backend> Engine<B> {
         self.firmware_version = version;
     }
 
-    pub fn backend(&self) -> &B {
-        &self.backend
+    /// The backend, for a host that keeps the virtual device's eFuse and flash images.
+    pub fn backend_mut(&mut self) -> &mut B {
+        &mut self.backend
     }
 
     /// What a chip reset does: any half-received frame and the open session (with its keys)
@@ -100,7 +110,7 @@ impl<B: Backend> Engine<B> {
 
     /// The capabilities this engine reports on its backend.
     pub fn capabilities(&self) -> Capabilities {
-        capabilities(&self.backend)
+        capabilities(&self.backend, self.device_keys)
     }
 
     /// Feeds bytes received from the host on a single-port device without a clock (the virtual
@@ -141,7 +151,7 @@ impl<B: Backend> Engine<B> {
                     continue;
                 }
             };
-            let response = if body.is_empty() {
+            let mut response = if body.is_empty() {
                 error(
                     0,
                     ErrorCode::FrameTooLong,
@@ -150,14 +160,17 @@ impl<B: Backend> Engine<B> {
             } else {
                 serve(
                     &mut self.backend,
+                    self.device_keys,
                     &self.self_test,
                     &mut self.sessions,
                     &mut self.stats,
                     &mut self.data,
-                    self.firmware_version,
                     body,
                 )
             };
+            if let ResponseBody::Hello(info) = &mut response.body {
+                info.firmware_version = self.firmware_version;
+            }
             // The request may have carried a key: none of it stays in the receive buffer.
             self.decoder.wipe_frame();
             self.stats.requests = self.stats.requests.wrapping_add(1);
@@ -205,11 +218,11 @@ fn error(seq: u32, code: ErrorCode, message: &'static str) -> Response<'static> 
 /// Decodes one checked frame body and serves it.
 fn serve<'d, B: Backend>(
     backend: &mut B,
+    device_keys: bool,
     self_test: &SelfTest,
     sessions: &mut SessionSlot<B>,
     stats: &mut EngineStats,
     data: &'d mut [u8; MAX_CHUNK_LEN],
-    firmware_version: &'static str,
     body: &[u8],
 ) -> Response<'d> {
     let request: Request<'_> = match postcard::from_bytes(body) {
@@ -230,10 +243,10 @@ fn serve<'d, B: Backend>(
     let seq = request.seq;
     let outcome = dispatch(
         backend,
+        device_keys,
         self_test,
         sessions,
         data,
-        firmware_version,
         request.body,
     );
     Response {
@@ -247,10 +260,10 @@ fn serve<'d, B: Backend>(
 
 fn dispatch<'d, B: Backend>(
     backend: &mut B,
+    device_keys: bool,
     self_test: &SelfTest,
     sessions: &mut SessionSlot<B>,
     data: &'d mut [u8; MAX_CHUNK_LEN],
-    firmware_version: &'static str,
     body: RequestBody<'_>,
 ) -> Outcome<'d> {
     match body {
@@ -258,11 +271,7 @@ fn dispatch<'d, B: Backend>(
             // A new host on this port (or the same one after a timeout): nothing of its old
             // stream survives. The other port's session is not this host's to end.
             sessions.end_own();
-            Ok(ResponseBody::Hello(hello(
-                backend,
-                self_test,
-                firmware_version,
-            )))
+            Ok(ResponseBody::Hello(hello(backend, device_keys, self_test)))
         }
         RequestBody::Ping { nonce } => Ok(ResponseBody::Pong { nonce }),
         RequestBody::Random { words } => random::serve(backend, self_test, data, words),
@@ -298,24 +307,51 @@ fn dispatch<'d, B: Backend>(
                 Err((ErrorCode::NoSession, "no such session"))
             }
         }
+        RequestBody::KeyGenerate { slot, bits } => {
+            // Long: nothing of this port's open stream survives it (the other port's session is
+            // not this host's to end).
+            sessions.end_own();
+            keys::generate(backend, self_test, slot, bits, data)
+        }
+        RequestBody::KeyImport { slot, key } => {
+            sessions.end_own();
+            keys::import(backend, self_test, slot, &key, data)
+        }
+        RequestBody::PublicKey { slot } => keys::public_key(backend, slot, data),
+        RequestBody::SignSlot {
+            session,
+            length,
+            slot,
+        } => {
+            let digest = sign::finish_hash(backend, sessions, session, length)?;
+            keys::sign_digest(backend, self_test, slot, &digest, data)
+        }
+        RequestBody::SignDigestSlot { digest, slot } => {
+            keys::sign_digest(backend, self_test, slot, &digest, data)
+        }
     }
 }
 
 fn hello<B: Backend>(
-    backend: &B,
+    backend: &mut B,
+    device_keys: bool,
     self_test: &SelfTest,
-    firmware_version: &'static str,
 ) -> HelloInfo<'static> {
     HelloInfo {
         protocol_version: PROTOCOL_VERSION,
         schema: SCHEMA_FINGERPRINT,
-        firmware_version,
+        firmware_version: FIRMWARE_VERSION,
         chip: backend.chip(),
         virtual_device: backend.is_virtual(),
         device_id: backend.device_id(),
-        capabilities: capabilities(backend),
+        capabilities: capabilities(backend, device_keys),
         entropy: entropy(backend, self_test),
         self_test: *self_test,
+        key_slots: if device_keys {
+            keys::slots(backend)
+        } else {
+            None
+        },
     }
 }
 
@@ -329,10 +365,15 @@ fn entropy<B: Backend>(backend: &B, self_test: &SelfTest) -> Entropy {
 }
 
 /// What this engine can do on `backend`'s chip.
-fn capabilities<B: Backend>(backend: &B) -> Capabilities {
+fn capabilities<B: Backend>(backend: &B, device_keys: bool) -> Capabilities {
     let profile = ChipProfile::of(backend.chip());
+    let keys = if device_keys {
+        Command::DeviceKeys as u32
+    } else {
+        0
+    };
     Capabilities {
-        commands: Command::Random as u32 | Command::Aes as u32 | Command::Sign as u32,
+        commands: Command::Random as u32 | Command::Aes as u32 | Command::Sign as u32 | keys,
         // Key sizes the accelerator lacks run in software on the device.
         aes_key_sizes: KeySize::Aes128 as u8 | KeySize::Aes192 as u8 | KeySize::Aes256 as u8,
         aes_hw_key_sizes: profile.aes_hw_key_sizes,
