@@ -8,6 +8,10 @@ use std::path::Path;
 use common::{assert_exit, stderr, stdout, Sim};
 use sha2::{Digest, Sha256};
 
+/// The nvs data partition of the test image's partition table.
+const NVS: usize = 0x9000;
+const NVS_SIZE: usize = 0x6000;
+
 /// The version the test image's `esp_app_desc_t` carries.
 const TEST_VERSION: &str = "7.7.7-flash-test";
 
@@ -81,7 +85,7 @@ fn merged_image(chip_id: u16, version: &str) -> Vec<u8> {
             .collect()
     };
     let bootloader = esp_image(chip_id, &[(0x403C_E000, pattern(1, 3000))]);
-    let mut table = partition(0x01, 0x02, 0x9000, 0x6000, "nvs");
+    let mut table = partition(0x01, 0x02, NVS as u32, NVS_SIZE as u32, "nvs");
     table.extend(partition(0x00, 0x00, 0x1_0000, 0x10_0000, "factory"));
     // Two segments, the application description first (DROM), code after; more than a few
     // FLASH_DATA blocks, and a byte 0xC0 in the data so SLIP escaping is exercised.
@@ -115,6 +119,11 @@ fn flashes_a_blank_virtual_chip_which_then_boots_the_image() {
     let image = merged_image(5, TEST_VERSION);
     let image_path = write(dir.path(), "c3.bin", &image);
     let flash_path = dir.path().join("flash.bin").display().to_string();
+    // The device's own data in its nvs partition (0x9000..0xF000 in the image's table): a
+    // firmware write must leave it alone.
+    let mut blank = vec![0xFF; 4 << 20];
+    blank[NVS..NVS + 11].copy_from_slice(b"device data");
+    std::fs::write(&flash_path, &blank).unwrap();
     let mut sim = Sim::start(&["--download-mode", "--flash", &flash_path, "--seed", "3"]);
 
     let out = sim.run(&[
@@ -130,10 +139,7 @@ fn flashes_a_blank_virtual_chip_which_then_boots_the_image() {
     assert_eq!(report["chip"], "esp32c3");
     assert_eq!(report["skipped"], false);
     assert_eq!(report["md5_verified"], true);
-    assert_eq!(
-        report["bytes_written"],
-        image.len().next_multiple_of(4) as u64
-    );
+    assert_eq!(report["bytes_written"], (image.len() - NVS_SIZE) as u64);
     assert_eq!(report["firmware_version"], TEST_VERSION);
     // The MD5 the report states is the image's, from `md5sum`.
     let md5sum = std::process::Command::new("md5sum")
@@ -159,7 +165,9 @@ fn flashes_a_blank_virtual_chip_which_then_boots_the_image() {
     // The flash file holds the image at 0x0 and erased flash after the written sectors.
     let kept = std::fs::read(&flash_path).unwrap();
     assert_eq!(kept.len(), 4 << 20);
-    assert_eq!(&kept[..image.len()], &image[..]);
+    assert_eq!(&kept[..NVS], &image[..NVS]);
+    assert_eq!(&kept[NVS..NVS + 11], b"device data");
+    assert_eq!(&kept[NVS + NVS_SIZE..image.len()], &image[NVS + NVS_SIZE..]);
     assert!(kept[0x2_0000..].iter().all(|&b| b == 0xFF));
 
     // Re-opened: the chip already holds the image, so nothing is written, and it boots. The
@@ -413,10 +421,11 @@ fn the_library_call_reports_progress_and_the_result() {
     };
     let mut count = Count::default();
     let report = flash(&sim.port, &image, &options, &mut count).unwrap();
-    assert_eq!(count.total, Some(image.len() as u64));
-    assert_eq!(count.done, image.len() as u64);
+    // Everything but the nvs partition.
+    assert_eq!(count.total, Some((image.len() - NVS_SIZE) as u64));
+    assert_eq!(count.done, (image.len() - NVS_SIZE) as u64);
     assert!(count.finished);
-    assert_eq!(report.bytes_written, image.len() as u64);
+    assert_eq!(report.bytes_written, (image.len() - NVS_SIZE) as u64);
     assert!(!report.skipped && report.md5_verified);
     assert_eq!(report.firmware_version, TEST_VERSION);
     assert_eq!(report.chip, "esp32c3");

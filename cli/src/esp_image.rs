@@ -160,7 +160,7 @@ pub struct Partition {
 /// Entry magic (0xAA 0x50); an entry is 32 bytes: magic, type, subtype, offset, size,
 /// 16-byte label, flags.
 const PARTITION_MAGIC: [u8; 2] = [0xAA, 0x50];
-const PARTITION_TYPE_APP: u8 = 0x00;
+pub const PARTITION_TYPE_APP: u8 = 0x00;
 const PARTITION_SUBTYPE_FACTORY: u8 = 0x00;
 /// The table holds at most this many entries (3 KiB, before its MD5 entry).
 const MAX_PARTITIONS: usize = 95;

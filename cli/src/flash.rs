@@ -1,11 +1,13 @@
 //! Writing the firmware to a board through its ROM serial loader (espflash as a library),
 //! checking it by MD5, restarting into it and checking its `Hello`: [`flash`] for the
 //! `ucrypto flash` command and for programs such as a factory station.
+use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
 use espflash::command::{Command, CommandType};
 use espflash::connection::{Connection, ResetAfterOperation, ResetBeforeOperation};
 use espflash::flasher::Flasher;
+use espflash::image_format::Segment;
 use md5::{Digest, Md5};
 use serde::Serialize;
 use serialport::{SerialPort, TTYPort, UsbPortInfo};
@@ -102,11 +104,38 @@ pub fn inspect_image(image: &[u8], chip: Option<Chip>) -> Result<ImageSummary> {
     })
 }
 
-/// The bytes the loader writes: the image padded with 0xFF to a multiple of 4.
-fn padded(image: &[u8]) -> Vec<u8> {
-    let mut bytes = image.to_vec();
-    bytes.resize(image.len().next_multiple_of(4), 0xFF);
+/// The bytes the loader writes: `bytes` padded with 0xFF to a multiple of 4.
+fn padded(bytes: &[u8]) -> Vec<u8> {
+    let mut bytes = bytes.to_vec();
+    bytes.resize(bytes.len().next_multiple_of(4), 0xFF);
     bytes
+}
+
+/// The parts of a merged image that are written: all of it but the data partitions its own
+/// partition table names (nvs, the device keys' esp_secure_cert). Those hold the device's
+/// data, not the firmware's; the merged image has only 0xFF there, and writing it would erase
+/// the device's keys.
+pub fn write_regions(image: &[u8]) -> Vec<(u32, Vec<u8>)> {
+    let table_at = esp_image::PARTITION_TABLE_OFFSET as usize;
+    let table = image.get(table_at..(table_at + 0xC00).min(image.len()));
+    let mut kept: Vec<(usize, usize)> = esp_image::partitions(table.unwrap_or(&[]))
+        .into_iter()
+        .filter(|p| p.kind != esp_image::PARTITION_TYPE_APP)
+        .map(|p| (p.offset as usize, p.offset as usize + p.size as usize))
+        .collect();
+    kept.sort_unstable();
+    let mut regions = Vec::new();
+    let mut at = 0;
+    for (start, end) in kept {
+        if start > at && at < image.len() {
+            regions.push((at as u32, padded(&image[at..start.min(image.len())])));
+        }
+        at = at.max(end);
+    }
+    if at < image.len() {
+        regions.push((at as u32, padded(&image[at..])));
+    }
+    regions
 }
 
 /// What [`flash`] did, and what the restarted firmware said.
@@ -146,12 +175,19 @@ pub fn flash(
         .chip()
         .mac_address(flasher.connection())
         .map_err(|e| rom_failure(port, "reading the MAC", e))?;
-    let bytes = padded(image);
-    let len = bytes.len() as u32;
-    let held = flasher
-        .checksum_md5(0, len)
-        .map_err(|e| rom_failure(port, "SPI_FLASH_MD5", e))?;
-    let skipped = !options.force && held.to_be_bytes() == expected.md5;
+    let regions = write_regions(image);
+    let len: u32 = regions.iter().map(|(_, data)| data.len() as u32).sum();
+    let mut same = true;
+    for (addr, data) in &regions {
+        let held = flasher
+            .checksum_md5(*addr, data.len() as u32)
+            .map_err(|e| rom_failure(port, "SPI_FLASH_MD5", e))?;
+        if held.to_be_bytes() != <[u8; 16]>::from(Md5::digest(data)) {
+            same = false;
+            break;
+        }
+    }
+    let skipped = !options.force && same;
     if skipped {
         log::info!("{port}: the flash already holds this image (MD5 equal): not written");
         leave_download_mode(&mut flasher).map_err(|e| rom_failure(port, "FLASH_END", e))?;
@@ -160,13 +196,22 @@ pub fn flash(
         let mut bar = BlockProgress {
             progress: &mut *progress,
             block_bytes: u64::from(ROM_BLOCK),
-            total: u64::from(len),
+            regions: regions.iter().map(|(a, d)| (*a, d.len() as u64)).collect(),
+            base: 0,
+            segment: 0,
             reported: 0,
         };
-        // espflash erases, writes in ROM_BLOCK blocks, compares SPI_FLASH_MD5 with its own,
-        // and ends with FLASH_END (reboot).
+        let segments: Vec<Segment<'_>> = regions
+            .iter()
+            .map(|(addr, data)| Segment {
+                addr: *addr,
+                data: Cow::Borrowed(data),
+            })
+            .collect();
+        // espflash erases, writes in ROM_BLOCK blocks, compares each region's SPI_FLASH_MD5
+        // with its own, and ends with FLASH_END (reboot).
         flasher
-            .write_bin_to_flash(0, &bytes, &mut bar)
+            .write_bins_to_flash(&segments, &mut bar)
             .map_err(|e| rom_failure(port, "writing", e))?;
     }
     // espflash's hard reset (RTS, or the USB-Serial-JTAG's sequence) restarts a board into its
@@ -378,20 +423,38 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-/// espflash reports blocks done; [`Progress`] hears of the bytes since the last report.
+/// espflash reports blocks done in each region; [`Progress`] hears of the bytes since the
+/// last report.
 struct BlockProgress<'a> {
     progress: &'a mut dyn Progress,
     block_bytes: u64,
-    total: u64,
+    /// Address and length of each region, in the order written.
+    regions: Vec<(u32, u64)>,
+    /// Bytes of the regions before the current one.
+    base: u64,
+    /// Length of the current region.
+    segment: u64,
     reported: u64,
 }
 
 impl espflash::target::ProgressCallbacks for BlockProgress<'_> {
-    fn init(&mut self, _addr: u32, _blocks: usize) {}
+    fn init(&mut self, addr: u32, _blocks: usize) {
+        self.base = self
+            .regions
+            .iter()
+            .take_while(|(a, _)| *a != addr)
+            .map(|(_, len)| len)
+            .sum();
+        self.segment = self
+            .regions
+            .iter()
+            .find(|(a, _)| *a == addr)
+            .map_or(0, |(_, len)| *len);
+    }
     fn update(&mut self, blocks: usize) {
-        let done = (blocks as u64 * self.block_bytes).min(self.total);
+        let done = self.base + (blocks as u64 * self.block_bytes).min(self.segment);
         self.progress.advance(done.saturating_sub(self.reported));
-        self.reported = done;
+        self.reported = self.reported.max(done);
     }
     fn verifying(&mut self) {}
     fn finish(&mut self, _skipped: bool) {}

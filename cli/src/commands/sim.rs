@@ -42,12 +42,7 @@ pub fn run(global: &GlobalArgs, args: &SimArgs) -> Result<()> {
                 device.path()
             );
         }
-        return crate::download_mode::serve(
-            device,
-            args.chip.into(),
-            flash,
-            args.damage_block,
-        );
+        return crate::download_mode::serve(device, args.chip.into(), flash, args.damage_block);
     }
     if !global.json {
         eprintln!(
