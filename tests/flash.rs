@@ -8,9 +8,11 @@ use std::path::Path;
 use common::{assert_exit, stderr, stdout, Sim};
 use sha2::{Digest, Sha256};
 
-/// The nvs data partition of the test image's partition table.
+/// The data partitions of the test image's partition table, as in ucrypto's own: nvs at
+/// 0x9000 and esp_secure_cert (the device keys) at 0xD000, up to the application at 0x10000.
 const NVS: usize = 0x9000;
-const NVS_SIZE: usize = 0x6000;
+const SECURE_CERT: usize = 0xD000;
+const DATA_LEN: usize = 0x7000;
 
 /// The version the test image's `esp_app_desc_t` carries.
 const TEST_VERSION: &str = "7.7.7-flash-test";
@@ -85,7 +87,14 @@ fn merged_image(chip_id: u16, version: &str) -> Vec<u8> {
             .collect()
     };
     let bootloader = esp_image(chip_id, &[(0x403C_E000, pattern(1, 3000))]);
-    let mut table = partition(0x01, 0x02, NVS as u32, NVS_SIZE as u32, "nvs");
+    let mut table = partition(0x01, 0x02, NVS as u32, 0x4000, "nvs");
+    table.extend(partition(
+        0x3F,
+        0x00,
+        SECURE_CERT as u32,
+        0x3000,
+        "esp_secure_cert",
+    ));
     table.extend(partition(0x00, 0x00, 0x1_0000, 0x10_0000, "factory"));
     // Two segments, the application description first (DROM), code after; more than a few
     // FLASH_DATA blocks, and a byte 0xC0 in the data so SLIP escaping is exercised.
@@ -119,8 +128,7 @@ fn flashes_a_blank_virtual_chip_which_then_boots_the_image() {
     let image = merged_image(5, TEST_VERSION);
     let image_path = write(dir.path(), "c3.bin", &image);
     let flash_path = dir.path().join("flash.bin").display().to_string();
-    // The device's own data in its nvs partition (0x9000..0xF000 in the image's table): a
-    // firmware write must leave it alone.
+    // The device's own data in its nvs partition: a firmware write must leave it alone.
     let mut blank = vec![0xFF; 4 << 20];
     blank[NVS..NVS + 11].copy_from_slice(b"device data");
     std::fs::write(&flash_path, &blank).unwrap();
@@ -139,7 +147,7 @@ fn flashes_a_blank_virtual_chip_which_then_boots_the_image() {
     assert_eq!(report["chip"], "esp32c3");
     assert_eq!(report["skipped"], false);
     assert_eq!(report["md5_verified"], true);
-    assert_eq!(report["bytes_written"], (image.len() - NVS_SIZE) as u64);
+    assert_eq!(report["bytes_written"], (image.len() - DATA_LEN) as u64);
     assert_eq!(report["firmware_version"], TEST_VERSION);
     // The MD5 the report states is the image's, from `md5sum`.
     let md5sum = std::process::Command::new("md5sum")
@@ -167,7 +175,7 @@ fn flashes_a_blank_virtual_chip_which_then_boots_the_image() {
     assert_eq!(kept.len(), 4 << 20);
     assert_eq!(&kept[..NVS], &image[..NVS]);
     assert_eq!(&kept[NVS..NVS + 11], b"device data");
-    assert_eq!(&kept[NVS + NVS_SIZE..image.len()], &image[NVS + NVS_SIZE..]);
+    assert_eq!(&kept[NVS + DATA_LEN..image.len()], &image[NVS + DATA_LEN..]);
     assert!(kept[0x2_0000..].iter().all(|&b| b == 0xFF));
 
     // Re-opened: the chip already holds the image, so nothing is written, and it boots. The
@@ -421,12 +429,81 @@ fn the_library_call_reports_progress_and_the_result() {
     };
     let mut count = Count::default();
     let report = flash(&sim.port, &image, &options, &mut count).unwrap();
-    // Everything but the nvs partition.
-    assert_eq!(count.total, Some((image.len() - NVS_SIZE) as u64));
-    assert_eq!(count.done, (image.len() - NVS_SIZE) as u64);
+    // Everything but the data partitions.
+    assert_eq!(count.total, Some((image.len() - DATA_LEN) as u64));
+    assert_eq!(count.done, (image.len() - DATA_LEN) as u64);
     assert!(count.finished);
-    assert_eq!(report.bytes_written, (image.len() - NVS_SIZE) as u64);
+    assert_eq!(report.bytes_written, (image.len() - DATA_LEN) as u64);
     assert!(!report.skipped && report.md5_verified);
     assert_eq!(report.firmware_version, TEST_VERSION);
     assert_eq!(report.chip, "esp32c3");
+}
+
+/// A device key imported after the first flash lives in esp_secure_cert (flash) and the eFuses;
+/// a forced reflash of new firmware keeps it, and it still signs.
+#[test]
+fn a_device_key_survives_a_reflash() {
+    use ucrypto::transport::SerialTransport;
+    use ucrypto::Client;
+    use ucrypto_protocol::{RequestBody, ResponseBody, SlotState};
+    let connect = |sim: &Sim| {
+        let transport = SerialTransport::open(&sim.port, 115_200).unwrap();
+        Client::connect(transport, std::time::Duration::from_secs(5)).unwrap()
+    };
+    let dir = common::temp_dir();
+    let efuse = dir.path().join("efuse.bin").display().to_string();
+    let flash_file = dir.path().join("flash.bin").display().to_string();
+    let v1 = write(dir.path(), "v1.bin", &merged_image(5, "1.0.0"));
+    let v2 = write(dir.path(), "v2.bin", &merged_image(5, "2.0.0"));
+    let key_path = dir.path().join("k.pem");
+    common::rsa_key(&key_path);
+    let key = ucrypto::keys::read_private(&key_path, None).unwrap();
+    let device_key = ucrypto::keys::DeviceKey::new(&key).unwrap();
+    let files = ["--efuse", &efuse, "--flash", &flash_file];
+    let start = || Sim::start(&[&["--download-mode"][..], &files[..]].concat());
+
+    let sim = start();
+    assert_exit(
+        &sim.run(&["flash", "--image", &v1, "--before", "no-reset"]),
+        0,
+    );
+    let mut client = connect(&sim);
+    client
+        .call(
+            RequestBody::KeyImport {
+                slot: 1,
+                key: device_key.as_request(),
+            },
+            |body| match body {
+                ResponseBody::PublicKey(_) => Ok(()),
+                other => panic!("{other:?}"),
+            },
+        )
+        .unwrap();
+    drop(client);
+    drop(sim);
+    let record = std::fs::read(&flash_file).unwrap()[SECURE_CERT..SECURE_CERT + 0x3000].to_vec();
+    assert_eq!(
+        &record[..4],
+        &0xBA5E_BA11u32.to_le_bytes(),
+        "the key's record"
+    );
+
+    let sim = start();
+    let out = sim.run(&["--json", "flash", "--image", &v2, "--before", "no-reset"]);
+    assert_exit(&out, 0);
+    assert_eq!(json(&out)["firmware_version"], "2.0.0");
+    let kept = std::fs::read(&flash_file).unwrap();
+    assert_eq!(&kept[SECURE_CERT..SECURE_CERT + 0x3000], &record[..]);
+    let mut client = connect(&sim);
+    let slot = client
+        .call(RequestBody::Hello, |body| match body {
+            ResponseBody::Hello(h) => Ok(h.key_slots.expect("an ESP32-C3 has key slots")[1]),
+            other => panic!("{other:?}"),
+        })
+        .unwrap();
+    assert!(
+        matches!(slot, SlotState::DsKey { bits: 2048, .. }),
+        "{slot:?}"
+    );
 }
