@@ -54,6 +54,9 @@ pub struct Engine<B: Backend> {
     now_ms: u64,
     /// Whether the backend drives device keys (known at start: it is the hardware's).
     device_keys: bool,
+    /// What `Hello` reports: this crate's version, or the version of the image a virtual chip
+    /// booted (`set_firmware_version`).
+    firmware_version: &'static str,
 }
 
 /// What a host sets up for its connection and a new `Hello` or a restart forgets: the loaded
@@ -86,11 +89,18 @@ impl<B: Backend> Engine<B> {
             stats: EngineStats::default(),
             now_ms: 0,
             device_keys,
+            firmware_version: FIRMWARE_VERSION,
         }
     }
 
     pub fn backend(&self) -> &B {
         &self.backend
+    }
+
+    /// Reports `version` in `Hello` instead of this crate's: a virtual chip that booted an
+    /// application image reports the version written in that image.
+    pub fn set_firmware_version(&mut self, version: &'static str) {
+        self.firmware_version = version;
     }
 
     /// The backend, for a host that keeps the virtual device's eFuse and flash images.
@@ -179,7 +189,7 @@ impl<B: Backend> Engine<B> {
             };
             self.connection.keys.touch();
             self.connection.line.touch();
-            let response = serve(
+            let mut response = serve(
                 &mut self.backend,
                 self.device_keys,
                 &self.self_test,
@@ -189,6 +199,9 @@ impl<B: Backend> Engine<B> {
                 &mut self.data,
                 body,
             );
+            if let ResponseBody::Hello(info) = &mut response.body {
+                info.firmware_version = self.firmware_version;
+            }
             // The request may have carried a key: none of it stays in the receive buffer.
             self.decoder.wipe_frame();
             self.stats.requests = self.stats.requests.wrapping_add(1);
