@@ -15,8 +15,10 @@ Exit codes:
   1  the device reported an error
   2  usage or bad input
   3  a result failed verification (nothing was output)
-  4  transport: no device, port busy, timeout, disconnected, protocol mismatch
+  4  transport: no device, port busy, timeout, disconnected, protocol mismatch;
+     or the records (--records) cannot be reached
   5  not supported by this device
+  6  station run: some devices failed (the others are done)
   130  interrupted (Ctrl-C, SIGTERM): nothing was output
 
 With --json, every result is one JSON object on stdout, and so is an error:
@@ -97,6 +99,12 @@ pub enum Command {
     /// Measure the device and its link.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// The factory station: run a recipe on many devices at once and record each one.
+    #[command(subcommand)]
+    Station(crate::commands::station::StationCommand),
+    /// Read the station's records: devices, their steps, keys and history.
+    #[command(subcommand)]
+    Records(crate::commands::records::RecordsCommand),
     /// Print shell completions.
     Completions {
         #[arg(value_enum)]

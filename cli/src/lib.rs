@@ -12,7 +12,9 @@ pub mod keys;
 pub mod output;
 pub mod ports;
 pub mod progress;
+pub mod records;
 pub mod sim;
+pub mod station;
 pub mod transport;
 pub mod verify;
 

@@ -1,0 +1,165 @@
+//! What each recipe step does on a connected device, and what it records. Every step here only
+//! checks the device (no state on the device changes), so a step that was in flight when a
+//! station stopped is simply run again: running it is how it is re-checked.
+use std::collections::BTreeMap;
+
+use rsa::pkcs8::EncodePublicKey;
+use rsa::RsaPrivateKey;
+use sha2::{Digest, Sha256};
+use ucrypto_protocol::{Command, RequestBody, ResponseBody, TestOutcome, MAX_RANDOM_WORDS};
+
+use super::recipe::{RandHealth, SignCheck, Step};
+use crate::client::Client;
+use crate::commands::sign::SigningKey;
+use crate::error::{Error, Result};
+use crate::keys::DeviceKey;
+use crate::transport::Transport;
+use crate::verify::health::HealthTests;
+
+/// What steps share for a whole run, prepared before any device is touched.
+pub struct Shared {
+    /// A throwaway signing key per `sign-check` key size, made on the host for this run.
+    check_keys: BTreeMap<u32, CheckKey>,
+}
+
+struct CheckKey {
+    key: SigningKey,
+    spki_sha256: String,
+}
+
+impl Shared {
+    /// Makes what `steps` need: one throwaway RSA key per `sign-check` size (from the host OS's
+    /// RNG; the private half is only ever sent to the devices under test and dropped with the
+    /// run).
+    pub fn prepare(steps: &[Step]) -> Result<Self> {
+        let mut check_keys = BTreeMap::new();
+        for step in steps {
+            if let Step::SignCheck(SignCheck { key_bits }) = step {
+                if check_keys.contains_key(key_bits) {
+                    continue;
+                }
+                let private = RsaPrivateKey::new(&mut rsa::rand_core::OsRng, *key_bits as usize)
+                    .map_err(|e| Error::input(format!("cannot make a {key_bits}-bit check key: {e}")))?;
+                let public = private.to_public_key();
+                let der = public
+                    .to_public_key_der()
+                    .map_err(|e| Error::input(format!("cannot encode the check key: {e}")))?;
+                let key = SigningKey {
+                    device: DeviceKey::new(&private)?,
+                    public,
+                };
+                check_keys.insert(
+                    *key_bits,
+                    CheckKey {
+                        key,
+                        spki_sha256: hex::encode(Sha256::digest(der.as_bytes())),
+                    },
+                );
+            }
+        }
+        Ok(Self { check_keys })
+    }
+}
+
+/// Runs one step; the JSON says what it found (recorded as the step's detail).
+pub fn run<T: Transport>(
+    step: &Step,
+    client: &mut Client<T>,
+    shared: &Shared,
+) -> Result<serde_json::Value> {
+    match step {
+        Step::SelfTest(_) => self_test(client),
+        Step::RandHealth(RandHealth { bits }) => rand_health(client, *bits),
+        Step::SignCheck(SignCheck { key_bits }) => {
+            let check = shared
+                .check_keys
+                .get(key_bits)
+                .expect("Shared::prepare made a key for every sign-check size");
+            sign_check(client, check)
+        }
+    }
+}
+
+/// The start-up self-tests from `Hello` all passed and the entropy source is ready. A virtual
+/// device with a fixed seed reports its entropy as deterministic: accepted (it is software, and
+/// the records say so), where a chip must report ready.
+fn self_test<T: Transport>(client: &Client<T>) -> Result<serde_json::Value> {
+    let info = client.info();
+    let tests = info.raw_self_test;
+    let failed: Vec<&str> = [
+        ("rng", tests.rng),
+        ("aes", tests.aes),
+        ("sha256", tests.sha256),
+        ("rsa", tests.rsa),
+    ]
+    .into_iter()
+    .filter(|(_, outcome)| *outcome != TestOutcome::Passed)
+    .map(|(name, _)| name)
+    .collect();
+    if !failed.is_empty() {
+        return Err(Error::Verification(format!(
+            "self-tests not passed: {} (see `ucrypto info`)",
+            failed.join(", ")
+        )));
+    }
+    let entropy_ok = match info.entropy.state {
+        "ready" => true,
+        "deterministic" => info.virtual_device,
+        _ => false,
+    };
+    if !entropy_ok {
+        return Err(Error::Verification(format!(
+            "the entropy source {} is {}",
+            info.entropy.source, info.entropy.state
+        )));
+    }
+    Ok(serde_json::json!({
+        "self_test": info.self_test,
+        "entropy": info.entropy,
+    }))
+}
+
+/// Draws `bits` random bits and runs the SP 800-90B health tests over all of them.
+fn rand_health<T: Transport>(client: &mut Client<T>, bits: u64) -> Result<serde_json::Value> {
+    if !client.info().raw_capabilities.supports(Command::Random) {
+        return Err(Error::Unsupported(
+            "this device does not offer random numbers".into(),
+        ));
+    }
+    let mut health = HealthTests::new();
+    let mut words = bits.div_ceil(32);
+    while words > 0 {
+        let n = words.min(u64::from(MAX_RANDOM_WORDS)) as u16;
+        let expected = usize::from(n) * 4;
+        client.call(RequestBody::Random { words: n }, |body| match body {
+            ResponseBody::Random { data } if data.len() == expected => health
+                .feed(data)
+                .map_err(|failure| Error::Verification(failure.to_string())),
+            other => Err(Error::Verification(format!(
+                "the device answered a random request with {other:?}"
+            ))),
+        })?;
+        words -= u64::from(n);
+    }
+    Ok(serde_json::json!({
+        "bits": bits.div_ceil(32) * 32,
+        "bytes_tested": health.tested(),
+        "health_tests": "passed",
+    }))
+}
+
+/// The device signs a fresh random challenge with the run's throwaway key; the host checks the
+/// signature with the public key.
+fn sign_check<T: Transport>(client: &mut Client<T>, check: &CheckKey) -> Result<serde_json::Value> {
+    check.key.check_device(client)?;
+    let mut challenge = [0u8; 32];
+    getrandom::fill(&mut challenge).expect("the host OS has no random number generator");
+    let digest: [u8; 32] = Sha256::digest(challenge).into();
+    let signed = check.key.sign_digest(client, digest)?;
+    Ok(serde_json::json!({
+        "key_bits": check.key.device.bits(),
+        "check_key_spki_sha256": check.spki_sha256,
+        "digest": hex::encode(signed.digest),
+        "verified": true,
+    }))
+}
