@@ -87,7 +87,15 @@ fn sixteen_virtual_devices_in_process_recorded_in_sqlite() {
     let dir = temp_dir();
     let recipe = write_recipe(dir.path(), RECIPE);
     let db = dir.path().join("station.db");
-    let out = station(&[&recipe, "--sim", "16", "--records", db.to_str().unwrap(), "--station-id", "st-1"]);
+    let out = station(&[
+        &recipe,
+        "--sim",
+        "16",
+        "--records",
+        db.to_str().unwrap(),
+        "--station-id",
+        "st-1",
+    ]);
     assert_exit(&out, 0);
     let (devices, summary) = json_lines(&out);
     let ids = all_done(&devices, 16);
@@ -101,7 +109,10 @@ fn sixteen_virtual_devices_in_process_recorded_in_sqlite() {
     let conn = rusqlite::Connection::open(&db).unwrap();
     let count = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
     assert_eq!(count("SELECT count(*) FROM devices"), 16);
-    assert_eq!(count("SELECT count(*) FROM claims WHERE station_id = 'st-1'"), 16);
+    assert_eq!(
+        count("SELECT count(*) FROM claims WHERE station_id = 'st-1'"),
+        16
+    );
     assert_eq!(count("SELECT count(*) FROM steps WHERE state = 'done'"), 48);
     assert_eq!(count("SELECT count(*) FROM runs WHERE outcome = 'done'"), 1);
     assert_eq!(count("SELECT max(version) FROM schema_migrations"), 1);
@@ -119,7 +130,14 @@ fn sixteen_virtual_devices_in_process_recorded_in_sqlite() {
 
     // The export agrees with the station's lines.
     let out = ucrypto()
-        .args(["records", "export", "--format", "json", "--records", db.to_str().unwrap()])
+        .args([
+            "records",
+            "export",
+            "--format",
+            "json",
+            "--records",
+            db.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert_exit(&out, 0);
@@ -129,7 +147,9 @@ fn sixteen_virtual_devices_in_process_recorded_in_sqlite() {
         .map(|d| d["device_id"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(exported_ids, ids);
-    assert!(exported.iter().all(|d| d["steps_done"] == 3 && d["station_id"] == "st-1"));
+    assert!(exported
+        .iter()
+        .all(|d| d["steps_done"] == 3 && d["station_id"] == "st-1"));
 }
 
 #[test]
@@ -137,11 +157,21 @@ fn sixteen_virtual_devices_on_ptys_are_the_same_devices_as_in_process() {
     let sims: Vec<Sim> = (0..16)
         .map(|i| Sim::start(&["--seed", &i.to_string()]))
         .collect();
-    let ports = sims.iter().map(|s| s.port.clone()).collect::<Vec<_>>().join(",");
+    let ports = sims
+        .iter()
+        .map(|s| s.port.clone())
+        .collect::<Vec<_>>()
+        .join(",");
     let dir = temp_dir();
     let recipe = write_recipe(dir.path(), RECIPE);
     let db = dir.path().join("ptys.db");
-    let out = station(&[&recipe, "--ports", &ports, "--records", db.to_str().unwrap()]);
+    let out = station(&[
+        &recipe,
+        "--ports",
+        &ports,
+        "--records",
+        db.to_str().unwrap(),
+    ]);
     assert_exit(&out, 0);
     let (devices, summary) = json_lines(&out);
     let over_ptys = all_done(&devices, 16);
@@ -201,7 +231,16 @@ fn killed_with_sigkill_mid_run_then_rerun_finishes_every_device_once() {
     let db = dir.path().join("station.db");
     let dbs = db.to_str().unwrap().to_string();
     let mut child = ucrypto()
-        .args(["--json", "station", "run", &recipe, "--sim", "4", "--records", &dbs])
+        .args([
+            "--json",
+            "station",
+            "run",
+            &recipe,
+            "--sim",
+            "4",
+            "--records",
+            &dbs,
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -209,8 +248,14 @@ fn killed_with_sigkill_mid_run_then_rerun_finishes_every_device_once() {
     // Wait until every device has passed its self-test and started drawing random bits.
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        assert!(Instant::now() < deadline, "the station never reached rand-health");
-        assert!(child.try_wait().unwrap().is_none(), "the station ended before the kill");
+        assert!(
+            Instant::now() < deadline,
+            "the station never reached rand-health"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the station ended before the kill"
+        );
         if db.exists() {
             if let Ok(conn) = rusqlite::Connection::open(&db) {
                 let started: rusqlite::Result<i64> = conn.query_row(
@@ -230,7 +275,11 @@ fn killed_with_sigkill_mid_run_then_rerun_finishes_every_device_once() {
     {
         let conn = rusqlite::Connection::open(&db).unwrap();
         let finished: i64 = conn
-            .query_row("SELECT count(*) FROM events WHERE kind = 'device-done'", [], |r| r.get(0))
+            .query_row(
+                "SELECT count(*) FROM events WHERE kind = 'device-done'",
+                [],
+                |r| r.get(0),
+            )
             .unwrap();
         assert_eq!(finished, 0, "killed before any device finished");
     }
@@ -246,12 +295,22 @@ fn killed_with_sigkill_mid_run_then_rerun_finishes_every_device_once() {
     }
     let done = sqlite_step_done(&db);
     assert_eq!(done.len(), 12, "{done:?}");
-    assert!(done.values().all(|n| *n == 1), "every step done exactly once: {done:?}");
+    assert!(
+        done.values().all(|n| *n == 1),
+        "every step done exactly once: {done:?}"
+    );
     let conn = rusqlite::Connection::open(&db).unwrap();
     let attempts: i64 = conn
-        .query_row("SELECT min(attempts) FROM steps WHERE step_index = 1", [], |r| r.get(0))
+        .query_row(
+            "SELECT min(attempts) FROM steps WHERE step_index = 1",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
-    assert_eq!(attempts, 2, "the step in flight at the kill was checked again");
+    assert_eq!(
+        attempts, 2,
+        "the step in flight at the kill was checked again"
+    );
 }
 
 #[test]
@@ -259,21 +318,32 @@ fn events_are_append_only_in_sqlite() {
     let dir = temp_dir();
     let recipe = write_recipe(dir.path(), "[[step]]\nkind = \"self-test\"\n");
     let db = dir.path().join("station.db");
-    assert_exit(&station(&[&recipe, "--sim", "1", "--records", db.to_str().unwrap()]), 0);
+    assert_exit(
+        &station(&[&recipe, "--sim", "1", "--records", db.to_str().unwrap()]),
+        0,
+    );
     let conn = rusqlite::Connection::open(&db).unwrap();
-    let before: i64 = conn.query_row("SELECT count(*) FROM events", [], |r| r.get(0)).unwrap();
+    let before: i64 = conn
+        .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
+        .unwrap();
     assert!(before > 0);
-    let update = conn.execute("UPDATE events SET kind = 'forged'", []).unwrap_err();
+    let update = conn
+        .execute("UPDATE events SET kind = 'forged'", [])
+        .unwrap_err();
     assert!(update.to_string().contains("append-only"), "{update}");
     let delete = conn.execute("DELETE FROM events", []).unwrap_err();
     assert!(delete.to_string().contains("append-only"), "{delete}");
-    let after: i64 = conn.query_row("SELECT count(*) FROM events", [], |r| r.get(0)).unwrap();
+    let after: i64 = conn
+        .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(before, after);
 }
 
 #[test]
 fn a_device_that_vanishes_fails_alone_with_its_step_named() {
-    let sims: Vec<Sim> = (0..3).map(|i| Sim::start(&["--seed", &(100 + i).to_string()])).collect();
+    let sims: Vec<Sim> = (0..3)
+        .map(|i| Sim::start(&["--seed", &(100 + i).to_string()]))
+        .collect();
     let mut doomed = Sim::start(&["--seed", "200", "--baud", "115200"]);
     let ports = sims
         .iter()
@@ -289,7 +359,16 @@ fn a_device_that_vanishes_fails_alone_with_its_step_named() {
     );
     let db = dir.path().join("station.db");
     let child = ucrypto()
-        .args(["--json", "station", "run", &recipe, "--ports", &ports, "--records", db.to_str().unwrap()])
+        .args([
+            "--json",
+            "station",
+            "run",
+            &recipe,
+            "--ports",
+            &ports,
+            "--records",
+            db.to_str().unwrap(),
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -301,7 +380,8 @@ fn a_device_that_vanishes_fails_alone_with_its_step_named() {
     let (devices, summary) = json_lines(&out);
     assert_eq!(summary["done"], 3);
     assert_eq!(summary["failed"], 1);
-    let failed: Vec<&serde_json::Value> = devices.iter().filter(|d| d["status"] == "failed").collect();
+    let failed: Vec<&serde_json::Value> =
+        devices.iter().filter(|d| d["status"] == "failed").collect();
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0]["device"], doomed.port.as_str());
     assert_eq!(failed[0]["step"], 2);
@@ -320,12 +400,23 @@ fn bad_recipes_are_refused_before_any_device_or_record() {
         ("[[step]]\nkind = \"burn-everything\"\n", "burn-everything"),
         ("[[step]]\nkind = \"rand-health\"\nbitz = 100000\n", "bitz"),
         ("[[steps]]\nkind = \"self-test\"\n", "steps"),
-        ("[[step]]\nkind = \"sign-check\"\nkey-bits = 4000\n", "key-bits"),
+        (
+            "[[step]]\nkind = \"sign-check\"\nkey-bits = 4000\n",
+            "key-bits",
+        ),
         ("[[step]]\nkind = \"self-test\"\n[[step]\n", "line 3"),
     ] {
         let recipe = write_recipe(dir.path(), text);
         let out = ucrypto()
-            .args(["station", "run", &recipe, "--sim", "2", "--records", db.to_str().unwrap()])
+            .args([
+                "station",
+                "run",
+                &recipe,
+                "--sim",
+                "2",
+                "--records",
+                db.to_str().unwrap(),
+            ])
             .output()
             .unwrap();
         assert_exit(&out, 2);
@@ -336,7 +427,15 @@ fn bad_recipes_are_refused_before_any_device_or_record() {
         assert!(!db.exists(), "no records were opened");
     }
     let out = ucrypto()
-        .args(["station", "run", "/nonexistent/recipe.toml", "--sim", "1", "--records", db.to_str().unwrap()])
+        .args([
+            "station",
+            "run",
+            "/nonexistent/recipe.toml",
+            "--sim",
+            "1",
+            "--records",
+            db.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert_exit(&out, 2);
@@ -374,22 +473,43 @@ fn records_list_show_and_export_csv() {
     let recipe = write_recipe(dir.path(), RECIPE);
     let db = dir.path().join("station.db");
     let db = db.to_str().unwrap();
-    let out = station(&[&recipe, "--sim", "2", "--records", db, "--station-id", "bench-3"]);
+    let out = station(&[
+        &recipe,
+        "--sim",
+        "2",
+        "--records",
+        db,
+        "--station-id",
+        "bench-3",
+    ]);
     assert_exit(&out, 0);
     let (devices, _) = json_lines(&out);
     let ids = all_done(&devices, 2);
 
-    let out = ucrypto().args(["records", "list", "--records", db]).output().unwrap();
+    let out = ucrypto()
+        .args(["records", "list", "--records", db])
+        .output()
+        .unwrap();
     assert_exit(&out, 0);
     let text = stdout(&out);
     assert_eq!(text.lines().count(), 3, "{text}");
     for id in &ids {
-        assert!(text.contains(id.as_str()) && text.contains("bench-3"), "{text}");
+        assert!(
+            text.contains(id.as_str()) && text.contains("bench-3"),
+            "{text}"
+        );
     }
 
     let first = ids.iter().next().unwrap();
     let out = ucrypto()
-        .args(["--json", "records", "show", &first.to_uppercase(), "--records", db])
+        .args([
+            "--json",
+            "records",
+            "show",
+            &first.to_uppercase(),
+            "--records",
+            db,
+        ])
         .output()
         .unwrap();
     assert_exit(&out, 0);
@@ -403,12 +523,31 @@ fn records_list_show_and_export_csv() {
         .collect();
     assert_eq!(
         kinds,
-        ["seen", "claimed", "step-started", "step-done", "step-started", "step-done", "step-started", "step-done", "device-done"]
+        [
+            "seen",
+            "claimed",
+            "step-started",
+            "step-done",
+            "step-started",
+            "step-done",
+            "step-started",
+            "step-done",
+            "device-done"
+        ]
     );
 
     let csv_path = dir.path().join("out.csv");
     let out = ucrypto()
-        .args(["records", "export", "--format", "csv", "-o", csv_path.to_str().unwrap(), "--records", db])
+        .args([
+            "records",
+            "export",
+            "--format",
+            "csv",
+            "-o",
+            csv_path.to_str().unwrap(),
+            "--records",
+            db,
+        ])
         .output()
         .unwrap();
     assert_exit(&out, 0);
@@ -419,10 +558,18 @@ fn records_list_show_and_export_csv() {
     assert_eq!(rows.len(), 2);
     assert!(rows.iter().all(|r| &r[6] == "bench-3" && &r[7] == "3"));
 
-    let out = ucrypto().args(["records", "show", "02:00:00:00:00:00", "--records", db]).output().unwrap();
+    let out = ucrypto()
+        .args(["records", "show", "02:00:00:00:00:00", "--records", db])
+        .output()
+        .unwrap();
     assert_exit(&out, 2);
     let out = ucrypto()
-        .args(["records", "list", "--records", dir.path().join("typo.db").to_str().unwrap()])
+        .args([
+            "records",
+            "list",
+            "--records",
+            dir.path().join("typo.db").to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert_exit(&out, 2);
@@ -432,8 +579,12 @@ fn records_list_show_and_export_csv() {
 /// The recipe in docs/station.md runs as printed.
 #[test]
 fn the_guide_recipe_runs() {
-    let guide = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/station.md")).unwrap();
-    let start = guide.find("```toml\n").expect("docs/station.md has a ```toml recipe") + 8;
+    let guide = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/station.md"))
+        .unwrap();
+    let start = guide
+        .find("```toml\n")
+        .expect("docs/station.md has a ```toml recipe")
+        + 8;
     let end = start + guide[start..].find("```").unwrap();
     let dir = temp_dir();
     let recipe = write_recipe(dir.path(), &guide[start..end]);
@@ -471,7 +622,9 @@ mod postgres_records {
             let name = format!("ucrypto_{tag}_{}_{nanos}", std::process::id());
             let mut client = postgres::Client::connect(&admin, postgres::NoTls)
                 .expect("UCRYPTO_TEST_POSTGRES is reachable");
-            client.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+            client
+                .batch_execute(&format!("CREATE DATABASE {name}"))
+                .unwrap();
             let base = admin.rsplit_once('/').expect("a URL with a database").0;
             let url = format!("{base}/{name}");
             Some(TestDb { admin, name, url })
@@ -485,14 +638,19 @@ mod postgres_records {
     impl Drop for TestDb {
         fn drop(&mut self) {
             if let Ok(mut client) = postgres::Client::connect(&self.admin, postgres::NoTls) {
-                let _ = client.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+                let _ = client.batch_execute(&format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    self.name
+                ));
             }
         }
     }
 
     #[test]
     fn sixteen_virtual_devices_recorded_in_postgres() {
-        let Some(db) = TestDb::create("sixteen") else { return };
+        let Some(db) = TestDb::create("sixteen") else {
+            return;
+        };
         let dir = temp_dir();
         let recipe = write_recipe(dir.path(), RECIPE);
         let out = station(&[&recipe, "--sim", "16", "--records", &db.url]);
@@ -501,14 +659,27 @@ mod postgres_records {
         let ids = all_done(&devices, 16);
         assert_eq!(summary["done"], 16);
         let mut client = db.client();
-        let count = |c: &mut postgres::Client, sql: &str| -> i64 { c.query_one(sql, &[]).unwrap().get(0) };
+        let count =
+            |c: &mut postgres::Client, sql: &str| -> i64 { c.query_one(sql, &[]).unwrap().get(0) };
         assert_eq!(count(&mut client, "SELECT count(*) FROM devices"), 16);
-        assert_eq!(count(&mut client, "SELECT count(*) FROM steps WHERE state = 'done'"), 48);
         assert_eq!(
-            count(&mut client, "SELECT count(*) FROM events WHERE kind = 'step-done'"),
+            count(
+                &mut client,
+                "SELECT count(*) FROM steps WHERE state = 'done'"
+            ),
             48
         );
-        assert_eq!(count(&mut client, "SELECT max(version) FROM schema_migrations"), 1);
+        assert_eq!(
+            count(
+                &mut client,
+                "SELECT count(*) FROM events WHERE kind = 'step-done'"
+            ),
+            48
+        );
+        assert_eq!(
+            count(&mut client, "SELECT max(version) FROM schema_migrations"),
+            1
+        );
         let recorded: BTreeSet<String> = client
             .query("SELECT device_id FROM devices", &[])
             .unwrap()
@@ -518,14 +689,22 @@ mod postgres_records {
         assert_eq!(recorded, ids);
 
         // Append-only, enforced by the database.
-        let update = client.execute("UPDATE events SET kind = 'forged'", &[]).unwrap_err();
+        let update = client
+            .execute("UPDATE events SET kind = 'forged'", &[])
+            .unwrap_err();
         assert!(format!("{update:?}").contains("append-only"), "{update:?}");
         let delete = client.execute("DELETE FROM events", &[]).unwrap_err();
         assert!(format!("{delete:?}").contains("append-only"), "{delete:?}");
         let truncate = client.batch_execute("TRUNCATE events").unwrap_err();
-        assert!(format!("{truncate:?}").contains("append-only"), "{truncate:?}");
+        assert!(
+            format!("{truncate:?}").contains("append-only"),
+            "{truncate:?}"
+        );
         assert_eq!(
-            count(&mut client, "SELECT count(*) FROM events WHERE kind = 'step-done'"),
+            count(
+                &mut client,
+                "SELECT count(*) FROM events WHERE kind = 'step-done'"
+            ),
             48
         );
 
@@ -535,19 +714,33 @@ mod postgres_records {
         let (devices, _) = json_lines(&out);
         assert!(devices.iter().all(|d| d["steps_skipped"] == 3));
         assert_eq!(
-            count(&mut client, "SELECT count(*) FROM events WHERE kind = 'step-done'"),
+            count(
+                &mut client,
+                "SELECT count(*) FROM events WHERE kind = 'step-done'"
+            ),
             48
         );
     }
 
     #[test]
     fn two_stations_write_one_database_at_once() {
-        let Some(db) = TestDb::create("two") else { return };
+        let Some(db) = TestDb::create("two") else {
+            return;
+        };
         let dir = temp_dir();
         let recipe = write_recipe(dir.path(), RECIPE);
         let spawn = |id: &str, first: &str| {
             ucrypto()
-                .args(["--json", "station", "run", &recipe, "--sim", "8", "--sim-first", first])
+                .args([
+                    "--json",
+                    "station",
+                    "run",
+                    &recipe,
+                    "--sim",
+                    "8",
+                    "--sim-first",
+                    first,
+                ])
                 .args(["--records", &db.url, "--station-id", id])
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
@@ -572,16 +765,25 @@ mod postgres_records {
             .collect();
         assert_eq!(claims.len(), 16);
         for (device, station) in claims {
-            let expected = if ids_a.contains(&device) { "line-a" } else { "line-b" };
+            let expected = if ids_a.contains(&device) {
+                "line-a"
+            } else {
+                "line-b"
+            };
             assert_eq!(station, expected);
         }
-        let migrations: i64 = client.query_one("SELECT count(*) FROM schema_migrations", &[]).unwrap().get(0);
+        let migrations: i64 = client
+            .query_one("SELECT count(*) FROM schema_migrations", &[])
+            .unwrap()
+            .get(0);
         assert_eq!(migrations, 1);
     }
 
     #[test]
     fn two_stations_racing_for_the_same_devices_one_wins_each() {
-        let Some(db) = TestDb::create("race") else { return };
+        let Some(db) = TestDb::create("race") else {
+            return;
+        };
         let dir = temp_dir();
         let recipe = write_recipe(dir.path(), RECIPE);
         let spawn = |id: &str| {
@@ -597,7 +799,10 @@ mod postgres_records {
         let b = spawn("line-b");
         let outs = [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()];
         let mut winners: BTreeMap<String, &str> = BTreeMap::new();
-        for (out, (me, other)) in outs.iter().zip([("line-a", "line-b"), ("line-b", "line-a")]) {
+        for (out, (me, other)) in outs
+            .iter()
+            .zip([("line-a", "line-b"), ("line-b", "line-a")])
+        {
             let (devices, summary) = json_lines(out);
             assert_eq!(devices.len(), 6);
             let failed = summary["failed"].as_u64().unwrap();
@@ -609,7 +814,10 @@ mod postgres_records {
                 } else {
                     assert_eq!(d["error_kind"], "claimed-elsewhere", "{d}");
                     let error = d["error"].as_str().unwrap();
-                    assert!(error.contains(&format!("provisioned by station {other}")), "{error}");
+                    assert!(
+                        error.contains(&format!("provisioned by station {other}")),
+                        "{error}"
+                    );
                 }
             }
         }
@@ -617,7 +825,10 @@ mod postgres_records {
         let mut client = db.client();
         for (device, station) in &winners {
             let holder: String = client
-                .query_one("SELECT station_id FROM claims WHERE device_id = $1", &[device])
+                .query_one(
+                    "SELECT station_id FROM claims WHERE device_id = $1",
+                    &[device],
+                )
                 .unwrap()
                 .get(0);
             assert_eq!(holder, *station);

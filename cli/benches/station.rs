@@ -58,7 +58,11 @@ fn station_seconds(n: usize, runs: usize, dir: &std::path::Path) -> f64 {
     let mut times = Vec::new();
     for run in 0..runs {
         let sims: Vec<Sim> = (0..n).map(Sim::start).collect();
-        let ports = sims.iter().map(|s| s.1.clone()).collect::<Vec<_>>().join(",");
+        let ports = sims
+            .iter()
+            .map(|s| s.1.clone())
+            .collect::<Vec<_>>()
+            .join(",");
         let db = dir.join(format!("bench-{n}-{run}.db"));
         let start = Instant::now();
         let out = Command::new(BIN)
@@ -89,7 +93,9 @@ fn records_per_second(url: &str, writers: usize, per_writer: usize) -> f64 {
         run_id: format!("bench-{writers}-{}", std::process::id()),
         recipe_sha256: "0".repeat(64),
     };
-    store.start_run(&ctx, "bench-host", "bench", writers).unwrap();
+    store
+        .start_run(&ctx, "bench-host", "bench", writers)
+        .unwrap();
     let start = Instant::now();
     std::thread::scope(|scope| {
         for w in 0..writers {
@@ -113,7 +119,9 @@ fn records_per_second(url: &str, writers: usize, per_writer: usize) -> f64 {
                     keys: Vec::new(),
                 };
                 for i in 0..per_writer {
-                    store.step_started(ctx, &device.device_id, i, "bench").unwrap();
+                    store
+                        .step_started(ctx, &device.device_id, i, "bench")
+                        .unwrap();
                     store
                         .step_finished(ctx, &device.device_id, i, &outcome)
                         .unwrap();
@@ -142,21 +150,38 @@ fn main() {
         "station, sim at {BAUD} baud, recipe self-test + rand-health 262144 bits + sign-check 2048 (median of {runs}):"
     );
     println!("  1 device:   {one:.2} s");
-    println!("  16 devices: {sixteen:.2} s  ({:.2}x one device)", sixteen / one);
+    println!(
+        "  16 devices: {sixteen:.2} s  ({:.2}x one device)",
+        sixteen / one
+    );
 
     let sqlite = dir.path().join("records.db");
     let sqlite = sqlite.to_str().unwrap();
     println!("step records per second (2 transactions each):");
-    println!("  SQLite, 1 writer:   {:.0}/s", records_per_second(sqlite, 1, 500));
-    println!("  SQLite, 16 writers: {:.0}/s", records_per_second(sqlite, 16, 100));
+    println!(
+        "  SQLite, 1 writer:   {:.0}/s",
+        records_per_second(sqlite, 1, 500)
+    );
+    println!(
+        "  SQLite, 16 writers: {:.0}/s",
+        records_per_second(sqlite, 16, 100)
+    );
     match std::env::var("UCRYPTO_TEST_POSTGRES") {
         Ok(admin) => {
             let name = format!("ucrypto_bench_{}", std::process::id());
             let mut client = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
-            client.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+            client
+                .batch_execute(&format!("CREATE DATABASE {name}"))
+                .unwrap();
             let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
-            println!("  PostgreSQL, 1 writer:   {:.0}/s", records_per_second(&url, 1, 500));
-            println!("  PostgreSQL, 16 writers: {:.0}/s", records_per_second(&url, 16, 100));
+            println!(
+                "  PostgreSQL, 1 writer:   {:.0}/s",
+                records_per_second(&url, 1, 500)
+            );
+            println!(
+                "  PostgreSQL, 16 writers: {:.0}/s",
+                records_per_second(&url, 16, 100)
+            );
             client
                 .batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
                 .unwrap();

@@ -116,7 +116,11 @@ fn show(global: &GlobalArgs, args: &RecordsShowArgs) -> Result<()> {
     }
     let d = &history.device;
     let mut lines = vec![
-        format!("device:    {}{}", d.device_id, if d.is_virtual { " (virtual)" } else { "" }),
+        format!(
+            "device:    {}{}",
+            d.device_id,
+            if d.is_virtual { " (virtual)" } else { "" }
+        ),
         format!("chip:      {}", d.chip),
         format!("firmware:  {}", d.firmware_version),
         format!("image:     {}", d.image_sha256.as_deref().unwrap_or("-")),
@@ -125,7 +129,10 @@ fn show(global: &GlobalArgs, args: &RecordsShowArgs) -> Result<()> {
         format!("station:   {}", d.station_id.as_deref().unwrap_or("-")),
     ];
     for k in &d.keys {
-        lines.push(format!("key slot {}: SPKI SHA-256 {}", k.slot, k.spki_sha256));
+        lines.push(format!(
+            "key slot {}: SPKI SHA-256 {}",
+            k.slot, k.spki_sha256
+        ));
     }
     lines.push("steps:".into());
     for s in &history.steps {
@@ -142,11 +149,7 @@ fn show(global: &GlobalArgs, args: &RecordsShowArgs) -> Result<()> {
     for e in &history.events {
         lines.push(format!(
             "  {:>6} {} {:<14} {} {}",
-            e.event_id,
-            e.at_ms,
-            e.kind,
-            e.station_id,
-            e.detail
+            e.event_id, e.at_ms, e.kind, e.station_id, e.detail
         ));
     }
     print_line(&lines.join("\n"))

@@ -187,7 +187,10 @@ impl Records {
         let mut versions = Vec::new();
         self.transaction(&mut |sql| {
             versions = sql
-                .query("SELECT version FROM schema_migrations ORDER BY version", &[])?
+                .query(
+                    "SELECT version FROM schema_migrations ORDER BY version",
+                    &[],
+                )?
                 .iter()
                 .map(|row| row[0].int())
                 .collect();
@@ -268,7 +271,14 @@ impl Records {
                 "chip": device.chip,
                 "firmware_version": device.firmware_version,
             });
-            append_event(sql, ctx, &device.device_id, None, "seen", &detail.to_string())
+            append_event(
+                sql,
+                ctx,
+                &device.device_id,
+                None,
+                "seen",
+                &detail.to_string(),
+            )
         })
     }
 
@@ -329,7 +339,9 @@ impl Records {
                     (index as i64).into(),
                 ],
             )?;
-            state = rows.first().and_then(|row| StepState::parse(&row[0].text()));
+            state = rows
+                .first()
+                .and_then(|row| StepState::parse(&row[0].text()));
             Ok(())
         })?;
         Ok(state)
@@ -439,7 +451,14 @@ fn record_key(
         ],
     )?;
     let detail = serde_json::json!({ "slot": key.slot, "spki_sha256": key.spki_sha256 });
-    append_event(sql, ctx, device_id, Some(index), "key-recorded", &detail.to_string())
+    append_event(
+        sql,
+        ctx,
+        device_id,
+        Some(index),
+        "key-recorded",
+        &detail.to_string(),
+    )
 }
 
 fn append_event(

@@ -133,26 +133,19 @@ fn to_postgres(params: &[Value]) -> Vec<Box<dyn ToSql + Sync>> {
 
 impl Sql for PostgresTx<'_> {
     fn batch(&mut self, sql: &str) -> Result<()> {
-        self.tx
-            .batch_execute(sql)
-            .map_err(|e| self.store.fail(&e))
+        self.tx.batch_execute(sql).map_err(|e| self.store.fail(&e))
     }
 
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
         let owned = to_postgres(params);
         let refs: Vec<&(dyn ToSql + Sync)> = owned.iter().map(|b| b.as_ref()).collect();
-        self.tx
-            .execute(sql, &refs)
-            .map_err(|e| self.store.fail(&e))
+        self.tx.execute(sql, &refs).map_err(|e| self.store.fail(&e))
     }
 
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
         let owned = to_postgres(params);
         let refs: Vec<&(dyn ToSql + Sync)> = owned.iter().map(|b| b.as_ref()).collect();
-        let rows = self
-            .tx
-            .query(sql, &refs)
-            .map_err(|e| self.store.fail(&e))?;
+        let rows = self.tx.query(sql, &refs).map_err(|e| self.store.fail(&e))?;
         rows.iter()
             .map(|row| {
                 (0..row.len())

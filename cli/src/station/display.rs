@@ -16,9 +16,10 @@ impl Display {
     pub fn new(labels: &[String], steps: usize, json: bool) -> Self {
         let live = (!json && std::io::IsTerminal::is_terminal(&std::io::stderr())).then(|| {
             let multi = MultiProgress::new();
-            let style = ProgressStyle::with_template("{prefix:24} [{bar:20}] {pos}/{len} {wide_msg}")
-                .expect("the template is valid")
-                .progress_chars("=> ");
+            let style =
+                ProgressStyle::with_template("{prefix:24} [{bar:20}] {pos}/{len} {wide_msg}")
+                    .expect("the template is valid")
+                    .progress_chars("=> ");
             let bars = labels
                 .iter()
                 .map(|label| {
@@ -78,13 +79,13 @@ impl Display {
     }
 
     fn device_line(&self, report: &DeviceReport) -> Result<()> {
+        if report.failed() && self.live.is_none() {
+            // The failure also goes to stderr, where an operator or a log collector looks.
+            eprintln!("ucrypto: station: {}", report.line());
+        }
         if self.json {
             let value = serde_json::to_value(report).expect("a report serializes");
             return print_line(&value.to_string());
-        }
-        if report.failed() && self.live.is_none() {
-            // The failure also goes to stderr, where an operator watching the run looks.
-            eprintln!("ucrypto: station: {}", report.line());
         }
         match &self.live {
             Some((multi, _)) => multi.suspend(|| print_line(&report.line())),

@@ -138,7 +138,14 @@ pub fn run(options: &StationOptions, records: &Records) -> Result<RunSummary> {
         elapsed: started.elapsed(),
     };
     let failed = summary.failed();
-    records.finish_run(&ctx, if failed == 0 { "done" } else { "devices-failed" })?;
+    records.finish_run(
+        &ctx,
+        if failed == 0 {
+            "done"
+        } else {
+            "devices-failed"
+        },
+    )?;
     shown?;
     let total = summary.reports.len();
     let json = serde_json::json!({

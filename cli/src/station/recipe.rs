@@ -122,9 +122,8 @@ impl Recipe {
     pub fn load(path: &Path) -> Result<Self> {
         let bytes = std::fs::read(path)
             .map_err(|e| Error::input(format!("cannot read recipe {}: {e}", path.display())))?;
-        let text = String::from_utf8(bytes.clone()).map_err(|_| {
-            Error::input(format!("recipe {} is not UTF-8 text", path.display()))
-        })?;
+        let text = String::from_utf8(bytes.clone())
+            .map_err(|_| Error::input(format!("recipe {} is not UTF-8 text", path.display())))?;
         let default_name = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
@@ -137,7 +136,9 @@ impl Recipe {
     pub fn parse(text: &str, default_name: &str) -> std::result::Result<Self, String> {
         let file: RecipeFile = toml::from_str(text).map_err(|e| one_line(&e, text))?;
         if file.steps.is_empty() {
-            return Err("no steps: add [[step]] tables with a kind, e.g. kind = \"self-test\"".into());
+            return Err(
+                "no steps: add [[step]] tables with a kind, e.g. kind = \"self-test\"".into(),
+            );
         }
         for (i, step) in file.steps.iter().enumerate() {
             step.check()
@@ -189,14 +190,15 @@ mod tests {
 
     #[test]
     fn refuses_unknown_kind_parameter_and_key() {
-        let unknown_kind = Recipe::parse("[[step]]\nkind = \"burn-everything\"\n", "x").unwrap_err();
+        let unknown_kind =
+            Recipe::parse("[[step]]\nkind = \"burn-everything\"\n", "x").unwrap_err();
         assert!(unknown_kind.contains("burn-everything"), "{unknown_kind}");
         assert!(unknown_kind.starts_with("line "), "{unknown_kind}");
         let unknown_param =
             Recipe::parse("[[step]]\nkind = \"rand-health\"\nbitz = 10\n", "x").unwrap_err();
         assert!(unknown_param.contains("bitz"), "{unknown_param}");
-        let unknown_top = Recipe::parse("colour = 1\n[[step]]\nkind = \"self-test\"\n", "x")
-            .unwrap_err();
+        let unknown_top =
+            Recipe::parse("colour = 1\n[[step]]\nkind = \"self-test\"\n", "x").unwrap_err();
         assert!(unknown_top.contains("colour"), "{unknown_top}");
         let no_steps = Recipe::parse("name = \"x\"\n", "x").unwrap_err();
         assert!(no_steps.contains("no steps"), "{no_steps}");

@@ -39,7 +39,9 @@ impl Shared {
                     continue;
                 }
                 let private = RsaPrivateKey::new(&mut rsa::rand_core::OsRng, *key_bits as usize)
-                    .map_err(|e| Error::input(format!("cannot make a {key_bits}-bit check key: {e}")))?;
+                    .map_err(|e| {
+                        Error::input(format!("cannot make a {key_bits}-bit check key: {e}"))
+                    })?;
                 let public = private.to_public_key();
                 let der = public
                     .to_public_key_der()

@@ -15,9 +15,20 @@ use crate::records::{Claim, DeviceRecord, Records, RunContext, StepOutcome, Step
 /// What a worker tells the display while it runs.
 #[derive(Debug, Clone)]
 pub enum Status {
-    Connected { worker: usize, device_id: String },
-    Step { worker: usize, index: usize, kind: &'static str, skipped: bool },
-    Finished { worker: usize, report: DeviceReport },
+    Connected {
+        worker: usize,
+        device_id: String,
+    },
+    Step {
+        worker: usize,
+        index: usize,
+        kind: &'static str,
+        skipped: bool,
+    },
+    Finished {
+        worker: usize,
+        report: DeviceReport,
+    },
 }
 
 /// How one device ended.
@@ -78,7 +89,12 @@ pub struct Job<'a> {
 
 /// Provisions the device at `target`, reporting progress on `status`; never panics on a
 /// device's failure (it is in the report).
-pub fn provision(job: &Job<'_>, worker: usize, target: &Target, status: &Sender<Status>) -> DeviceReport {
+pub fn provision(
+    job: &Job<'_>,
+    worker: usize,
+    target: &Target,
+    status: &Sender<Status>,
+) -> DeviceReport {
     let mut report = DeviceReport {
         device: target.label(),
         device_id: None,
@@ -104,7 +120,9 @@ pub fn provision(job: &Job<'_>, worker: usize, target: &Target, status: &Sender<
                 });
                 // The device's own failure is already reported; a records error here adds
                 // nothing the report does not say.
-                let _ = job.records.event(job.ctx, id, "device-failed", &detail.to_string());
+                let _ = job
+                    .records
+                    .event(job.ctx, id, "device-failed", &detail.to_string());
             }
         }
     }
