@@ -95,10 +95,14 @@ impl Display {
 
     /// The run's last line.
     pub fn summary(&self, summary: &serde_json::Value, text: &str) -> Result<()> {
-        if self.json {
-            print_line(&summary.to_string())
-        } else {
-            print_line(text)
+        match (&self.live, self.json) {
+            (_, true) => print_line(&summary.to_string()),
+            (Some((multi, _)), false) => {
+                // Each device's line is already printed: the live lines give way to the summary.
+                let _ = multi.clear();
+                print_line(text)
+            }
+            (None, false) => print_line(text),
         }
     }
 }
