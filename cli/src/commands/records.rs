@@ -127,6 +127,7 @@ fn show(global: &GlobalArgs, args: &RecordsShowArgs) -> Result<()> {
         format!("entropy:   {}", d.entropy),
         format!("self-test: {}", d.self_test),
         format!("station:   {}", d.station_id.as_deref().unwrap_or("-")),
+        format!("last seen: {}", time_of(d.last_seen_ms)),
     ];
     for k in &d.keys {
         lines.push(format!(
@@ -149,10 +150,19 @@ fn show(global: &GlobalArgs, args: &RecordsShowArgs) -> Result<()> {
     for e in &history.events {
         lines.push(format!(
             "  {:>6} {} {:<14} {} {}",
-            e.event_id, e.at_ms, e.kind, e.station_id, e.detail
+            e.event_id,
+            time_of(e.at_ms),
+            e.kind,
+            e.station_id,
+            e.detail
         ));
     }
     print_line(&lines.join("\n"))
+}
+
+/// A record's time stamp (milliseconds since the epoch) as RFC 3339 UTC.
+fn time_of(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms).map_or_else(|_| ms.to_string(), |t| t.to_string())
 }
 
 fn export(args: &RecordsExportArgs) -> Result<()> {
