@@ -168,3 +168,24 @@ impl Sql for PostgresTx<'_> {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::without_password;
+
+    #[test]
+    fn a_password_never_reaches_a_message() {
+        assert_eq!(
+            without_password("postgres://station:hunter2@db.line:5432/factory"),
+            "postgres://station@db.line:5432/factory"
+        );
+        assert_eq!(
+            without_password("postgres://station@db.line/factory"),
+            "postgres://station@db.line/factory"
+        );
+        assert_eq!(
+            without_password("postgresql://db.line/factory"),
+            "postgresql://db.line/factory"
+        );
+    }
+}
