@@ -38,8 +38,9 @@ fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::SeqCst)
 }
 
-/// A connected device that answered the handshake with our protocol.
-pub struct Client<T: Transport> {
+/// A connected device that answered the handshake with our protocol. Without a type argument it
+/// is the client [`crate::connect()`] returns: any transport, movable to another thread.
+pub struct Client<T: Transport = Box<dyn Transport + Send>> {
     transport: T,
     decoder: Box<FrameDecoder>,
     rx: Vec<u8>,
@@ -47,7 +48,6 @@ pub struct Client<T: Transport> {
     rx_len: usize,
     next_seq: u32,
     timeout: Duration,
-    verbose: u8,
     info: Option<DeviceInfo>,
     /// Requests sent and not yet answered, oldest first. The device answers in order, so an
     /// answer to a later one means the earlier answers were lost on the line.
@@ -59,7 +59,7 @@ pub struct Client<T: Transport> {
 impl<T: Transport> Client<T> {
     /// Connects: drops stale input, sends `Hello`, and checks the device's protocol version and
     /// schema. `timeout` is the allowance for the link on top of each request's own time.
-    pub fn connect(transport: T, timeout: Duration, verbose: u8) -> Result<Self> {
+    pub fn connect(transport: T, timeout: Duration) -> Result<Self> {
         let mut seed = [0u8; 4];
         // A random first sequence number: an answer left over from an earlier run cannot match.
         getrandom::fill(&mut seed).unwrap_or(());
@@ -71,7 +71,6 @@ impl<T: Transport> Client<T> {
             rx_len: 0,
             next_seq: u32::from_le_bytes(seed).max(1),
             timeout,
-            verbose,
             info: None,
             outstanding: VecDeque::new(),
             valid_frames: 0,
@@ -134,13 +133,7 @@ impl<T: Transport> Client<T> {
         };
         let frame = encode_frame(&request, &mut scratch, &mut wire)
             .map_err(|_| Error::input("request too large for one frame"))?;
-        if self.verbose >= 2 {
-            eprintln!(
-                "ucrypto: -> seq {seq} {} ({} bytes)",
-                summary(body),
-                frame.len()
-            );
-        }
+        log::debug!("-> seq {seq} {} ({} bytes)", summary(body), frame.len());
         self.transport.write_all(frame)?;
         if self.outstanding.len() == OUTSTANDING_LIMIT {
             self.outstanding.pop_front();
@@ -181,9 +174,7 @@ impl<T: Transport> Client<T> {
                 self.rx_pos += consumed;
                 let Some(Ok(body)) = frame else {
                     if let Some(Err(e)) = frame {
-                        if self.verbose >= 1 {
-                            eprintln!("ucrypto: dropped a damaged frame from the device ({e:?})");
-                        }
+                        log::info!("dropped a damaged frame from the device ({e:?})");
                     }
                     continue;
                 };
@@ -196,20 +187,12 @@ impl<T: Transport> Client<T> {
                                 check_versions(prefix.protocol_version, &prefix.schema)?;
                             }
                         }
-                        if self.verbose >= 1 {
-                            eprintln!("ucrypto: skipped an undecodable answer");
-                        }
+                        log::info!("skipped an undecodable answer");
                         continue;
                     }
                 };
                 self.valid_frames += 1;
-                if self.verbose >= 2 {
-                    eprintln!(
-                        "ucrypto: <- seq {} {}",
-                        response.seq,
-                        body_summary(&response.body)
-                    );
-                }
+                log::debug!("<- seq {} {}", response.seq, body_summary(&response.body));
                 // Seq 0 is the device's answer to a request it could not read: taken as ours.
                 if response.seq != seq && response.seq != 0 {
                     let later = self.outstanding.iter().position(|&s| s == response.seq);
@@ -275,11 +258,9 @@ impl<T: Transport> Client<T> {
         }
     }
 
-    /// Tells the user (at `-v`) that a request is being repeated.
+    /// Logs (at info level, `-v`) that a request is being repeated.
     pub fn note_retry(&self, cause: &Error) {
-        if self.verbose >= 1 {
-            eprintln!("ucrypto: retrying after: {cause}");
-        }
+        log::info!("retrying after: {cause}");
     }
 }
 

@@ -9,9 +9,10 @@ use zeroize::Zeroizing;
 use crate::aes_stream::{self, mode_name, AesJob};
 use crate::args::{BenchAesArgs, BenchSignArgs, GlobalArgs};
 use crate::commands::print_json;
-use crate::commands::sign::SigningKey;
+use crate::commands::sign::load_key;
 use crate::error::{Error, Result};
 use crate::output::print_line;
+use crate::progress::NoProgress;
 
 /// Streams generated data through an AES session and reports the goodput, against the line's
 /// capacity when `--baud` names one.
@@ -37,7 +38,7 @@ pub fn aes(global: &GlobalArgs, args: &BenchAesArgs) -> Result<()> {
         args.bytes
     };
 
-    let mut client = crate::connect(global)?;
+    let mut client = super::connect(global)?;
     let in_process = client.transport().line_rate().is_none();
     // The line's capacity in bytes per second: 8N1 puts ten bits on the wire per byte.
     let capacity = global.baud.filter(|_| !in_process).map(|baud| baud / 10);
@@ -52,7 +53,7 @@ pub fn aes(global: &GlobalArgs, args: &BenchAesArgs) -> Result<()> {
             output_bytes += data.len() as u64;
             Ok(())
         },
-        &mut |_| {},
+        &mut NoProgress,
     )?;
     let seconds = started.elapsed().as_secs_f64();
     let goodput = summary.input_bytes as f64 / seconds;
@@ -153,8 +154,8 @@ pub fn sign(global: &GlobalArgs, args: &BenchSignArgs) -> Result<()> {
     if args.count == 0 {
         return Err(Error::input("--count must be at least 1"));
     }
-    let key = SigningKey::load(&args.key)?;
-    let mut client = crate::connect(global)?;
+    let key = load_key(&args.key)?;
+    let mut client = super::connect(global)?;
     key.check_device(&client)?;
     // One signature first, so connection set-up is not measured.
     key.sign_digest(&mut client, [0; 32])?;

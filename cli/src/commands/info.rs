@@ -5,7 +5,7 @@ use crate::error::Result;
 use crate::output::print_line;
 
 pub fn run(global: &GlobalArgs) -> Result<()> {
-    let client = crate::connect(global)?;
+    let client = super::connect(global)?;
     let info = client.info();
     if global.json {
         return print_json(&serde_json::to_value(info).expect("device info serializes"));

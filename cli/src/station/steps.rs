@@ -6,15 +6,13 @@ use std::collections::BTreeMap;
 use rsa::pkcs8::EncodePublicKey;
 use rsa::RsaPrivateKey;
 use sha2::{Digest, Sha256};
-use ucrypto_protocol::{Command, RequestBody, ResponseBody, TestOutcome, MAX_RANDOM_WORDS};
+use ucrypto_protocol::TestOutcome;
 
 use super::recipe::{RandHealth, SignCheck, Step};
 use crate::client::Client;
-use crate::commands::sign::SigningKey;
 use crate::error::{Error, Result};
-use crate::keys::DeviceKey;
-use crate::transport::Transport;
-use crate::verify::health::HealthTests;
+use crate::operations::SigningKey;
+use crate::progress::NoProgress;
 
 /// What steps share for a whole run, prepared before any device is touched.
 pub struct Shared {
@@ -42,14 +40,11 @@ impl Shared {
                     .map_err(|e| {
                         Error::input(format!("cannot make a {key_bits}-bit check key: {e}"))
                     })?;
-                let public = private.to_public_key();
-                let der = public
+                let der = private
+                    .to_public_key()
                     .to_public_key_der()
                     .map_err(|e| Error::input(format!("cannot encode the check key: {e}")))?;
-                let key = SigningKey {
-                    device: DeviceKey::new(&private)?,
-                    public,
-                };
+                let key = SigningKey::new(&private)?;
                 check_keys.insert(
                     *key_bits,
                     CheckKey {
@@ -64,11 +59,7 @@ impl Shared {
 }
 
 /// Runs one step; the JSON says what it found (recorded as the step's detail).
-pub fn run<T: Transport>(
-    step: &Step,
-    client: &mut Client<T>,
-    shared: &Shared,
-) -> Result<serde_json::Value> {
+pub fn run(step: &Step, client: &mut Client, shared: &Shared) -> Result<serde_json::Value> {
     match step {
         Step::SelfTest(_) => self_test(client),
         Step::RandHealth(RandHealth { bits }) => rand_health(client, *bits),
@@ -85,7 +76,7 @@ pub fn run<T: Transport>(
 /// The start-up self-tests from `Hello` all passed and the entropy source is ready. A virtual
 /// device with a fixed seed reports its entropy as deterministic: accepted (it is software, and
 /// the records say so), where a chip must report ready.
-fn self_test<T: Transport>(client: &Client<T>) -> Result<serde_json::Value> {
+fn self_test(client: &Client) -> Result<serde_json::Value> {
     let info = client.info();
     let tests = info.raw_self_test;
     let failed: Vec<&str> = [
@@ -121,43 +112,25 @@ fn self_test<T: Transport>(client: &Client<T>) -> Result<serde_json::Value> {
     }))
 }
 
-/// Draws `bits` random bits and runs the SP 800-90B health tests over all of them.
-fn rand_health<T: Transport>(client: &mut Client<T>, bits: u64) -> Result<serde_json::Value> {
-    if !client.info().raw_capabilities.supports(Command::Random) {
-        return Err(Error::Unsupported(
-            "this device does not offer random numbers".into(),
-        ));
-    }
-    let mut health = HealthTests::new();
-    let mut words = bits.div_ceil(32);
-    while words > 0 {
-        let n = words.min(u64::from(MAX_RANDOM_WORDS)) as u16;
-        let expected = usize::from(n) * 4;
-        client.call(RequestBody::Random { words: n }, |body| match body {
-            ResponseBody::Random { data } if data.len() == expected => health
-                .feed(data)
-                .map_err(|failure| Error::Verification(failure.to_string())),
-            other => Err(Error::Verification(format!(
-                "the device answered a random request with {other:?}"
-            ))),
-        })?;
-        words -= u64::from(n);
-    }
+/// Draws `bits` random bits; the library runs the SP 800-90B health tests over all of them
+/// (a failure is an error) and the bits themselves are not kept.
+fn rand_health(client: &mut Client, bits: u64) -> Result<serde_json::Value> {
+    let tested = client.rand_into(bits, &mut |_| Ok(()), &mut NoProgress)?;
     Ok(serde_json::json!({
-        "bits": bits.div_ceil(32) * 32,
-        "bytes_tested": health.tested(),
+        "bits": tested * 8,
+        "bytes_tested": tested,
         "health_tests": "passed",
     }))
 }
 
 /// The device signs a fresh random challenge with the run's throwaway key; the host checks the
 /// signature with the public key.
-fn sign_check<T: Transport>(client: &mut Client<T>, check: &CheckKey) -> Result<serde_json::Value> {
+fn sign_check(client: &mut Client, check: &CheckKey) -> Result<serde_json::Value> {
     check.key.check_device(client)?;
     let mut challenge = [0u8; 32];
     getrandom::fill(&mut challenge).expect("the host OS has no random number generator");
     let digest: [u8; 32] = Sha256::digest(challenge).into();
-    let signed = check.key.sign_digest(client, digest)?;
+    let signed = client.sign_digest(&check.key, digest)?;
     Ok(serde_json::json!({
         "key_bits": check.key.device.bits(),
         "check_key_spki_sha256": check.spki_sha256,

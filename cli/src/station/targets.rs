@@ -7,7 +7,8 @@ use ucrypto_protocol::Chip;
 
 use crate::client::Client;
 use crate::error::{Error, Result, TransportError};
-use crate::transport::{SerialTransport, Transport, VirtualTransport};
+use crate::transport::{Transport, VirtualTransport};
+use crate::{ConnectOptions, Port};
 
 /// One device to provision.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,14 +30,19 @@ impl Target {
     }
 
     /// Opens the device and runs the handshake.
-    pub fn connect(&self, baud: u32, timeout: Duration) -> Result<Client<Box<dyn Transport>>> {
-        let transport: Box<dyn Transport> = match self {
-            Target::Port(path) => Box::new(SerialTransport::open(path, baud)?),
+    pub fn connect(&self, baud: u32, timeout: Duration) -> Result<Client> {
+        match self {
+            Target::Port(path) => crate::connect(&ConnectOptions {
+                port: Port::Path(path.clone()),
+                baud,
+                timeout,
+            }),
             Target::Sim { number, chip } => {
-                Box::new(VirtualTransport::new(*chip, Seed::Fixed(*number)))
+                let transport: Box<dyn Transport + Send> =
+                    Box::new(VirtualTransport::new(*chip, Seed::Fixed(*number)));
+                Client::connect(transport, timeout)
             }
-        };
-        Client::connect(transport, timeout, 0)
+        }
     }
 }
 
