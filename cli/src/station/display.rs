@@ -60,6 +60,15 @@ impl Display {
                     });
                 }
             }
+            Status::StepProgress {
+                worker,
+                kind,
+                percent,
+            } => {
+                if let Some(bar) = bar(*worker) {
+                    bar.set_message(format!("{kind} {percent}%"));
+                }
+            }
             Status::Finished { worker, report } => {
                 if let Some(bar) = bar(*worker) {
                     if report.failed() && self.live.is_none() {

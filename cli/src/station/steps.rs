@@ -12,7 +12,7 @@ use super::recipe::{RandHealth, SignCheck, Step};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::operations::SigningKey;
-use crate::progress::NoProgress;
+use crate::progress::Progress;
 
 /// What steps share for a whole run, prepared before any device is touched.
 pub struct Shared {
@@ -59,10 +59,15 @@ impl Shared {
 }
 
 /// Runs one step; the JSON says what it found (recorded as the step's detail).
-pub fn run(step: &Step, client: &mut Client, shared: &Shared) -> Result<serde_json::Value> {
+pub fn run(
+    step: &Step,
+    client: &mut Client,
+    shared: &Shared,
+    progress: &mut dyn Progress,
+) -> Result<serde_json::Value> {
     match step {
         Step::SelfTest(_) => self_test(client),
-        Step::RandHealth(RandHealth { bits }) => rand_health(client, *bits),
+        Step::RandHealth(RandHealth { bits }) => rand_health(client, *bits, progress),
         Step::SignCheck(SignCheck { key_bits }) => {
             let check = shared
                 .check_keys
@@ -114,8 +119,12 @@ fn self_test(client: &Client) -> Result<serde_json::Value> {
 
 /// Draws `bits` random bits; the library runs the SP 800-90B health tests over all of them
 /// (a failure is an error) and the bits themselves are not kept.
-fn rand_health(client: &mut Client, bits: u64) -> Result<serde_json::Value> {
-    let tested = client.rand_into(bits, &mut |_| Ok(()), &mut NoProgress)?;
+fn rand_health(
+    client: &mut Client,
+    bits: u64,
+    progress: &mut dyn Progress,
+) -> Result<serde_json::Value> {
+    let tested = client.rand_into(bits, &mut |_| Ok(()), progress)?;
     Ok(serde_json::json!({
         "bits": tested * 8,
         "bytes_tested": tested,

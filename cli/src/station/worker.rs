@@ -10,6 +10,7 @@ use super::steps::{self, Shared};
 use super::targets::Target;
 use crate::device_info::DeviceInfo;
 use crate::error::{Error, Result};
+use crate::progress::Progress;
 use crate::records::{Claim, DeviceRecord, Records, RunContext, StepOutcome, StepState};
 
 /// What a worker tells the display while it runs.
@@ -24,6 +25,12 @@ pub enum Status {
         index: usize,
         kind: &'static str,
         skipped: bool,
+    },
+    /// How far the running step has come, in percent.
+    StepProgress {
+        worker: usize,
+        kind: &'static str,
+        percent: u8,
     },
     Finished {
         worker: usize,
@@ -173,7 +180,15 @@ fn run_steps(
         report.step = Some(index + 1);
         report.step_kind = Some(kind);
         job.records.step_started(job.ctx, &device_id, index, kind)?;
-        let outcome = match steps::run(step, &mut client, job.shared) {
+        let mut progress = StepProgress {
+            status,
+            worker,
+            kind,
+            total: 0,
+            done: 0,
+            shown: 0,
+        };
+        let outcome = match steps::run(step, &mut client, job.shared, &mut progress) {
             Ok(detail) => StepOutcome {
                 state: StepState::Done,
                 detail,
@@ -202,6 +217,38 @@ fn run_steps(
     });
     job.records
         .event(job.ctx, &device_id, "device-done", &detail.to_string())
+}
+
+/// Passes a step's progress to the display, once per percent.
+struct StepProgress<'a> {
+    status: &'a Sender<Status>,
+    worker: usize,
+    kind: &'static str,
+    total: u64,
+    done: u64,
+    shown: u8,
+}
+
+impl Progress for StepProgress<'_> {
+    fn start(&mut self, total: Option<u64>) {
+        self.total = total.unwrap_or(0);
+    }
+
+    fn advance(&mut self, bytes: u64) {
+        self.done += bytes;
+        if self.total == 0 {
+            return;
+        }
+        let percent = (self.done.min(self.total) * 100 / self.total) as u8;
+        if percent != self.shown {
+            self.shown = percent;
+            let _ = self.status.send(Status::StepProgress {
+                worker: self.worker,
+                kind: self.kind,
+                percent,
+            });
+        }
+    }
 }
 
 fn device_record(info: &DeviceInfo, port: &str) -> DeviceRecord {
