@@ -599,6 +599,7 @@ mod postgres_records {
     //! The same with PostgreSQL, when `UCRYPTO_TEST_POSTGRES` names a server: each test makes
     //! its own database and drops it.
     use super::*;
+    use std::io::Write;
 
     /// A database of its own on the test server, dropped at the end.
     struct TestDb {
@@ -610,7 +611,10 @@ mod postgres_records {
     impl TestDb {
         fn create(tag: &str) -> Option<TestDb> {
             let Ok(admin) = std::env::var("UCRYPTO_TEST_POSTGRES") else {
-                eprintln!(
+                // Straight to the stderr handle: the test harness captures `eprintln!`, and this
+                // line must be seen.
+                let _ = writeln!(
+                    std::io::stderr(),
                     "SKIPPED: PostgreSQL records test `{tag}`: UCRYPTO_TEST_POSTGRES not set (e.g. postgres://postgres@127.0.0.1:5432/test)"
                 );
                 return None;
