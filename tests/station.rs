@@ -442,6 +442,71 @@ fn bad_recipes_are_refused_before_any_device_or_record() {
 }
 
 #[test]
+fn two_stations_racing_on_one_sqlite_file_provision_each_device_once() {
+    let dir = temp_dir();
+    let recipe = write_recipe(dir.path(), RECIPE);
+    let db = dir.path().join("shared.db");
+    let spawn = |id: &str| {
+        ucrypto()
+            .args(["--json", "station", "run", &recipe, "--sim", "4"])
+            .args(["--records", db.to_str().unwrap(), "--station-id", id])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn("east"), spawn("west"));
+    let outs = [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()];
+    let mut done = BTreeSet::new();
+    for out in &outs {
+        let (devices, _) = json_lines(out);
+        for d in devices.iter().filter(|d| d["status"] == "done") {
+            assert!(done.insert(d["device_id"].as_str().unwrap().to_string()));
+        }
+        for d in devices.iter().filter(|d| d["status"] != "done") {
+            assert_eq!(d["error_kind"], "claimed-elsewhere", "{d}");
+        }
+    }
+    assert_eq!(done.len(), 4, "each device done by exactly one station");
+    let counts = sqlite_step_done(&db);
+    assert_eq!(counts.len(), 12);
+    assert!(counts.values().all(|n| *n == 1), "{counts:?}");
+}
+
+#[test]
+fn bad_port_lists_are_refused() {
+    let dir = temp_dir();
+    let recipe = write_recipe(dir.path(), RECIPE);
+    let db = dir.path().join("never.db");
+    for (ports, named) in [
+        ("/dev/a,,/dev/b", "empty entry"),
+        ("/dev/a,/dev/a", "twice"),
+    ] {
+        let out = ucrypto()
+            .args([
+                "station",
+                "run",
+                &recipe,
+                "--ports",
+                ports,
+                "--records",
+                db.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        assert_exit(&out, 2);
+        assert!(stderr(&out).contains(named), "{}", stderr(&out));
+    }
+    // Neither --ports nor --sim: a usage error.
+    let out = ucrypto()
+        .args(["station", "run", &recipe])
+        .output()
+        .unwrap();
+    assert_exit(&out, 2);
+    assert!(!db.exists());
+}
+
+#[test]
 fn an_unreachable_database_is_exit_4_without_touching_devices() {
     let dir = temp_dir();
     let recipe = write_recipe(dir.path(), RECIPE);
