@@ -912,3 +912,27 @@ mod postgres_records {
         }
     }
 }
+
+/// The station is a library call too: a program runs it without the command line.
+#[test]
+fn a_program_runs_the_station_through_the_library() {
+    use ucrypto::station::{self, targets, NoObserver, Recipe, StationOptions};
+
+    let dir = temp_dir();
+    let records = ucrypto::records::open(dir.path().join("lib.db").to_str().unwrap()).unwrap();
+    let options = StationOptions {
+        recipe: Recipe::parse(RECIPE, "from rust").unwrap(),
+        targets: targets::sims(3, 40, ucrypto_protocol::Chip::Esp32C6).unwrap(),
+        station_id: "library".into(),
+        baud: 115_200,
+        timeout: Duration::from_secs(2),
+    };
+    let summary = station::run(&options, &records, &mut NoObserver).unwrap();
+    assert_eq!(summary.reports.len(), 3);
+    assert_eq!(summary.failed(), 0, "{:?}", summary.reports);
+    let devices = records.devices().unwrap();
+    assert_eq!(devices.len(), 3);
+    assert!(devices.iter().all(|d| d.steps_done == 3
+        && d.chip == "esp32c6"
+        && d.station_id.as_deref() == Some("library")));
+}

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use crate::error::{Error, Result};
 use crate::records::{Records, RunContext};
 
-pub mod display;
 pub mod recipe;
 pub mod steps;
 pub mod targets;
@@ -18,8 +17,8 @@ pub use recipe::{Recipe, Step};
 pub use targets::Target;
 pub use worker::DeviceReport;
 
-use display::Display;
-use worker::{Job, Status};
+use worker::Job;
+pub use worker::Status;
 
 /// Everything a station run needs; built by the CLI or by a program.
 #[derive(Debug, Clone)]
@@ -32,14 +31,34 @@ pub struct StationOptions {
     pub baud: u32,
     /// Allowance for the link on top of each request's own time.
     pub timeout: Duration,
-    /// One JSON line per device and a summary line, instead of text and live status.
-    pub json: bool,
 }
+
+/// Told what the workers do while a run goes on (the CLI draws live lines and prints each
+/// device's result; a program may log, or ignore it).
+pub trait Observer {
+    /// A worker's news: connected, a step begun or skipped, progress, finished.
+    fn update(&mut self, status: &Status) -> Result<()> {
+        let _ = status;
+        Ok(())
+    }
+}
+
+/// Observes nothing.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoObserver;
+
+impl Observer for NoObserver {}
 
 /// How a run ended.
 #[derive(Debug, Clone)]
 pub struct RunSummary {
+    pub station_id: String,
     pub run_id: String,
+    pub recipe_name: String,
+    pub recipe_sha256: String,
+    /// Where the records went (no password).
+    pub records: String,
+    /// One per target, in the order given.
     pub reports: Vec<DeviceReport>,
     pub elapsed: Duration,
 }
@@ -62,7 +81,11 @@ pub fn default_station_id() -> String {
 /// Runs the recipe on every target at once and records it all. Devices that fail are in the
 /// summary; an error is returned only when the run could not start or the records failed for
 /// the run itself.
-pub fn run(options: &StationOptions, records: &Records) -> Result<RunSummary> {
+pub fn run(
+    options: &StationOptions,
+    records: &Records,
+    observer: &mut dyn Observer,
+) -> Result<RunSummary> {
     crate::client::handle_interrupts();
     let started = Instant::now();
     let shared = steps::Shared::prepare(&options.recipe.steps)?;
@@ -86,7 +109,6 @@ pub fn run(options: &StationOptions, records: &Records) -> Result<RunSummary> {
         timeout: options.timeout,
     };
     let labels: Vec<String> = options.targets.iter().map(Target::label).collect();
-    let display = Display::new(&labels, options.recipe.steps.len(), options.json);
     let mut reports: Vec<Option<DeviceReport>> = vec![None; options.targets.len()];
     let (tx, rx) = mpsc::channel::<Status>();
     let shown = std::thread::scope(|scope| -> Result<()> {
@@ -108,7 +130,7 @@ pub fn run(options: &StationOptions, records: &Records) -> Result<RunSummary> {
                 reports[*worker] = Some(report.clone());
             }
             if shown.is_ok() {
-                shown = display.update(&status);
+                shown = observer.update(&status);
             }
         }
         shown
@@ -133,7 +155,11 @@ pub fn run(options: &StationOptions, records: &Records) -> Result<RunSummary> {
         })
         .collect();
     let summary = RunSummary {
+        station_id: ctx.station_id.clone(),
         run_id: ctx.run_id.clone(),
+        recipe_name: options.recipe.name.clone(),
+        recipe_sha256: ctx.recipe_sha256.clone(),
+        records: records.describe(),
         reports,
         elapsed: started.elapsed(),
     };
@@ -147,29 +173,6 @@ pub fn run(options: &StationOptions, records: &Records) -> Result<RunSummary> {
         },
     )?;
     shown?;
-    let total = summary.reports.len();
-    let json = serde_json::json!({
-        "summary": {
-            "station_id": ctx.station_id,
-            "run_id": ctx.run_id,
-            "recipe": options.recipe.name,
-            "recipe_sha256": ctx.recipe_sha256,
-            "records": records.describe(),
-            "devices": total,
-            "done": total - failed,
-            "failed": failed,
-            "seconds": summary.elapsed.as_secs_f64(),
-        }
-    });
-    let text = format!(
-        "station {} run {}: {} of {total} devices done, {failed} failed in {:.1} s (records: {})",
-        ctx.station_id,
-        ctx.run_id,
-        total - failed,
-        summary.elapsed.as_secs_f64(),
-        records.describe()
-    );
-    display.summary(&json, &text)?;
     Ok(summary)
 }
 

@@ -7,7 +7,11 @@ use clap::{ArgGroup, Args, Subcommand};
 use crate::args::{ChipArg, GlobalArgs};
 use crate::error::{Error, Result};
 use crate::records::{self, DEFAULT_RECORDS};
-use crate::station::{self, targets, Recipe, StationOptions};
+use crate::station::{self, targets, Recipe, StationOptions, Target};
+
+mod display;
+
+use display::Display;
 
 #[derive(Debug, Subcommand)]
 pub enum StationCommand {
@@ -92,9 +96,11 @@ pub fn run(global: &GlobalArgs, command: &StationCommand) -> Result<()> {
         station_id,
         baud: global.line_baud(),
         timeout: global.timeout,
-        json: global.json,
     };
-    let summary = station::run(&options, &records)?;
+    let labels: Vec<String> = options.targets.iter().map(Target::label).collect();
+    let mut display = Display::new(&labels, options.recipe.steps.len(), global.json);
+    let summary = station::run(&options, &records, &mut display)?;
+    display.summary(&summary)?;
     if summary.reports.iter().any(|r| r.interrupted) {
         return Err(Error::Interrupted);
     }

@@ -2,9 +2,9 @@
 //! multi-progress on stderr), and when each device ends one line on stdout, as text or as JSON.
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
-use super::worker::{DeviceReport, Status};
 use crate::error::Result;
 use crate::output::print_line;
+use crate::station::{DeviceReport, Observer, RunSummary, Status};
 
 pub struct Display {
     json: bool,
@@ -35,8 +35,61 @@ impl Display {
         Self { json, live }
     }
 
+    /// The run's last line.
+    pub fn summary(&self, summary: &RunSummary) -> Result<()> {
+        let total = summary.reports.len();
+        let failed = summary.failed();
+        let json = serde_json::json!({
+            "summary": {
+                "station_id": summary.station_id,
+                "run_id": summary.run_id,
+                "recipe": summary.recipe_name,
+                "recipe_sha256": summary.recipe_sha256,
+                "records": summary.records,
+                "devices": total,
+                "done": total - failed,
+                "failed": failed,
+                "seconds": summary.elapsed.as_secs_f64(),
+            }
+        });
+        let text = format!(
+            "station {} run {}: {} of {total} devices done, {failed} failed in {:.1} s (records: {})",
+            summary.station_id,
+            summary.run_id,
+            total - failed,
+            summary.elapsed.as_secs_f64(),
+            summary.records
+        );
+        match (&self.live, self.json) {
+            (_, true) => print_line(&json.to_string()),
+            (Some((multi, _)), false) => {
+                // Each device's line is already printed: the live lines give way to the summary.
+                let _ = multi.clear();
+                print_line(&text)
+            }
+            (None, false) => print_line(&text),
+        }
+    }
+
+    fn device_line(&self, report: &DeviceReport) -> Result<()> {
+        if report.failed() && self.live.is_none() {
+            // The failure also goes to stderr, where an operator or a log collector looks.
+            eprintln!("ucrypto: station: {}", report.line());
+        }
+        if self.json {
+            let value = serde_json::to_value(report).expect("a report serializes");
+            return print_line(&value.to_string());
+        }
+        match &self.live {
+            Some((multi, _)) => multi.suspend(|| print_line(&report.line())),
+            None => print_line(&report.line()),
+        }
+    }
+}
+
+impl Observer for Display {
     /// Shows a worker's progress; prints a device's line when it ends.
-    pub fn update(&self, status: &Status) -> Result<()> {
+    fn update(&mut self, status: &Status) -> Result<()> {
         let bar = |worker: usize| self.live.as_ref().map(|(_, bars)| &bars[worker]);
         match status {
             Status::Connected { worker, device_id } => {
@@ -85,33 +138,5 @@ impl Display {
             }
         }
         Ok(())
-    }
-
-    fn device_line(&self, report: &DeviceReport) -> Result<()> {
-        if report.failed() && self.live.is_none() {
-            // The failure also goes to stderr, where an operator or a log collector looks.
-            eprintln!("ucrypto: station: {}", report.line());
-        }
-        if self.json {
-            let value = serde_json::to_value(report).expect("a report serializes");
-            return print_line(&value.to_string());
-        }
-        match &self.live {
-            Some((multi, _)) => multi.suspend(|| print_line(&report.line())),
-            None => print_line(&report.line()),
-        }
-    }
-
-    /// The run's last line.
-    pub fn summary(&self, summary: &serde_json::Value, text: &str) -> Result<()> {
-        match (&self.live, self.json) {
-            (_, true) => print_line(&summary.to_string()),
-            (Some((multi, _)), false) => {
-                // Each device's line is already printed: the live lines give way to the summary.
-                let _ = multi.clear();
-                print_line(text)
-            }
-            (None, false) => print_line(text),
-        }
     }
 }
