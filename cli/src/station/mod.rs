@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use crate::error::{Error, Result};
 use crate::records::{Records, RunContext};
 
+pub mod key_generate;
 pub mod recipe;
 pub mod steps;
 pub mod targets;

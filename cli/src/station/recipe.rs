@@ -39,6 +39,26 @@ pub enum Step {
     /// The device signs a fresh challenge with a throwaway key made by the station, and the
     /// signature verifies on the host.
     SignCheck(SignCheck),
+    /// The device holds its own RSA key in a key slot: made on the device and burned into an
+    /// eFuse key block (irreversible) unless the slot already holds one, which is recorded.
+    KeyGenerate(KeyGenerate),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct KeyGenerate {
+    /// The key slot (eFuse key block KEY0..KEY5).
+    #[serde(default)]
+    pub slot: u8,
+    /// Modulus size of the key.
+    #[serde(default = "KeyGenerate::default_bits")]
+    pub bits: u16,
+}
+
+impl KeyGenerate {
+    fn default_bits() -> u16 {
+        ucrypto_protocol::DEFAULT_KEY_BITS
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -77,6 +97,9 @@ impl SignCheck {
 /// what a line moves in a minute or so.
 pub const RAND_HEALTH_BITS: std::ops::RangeInclusive<u64> = 4096..=(64 << 20);
 
+/// Key sizes `key-generate` may ask for (the device's own limit is checked when it runs).
+pub const DEVICE_KEY_BITS: [u16; 3] = [1024, 2048, 3072];
+
 /// Key sizes `sign-check` may use (the device's own limit is checked when it runs).
 pub const SIGN_CHECK_KEY_BITS: [u32; 3] = [1024, 2048, 3072];
 
@@ -87,6 +110,7 @@ impl Step {
             Step::SelfTest(_) => "self-test",
             Step::RandHealth(_) => "rand-health",
             Step::SignCheck(_) => "sign-check",
+            Step::KeyGenerate(_) => "key-generate",
         }
     }
 
@@ -102,6 +126,20 @@ impl Step {
                         RAND_HEALTH_BITS.start(),
                         RAND_HEALTH_BITS.end()
                     ))
+                }
+            }
+            Step::KeyGenerate(KeyGenerate { slot, bits }) => {
+                if usize::from(*slot) >= ucrypto_protocol::KEY_SLOTS {
+                    Err(format!(
+                        "slot = {slot} does not exist: use 0 to {}",
+                        ucrypto_protocol::KEY_SLOTS - 1
+                    ))
+                } else if !DEVICE_KEY_BITS.contains(bits) {
+                    Err(format!(
+                        "bits = {bits} is not offered: use 1024, 2048 or 3072"
+                    ))
+                } else {
+                    Ok(())
                 }
             }
             Step::SignCheck(SignCheck { key_bits }) => {

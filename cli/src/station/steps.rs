@@ -1,6 +1,6 @@
-//! What each recipe step does on a connected device, and what it records. Every step here only
-//! checks the device (no state on the device changes), so a step that was in flight when a
-//! station stopped is simply run again: running it is how it is re-checked.
+//! What each recipe step does on a connected device, and what it records. The checks change
+//! nothing on the device, so one that was in flight when a station stopped is simply run again;
+//! `key-generate` changes the device for good, so it asks the device first.
 use std::collections::BTreeMap;
 
 use rsa::pkcs8::EncodePublicKey;
@@ -8,11 +8,13 @@ use rsa::RsaPrivateKey;
 use sha2::{Digest, Sha256};
 use ucrypto_protocol::TestOutcome;
 
-use super::recipe::{RandHealth, SignCheck, Step};
+use super::key_generate;
+use super::recipe::{KeyGenerate, RandHealth, SignCheck, Step};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::operations::SigningKey;
 use crate::progress::Progress;
+use crate::records::KeyRecord;
 
 /// What steps share for a whole run, prepared before any device is touched.
 pub struct Shared {
@@ -58,22 +60,55 @@ impl Shared {
     }
 }
 
-/// Runs one step; the JSON says what it found (recorded as the step's detail).
+/// What a step found: its detail for the records, and any keys the device holds that it found
+/// or made.
+pub struct Found {
+    pub detail: serde_json::Value,
+    pub keys: Vec<KeyRecord>,
+}
+
+impl From<serde_json::Value> for Found {
+    fn from(detail: serde_json::Value) -> Self {
+        Found {
+            detail,
+            keys: Vec::new(),
+        }
+    }
+}
+
+/// Runs one step. Steps that only check the device are simply run again after a crash; a step
+/// that changes the device (`key-generate`) asks the device first what it already holds.
 pub fn run(
     step: &Step,
     client: &mut Client,
     shared: &Shared,
     progress: &mut dyn Progress,
-) -> Result<serde_json::Value> {
+) -> Result<Found> {
     match step {
-        Step::SelfTest(_) => self_test(client),
-        Step::RandHealth(RandHealth { bits }) => rand_health(client, *bits, progress),
+        Step::SelfTest(_) => self_test(client).map(Found::from),
+        Step::RandHealth(RandHealth { bits }) => {
+            rand_health(client, *bits, progress).map(Found::from)
+        }
         Step::SignCheck(SignCheck { key_bits }) => {
             let check = shared
                 .check_keys
                 .get(key_bits)
                 .expect("Shared::prepare made a key for every sign-check size");
-            sign_check(client, check)
+            sign_check(client, check).map(Found::from)
+        }
+        Step::KeyGenerate(KeyGenerate { slot, bits }) => {
+            let key = key_generate::ensure_key(client, *slot, *bits)?;
+            Ok(Found {
+                detail: serde_json::json!({
+                    "slot": slot,
+                    "bits": bits,
+                    "spki_sha256": key.record.spki_sha256,
+                    "generated": key.generated,
+                    "found_on_device": !key.generated,
+                    "signature_verified": true,
+                }),
+                keys: vec![key.record],
+            })
         }
     }
 }

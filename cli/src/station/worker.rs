@@ -189,10 +189,10 @@ fn run_steps(
             shown: 0,
         };
         let outcome = match steps::run(step, &mut client, job.shared, &mut progress) {
-            Ok(detail) => StepOutcome {
+            Ok(found) => StepOutcome {
                 state: StepState::Done,
-                detail,
-                keys: Vec::new(),
+                detail: found.detail,
+                keys: found.keys,
             },
             Err(e) => {
                 let failed = StepOutcome {
