@@ -19,7 +19,14 @@ bits = 65536
 [[step]]
 kind = \"sign-check\"
 key-bits = 1024
+[[step]]
+kind = \"key-generate\"
+slot = 0
+bits = 1024
 ";
+
+/// Steps in [`RECIPE`].
+const STEPS: i64 = 4;
 
 fn write_recipe(dir: &Path, text: &str) -> String {
     let path = dir.join("recipe.toml");
@@ -82,6 +89,77 @@ fn sqlite_step_done(db: &Path) -> BTreeMap<(String, i64), i64> {
         .unwrap()
 }
 
+/// A client on a `ucrypto sim` port, through the library.
+fn client_on(port: &str) -> ucrypto::Client {
+    ucrypto::connect(&ucrypto::ConnectOptions::new(ucrypto::Port::Path(
+        port.to_string(),
+    )))
+    .expect("the sim answers")
+}
+
+/// The device on `port` signs a message with its key in slot 0; openssl checks the signature
+/// with `public_der` (the key from the records), and refuses it for another message.
+fn assert_device_key_signs(port: &str, public_der: &[u8], dir: &Path) {
+    use sha2::Digest;
+    use ucrypto_protocol::{RequestBody, ResponseBody};
+
+    let message = format!("manifest of the device on {port}");
+    let digest: [u8; 32] = sha2::Sha256::digest(message.as_bytes()).into();
+    let mut client = client_on(port);
+    let signature = client
+        .call(
+            RequestBody::SignDigestSlot { digest, slot: 0 },
+            |body| match body {
+                ResponseBody::Signature { data } => Ok(data.to_vec()),
+                other => panic!("a signature request answered with {other:?}"),
+            },
+        )
+        .unwrap();
+    let (key, sig, msg) = (
+        dir.join("pub.der"),
+        dir.join("sig.bin"),
+        dir.join("msg.txt"),
+    );
+    std::fs::write(&key, public_der).unwrap();
+    std::fs::write(&sig, &signature).unwrap();
+    std::fs::write(&msg, &message).unwrap();
+    let verify = |file: &Path| {
+        std::process::Command::new("openssl")
+            .args([
+                "dgst",
+                "-sha256",
+                "-verify",
+                key.to_str().unwrap(),
+                "-keyform",
+                "DER",
+            ])
+            .args(["-signature", sig.to_str().unwrap(), file.to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    let good = verify(&msg);
+    assert!(
+        good.status.success() && stdout(&good).contains("Verified OK"),
+        "{}",
+        stdout(&good)
+    );
+    let other = dir.join("other.txt");
+    std::fs::write(&other, "another message").unwrap();
+    assert!(!verify(&other).status.success(), "openssl can refuse");
+}
+
+/// Each device's slot-0 public key (DER) in a SQLite record file.
+fn sqlite_keys(db: &Path) -> BTreeMap<String, Vec<u8>> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT device_id, public_key_der FROM keys WHERE slot = 0")
+        .unwrap();
+    stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap()
+}
+
 #[test]
 fn sixteen_virtual_devices_in_process_recorded_in_sqlite() {
     let dir = temp_dir();
@@ -102,7 +180,7 @@ fn sixteen_virtual_devices_in_process_recorded_in_sqlite() {
     assert_eq!(summary["done"], 16);
     assert_eq!(summary["failed"], 0);
     for d in &devices {
-        assert_eq!(d["steps_run"], 3, "{d}");
+        assert_eq!(d["steps_run"], STEPS, "{d}");
     }
 
     // The records, read with SQLite itself rather than through ucrypto.
@@ -113,7 +191,12 @@ fn sixteen_virtual_devices_in_process_recorded_in_sqlite() {
         count("SELECT count(*) FROM claims WHERE station_id = 'st-1'"),
         16
     );
-    assert_eq!(count("SELECT count(*) FROM steps WHERE state = 'done'"), 48);
+    assert_eq!(
+        count("SELECT count(*) FROM steps WHERE state = 'done'"),
+        16 * STEPS
+    );
+    assert_eq!(count("SELECT count(*) FROM keys WHERE slot = 0"), 16);
+    assert_eq!(count("SELECT count(DISTINCT spki_sha256) FROM keys"), 16);
     assert_eq!(count("SELECT count(*) FROM runs WHERE outcome = 'done'"), 1);
     assert_eq!(count("SELECT max(version) FROM schema_migrations"), 1);
     let recorded: BTreeSet<String> = conn
@@ -125,7 +208,7 @@ fn sixteen_virtual_devices_in_process_recorded_in_sqlite() {
         .unwrap();
     assert_eq!(recorded, ids);
     let done = sqlite_step_done(&db);
-    assert_eq!(done.len(), 48);
+    assert_eq!(done.len(), 16 * STEPS as usize);
     assert!(done.values().all(|n| *n == 1), "{done:?}");
 
     // The export agrees with the station's lines.
@@ -147,9 +230,9 @@ fn sixteen_virtual_devices_in_process_recorded_in_sqlite() {
         .map(|d| d["device_id"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(exported_ids, ids);
-    assert!(exported
-        .iter()
-        .all(|d| d["steps_done"] == 3 && d["station_id"] == "st-1"));
+    assert!(exported.iter().all(|d| d["steps_done"] == STEPS
+        && d["station_id"] == "st-1"
+        && d["keys"].as_array().unwrap().len() == 1));
 }
 
 #[test]
@@ -183,13 +266,21 @@ fn sixteen_virtual_devices_on_ptys_are_the_same_devices_as_in_process() {
         .collect();
     assert_eq!(named, sims.iter().map(|s| s.port.clone()).collect());
 
+    // The public key recorded for each device verifies a signature that device makes now.
+    let keys = sqlite_keys(&db);
+    assert_eq!(keys.len(), 16);
+    for d in &devices {
+        let id = d["device_id"].as_str().unwrap();
+        assert_device_key_signs(d["device"].as_str().unwrap(), &keys[id], dir.path());
+    }
+
     // `--sim n` is the device `ucrypto sim --seed n`: same ids.
     let db2 = dir.path().join("in-process.db");
     let out = station(&[&recipe, "--sim", "16", "--records", db2.to_str().unwrap()]);
     assert_exit(&out, 0);
     let (devices, _) = json_lines(&out);
     assert_eq!(all_done(&devices, 16), over_ptys);
-    assert_eq!(sqlite_step_done(&db).len(), 48);
+    assert_eq!(sqlite_step_done(&db).len(), 16 * STEPS as usize);
 }
 
 #[test]
@@ -206,18 +297,30 @@ fn a_rerun_skips_what_is_done_and_nothing_is_done_twice() {
     assert_eq!(summary["done"], 3);
     for d in &devices {
         assert_eq!(d["steps_run"], 0, "{d}");
-        assert_eq!(d["steps_skipped"], 3, "{d}");
+        assert_eq!(d["steps_skipped"], STEPS, "{d}");
     }
     let done = sqlite_step_done(Path::new(db));
-    assert_eq!(done.len(), 9);
+    assert_eq!(done.len(), 3 * STEPS as usize);
     assert!(done.values().all(|n| *n == 1), "{done:?}");
 
     // A changed recipe is a new recipe: its steps run on the same devices.
     let changed = write_recipe(dir.path(), &RECIPE.replace("65536", "32768"));
     let out = station(&[&changed, "--sim", "3", "--records", db]);
-    assert_exit(&out, 0);
     let (devices, _) = json_lines(&out);
-    assert!(devices.iter().all(|d| d["steps_run"] == 3));
+    // The checks run again; the in-process devices forgot their keys (no --sim-state), so the
+    // key step meets another key under the same id and says so rather than record it.
+    for d in &devices {
+        assert_eq!(d["steps_run"], 3, "{d}");
+        assert_eq!(d["step_kind"], "key-generate", "{d}");
+        assert!(
+            d["error"]
+                .as_str()
+                .unwrap()
+                .contains("another device answers to this id"),
+            "{d}"
+        );
+    }
+    assert_exit(&out, 6);
 }
 
 #[test]
@@ -469,7 +572,7 @@ fn two_stations_racing_on_one_sqlite_file_provision_each_device_once() {
     }
     assert_eq!(done.len(), 4, "each device done by exactly one station");
     let counts = sqlite_step_done(&db);
-    assert_eq!(counts.len(), 12);
+    assert_eq!(counts.len(), 4 * STEPS as usize);
     assert!(counts.values().all(|n| *n == 1), "{counts:?}");
 }
 
@@ -597,6 +700,9 @@ fn records_list_show_and_export_csv() {
             "step-done",
             "step-started",
             "step-done",
+            "step-started",
+            "key-recorded",
+            "step-done",
             "device-done"
         ]
     );
@@ -621,7 +727,9 @@ fn records_list_show_and_export_csv() {
     assert_eq!(&headers[0], "device_id");
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), 2);
-    assert!(rows.iter().all(|r| &r[6] == "bench-3" && &r[7] == "3"));
+    assert!(rows
+        .iter()
+        .all(|r| &r[6] == "bench-3" && r[7] == STEPS.to_string() && &r[10] == "0"));
 
     let out = ucrypto()
         .args(["records", "show", "02:00:00:00:00:00", "--records", db])
@@ -722,12 +830,31 @@ mod postgres_records {
         };
         let dir = temp_dir();
         let recipe = write_recipe(dir.path(), RECIPE);
-        let out = station(&[&recipe, "--sim", "16", "--records", &db.url]);
+        // Over pseudo-terminals, so the devices outlive the run and sign for the test after it.
+        let sims: Vec<Sim> = (0..16)
+            .map(|i| Sim::start(&["--seed", &(300 + i).to_string()]))
+            .collect();
+        let ports = sims
+            .iter()
+            .map(|s| s.port.clone())
+            .collect::<Vec<_>>()
+            .join(",");
+        let out = station(&[&recipe, "--ports", &ports, "--records", &db.url]);
         assert_exit(&out, 0);
         let (devices, summary) = json_lines(&out);
         let ids = all_done(&devices, 16);
         assert_eq!(summary["done"], 16);
         let mut client = db.client();
+        for d in &devices {
+            let der: Vec<u8> = client
+                .query_one(
+                    "SELECT public_key_der FROM keys WHERE device_id = $1 AND slot = 0",
+                    &[&d["device_id"].as_str().unwrap()],
+                )
+                .unwrap()
+                .get(0);
+            assert_device_key_signs(d["device"].as_str().unwrap(), &der, dir.path());
+        }
         let count =
             |c: &mut postgres::Client, sql: &str| -> i64 { c.query_one(sql, &[]).unwrap().get(0) };
         assert_eq!(count(&mut client, "SELECT count(*) FROM devices"), 16);
@@ -736,14 +863,14 @@ mod postgres_records {
                 &mut client,
                 "SELECT count(*) FROM steps WHERE state = 'done'"
             ),
-            48
+            16 * STEPS
         );
         assert_eq!(
             count(
                 &mut client,
                 "SELECT count(*) FROM events WHERE kind = 'step-done'"
             ),
-            48
+            16 * STEPS
         );
         assert_eq!(
             count(&mut client, "SELECT max(version) FROM schema_migrations"),
@@ -774,20 +901,20 @@ mod postgres_records {
                 &mut client,
                 "SELECT count(*) FROM events WHERE kind = 'step-done'"
             ),
-            48
+            16 * STEPS
         );
 
         // A re-run: nothing done twice.
-        let out = station(&[&recipe, "--sim", "16", "--records", &db.url]);
+        let out = station(&[&recipe, "--ports", &ports, "--records", &db.url]);
         assert_exit(&out, 0);
         let (devices, _) = json_lines(&out);
-        assert!(devices.iter().all(|d| d["steps_skipped"] == 3));
+        assert!(devices.iter().all(|d| d["steps_skipped"] == STEPS));
         assert_eq!(
             count(
                 &mut client,
                 "SELECT count(*) FROM events WHERE kind = 'step-done'"
             ),
-            48
+            16 * STEPS
         );
     }
 
@@ -908,7 +1035,7 @@ mod postgres_records {
                 )
                 .unwrap()
                 .get(0);
-            assert_eq!(done, 3, "{device} provisioned once");
+            assert_eq!(done, STEPS, "{device} provisioned once");
         }
     }
 }
@@ -932,7 +1059,7 @@ fn a_program_runs_the_station_through_the_library() {
     assert_eq!(summary.failed(), 0, "{:?}", summary.reports);
     let devices = records.devices().unwrap();
     assert_eq!(devices.len(), 3);
-    assert!(devices.iter().all(|d| d.steps_done == 3
+    assert!(devices.iter().all(|d| d.steps_done == STEPS
         && d.chip == "esp32c6"
         && d.station_id.as_deref() == Some("library")));
 }

@@ -435,6 +435,21 @@ fn record_key(
     index: usize,
     key: &KeyRecord,
 ) -> Result<()> {
+    // A slot's key never changes on a device (its eFuses cannot be burned twice): another key
+    // under the same device and slot means another device answers to this id.
+    let recorded = sql.query(
+        "SELECT spki_sha256 FROM keys WHERE device_id = $1 AND slot = $2",
+        &[device_id.into(), key.slot.into()],
+    )?;
+    if let Some(row) = recorded.first() {
+        let before = row[0].text();
+        if before != key.spki_sha256 {
+            return Err(Error::Verification(format!(
+                "slot {} of {device_id} holds the key with SPKI SHA-256 {}, but the records hold {before} for it: another device answers to this id",
+                key.slot, key.spki_sha256
+            )));
+        }
+    }
     sql.execute(
         "INSERT INTO keys (device_id, slot, public_key_der, spki_sha256, csr_pem, run_id, recorded_ms)
          VALUES ($1, $2, $3, $4, $5, $6, $7)
