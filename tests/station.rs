@@ -1063,3 +1063,75 @@ fn a_program_runs_the_station_through_the_library() {
         && d.chip == "esp32c6"
         && d.station_id.as_deref() == Some("library")));
 }
+
+/// A station killed after the device burned its key but before the record was written left a
+/// key the records do not know. The next run finds it on the device, records it, and burns
+/// nothing.
+#[test]
+fn a_key_burned_but_not_recorded_is_found_and_not_burned_twice() {
+    use rsa::pkcs8::DecodePublicKey;
+    use rsa::traits::PublicKeyParts;
+    use ucrypto_protocol::{RequestBody, ResponseBody, SlotState};
+
+    let sim = Sim::start(&["--seed", "500"]);
+    let modulus = client_on(&sim.port)
+        .call(
+            RequestBody::KeyGenerate {
+                slot: 0,
+                bits: 1024,
+            },
+            |body| match body {
+                ResponseBody::PublicKey(info) => Ok(info.n.to_vec()),
+                other => panic!("KeyGenerate answered with {other:?}"),
+            },
+        )
+        .unwrap();
+
+    let dir = temp_dir();
+    let recipe = write_recipe(dir.path(), RECIPE);
+    let db = dir.path().join("station.db");
+    let out = station(&[
+        &recipe,
+        "--ports",
+        &sim.port,
+        "--records",
+        db.to_str().unwrap(),
+    ]);
+    assert_exit(&out, 0);
+    let (devices, _) = json_lines(&out);
+    let id = all_done(&devices, 1).into_iter().next().unwrap();
+
+    let keys = sqlite_keys(&db);
+    let recorded = rsa::RsaPublicKey::from_public_key_der(&keys[&id]).unwrap();
+    assert_eq!(
+        recorded.n().to_bytes_be(),
+        modulus,
+        "the device's own key was recorded"
+    );
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let detail: String = conn
+        .query_row(
+            "SELECT detail FROM steps WHERE kind = 'key-generate' AND state = 'done'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let detail: serde_json::Value = serde_json::from_str(&detail).unwrap();
+    assert_eq!(detail["found_on_device"], true, "{detail}");
+
+    // Only slot 0 holds a key: nothing else was burned.
+    let slots = client_on(&sim.port)
+        .call(RequestBody::Hello, |body| match body {
+            ResponseBody::Hello(hello) => Ok(hello.key_slots.expect("a C3 has key slots")),
+            other => panic!("Hello answered with {other:?}"),
+        })
+        .unwrap();
+    assert!(
+        matches!(slots[0], SlotState::DsKey { bits: 1024, .. }),
+        "{slots:?}"
+    );
+    assert!(
+        slots[1..].iter().all(|s| *s == SlotState::Free),
+        "{slots:?}"
+    );
+}
