@@ -289,8 +289,14 @@ fn a_rerun_skips_what_is_done_and_nothing_is_done_twice() {
     let recipe = write_recipe(dir.path(), RECIPE);
     let db = dir.path().join("station.db");
     let db = db.to_str().unwrap();
-    assert_exit(&station(&[&recipe, "--sim", "3", "--records", db]), 0);
-    let out = station(&[&recipe, "--sim", "3", "--records", db]);
+    // The virtual devices keep their eFuses and flash here, as boards keep theirs.
+    let state = dir.path().join("devices");
+    let state = state.to_str().unwrap();
+    let sims = ["--sim", "3", "--sim-state", state, "--records", db];
+    assert_exit(&station(&[&[recipe.as_str()][..], &sims].concat()), 0);
+    let keys_before = sqlite_keys(Path::new(db));
+    assert_eq!(keys_before.len(), 3);
+    let out = station(&[&[recipe.as_str()][..], &sims].concat());
     assert_exit(&out, 0);
     let (devices, summary) = json_lines(&out);
     all_done(&devices, 3);
@@ -303,14 +309,24 @@ fn a_rerun_skips_what_is_done_and_nothing_is_done_twice() {
     assert_eq!(done.len(), 3 * STEPS as usize);
     assert!(done.values().all(|n| *n == 1), "{done:?}");
 
-    // A changed recipe is a new recipe: its steps run on the same devices.
+    // A changed recipe is a new recipe: its steps run on the same devices, and the key step
+    // finds the keys the devices already hold (same keys, nothing burned).
     let changed = write_recipe(dir.path(), &RECIPE.replace("65536", "32768"));
-    let out = station(&[&changed, "--sim", "3", "--records", db]);
+    let out = station(&[&[changed.as_str()][..], &sims].concat());
+    assert_exit(&out, 0);
     let (devices, _) = json_lines(&out);
-    // The checks run again; the in-process devices forgot their keys (no --sim-state), so the
-    // key step meets another key under the same id and says so rather than record it.
+    assert!(
+        devices.iter().all(|d| d["steps_run"] == STEPS),
+        "{devices:?}"
+    );
+    assert_eq!(sqlite_keys(Path::new(db)), keys_before);
+
+    // Without their state the same virtual devices come up blank and make new keys: the
+    // records refuse a second key for a slot and say why.
+    let again = write_recipe(dir.path(), &RECIPE.replace("65536", "16384"));
+    let out = station(&[&again, "--sim", "3", "--records", db]);
+    let (devices, _) = json_lines(&out);
     for d in &devices {
-        assert_eq!(d["steps_run"], 3, "{d}");
         assert_eq!(d["step_kind"], "key-generate", "{d}");
         assert!(
             d["error"]
@@ -321,6 +337,7 @@ fn a_rerun_skips_what_is_done_and_nothing_is_done_twice() {
         );
     }
     assert_exit(&out, 6);
+    assert_eq!(sqlite_keys(Path::new(db)), keys_before);
 }
 
 #[test]
@@ -1049,7 +1066,7 @@ fn a_program_runs_the_station_through_the_library() {
     let records = ucrypto::records::open(dir.path().join("lib.db").to_str().unwrap()).unwrap();
     let options = StationOptions {
         recipe: Recipe::parse(RECIPE, "from rust").unwrap(),
-        targets: targets::sims(3, 40, ucrypto_protocol::Chip::Esp32C6).unwrap(),
+        targets: targets::sims(3, 40, ucrypto_protocol::Chip::Esp32C6, None).unwrap(),
         station_id: "library".into(),
         baud: 115_200,
         timeout: Duration::from_secs(2),

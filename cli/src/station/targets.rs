@@ -1,5 +1,6 @@
 //! The devices a station run is given: serial ports (listed, or every recognised board), or
 //! virtual devices in this process. Each is opened by its own worker thread.
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ucrypto_firmware::backend::software::Seed;
@@ -16,8 +17,14 @@ pub enum Target {
     /// A serial port (a board, or `ucrypto sim` on a pseudo-terminal).
     Port(String),
     /// Virtual device number `n` in this process: the same device as `ucrypto sim --seed n`
-    /// (same id, same output), so a station restarted with `--sim` meets the same devices.
-    Sim { number: u64, chip: Chip },
+    /// (same id, same output), so a station restarted with `--sim` meets the same devices. With
+    /// `state`, its eFuses and flash are kept in `sim-<n>.efuse` and `sim-<n>.flash` there (its
+    /// keys survive a station's restart).
+    Sim {
+        number: u64,
+        chip: Chip,
+        state: Option<PathBuf>,
+    },
 }
 
 impl Target {
@@ -37,9 +44,19 @@ impl Target {
                 baud,
                 timeout,
             }),
-            Target::Sim { number, chip } => {
-                let transport: Box<dyn Transport + Send> =
-                    Box::new(VirtualTransport::new(*chip, Seed::Fixed(*number)));
+            Target::Sim {
+                number,
+                chip,
+                state,
+            } => {
+                let mut device = VirtualTransport::new(*chip, Seed::Fixed(*number));
+                if let Some(dir) = state {
+                    device = device.with_key_files(
+                        dir.join(format!("sim-{number}.efuse")),
+                        dir.join(format!("sim-{number}.flash")),
+                    )?;
+                }
+                let transport: Box<dyn Transport + Send> = Box::new(device);
                 Client::connect(transport, timeout)
             }
         }
@@ -85,12 +102,24 @@ pub fn from_ports(spec: &str) -> Result<Vec<Target>> {
     Ok(targets)
 }
 
-/// `--sim N` virtual devices numbered from `first`.
-pub fn sims(count: u64, first: u64, chip: Chip) -> Result<Vec<Target>> {
+/// `--sim N` virtual devices numbered from `first`, their state kept in `state` if given.
+pub fn sims(count: u64, first: u64, chip: Chip, state: Option<&Path>) -> Result<Vec<Target>> {
     if count == 0 {
         return Err(Error::input("--sim takes at least 1 device"));
     }
+    if let Some(dir) = state {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            Error::input(format!(
+                "--sim-state {}: cannot create it: {e}",
+                dir.display()
+            ))
+        })?;
+    }
     Ok((first..first + count)
-        .map(|number| Target::Sim { number, chip })
+        .map(|number| Target::Sim {
+            number,
+            chip,
+            state: state.map(Path::to_path_buf),
+        })
         .collect())
 }

@@ -59,6 +59,11 @@ pub struct StationRunArgs {
     #[arg(long, value_name = "N", default_value_t = 0, requires = "sim")]
     pub sim_first: u64,
 
+    /// Keep each virtual device's eFuses and flash (its keys) in DIR, so the devices of --sim
+    /// survive a station's restart as boards would.
+    #[arg(long, value_name = "DIR", requires = "sim")]
+    pub sim_state: Option<PathBuf>,
+
     /// Chip of the virtual devices of --sim.
     #[arg(long, value_enum, default_value_t = ChipArg::Esp32c3, requires = "sim")]
     pub sim_chip: ChipArg,
@@ -86,7 +91,12 @@ pub fn run(global: &GlobalArgs, command: &StationCommand) -> Result<()> {
     };
     let targets = match (&args.ports, args.sim) {
         (Some(ports), None) => targets::from_ports(ports)?,
-        (None, Some(count)) => targets::sims(count, args.sim_first, args.sim_chip.into())?,
+        (None, Some(count)) => targets::sims(
+            count,
+            args.sim_first,
+            args.sim_chip.into(),
+            args.sim_state.as_deref(),
+        )?,
         _ => unreachable!("clap requires exactly one of --ports and --sim"),
     };
     let records = records::open(&args.records)?;
