@@ -28,6 +28,9 @@ A recipe is a TOML file of [[step]] tables, run in order on each device:
   kind = \"rand-health\"        # bits = 1048576: random bits pass the SP 800-90B health tests
   [[step]]
   kind = \"sign-check\"         # key-bits = 2048: the device signs with a throwaway key
+  [[step]]
+  kind = \"key-generate\"       # slot = 0, bits = 2048: the device's own key (eFuse burn), or
+                              # the key the slot already holds; its public key is recorded
 An unknown kind or parameter is refused (exit 2) before any device is touched.
 
 Steps recorded as done for a device under the same recipe are skipped, so re-running after a
