@@ -23,10 +23,13 @@ key-bits = 1024
 kind = \"key-generate\"
 slot = 0
 bits = 1024
+[[step]]
+kind = \"sign-manifest\"
+slot = 0
 ";
 
 /// Steps in [`RECIPE`].
-const STEPS: i64 = 4;
+const STEPS: i64 = 5;
 
 fn write_recipe(dir: &Path, text: &str) -> String {
     let path = dir.join("recipe.toml");
@@ -148,6 +151,46 @@ fn assert_device_key_signs(port: &str, public_der: &[u8], dir: &Path) {
     assert!(!verify(&other).status.success(), "openssl can refuse");
 }
 
+/// A `sign-manifest` step's detail: the manifest names the device and its key, and openssl
+/// verifies its signature with the recorded public key.
+fn assert_manifest_verifies(detail: &str, device_id: &str, public_der: &[u8], dir: &Path) {
+    use base64::Engine as _;
+    use sha2::Digest;
+
+    let detail: serde_json::Value = serde_json::from_str(detail).unwrap();
+    let text = detail["manifest"].as_str().unwrap();
+    let manifest: serde_json::Value = serde_json::from_str(text).unwrap();
+    assert_eq!(manifest["device_id"], device_id);
+    assert_eq!(
+        manifest["spki_sha256"],
+        hex::encode(sha2::Sha256::digest(public_der))
+    );
+    let signature = base64::engine::general_purpose::STANDARD
+        .decode(detail["signature"].as_str().unwrap())
+        .unwrap();
+    let (key, sig, msg) = (dir.join("m.der"), dir.join("m.sig"), dir.join("m.json"));
+    std::fs::write(&key, public_der).unwrap();
+    std::fs::write(&sig, &signature).unwrap();
+    std::fs::write(&msg, text).unwrap();
+    let out = std::process::Command::new("openssl")
+        .args([
+            "dgst",
+            "-sha256",
+            "-verify",
+            key.to_str().unwrap(),
+            "-keyform",
+            "DER",
+        ])
+        .args(["-signature", sig.to_str().unwrap(), msg.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "manifest of {device_id}: {}",
+        stdout(&out)
+    );
+}
+
 /// Each device's slot-0 public key (DER) in a SQLite record file.
 fn sqlite_keys(db: &Path) -> BTreeMap<String, Vec<u8>> {
     let conn = rusqlite::Connection::open(db).unwrap();
@@ -266,12 +309,22 @@ fn sixteen_virtual_devices_on_ptys_are_the_same_devices_as_in_process() {
         .collect();
     assert_eq!(named, sims.iter().map(|s| s.port.clone()).collect());
 
-    // The public key recorded for each device verifies a signature that device makes now.
+    // The public key recorded for each device verifies a signature that device makes now, and
+    // the manifest it signed during the run.
     let keys = sqlite_keys(&db);
     assert_eq!(keys.len(), 16);
+    let conn = rusqlite::Connection::open(&db).unwrap();
     for d in &devices {
         let id = d["device_id"].as_str().unwrap();
         assert_device_key_signs(d["device"].as_str().unwrap(), &keys[id], dir.path());
+        let detail: String = conn
+            .query_row(
+                "SELECT detail FROM steps WHERE device_id = ?1 AND kind = 'sign-manifest'",
+                [id],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_manifest_verifies(&detail, id, &keys[id], dir.path());
     }
 
     // `--sim n` is the device `ucrypto sim --seed n`: same ids.
@@ -594,6 +647,22 @@ fn two_stations_racing_on_one_sqlite_file_provision_each_device_once() {
 }
 
 #[test]
+fn sign_manifest_without_a_key_says_which_step_to_add() {
+    let dir = temp_dir();
+    let recipe = write_recipe(dir.path(), "[[step]]\nkind = \"sign-manifest\"\nslot = 2\n");
+    let db = dir.path().join("station.db");
+    let out = station(&[&recipe, "--sim", "1", "--records", db.to_str().unwrap()]);
+    assert_exit(&out, 6);
+    let (devices, _) = json_lines(&out);
+    assert_eq!(devices[0]["step_kind"], "sign-manifest");
+    let error = devices[0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("slot 2 holds no key") && error.contains("key-generate"),
+        "{error}"
+    );
+}
+
+#[test]
 fn bad_port_lists_are_refused() {
     let dir = temp_dir();
     let recipe = write_recipe(dir.path(), RECIPE);
@@ -719,6 +788,8 @@ fn records_list_show_and_export_csv() {
             "step-done",
             "step-started",
             "key-recorded",
+            "step-done",
+            "step-started",
             "step-done",
             "device-done"
         ]

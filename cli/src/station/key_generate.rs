@@ -94,7 +94,8 @@ fn slot_state(client: &mut Client, slot: u8) -> Result<SlotState> {
     })
 }
 
-fn public_key(client: &mut Client, slot: u8) -> Result<RsaPublicKey> {
+/// The public key of the key in `slot` (an error from the device when the slot holds none).
+pub(super) fn public_key(client: &mut Client, slot: u8) -> Result<RsaPublicKey> {
     client.call(RequestBody::PublicKey { slot }, |body| {
         public_of(slot, body)
     })
@@ -133,7 +134,17 @@ fn public_of(slot: u8, body: ResponseBody<'_>) -> Result<RsaPublicKey> {
 fn check_signs(client: &mut Client, slot: u8, public: &RsaPublicKey) -> Result<()> {
     let mut challenge = [0u8; 32];
     getrandom::fill(&mut challenge).expect("the host OS has no random number generator");
-    let digest: [u8; 32] = Sha256::digest(challenge).into();
+    sign_with_slot(client, slot, public, Sha256::digest(challenge).into()).map(drop)
+}
+
+/// The device signs `digest` with the key in `slot`; the signature is returned only after it
+/// verifies with `public`.
+pub(super) fn sign_with_slot(
+    client: &mut Client,
+    slot: u8,
+    public: &RsaPublicKey,
+    digest: [u8; 32],
+) -> Result<Vec<u8>> {
     let signature = client.call(
         RequestBody::SignDigestSlot { digest, slot },
         |body| match body {
@@ -147,5 +158,6 @@ fn check_signs(client: &mut Client, slot: u8, public: &RsaPublicKey) -> Result<(
         Error::Verification(format!(
             "slot {slot}'s signature failed the host's check: {reason}"
         ))
-    })
+    })?;
+    Ok(signature)
 }

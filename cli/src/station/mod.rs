@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::records::{Records, RunContext};
 
 pub mod key_generate;
+pub mod manifest;
 pub mod recipe;
 pub mod steps;
 pub mod targets;

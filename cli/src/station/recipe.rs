@@ -42,6 +42,17 @@ pub enum Step {
     /// The device holds its own RSA key in a key slot: made on the device and burned into an
     /// eFuse key block (irreversible) unless the slot already holds one, which is recorded.
     KeyGenerate(KeyGenerate),
+    /// The device signs a manifest of itself with its key in a slot; the station checks the
+    /// signature and records both.
+    SignManifest(SignManifest),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct SignManifest {
+    /// The key slot whose key signs.
+    #[serde(default)]
+    pub slot: u8,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -111,6 +122,7 @@ impl Step {
             Step::RandHealth(_) => "rand-health",
             Step::SignCheck(_) => "sign-check",
             Step::KeyGenerate(_) => "key-generate",
+            Step::SignManifest(_) => "sign-manifest",
         }
     }
 
@@ -140,6 +152,16 @@ impl Step {
                     ))
                 } else {
                     Ok(())
+                }
+            }
+            Step::SignManifest(SignManifest { slot }) => {
+                if usize::from(*slot) < ucrypto_protocol::KEY_SLOTS {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "slot = {slot} does not exist: use 0 to {}",
+                        ucrypto_protocol::KEY_SLOTS - 1
+                    ))
                 }
             }
             Step::SignCheck(SignCheck { key_bits }) => {

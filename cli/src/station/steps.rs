@@ -8,13 +8,13 @@ use rsa::RsaPrivateKey;
 use sha2::{Digest, Sha256};
 use ucrypto_protocol::TestOutcome;
 
-use super::key_generate;
-use super::recipe::{KeyGenerate, RandHealth, SignCheck, Step};
+use super::recipe::{KeyGenerate, RandHealth, SignCheck, SignManifest, Step};
+use super::{key_generate, manifest};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::operations::SigningKey;
 use crate::progress::Progress;
-use crate::records::KeyRecord;
+use crate::records::{KeyRecord, RunContext};
 
 /// What steps share for a whole run, prepared before any device is touched.
 pub struct Shared {
@@ -82,6 +82,7 @@ pub fn run(
     step: &Step,
     client: &mut Client,
     shared: &Shared,
+    ctx: &RunContext,
     progress: &mut dyn Progress,
 ) -> Result<Found> {
     match step {
@@ -109,6 +110,9 @@ pub fn run(
                 }),
                 keys: vec![key.record],
             })
+        }
+        Step::SignManifest(SignManifest { slot }) => {
+            manifest::sign_manifest(client, ctx, *slot).map(Found::from)
         }
     }
 }

@@ -188,7 +188,7 @@ fn run_steps(
             done: 0,
             shown: 0,
         };
-        let outcome = match steps::run(step, &mut client, job.shared, &mut progress) {
+        let outcome = match steps::run(step, &mut client, job.shared, job.ctx, &mut progress) {
             Ok(found) => StepOutcome {
                 state: StepState::Done,
                 detail: found.detail,
