@@ -31,6 +31,8 @@ A recipe is a TOML file of [[step]] tables, run in order on each device:
   [[step]]
   kind = \"key-generate\"       # slot = 0, bits = 2048: the device's own key (eFuse burn), or
                               # the key the slot already holds; its public key is recorded
+  [[step]]
+  kind = \"sign-manifest\"      # slot = 0: the device signs a manifest of itself with it
 An unknown kind or parameter is refused (exit 2) before any device is touched.
 
 Steps recorded as done for a device under the same recipe are skipped, so re-running after a
