@@ -399,10 +399,12 @@ fn killed_with_sigkill_mid_run_then_rerun_finishes_every_device_once() {
     // Big enough that the kill lands while random bits are being tested.
     let recipe = write_recipe(
         dir.path(),
-        "[[step]]\nkind = \"self-test\"\n[[step]]\nkind = \"rand-health\"\nbits = 67108864\n[[step]]\nkind = \"sign-check\"\nkey-bits = 1024\n",
+        "[[step]]\nkind = \"self-test\"\n[[step]]\nkind = \"rand-health\"\nbits = 67108864\n[[step]]\nkind = \"sign-check\"\nkey-bits = 1024\n[[step]]\nkind = \"key-generate\"\nbits = 1024\n[[step]]\nkind = \"sign-manifest\"\n",
     );
     let db = dir.path().join("station.db");
     let dbs = db.to_str().unwrap().to_string();
+    let state = dir.path().join("devices");
+    let state = state.to_str().unwrap().to_string();
     let mut child = ucrypto()
         .args([
             "--json",
@@ -457,17 +459,25 @@ fn killed_with_sigkill_mid_run_then_rerun_finishes_every_device_once() {
         assert_eq!(finished, 0, "killed before any device finished");
     }
 
-    let out = station(&[&recipe, "--sim", "4", "--records", &dbs]);
+    let out = station(&[
+        &recipe,
+        "--sim",
+        "4",
+        "--sim-state",
+        &state,
+        "--records",
+        &dbs,
+    ]);
     assert_exit(&out, 0);
     let (devices, _) = json_lines(&out);
     all_done(&devices, 4);
     for d in &devices {
         // The self-test was recorded as done before the kill; the rest ran now.
         assert_eq!(d["steps_skipped"], 1, "{d}");
-        assert_eq!(d["steps_run"], 2, "{d}");
+        assert_eq!(d["steps_run"], 4, "{d}");
     }
     let done = sqlite_step_done(&db);
-    assert_eq!(done.len(), 12, "{done:?}");
+    assert_eq!(done.len(), 20, "{done:?}");
     assert!(
         done.values().all(|n| *n == 1),
         "every step done exactly once: {done:?}"
