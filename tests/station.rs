@@ -26,10 +26,13 @@ bits = 1024
 [[step]]
 kind = \"sign-manifest\"
 slot = 0
+[[step]]
+kind = \"csr\"
+subject = \"CN={device_id},O=ucrypto test line\"
 ";
 
 /// Steps in [`RECIPE`].
-const STEPS: i64 = 5;
+const STEPS: i64 = 6;
 
 fn write_recipe(dir: &Path, text: &str) -> String {
     let path = dir.join("recipe.toml");
@@ -191,6 +194,37 @@ fn assert_manifest_verifies(detail: &str, device_id: &str, public_der: &[u8], di
     );
 }
 
+/// A recorded CSR: openssl checks its self-signature, its subject names the device, and its
+/// public key is the recorded one.
+fn assert_csr_verifies(pem: &str, device_id: &str, public_der: &[u8], dir: &Path) {
+    let path = dir.join("device.csr");
+    std::fs::write(&path, pem).unwrap();
+    let out = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-in",
+            path.to_str().unwrap(),
+            "-verify",
+            "-noout",
+            "-subject",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("verify OK") || stdout(&out).contains("verify OK"));
+    assert!(
+        stdout(&out).contains(&format!("CN = {device_id}")),
+        "{}",
+        stdout(&out)
+    );
+    let pubkey = common::openssl_run(
+        &["req", "-in", path.to_str().unwrap(), "-pubkey", "-noout"],
+        b"",
+    );
+    let der = common::openssl_run(&["pkey", "-pubin", "-outform", "DER"], &pubkey);
+    assert_eq!(der, public_der, "the CSR is for the recorded key");
+}
+
 /// Each device's slot-0 public key (DER) in a SQLite record file.
 fn sqlite_keys(db: &Path) -> BTreeMap<String, Vec<u8>> {
     let conn = rusqlite::Connection::open(db).unwrap();
@@ -325,6 +359,14 @@ fn sixteen_virtual_devices_on_ptys_are_the_same_devices_as_in_process() {
             )
             .unwrap();
         assert_manifest_verifies(&detail, id, &keys[id], dir.path());
+        let csr: String = conn
+            .query_row(
+                "SELECT csr_pem FROM keys WHERE device_id = ?1 AND slot = 0",
+                [id],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_csr_verifies(&csr, id, &keys[id], dir.path());
     }
 
     // `--sim n` is the device `ucrypto sim --seed n`: same ids.
@@ -588,6 +630,11 @@ fn bad_recipes_are_refused_before_any_device_or_record() {
             "key-bits",
         ),
         ("[[step]]\nkind = \"self-test\"\n[[step]\n", "line 3"),
+        (
+            "[[step]]\nkind = \"csr\"\nsubject = \"not a name\"\n",
+            "subject",
+        ),
+        ("[[step]]\nkind = \"key-generate\"\nslot = 9\n", "slot = 9"),
     ] {
         let recipe = write_recipe(dir.path(), text);
         let out = ucrypto()
@@ -800,6 +847,9 @@ fn records_list_show_and_export_csv() {
             "key-recorded",
             "step-done",
             "step-started",
+            "step-done",
+            "step-started",
+            "key-recorded",
             "step-done",
             "device-done"
         ]

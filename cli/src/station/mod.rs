@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use crate::error::{Error, Result};
 use crate::records::{Records, RunContext};
 
+pub mod csr;
 pub mod key_generate;
 pub mod manifest;
 pub mod recipe;

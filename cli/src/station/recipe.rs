@@ -45,6 +45,26 @@ pub enum Step {
     /// The device signs a manifest of itself with its key in a slot; the station checks the
     /// signature and records both.
     SignManifest(SignManifest),
+    /// A PKCS#10 certificate signing request for a slot's key, signed by the device; recorded
+    /// with the key.
+    Csr(Csr),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Csr {
+    /// The key slot whose key the request is for.
+    #[serde(default)]
+    pub slot: u8,
+    /// The subject, RFC 4514 (`{device_id}` is replaced by the device's id).
+    #[serde(default = "Csr::default_subject")]
+    pub subject: String,
+}
+
+impl Csr {
+    fn default_subject() -> String {
+        "CN={device_id}".into()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -123,6 +143,7 @@ impl Step {
             Step::SignCheck(_) => "sign-check",
             Step::KeyGenerate(_) => "key-generate",
             Step::SignManifest(_) => "sign-manifest",
+            Step::Csr(_) => "csr",
         }
     }
 
@@ -153,6 +174,15 @@ impl Step {
                 } else {
                     Ok(())
                 }
+            }
+            Step::Csr(Csr { slot, subject }) => {
+                if usize::from(*slot) >= ucrypto_protocol::KEY_SLOTS {
+                    return Err(format!(
+                        "slot = {slot} does not exist: use 0 to {}",
+                        ucrypto_protocol::KEY_SLOTS - 1
+                    ));
+                }
+                super::csr::subject_for(subject, "02:00:00:00:00:00").map(drop)
             }
             Step::SignManifest(SignManifest { slot }) => {
                 if usize::from(*slot) < ucrypto_protocol::KEY_SLOTS {

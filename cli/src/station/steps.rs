@@ -8,8 +8,8 @@ use rsa::RsaPrivateKey;
 use sha2::{Digest, Sha256};
 use ucrypto_protocol::TestOutcome;
 
-use super::recipe::{KeyGenerate, RandHealth, SignCheck, SignManifest, Step};
-use super::{key_generate, manifest};
+use super::recipe::{Csr, KeyGenerate, RandHealth, SignCheck, SignManifest, Step};
+use super::{csr, key_generate, manifest};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::operations::SigningKey;
@@ -113,6 +113,17 @@ pub fn run(
         }
         Step::SignManifest(SignManifest { slot }) => {
             manifest::sign_manifest(client, ctx, *slot).map(Found::from)
+        }
+        Step::Csr(Csr { slot, subject }) => {
+            let key = csr::make_csr(client, *slot, subject)?;
+            Ok(Found {
+                detail: serde_json::json!({
+                    "slot": slot,
+                    "spki_sha256": key.spki_sha256,
+                    "csr": key.csr_pem,
+                }),
+                keys: vec![key],
+            })
         }
     }
 }

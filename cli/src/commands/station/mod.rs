@@ -33,6 +33,8 @@ A recipe is a TOML file of [[step]] tables, run in order on each device:
                               # the key the slot already holds; its public key is recorded
   [[step]]
   kind = \"sign-manifest\"      # slot = 0: the device signs a manifest of itself with it
+  [[step]]
+  kind = \"csr\"                # slot = 0, subject = \"CN={device_id}\": a PKCS#10 request
 An unknown kind or parameter is refused (exit 2) before any device is touched.
 
 Steps recorded as done for a device under the same recipe are skipped, so re-running after a
