@@ -76,6 +76,8 @@ fn main() -> ! {
         aes: p.AES,
         sha: p.SHA,
         rsa: p.RSA,
+        hmac: p.HMAC,
+        flash: p.FLASH,
     });
     // Runs the start-up known-answer tests; `Hello` reports them and a failed block is refused.
     let engine = ENGINE.init_with(|| Engine::new(accelerators));

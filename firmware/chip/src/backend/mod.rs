@@ -6,20 +6,26 @@
 //! crate, where it is tested on the host against the software backend.
 use esp_hal::{
     aes::Aes,
-    peripherals::{ADC1, AES, RNG, RSA, SHA},
+    peripherals::{ADC1, AES, FLASH, HMAC, RNG, RSA, SHA},
     rng::{Trng, TrngSource},
     rsa::Rsa,
     sha::{Context, Sha, Sha256},
     Blocking,
 };
-use ucrypto_firmware::backend::{AesKey, Modulus};
+use ucrypto_firmware::backend::{AesKey, KeyHardware, Modulus};
 use ucrypto_firmware::{Backend, BackendError};
 use ucrypto_protocol::{Chip, Entropy};
 
 mod aes;
+mod ds;
+mod efuse;
+mod keys;
+mod record;
 mod rng;
 mod rsa;
 mod sha;
+
+use keys::ChipKeyHardware;
 
 /// The chip this image is built for.
 #[cfg(feature = "esp32c3")]
@@ -27,9 +33,9 @@ pub const CHIP: Chip = Chip::Esp32C3;
 #[cfg(feature = "esp32c6")]
 pub const CHIP: Chip = Chip::Esp32C6;
 
-/// The peripherals the engine's requests use. The AES, SHA and RSA blocks share a clock and
-/// reset domain (and the HMAC and Digital Signature blocks will join them): one owner, so no
-/// driver can reset a block another one is using.
+/// The peripherals the engine's requests use. The AES, SHA, RSA, HMAC and Digital Signature
+/// blocks share a clock and reset domain: one owner, so no driver can reset a block another one
+/// is using.
 pub struct Accelerators {
     // Keeps the SAR-ADC entropy source on for as long as the firmware runs.
     _entropy_source: TrngSource<'static>,
@@ -37,6 +43,7 @@ pub struct Accelerators {
     aes: Aes<'static>,
     sha: Sha<'static>,
     rsa: Rsa<'static, Blocking>,
+    keys: ChipKeyHardware,
     device_id: [u8; 6],
 }
 
@@ -47,6 +54,8 @@ pub struct CryptoPeripherals {
     pub aes: AES<'static>,
     pub sha: SHA<'static>,
     pub rsa: RSA<'static>,
+    pub hmac: HMAC<'static>,
+    pub flash: FLASH<'static>,
 }
 
 impl Accelerators {
@@ -60,6 +69,7 @@ impl Accelerators {
             aes: Aes::new(p.aes),
             sha: Sha::new(p.sha),
             rsa: rsa::start(p.rsa),
+            keys: ChipKeyHardware::new(p.flash, p.hmac),
             device_id: device_id(),
         }
     }
@@ -143,5 +153,9 @@ impl Backend for Accelerators {
         out: &mut [u32],
     ) -> Result<(), BackendError> {
         rsa::mod_mul(&mut self.rsa, a, b, modulus, out)
+    }
+
+    fn key_hardware(&mut self) -> Option<&mut dyn KeyHardware> {
+        Some(&mut self.keys)
     }
 }
