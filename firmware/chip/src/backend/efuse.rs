@@ -10,6 +10,7 @@ use esp_hal::peripherals::EFUSE;
 use ucrypto_firmware::backend::keys::{BLOCK0_WORDS, KEY_WORDS};
 use ucrypto_firmware::backend::reed_solomon;
 use ucrypto_firmware::BackendError;
+use zeroize::Zeroize;
 
 /// `EFUSE_CONF.OP_CODE` values (`efuse_ll.h`: `EFUSE_WRITE_OP_CODE`, `EFUSE_READ_OP_CODE`).
 const WRITE_OP_CODE: u16 = 0x5A5A;
@@ -64,11 +65,23 @@ pub fn program_key(slot: u8, key: &[u32; KEY_WORDS]) -> Result<(), BackendError>
     for (chunk, word) in bytes.chunks_exact_mut(4).zip(key) {
         chunk.copy_from_slice(&word.to_le_bytes());
     }
-    let rs = reed_solomon::check_bytes(&bytes);
+    let mut rs = reed_solomon::check_bytes(&bytes);
+    bytes.zeroize();
     let check = core::array::from_fn(|i| {
         u32::from_le_bytes([rs[4 * i], rs[4 * i + 1], rs[4 * i + 2], rs[4 * i + 3]])
     });
-    burn(key_block(slot), key, check, || read_key(slot) == *key)
+    rs.zeroize();
+    // The program registers are cleared after each attempt (`program`); the copies here are
+    // wiped as the engine wipes its own.
+    let result = burn(key_block(slot), key, check, || {
+        let mut now = read_key(slot);
+        let same = now == *key;
+        now.zeroize();
+        same
+    });
+    let mut check = check;
+    check.zeroize();
+    result
 }
 
 /// One block's burn as `esp_efuse_utility_burn_chip_opt` does it: load the program registers,

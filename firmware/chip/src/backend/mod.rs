@@ -6,10 +6,11 @@
 //! crate, where it is tested on the host against the software backend.
 use esp_hal::{
     aes::Aes,
-    peripherals::{ADC1, AES, FLASH, HMAC, RNG, RSA, SHA},
+    peripherals::{ADC1, AES, FLASH, HMAC, RNG, RSA, SHA, TIMG0},
     rng::{Trng, TrngSource},
     rsa::Rsa,
     sha::{Context, Sha, Sha256},
+    timer::timg::Wdt,
     Blocking,
 };
 use ucrypto_firmware::backend::{AesKey, KeyHardware, Modulus};
@@ -44,6 +45,7 @@ pub struct Accelerators {
     sha: Sha<'static>,
     rsa: Rsa<'static, Blocking>,
     keys: ChipKeyHardware,
+    watchdog: Wdt<TIMG0<'static>>,
     device_id: [u8; 6],
 }
 
@@ -56,6 +58,8 @@ pub struct CryptoPeripherals {
     pub rsa: RSA<'static>,
     pub hmac: HMAC<'static>,
     pub flash: FLASH<'static>,
+    /// The running main-loop watchdog, fed by the loop and after each RSA operation.
+    pub watchdog: Wdt<TIMG0<'static>>,
 }
 
 impl Accelerators {
@@ -70,8 +74,17 @@ impl Accelerators {
             sha: Sha::new(p.sha),
             rsa: rsa::start(p.rsa),
             keys: ChipKeyHardware::new(p.flash, p.hmac),
+            watchdog: p.watchdog,
             device_id: device_id(),
         }
+    }
+}
+
+impl Accelerators {
+    /// Called by the main loop on each pass, and after each RSA operation so that a key
+    /// generation's long prime search is not taken for a hang.
+    pub fn feed_watchdog(&mut self) {
+        self.watchdog.feed();
     }
 }
 
@@ -142,7 +155,9 @@ impl Backend for Accelerators {
         modulus: &Modulus<'_>,
         out: &mut [u32],
     ) -> Result<(), BackendError> {
-        rsa::mod_exp(&mut self.rsa, base, exponent, modulus, out)
+        let result = rsa::mod_exp(&mut self.rsa, base, exponent, modulus, out);
+        self.feed_watchdog();
+        result
     }
 
     fn rsa_mod_mul(
@@ -152,7 +167,9 @@ impl Backend for Accelerators {
         modulus: &Modulus<'_>,
         out: &mut [u32],
     ) -> Result<(), BackendError> {
-        rsa::mod_mul(&mut self.rsa, a, b, modulus, out)
+        let result = rsa::mod_mul(&mut self.rsa, a, b, modulus, out);
+        self.feed_watchdog();
+        result
     }
 
     fn key_hardware(&mut self) -> Option<&mut dyn KeyHardware> {
