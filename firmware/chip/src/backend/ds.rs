@@ -85,7 +85,8 @@ pub fn sign(slot: u8, block: &DsBlock, message: &[u32], out: &mut [u32]) -> Resu
     hmac_wait_idle();
     hmac.set_para_purpose()
         .write(|w| unsafe { w.bits(u32::from(PURPOSE_DS)) });
-    hmac.set_para_key().write(|w| unsafe { w.bits(u32::from(slot)) });
+    hmac.set_para_key()
+        .write(|w| unsafe { w.bits(u32::from(slot)) });
     hmac.set_para_finish().write(|w| unsafe { w.bits(1) });
     hmac_wait_idle();
     if hmac.query_error().read().bits() != 0 {
