@@ -2,8 +2,10 @@
 //! reads and program-without-erase writes at any byte offset, as the engine's record code
 //! expects. The record format itself is the engine's (`engine/keys/record.rs`).
 //!
-//! The flash programs 32-bit words, so an unaligned write is widened to whole words padded with
-//! `0xFF`: programming a one bit leaves a NOR cell as it is, so the padding changes nothing.
+//! The flash programs 32-bit words, so an unaligned write is widened to whole words: the words
+//! are read first and the new bytes ANDed into them, which is what NOR programming does anyway.
+//! Writing back what a word already holds changes nothing on silicon, and stays right on a flash
+//! model (an emulator's) that overwrites instead of clearing bits.
 use esp_hal::peripherals::FLASH;
 use esp_storage::FlashStorage;
 use ucrypto_firmware::BackendError;
@@ -71,8 +73,12 @@ impl RecordFlash {
             let skip = at - aligned;
             let n = (data.len() - done).min(CHUNK - skip);
             let span = (skip + n).next_multiple_of(WORD);
-            buf.0.fill(0xff);
-            buf.0[skip..skip + n].copy_from_slice(&data[done..done + n]);
+            self.flash
+                .read_nor(aligned as u32, &mut buf.0[..span])
+                .map_err(|_| BackendError::Hardware)?;
+            for (cell, byte) in buf.0[skip..skip + n].iter_mut().zip(&data[done..done + n]) {
+                *cell &= byte;
+            }
             self.flash
                 .write_nor(aligned as u32, &buf.0[..span])
                 .map_err(|_| BackendError::Hardware)?;
