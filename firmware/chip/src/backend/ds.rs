@@ -20,10 +20,12 @@ const NUM_BYTES: usize = 384;
 /// The rest of the ciphertext: `MD`, `M'`, `L` and the padding, into `DS_C_BOX_MEM`.
 const BOX_BYTES: usize = 48;
 
-/// The DS block's clock on and its reset released (`ds_ll_enable_bus_clock`,
-/// `ds_ll_reset_register`). esp-hal has no DS driver to do it. Only the DS bit is touched: on
-/// the C3 the register is shared with the AES, SHA, RSA and HMAC blocks that esp-hal's drivers
-/// own, so it is changed in a critical section.
+/// The DS block's clock on and its reset released (`ds_ll_enable_bus_clock`; esp-hal has no DS
+/// driver to do it). Unlike ESP-IDF's `ds_ll_reset_register` the reset is not pulsed: on the C3
+/// the DS reset also holds the AES, SHA and RSA blocks (ESP-IDF's C3 `aes_ll.h`, `sha_ll.h` and
+/// `mpi_ll.h` release it
+/// with each of them), which esp-hal's drivers own and have configured. The register is shared
+/// with those blocks, so it is changed in a critical section, one bit at a time.
 pub fn enable_clock() {
     critical_section::with(|_| {
         #[cfg(feature = "esp32c3")]
@@ -34,17 +36,13 @@ pub fn enable_clock() {
                 .modify(|_, w| w.crypto_ds_clk_en().set_bit());
             system
                 .perip_rst_en1()
-                .modify(|_, w| w.crypto_ds_rst().set_bit());
-            system
-                .perip_rst_en1()
                 .modify(|_, w| w.crypto_ds_rst().clear_bit());
         }
         #[cfg(feature = "esp32c6")]
         {
             let pcr = esp_hal::peripherals::PCR::regs();
-            pcr.ds_conf().modify(|_, w| w.ds_clk_en().set_bit());
-            pcr.ds_conf().modify(|_, w| w.ds_rst_en().set_bit());
-            pcr.ds_conf().modify(|_, w| w.ds_rst_en().clear_bit());
+            pcr.ds_conf()
+                .modify(|_, w| w.ds_clk_en().set_bit().ds_rst_en().clear_bit());
         }
     });
 }
