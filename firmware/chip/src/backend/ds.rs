@@ -23,9 +23,8 @@ const BOX_BYTES: usize = 48;
 /// The DS block's clock on and its reset released (`ds_ll_enable_bus_clock`; esp-hal has no DS
 /// driver to do it). Unlike ESP-IDF's `ds_ll_reset_register` the reset is not pulsed: on the C3
 /// the DS reset also holds the AES, SHA and RSA blocks (ESP-IDF's C3 `aes_ll.h`, `sha_ll.h` and
-/// `mpi_ll.h` release it
-/// with each of them), which esp-hal's drivers own and have configured. The register is shared
-/// with those blocks, so it is changed in a critical section, one bit at a time.
+/// `mpi_ll.h` release it with each of them), which esp-hal's drivers own and have configured.
+/// The register is shared with those blocks, so it is changed in a critical section.
 pub fn enable_clock() {
     critical_section::with(|_| {
         #[cfg(feature = "esp32c3")]
