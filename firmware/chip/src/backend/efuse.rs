@@ -33,12 +33,16 @@ pub fn read_block0() -> [u32; BLOCK0_WORDS] {
     core::array::from_fn(|i| unsafe { base.add(i).read_volatile() })
 }
 
-/// `KEY<slot>` as software reads it (`RD_KEY<slot>_DATA0..7`); zeros when read-protected.
+/// `KEY<slot>` as software reads it (`RD_KEY<slot>_DATA0..7`); zeros when read-protected, and
+/// for a slot the chip does not have.
 pub fn read_key(slot: u8) -> [u32; KEY_WORDS] {
+    if slot > 5 {
+        return [0; KEY_WORDS];
+    }
     let base = EFUSE::regs().rd_key0_data0().as_ptr() as *const u32;
-    let first = usize::from(slot.min(5)) * KEY_WORDS;
+    let first = usize::from(slot) * KEY_WORDS;
     // SAFETY: RD_KEY0_DATA0..RD_KEY5_DATA7 are 48 consecutive read-only registers (PAC layout);
-    // `first + 7 < 48` because `slot` is clamped to 5.
+    // `first + 7 < 48` because `slot <= 5`.
     core::array::from_fn(|i| unsafe { base.add(first + i).read_volatile() })
 }
 
