@@ -148,7 +148,7 @@ fn info_reports_the_handshake() {
     assert_eq!(v["entropy"]["source"], "fixed-seed");
     assert_eq!(v["entropy"]["state"], "deterministic");
     assert_eq!(v["self_test"]["rng"], "passed");
-    assert_eq!(v["capabilities"]["rsa_max_bits"], 3072);
+    assert_eq!(v["capabilities"]["rsa_max_bits"], 4096);
     assert!(v["capabilities"]["commands"]
         .as_array()
         .unwrap()

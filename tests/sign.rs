@@ -337,33 +337,17 @@ fn every_output_format_encodes_the_same_signature() {
     assert_eq!(v["verified"], true);
 }
 
+/// The ESP32-C3 and -C6 sign with 4096-bit keys: the CRT halves on their 3072-bit accelerator
+/// (modelled by the virtual device), the check in software; the ESP32 does it all in hardware.
 #[test]
-fn a_4096_bit_key_is_beyond_the_esp32c3_and_fine_on_the_esp32() {
-    let f = fixtures();
-    let key = f.p("k4096.pem");
-    let dir = temp_dir();
-    let file = dir.path().join("sig");
-    let out = run(&[
-        "--port",
-        "sim",
-        "sign",
-        "--key",
-        &key,
-        "-i",
-        &f.p("nul.bin"),
-        "-o",
-        &file.display().to_string(),
-    ]);
-    assert_exit(&out, 5);
-    let err = stderr(&out);
-    assert!(err.contains("4096 bits") && err.contains("3072"), "{err}");
-    assert!(files_in(dir.path()).is_empty(), "no output file");
-
-    let on_esp32 = |args: &[&str]| {
-        let out = ucrypto().args(["--port", "sim:esp32"]).args(args).output();
-        out.unwrap()
-    };
-    assert_signs_as_openssl(on_esp32, "k4096.pem", "nul.bin");
+fn a_4096_bit_key_signs_as_openssl_on_the_esp32c3_c6_and_esp32() {
+    for chip in ["sim", "sim:esp32c6", "sim:esp32"] {
+        let on_chip = |args: &[&str]| {
+            let out = ucrypto().args(["--port", chip]).args(args).output();
+            out.unwrap()
+        };
+        assert_signs_as_openssl(on_chip, "k4096.pem", "nul.bin");
+    }
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -626,4 +610,54 @@ fn a_key_readable_by_others_gets_a_warning() {
         "x",
     ]);
     assert!(!stderr(&out).contains("readable by other users"));
+}
+
+/// `bench sign` on a line paced at 115200 baud: the key crosses the link once (`LoadKey`), then
+/// each signature carries only its digest; counted from the frames `-vv` logs, not timed.
+#[test]
+fn bench_sign_sends_the_key_once_per_connection() {
+    let f = fixtures();
+    let sim = Sim::start(&["--baud", "115200"]);
+    let count = 12;
+    let out = ucrypto()
+        .args([
+            "--port", &sim.port, "--baud", "115200", "-vv", "bench", "sign",
+        ])
+        .args([
+            "--key",
+            &f.p("k2048.pem"),
+            "-n",
+            &count.to_string(),
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["key_loaded"], true);
+    let log = stderr(&out);
+    let sent: Vec<(&str, usize)> = log
+        .lines()
+        .filter_map(|l| l.strip_prefix("ucrypto: -> seq "))
+        .map(|l| {
+            let (_, rest) = l.split_once(' ').unwrap();
+            let name = rest.split([' ', '(']).next().unwrap();
+            let bytes = rest.rsplit_once('(').unwrap().1;
+            (name, bytes.trim_end_matches(" bytes)").parse().unwrap())
+        })
+        .collect();
+    let frames = |name: &str| sent.iter().filter(|(n, _)| *n == name).count();
+    assert_eq!(frames("LoadKey"), 1, "{log}");
+    assert_eq!(frames("SignDigest") + frames("SignHashed"), 0, "{log}");
+    assert_eq!(frames("SignDigestLoaded"), count + 1, "{log}");
+    assert_eq!(frames("UnloadKey"), 1, "{log}");
+    // The key's frame is the only one near a modulus in size: everything else is a digest.
+    let key_frame = sent.iter().find(|(n, _)| *n == "LoadKey").unwrap().1;
+    let rest: usize = sent
+        .iter()
+        .filter(|(n, _)| *n != "LoadKey")
+        .map(|(_, b)| b)
+        .sum();
+    assert!(key_frame > 5 * 128, "{key_frame}");
+    assert!(rest < (count + 8) * 64, "{rest} bytes besides the key");
 }

@@ -14,9 +14,10 @@ use ucrypto_protocol::{
 };
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::client::{Client, MAX_RETRIES};
+use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::progress::Progress;
+use crate::recovery::Recovery;
 use crate::transport::Transport;
 use crate::verify::aes::AesReference;
 
@@ -142,8 +143,17 @@ pub fn run<T: Transport>(
 ) -> Result<StreamSummary> {
     let chunk_len = device_chunk_len(client, job)?;
     let mut device = DeviceStream::new(job);
-    device.open_retrying(client, &mut 0)?;
-    let result = stream(client, job, &mut device, chunk_len, input, emit, progress);
+    let mut recovery = Recovery::new(chunk_len, BLOCK);
+    device.open_retrying(client, &mut recovery)?;
+    let result = stream(
+        client,
+        job,
+        &mut device,
+        &mut recovery,
+        input,
+        emit,
+        progress,
+    );
     match &result {
         // The device ends a session on its own errors; after a transport error it cannot be
         // reached. Otherwise end it, so the key is wiped now rather than at the next Hello.
@@ -253,18 +263,18 @@ impl DeviceStream {
         Ok(())
     }
 
-    /// Opens a session at `confirmed`, again while the line loses the answers (up to
-    /// [`MAX_RETRIES`] failures in a row, counted in `failures`).
+    /// Opens a session at `confirmed`, again while the line loses the answers (within the
+    /// stream's loss budget, `recovery`).
     pub(crate) fn open_retrying<T: Transport>(
         &mut self,
         client: &mut Client<T>,
-        failures: &mut u32,
+        recovery: &mut Recovery,
     ) -> Result<()> {
         loop {
             match self.open(client) {
-                Err(e) if e.is_resumable() && *failures < MAX_RETRIES => {
-                    *failures += 1;
+                Err(e) => {
                     client.note_retry(&e);
+                    recovery.lost(e)?;
                 }
                 result => return result,
             }
@@ -338,7 +348,7 @@ fn stream<T: Transport>(
     client: &mut Client<T>,
     job: &AesJob<'_>,
     device: &mut DeviceStream,
-    chunk_len: usize,
+    recovery: &mut Recovery,
     input: &mut dyn Read,
     emit: &mut dyn FnMut(&[u8]) -> Result<()>,
     progress: &mut dyn Progress,
@@ -348,23 +358,28 @@ fn stream<T: Transport>(
     } else {
         None
     };
-    let mut chunks = ChunkReader::new(input, chunk_len, job);
+    let mut chunks = ChunkReader::new(input, recovery.chunk_len(), job);
     let mut unpad = (job.pkcs7 && job.direction == AesDirection::Decrypt).then(Unpadder::default);
     let mut pending: VecDeque<Chunk> = VecDeque::with_capacity(WINDOW);
-    let mut buf = Vec::with_capacity(chunk_len + BLOCK);
+    let mut buf = Vec::with_capacity(MAX_CHUNK_LEN + BLOCK);
     let mut offset = 0u64;
     let mut summary = StreamSummary {
         input_bytes: 0,
         output_bytes: 0,
         chunks: 0,
     };
-    let mut failures = 0;
     // Chunks in flight: the full window while the line is good, two after a loss (fewer stale
     // requests for a restarted device to answer, and the second answer still shows a lost
-    // first one without waiting for a timeout), doubling back with each success.
+    // first one without waiting for a timeout), doubling back with each success. (Two at a time
+    // until the line is clean again was measured slower: the paced line idled between short
+    // chunks.)
     let mut window = WINDOW;
     loop {
-        while pending.len() < WINDOW && chunks.next(&mut buf)? {
+        while pending.len() < WINDOW && {
+            // Each chunk is read at the length the line allows now.
+            chunks.chunk_len = recovery.chunk_len();
+            chunks.next(&mut buf)?
+        } {
             let expected = reference.as_mut().map(|r| {
                 let mut out = buf.clone();
                 r.apply(&mut out);
@@ -396,20 +411,18 @@ fn stream<T: Transport>(
                 device.confirm(&chunk.input, &tail);
                 summary.chunks += 1;
                 progress.advance(chunk.input.len() as u64);
-                failures = 0;
+                recovery.delivered();
                 window = (window * 2).min(WINDOW);
             }
-            Err(e) if e.is_resumable() && failures < MAX_RETRIES => {
-                failures += 1;
-                window = 2;
+            Err(e) => {
                 client.note_retry(&e);
-                // A new session from the last verified chunk; what was in flight goes again.
-                device.open_retrying(client, &mut failures)?;
-                for chunk in pending.iter_mut() {
-                    chunk.seq = None;
-                }
+                recovery.lost(e)?;
+                window = 2;
+                // A new session from the last verified chunk; what was in flight goes again,
+                // cut to the shorter length.
+                device.open_retrying(client, recovery)?;
+                split(&mut pending, recovery.chunk_len());
             }
-            Err(e) => return Err(e),
         }
     }
     buf.zeroize();
@@ -419,6 +432,31 @@ fn stream<T: Transport>(
         summary.output_bytes -= unpad.finish(emit)? as u64;
     }
     Ok(summary)
+}
+
+/// Cuts the chunks waiting to be (re)sent to at most `len` bytes each (a whole number of blocks),
+/// and marks them all unsent.
+fn split(pending: &mut VecDeque<Chunk>, len: usize) {
+    let mut out = VecDeque::with_capacity(pending.len());
+    for chunk in pending.drain(..) {
+        let mut at = 0;
+        loop {
+            let end = (at + len).min(chunk.input.len());
+            out.push_back(Chunk {
+                offset: chunk.offset + at as u64,
+                input: chunk.input[at..end].to_vec(),
+                expected: chunk.expected.as_ref().map(|e| e[at..end].to_vec()),
+                seq: None,
+                wait: Duration::ZERO,
+            });
+            at = end;
+            if at >= chunk.input.len() {
+                break;
+            }
+        }
+        // `chunk` is dropped here, wiping its copy of the data.
+    }
+    *pending = out;
 }
 
 /// Waits for the answer to `chunk`, checks it, and emits it. Returns the last (up to) 16 bytes

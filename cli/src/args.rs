@@ -48,8 +48,11 @@ pub struct GlobalArgs {
     )]
     pub port: Option<String>,
 
-    /// Baud rate of a UART port [default: 115200] (USB-Serial-JTAG and pseudo-terminals ignore
-    /// it). `ucrypto sim --baud N` paces the virtual device's output like a UART at N baud.
+    /// UART rate to move the line to after the handshake [default: the fastest the port's USB
+    /// bridge carries: 3000000 for a CP2102N or FT232, 2000000 for a CH340, 921600 for a CP2102
+    /// or other bridges; none on USB-Serial-JTAG or a pseudo-terminal]. The port opens at 115200,
+    /// the device's start-up rate. `ucrypto sim --baud N` paces the virtual device's output like
+    /// a UART at N baud, and follows the rate a client moves it to.
     #[arg(long, global = true)]
     pub baud: Option<u32>,
 
@@ -67,13 +70,7 @@ pub struct GlobalArgs {
 }
 
 pub use crate::connect::DEFAULT_BAUD;
-
-impl GlobalArgs {
-    /// The baud rate to open a UART port at.
-    pub fn line_baud(&self) -> u32 {
-        self.baud.unwrap_or(DEFAULT_BAUD)
-    }
-}
+use crate::line_speed::LineSpeed;
 
 /// The library's connection options from the command line's. Fallible: `--port sim:CHIP` may
 /// name an unknown chip (a usage error, exit 2, reported when the command connects).
@@ -86,7 +83,11 @@ impl TryFrom<&GlobalArgs> for ConnectOptions {
                 Some(spec) => spec.parse()?,
                 None => Port::Auto,
             },
-            baud: global.line_baud(),
+            baud: DEFAULT_BAUD,
+            speed: match global.baud {
+                Some(baud) => LineSpeed::Baud(baud),
+                None => LineSpeed::Fastest,
+            },
             timeout: global.timeout,
         })
     }

@@ -11,6 +11,7 @@ use zeroize::Zeroizing;
 
 use crate::device_info::DeviceInfo;
 use crate::error::{Error, Result, TransportError};
+use crate::recovery::Recovery;
 use crate::transport::Transport;
 use crate::verify::health::HealthTests;
 
@@ -25,6 +26,9 @@ const OUTSTANDING_LIMIT: usize = 64;
 
 /// Longest single blocking read, so an interrupt is noticed promptly.
 const READ_SLICE: Duration = Duration::from_millis(100);
+
+/// Shortest wait before a ping is sent behind an unanswered request (see [`Client::receive`]).
+const MIN_POKE: Duration = Duration::from_millis(20);
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
@@ -50,9 +54,13 @@ pub struct Client<T: Transport = Box<dyn Transport + Send>> {
     next_seq: u32,
     timeout: Duration,
     info: Option<DeviceInfo>,
-    /// Requests sent and not yet answered, oldest first. The device answers in order, so an
-    /// answer to a later one means the earlier answers were lost on the line.
-    outstanding: VecDeque<u32>,
+    /// Requests sent and not yet answered, oldest first, with when they were sent. The device
+    /// answers in order, so an answer to a later one means the earlier answers were lost.
+    outstanding: VecDeque<(u32, Instant)>,
+    /// How long answers take: smoothed round trip and its variation (RFC 6298), once measured.
+    rtt: Option<(Duration, Duration)>,
+    /// The rate `SetBaud` moved the line to, put back when the client is dropped.
+    pub(crate) negotiated_baud: Option<u32>,
     /// Whether anything that was not one of our frames arrived (for "not our protocol").
     valid_frames: u64,
     /// The SP 800-90B health tests over every random byte received on this connection, so that
@@ -77,6 +85,8 @@ impl<T: Transport> Client<T> {
             timeout,
             info: None,
             outstanding: VecDeque::new(),
+            rtt: None,
+            negotiated_baud: None,
             valid_frames: 0,
             random_health: HealthTests::new(),
         };
@@ -148,7 +158,7 @@ impl<T: Transport> Client<T> {
         if self.outstanding.len() == OUTSTANDING_LIMIT {
             self.outstanding.pop_front();
         }
-        self.outstanding.push_back(seq);
+        self.outstanding.push_back((seq, Instant::now()));
         Ok(seq)
     }
 
@@ -170,6 +180,11 @@ impl<T: Transport> Client<T> {
     /// [`Error::Device`]. If the answer to a later request arrives first, the answer to `seq`
     /// was lost on the line: [`TransportError::AnswerLost`], and every request in flight should
     /// be considered lost (see [`Error::is_retryable`]).
+    ///
+    /// A wait longer than the usual answer time (measured) sends a `Ping` behind
+    /// the requests in flight, then again at doubling intervals: the device answers in order, so
+    /// a `Pong` before the answer means the request or its answer was lost, found within about
+    /// one round trip instead of a whole timeout. A ping can never make a good answer look lost.
     pub fn receive<R>(
         &mut self,
         seq: u32,
@@ -178,6 +193,8 @@ impl<T: Transport> Client<T> {
     ) -> Result<R> {
         let deadline = Instant::now() + wait;
         let mut f = Some(f);
+        let mut poke_interval = self.usual_answer_time();
+        let mut poke_at = Instant::now() + poke_interval;
         loop {
             while self.rx_pos < self.rx_len {
                 let (consumed, frame) = self.decoder.push(&self.rx[self.rx_pos..self.rx_len]);
@@ -205,17 +222,24 @@ impl<T: Transport> Client<T> {
                 log::debug!("<- seq {} {}", response.seq, body_summary(&response.body));
                 // Seq 0 is the device's answer to a request it could not read: taken as ours.
                 if response.seq != seq && response.seq != 0 {
-                    let later = self.outstanding.iter().position(|&s| s == response.seq);
-                    let ours = self.outstanding.iter().position(|&s| s == seq);
-                    if let (Some(later), Some(ours)) = (later, ours) {
-                        if later > ours {
+                    let other = position(&self.outstanding, response.seq);
+                    let ours = position(&self.outstanding, seq);
+                    match (other, ours) {
+                        (Some(later), Some(ours)) if later > ours => {
                             self.outstanding.clear();
                             return Err(TransportError::AnswerLost.into());
                         }
+                        // An earlier request's answer (a ping's, or one given up on): done.
+                        (Some(earlier), _) => {
+                            self.outstanding.drain(..=earlier);
+                        }
+                        _ => {}
                     }
                     continue;
                 }
-                if let Some(pos) = self.outstanding.iter().position(|&s| s == seq) {
+                if let Some(pos) = position(&self.outstanding, seq) {
+                    let (_, sent) = self.outstanding[pos];
+                    measured(&mut self.rtt, sent.elapsed());
                     self.outstanding.drain(..=pos);
                 }
                 return match response.body {
@@ -239,29 +263,48 @@ impl<T: Transport> Client<T> {
                     },
                 );
             }
-            self.rx_len = self
-                .transport
-                .read(&mut self.rx, (deadline - now).min(READ_SLICE))?;
+            if now >= poke_at && position(&self.outstanding, seq).is_some() {
+                let nonce = seq;
+                self.send(&RequestBody::Ping { nonce })?;
+                poke_interval = (poke_interval * 2).min(wait);
+                poke_at = now + poke_interval;
+            }
+            let slice = (deadline - now).min(READ_SLICE).min(
+                poke_at
+                    .saturating_duration_since(now)
+                    .max(Duration::from_millis(1)),
+            );
+            self.rx_len = self.transport.read(&mut self.rx, slice)?;
             self.rx_pos = 0;
         }
     }
 
+    /// How long an answer usually takes, with margin: past it, a ping is sent behind the
+    /// requests in flight (RFC 6298's retransmission timeout, at least [`MIN_POKE`]).
+    fn usual_answer_time(&self) -> Duration {
+        match self.rtt {
+            Some((srtt, var)) => (srtt + 4 * var).max(MIN_POKE),
+            None => MIN_POKE * 5,
+        }
+    }
+
     /// Sends `body` and waits for its answer. A request that is safe to repeat
-    /// ([`RequestBody::is_idempotent`]) is sent again, up to [`MAX_RETRIES`] times, when its
-    /// answer is lost.
+    /// ([`RequestBody::is_idempotent`]) is sent again when its answer is lost: up to
+    /// [`MAX_RETRIES`] full timeouts in a row, or [`crate::recovery::MAX_QUICK_LOSSES`] losses
+    /// found within a round trip (a damaged line, where a long request rarely arrives whole).
     pub fn call<R>(
         &mut self,
         body: RequestBody<'_>,
         mut f: impl FnMut(ResponseBody<'_>) -> Result<R>,
     ) -> Result<R> {
         let wait = self.wait_for(&body);
-        let mut attempt = 0;
+        let mut budget = Recovery::new(1, 1);
         loop {
             let seq = self.send(&body)?;
             match self.receive(seq, wait, &mut f) {
-                Err(e) if e.is_retryable() && body.is_idempotent() && attempt < MAX_RETRIES => {
-                    attempt += 1;
+                Err(e) if e.is_retryable() && body.is_idempotent() => {
                     self.note_retry(&e);
+                    budget.lost(e)?;
                 }
                 result => return result,
             }
@@ -272,6 +315,22 @@ impl<T: Transport> Client<T> {
     pub fn note_retry(&self, cause: &Error) {
         log::info!("retrying after: {cause}");
     }
+}
+
+/// Where `seq` is among the requests in flight.
+fn position(outstanding: &VecDeque<(u32, Instant)>, seq: u32) -> Option<usize> {
+    outstanding.iter().position(|&(s, _)| s == seq)
+}
+
+/// Takes one answer's delay into the round-trip estimate (RFC 6298's smoothing).
+fn measured(rtt: &mut Option<(Duration, Duration)>, sample: Duration) {
+    *rtt = Some(match *rtt {
+        None => (sample, sample / 2),
+        Some((srtt, var)) => {
+            let deviation = srtt.abs_diff(sample);
+            (srtt * 7 / 8 + sample / 8, var * 3 / 4 + deviation / 4)
+        }
+    });
 }
 
 /// Refuses a device from another protocol version or schema, saying which side to update.
@@ -335,6 +394,15 @@ fn summary(body: &RequestBody<'_>) -> String {
         RequestBody::PublicKey { slot } => format!("PublicKey {{ slot: {slot} }}"),
         RequestBody::SignSlot { slot, .. } => format!("SignSlot {{ slot: {slot} }}"),
         RequestBody::SignDigestSlot { slot, .. } => format!("SignDigestSlot {{ slot: {slot} }}"),
+        RequestBody::LoadKey { key } => format!("LoadKey {{ {}-bit key }}", key.n.len() * 8),
+        RequestBody::SignDigestLoaded { handle, .. } => {
+            format!("SignDigestLoaded {{ key {handle} }}")
+        }
+        RequestBody::SignHashedLoaded { handle, .. } => {
+            format!("SignHashedLoaded {{ key {handle} }}")
+        }
+        RequestBody::UnloadKey { handle } => format!("UnloadKey {{ key {handle} }}"),
+        RequestBody::SetBaud { baud } => format!("SetBaud {{ {baud} }}"),
     }
 }
 
@@ -347,5 +415,12 @@ fn body_summary(body: &ResponseBody<'_>) -> String {
         }
         ResponseBody::Signature { data } => format!("Signature {{ {} bytes }}", data.len()),
         other => format!("{other:?}"),
+    }
+}
+
+impl<T: Transport> Drop for Client<T> {
+    /// Puts a UART back at the start-up rate, so the next connection is heard at once.
+    fn drop(&mut self) {
+        self.restore_line_baud();
     }
 }

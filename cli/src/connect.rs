@@ -8,6 +8,7 @@ use ucrypto_protocol::Chip;
 
 use crate::client::Client;
 use crate::error::{Error, Result};
+use crate::line_speed::{fastest_baud, LineSpeed};
 use crate::ports;
 use crate::transport::{SerialTransport, Transport, VirtualTransport};
 
@@ -67,8 +68,11 @@ impl FromStr for Port {
 pub struct ConnectOptions {
     /// Where the device is.
     pub port: Port,
-    /// Baud rate of a UART port (USB-Serial-JTAG and pseudo-terminals ignore it).
+    /// Baud rate to open a UART port at: the device's start-up rate, `DEFAULT_BAUD`
+    /// (USB-Serial-JTAG and pseudo-terminals ignore it).
     pub baud: u32,
+    /// The rate to move the line to after the handshake (`SetBaud`).
+    pub speed: LineSpeed,
     /// Time allowed for the link on top of each request's own time.
     pub timeout: Duration,
 }
@@ -78,6 +82,7 @@ impl Default for ConnectOptions {
         Self {
             port: Port::Auto,
             baud: DEFAULT_BAUD,
+            speed: LineSpeed::Fastest,
             timeout: DEFAULT_TIMEOUT,
         }
     }
@@ -98,12 +103,30 @@ impl ConnectOptions {
 /// A virtual device is reported with a `log::warn!` (target [`VIRTUAL_DEVICE_LOG_TARGET`]), and
 /// the connection with a `log::info!`. The client is `Send`: one thread per device works.
 pub fn connect(options: &ConnectOptions) -> Result<Client> {
-    let transport: Box<dyn Transport + Send> = match &options.port {
-        Port::Sim(chip) => Box::new(VirtualTransport::new(*chip, host_seed())),
-        Port::Path(path) => Box::new(SerialTransport::open(path, options.baud)?),
-        Port::Auto => Box::new(SerialTransport::open(&ports::auto_detect()?, options.baud)?),
+    let (transport, path): (Box<dyn Transport + Send>, Option<String>) = match &options.port {
+        Port::Sim(chip) => (Box::new(VirtualTransport::new(*chip, host_seed())), None),
+        Port::Path(path) => (
+            Box::new(SerialTransport::open(path, options.baud)?),
+            Some(path.clone()),
+        ),
+        Port::Auto => {
+            let path = ports::auto_detect()?;
+            (
+                Box::new(SerialTransport::open(&path, options.baud)?),
+                Some(path),
+            )
+        }
     };
-    let client = Client::connect(transport, options.timeout)?;
+    let mut client = Client::connect(transport, options.timeout)?;
+    let target = match (options.speed, &path) {
+        (LineSpeed::Keep, _) | (_, None) => None,
+        (LineSpeed::Baud(baud), Some(_)) => Some(baud),
+        (LineSpeed::Fastest, Some(path)) => fastest_baud(path),
+    };
+    if let Some(baud) = target.filter(|&b| b != options.baud) {
+        let rate = client.set_line_baud(baud)?;
+        log::info!("line at {rate} baud");
+    }
     let info = client.info();
     if info.virtual_device {
         log::warn!(

@@ -11,7 +11,7 @@ use ucrypto_firmware::backend::software::Seed;
 use ucrypto_firmware::backend::virtual_keys::EFUSE_FILE_LEN;
 use ucrypto_firmware::Backend;
 use ucrypto_firmware::{Engine, SoftwareBackend};
-use ucrypto_protocol::Chip;
+use ucrypto_protocol::{Chip, DEFAULT_BAUD};
 use zeroize::Zeroize;
 
 use crate::error::{Error, Result};
@@ -28,6 +28,11 @@ pub struct PtyDevice {
     faults: Option<FaultInjector>,
     /// Set by `--baud`: the device's output leaves no faster than a UART would carry it.
     pacer: Option<Pacer>,
+    /// The rate `--baud` set: the pacing while the engine is at its start-up rate.
+    start_baud: u32,
+    /// The engine's rate the pacer last followed.
+    engine_baud: u32,
+    started: Instant,
     /// Set by `--efuse` / `--flash`: where the key hardware's state is kept.
     files: Option<KeyFiles>,
 }
@@ -60,6 +65,9 @@ impl PtyDevice {
             engine: Box::new(Engine::new(SoftwareBackend::new(chip, seed))),
             faults: None,
             pacer: None,
+            start_baud: DEFAULT_BAUD,
+            engine_baud: DEFAULT_BAUD,
+            started: Instant::now(),
             files: None,
         })
     }
@@ -84,9 +92,30 @@ impl PtyDevice {
     /// Paces the device's output like a UART at `baud`, 8N1 (ten bits on the line per byte).
     /// Input is not paced: on a full-duplex line both directions run at once, so for streams whose
     /// requests and answers are the same size the output alone sets the limit.
+    ///
+    /// A client may move the rate with `SetBaud`: the pacing follows the engine's rate from the
+    /// answer after the acknowledgement on, and returns to `baud` when the engine falls back to
+    /// its start-up rate (`DEFAULT_BAUD`).
     pub fn pace(mut self, baud: u32) -> Self {
         self.pacer = Some(Pacer::new(baud));
+        self.start_baud = baud;
         self
+    }
+
+    /// Follows a rate change of the engine (after the answer that acknowledged it is out).
+    fn follow_rate(&mut self) {
+        let baud = self.engine.line_baud();
+        if baud == self.engine_baud {
+            return;
+        }
+        self.engine_baud = baud;
+        if let Some(pacer) = &mut self.pacer {
+            *pacer = Pacer::new(if baud == DEFAULT_BAUD {
+                self.start_baud
+            } else {
+                baud
+            });
+        }
     }
 
     /// The path clients open (`/dev/pts/N`).
@@ -143,6 +172,10 @@ impl PtyDevice {
                 None => buf[..n].to_vec(),
             };
             let mut answers: Vec<Vec<u8>> = Vec::new();
+            // The device's clock, for the loaded key's idle time: checked when bytes arrive
+            // (the key of a host gone quiet is wiped before anything else is served).
+            self.engine.tick(self.started.elapsed().as_millis() as u64);
+            self.follow_rate();
             self.engine
                 .receive(&input, |frame| answers.push(frame.to_vec()));
             // The bytes may have carried a key; the engine wipes its own copy.
@@ -165,6 +198,7 @@ impl PtyDevice {
                     None => self.master.write_all(&wire),
                 }
                 .map_err(|e| Error::input(format!("virtual device stopped: {e}")))?;
+                self.follow_rate();
                 if self.faults.as_mut().is_some_and(FaultInjector::answered) {
                     // The device restarts: requests it had not answered yet are lost with it.
                     self.engine.reset();

@@ -9,8 +9,11 @@ pub struct ChipProfile {
     /// AES key sizes the accelerator does (bit set of [`KeySize`]); the engine does the others in
     /// software.
     pub aes_hw_key_sizes: u8,
-    /// Largest RSA modulus the accelerator handles, in bits.
+    /// Largest RSA modulus the device signs with, in bits. Above the accelerator's operand size
+    /// the engine still signs: each CRT half fits the accelerator, and the rest is in software.
     pub max_rsa_bits: u16,
+    /// Largest operand the RSA accelerator takes, in bits (the modulus of one exponentiation).
+    pub rsa_accelerator_bits: u16,
     /// Where the TRNG's entropy comes from on this chip without the radio running.
     pub entropy_source: EntropySource,
     /// Largest modulus of the Digital Signature peripheral, which sets the DS parameter block's
@@ -25,7 +28,7 @@ impl ChipProfile {
     /// The profile of `chip` (ESP32 and ESP32-S3 from their technical reference manuals; only the
     /// ESP32-C3 and ESP32-C6 firmware is built and tested here).
     pub const fn of(chip: Chip) -> ChipProfile {
-        let (aes_hw_key_sizes, max_rsa_bits, ds_max_bits) = match chip {
+        let (aes_hw_key_sizes, rsa_accelerator_bits, ds_max_bits) = match chip {
             Chip::Esp32 => (AES_ALL, 4096, None),
             Chip::Esp32S3 => (AES_ALL, 4096, Some(4096)),
             Chip::Esp32C3 | Chip::Esp32C6 => (AES_128_256, 3072, Some(3072)),
@@ -33,7 +36,9 @@ impl ChipProfile {
         ChipProfile {
             chip,
             aes_hw_key_sizes,
-            max_rsa_bits,
+            // Two 2048-bit CRT halves fit every accelerator listed; the protocol's limit is 4096.
+            max_rsa_bits: ucrypto_protocol::MAX_RSA_BITS,
+            rsa_accelerator_bits,
             entropy_source: EntropySource::SarAdc,
             ds_max_bits,
         }
@@ -45,13 +50,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn riscv_chips_lack_aes192_in_hardware_and_cap_rsa_at_3072() {
+    fn riscv_chips_lack_aes192_in_hardware_and_sign_4096_bits_with_a_3072_bit_accelerator() {
         for chip in [Chip::Esp32C3, Chip::Esp32C6] {
             let p = ChipProfile::of(chip);
             assert_eq!(p.aes_hw_key_sizes & KeySize::Aes192 as u8, 0);
             assert_ne!(p.aes_hw_key_sizes & KeySize::Aes256 as u8, 0);
-            assert_eq!(p.max_rsa_bits, 3072);
+            assert_eq!(p.rsa_accelerator_bits, 3072);
+            assert_eq!(p.max_rsa_bits, 4096);
+            // A 4096-bit key's CRT halves must fit the accelerator.
+            assert!(p.max_rsa_bits / 2 <= p.rsa_accelerator_bits);
         }
-        assert_eq!(ChipProfile::of(Chip::Esp32).max_rsa_bits, 4096);
+        assert_eq!(ChipProfile::of(Chip::Esp32).rsa_accelerator_bits, 4096);
     }
 }

@@ -89,6 +89,9 @@ pub enum Answer {
     Error,
     /// A slot's public key: its modulus.
     PublicKey(Vec<u8>),
+    KeyLoaded(u32),
+    KeyUnloaded,
+    BaudSet(u32),
 }
 
 /// Sends one request; exactly one response comes back, with its sequence number.
@@ -113,6 +116,9 @@ pub fn call(device: &mut Device, req: &Request<'_>) -> Answer {
         ResponseBody::SessionEnded => Answer::Ended,
         ResponseBody::Error(_) => Answer::Error,
         ResponseBody::PublicKey(key) => Answer::PublicKey(key.n.to_vec()),
+        ResponseBody::KeyLoaded { handle } => Answer::KeyLoaded(handle),
+        ResponseBody::KeyUnloaded => Answer::KeyUnloaded,
+        ResponseBody::BaudSet { baud } => Answer::BaudSet(baud),
     }
 }
 

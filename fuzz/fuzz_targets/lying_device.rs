@@ -22,7 +22,6 @@ use sha2::{Digest, Sha256};
 use ucrypto::aes_stream::{self, AesJob};
 use ucrypto::client::Client;
 use ucrypto::error::{Error, TransportError};
-use ucrypto::keys::DeviceKey;
 use ucrypto::progress::NoProgress;
 use ucrypto::transport::Transport;
 use ucrypto::verify::aes::AesReference;
@@ -241,10 +240,7 @@ fn leading_varint(message: &[u8]) -> Vec<u8> {
 
 fn signing_key(client: &mut Client<Line<'_>>) -> SigningKey {
     let pick = usize::from(client_script(client).byte() & 1);
-    KEYS.with(|keys| SigningKey {
-        device: DeviceKey::new(&keys[pick]).expect("a CRT key"),
-        public: keys[pick].to_public_key(),
-    })
+    KEYS.with(|keys| SigningKey::new(&keys[pick]).expect("a CRT key"))
 }
 
 /// A signature the CLI accepted must verify, by the `rsa` crate's own check, over `digest`.

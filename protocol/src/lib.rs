@@ -12,12 +12,14 @@ extern crate std;
 pub mod frame;
 pub mod keys;
 pub mod limits;
+pub mod link;
 pub mod messages;
 mod redact;
 
 pub use frame::{encode_frame, FrameDecoder, FrameError};
 pub use keys::*;
 pub use limits::*;
+pub use link::*;
 pub use messages::*;
 
 /// Protocol version: bumped on any change that an older peer cannot read.

@@ -22,6 +22,10 @@ pub const MAX_RSA_BITS: u16 = 4096;
 /// Length of the CRC-32C trailer of each frame.
 pub const CRC_LEN: usize = 4;
 
+/// A loaded signing key (`LoadKey`) is wiped after this long without any request, in
+/// milliseconds: a host that went away without `UnloadKey` leaves no key behind for long.
+pub const KEY_IDLE_MS: u64 = 60_000;
+
 /// A session (AES stream or message hash) unused for this long is ended and its key wiped by the
 /// device, on a device that has a clock (the chip; the virtual device keeps sessions until the
 /// host ends them). A host that pauses longer gets `NoSession` and starts the stream again.

@@ -72,6 +72,23 @@ pub enum RequestBody<'a> {
     SignSlot { session: u32, length: u64, slot: u8 },
     /// Signs a SHA-256 digest computed elsewhere with the key in `slot`.
     SignDigestSlot { digest: [u8; 32], slot: u8 },
+    /// Checks `key` and keeps it on the device for the signatures that follow (one key at a time:
+    /// loading another replaces it). Answered with [`ResponseBody::KeyLoaded`]. The device wipes
+    /// it on `UnloadKey`, a `Hello` on the port that loaded it, a restart, or [`crate::KEY_IDLE_MS`] without a request.
+    LoadKey { key: RsaPrivateKey<'a> },
+    /// `SignDigest` with the loaded key named by `handle`.
+    SignDigestLoaded { handle: u32, digest: [u8; 32] },
+    /// `SignHashed` with the loaded key named by `handle`.
+    SignHashedLoaded {
+        handle: u32,
+        session: u32,
+        length: u64,
+    },
+    /// Wipes the loaded key now. Answered with [`ResponseBody::KeyUnloaded`].
+    UnloadKey { handle: u32 },
+    /// Moves the UART to `baud` (8N1): answered with [`ResponseBody::BaudSet`] at the old rate,
+    /// then the device switches. See [`crate::link`] for the fallback.
+    SetBaud { baud: u32 },
 }
 
 /// An RSA private key in CRT form. Every integer is unsigned big-endian without a sign byte.
@@ -168,6 +185,15 @@ pub enum ResponseBody<'a> {
     Error(DeviceError<'a>),
     /// The public key of a slot (answer to `KeyGenerate`, `KeyImport` and `PublicKey`).
     PublicKey(PublicKeyInfo<'a>),
+    /// The key of `LoadKey` is loaded; sign with it by `handle`.
+    KeyLoaded {
+        handle: u32,
+    },
+    KeyUnloaded,
+    /// The device runs its UART at `baud` from the next byte on.
+    BaudSet {
+        baud: u32,
+    },
 }
 
 /// The device's answer to `Hello`.
@@ -240,14 +266,20 @@ pub enum Command {
     /// Keys that stay on the device: `KeyGenerate`, `KeyImport`, `PublicKey`, `SignSlot`,
     /// `SignDigestSlot`.
     DeviceKeys = 8,
+    /// `LoadKey` and the signing requests that use a loaded key.
+    LoadedKey = 16,
+    /// `SetBaud`.
+    SetBaud = 32,
 }
 
 impl Command {
-    pub const ALL: [Command; 4] = [
+    pub const ALL: [Command; 6] = [
         Command::Random,
         Command::Aes,
         Command::Sign,
         Command::DeviceKeys,
+        Command::LoadedKey,
+        Command::SetBaud,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -256,6 +288,8 @@ impl Command {
             Command::Aes => "aes",
             Command::Sign => "sign",
             Command::DeviceKeys => "keys",
+            Command::LoadedKey => "loaded-key",
+            Command::SetBaud => "set-baud",
         }
     }
 }
@@ -380,7 +414,9 @@ pub enum ErrorCode {
     SlotUsed,
     /// 12: [`crate::ANY_SLOT`] was asked and no key block is free.
     NoFreeKeyBlock,
-    /// 13: the slot holds no usable Digital Signature key.
+    /// 13: no key to sign with: the slot holds no usable Digital Signature key, or no key is
+    /// loaded under that handle (unloaded, replaced, idle too long, a `Hello` on the port that
+    /// loaded it, or the device restarted: load it again).
     NoKey,
     /// 14: the eFuse burn did not verify; the slot now reports what it holds.
     BurnFailed,
@@ -424,8 +460,12 @@ impl RequestBody<'_> {
             RequestBody::Random { .. } => 500,
             RequestBody::AesStart { .. } | RequestBody::HashStart => 500,
             RequestBody::AesData { .. } | RequestBody::HashData { .. } => 1_000,
-            RequestBody::SignHashed { key, .. } | RequestBody::SignDigest { key, .. } => {
-                sign_time_ms(key.n.len())
+            RequestBody::SignHashed { key, .. }
+            | RequestBody::SignDigest { key, .. }
+            | RequestBody::LoadKey { key } => sign_time_ms(key.n.len()),
+            // The request does not say the key's size: the longest.
+            RequestBody::SignDigestLoaded { .. } | RequestBody::SignHashedLoaded { .. } => {
+                sign_time_ms(crate::MAX_RSA_BITS as usize / 8)
             }
             RequestBody::KeyGenerate { bits, .. } => key_generate_time_ms(*bits),
             // Checks, the parameter block, the burn and a test signature through it.
@@ -435,6 +475,7 @@ impl RequestBody<'_> {
             RequestBody::SignSlot { .. } | RequestBody::SignDigestSlot { .. } => {
                 sign_time_ms(crate::MAX_RSA_BITS as usize / 8)
             }
+            RequestBody::UnloadKey { .. } | RequestBody::SetBaud { .. } => 500,
         }
     }
 
@@ -448,6 +489,9 @@ impl RequestBody<'_> {
                 | RequestBody::SignDigest { .. }
                 | RequestBody::PublicKey { .. }
                 | RequestBody::SignDigestSlot { .. }
+                | RequestBody::LoadKey { .. }
+                | RequestBody::SignDigestLoaded { .. }
+                | RequestBody::UnloadKey { .. }
         )
     }
 }
@@ -510,7 +554,7 @@ pub struct RequestPrefix {
 }
 
 /// Number of [`RequestBody`] variants; a prefix with a larger variant is an unknown request.
-pub const REQUEST_VARIANTS: u32 = 15;
+pub const REQUEST_VARIANTS: u32 = 20;
 
 #[cfg(test)]
 mod tests {

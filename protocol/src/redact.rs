@@ -103,6 +103,26 @@ impl fmt::Debug for RequestBody<'_> {
                 .field("digest", &Bytes(digest.len()))
                 .field("slot", slot)
                 .finish(),
+            RequestBody::LoadKey { key } => f.debug_struct("LoadKey").field("key", key).finish(),
+            RequestBody::SignDigestLoaded { handle, digest } => f
+                .debug_struct("SignDigestLoaded")
+                .field("handle", handle)
+                .field("digest", &Bytes(digest.len()))
+                .finish(),
+            RequestBody::SignHashedLoaded {
+                handle,
+                session,
+                length,
+            } => f
+                .debug_struct("SignHashedLoaded")
+                .field("handle", handle)
+                .field("session", session)
+                .field("length", length)
+                .finish(),
+            RequestBody::UnloadKey { handle } => {
+                f.debug_struct("UnloadKey").field("handle", handle).finish()
+            }
+            RequestBody::SetBaud { baud } => f.debug_struct("SetBaud").field("baud", baud).finish(),
         }
     }
 }
@@ -137,6 +157,13 @@ impl fmt::Debug for ResponseBody<'_> {
             ResponseBody::Error(error) => f.debug_tuple("Error").field(error).finish(),
             // A public key is public: shown whole.
             ResponseBody::PublicKey(info) => f.debug_tuple("PublicKey").field(info).finish(),
+            ResponseBody::KeyLoaded { handle } => {
+                f.debug_struct("KeyLoaded").field("handle", handle).finish()
+            }
+            ResponseBody::KeyUnloaded => f.write_str("KeyUnloaded"),
+            ResponseBody::BaudSet { baud } => {
+                f.debug_struct("BaudSet").field("baud", baud).finish()
+            }
         }
     }
 }

@@ -86,6 +86,76 @@ fn error_response() {
     assert_eq!(body, hex("07 08 03 01 78"));
 }
 
+/// The loaded-key requests and answer (variants appended after the device-key ones).
+#[test]
+fn loaded_key_frames() {
+    let sign = Request {
+        seq: 9,
+        body: RequestBody::SignDigestLoaded {
+            handle: 1,
+            digest: [0xab; 32],
+        },
+    };
+    let ab = " ab".repeat(32);
+    let wire = hex(&format!("00 28 09 10 01{ab} 23 dc f5 1d 00"));
+    assert_eq!(encode_frame_vec(&sign).unwrap(), wire);
+    assert_eq!(
+        postcard::from_bytes::<Request>(&decode_one(&wire)).unwrap(),
+        sign
+    );
+    let hashed = Request {
+        seq: 11,
+        body: RequestBody::SignHashedLoaded {
+            handle: 1,
+            session: 2,
+            length: 300,
+        },
+    };
+    assert_eq!(
+        encode_frame_vec(&hashed).unwrap(),
+        hex("00 0b 0b 11 01 02 ac 02 ed 92 64 90 00")
+    );
+    let unload = Request {
+        seq: 10,
+        body: RequestBody::UnloadKey { handle: 1 },
+    };
+    assert_eq!(
+        encode_frame_vec(&unload).unwrap(),
+        hex("00 08 0a 12 01 de 8d b1 fd 00")
+    );
+    let loaded = Response {
+        seq: 8,
+        body: ResponseBody::KeyLoaded { handle: 1 },
+    };
+    assert_eq!(
+        encode_frame_vec(&loaded).unwrap(),
+        hex("00 08 08 0a 01 ea ed 0f 10 00")
+    );
+}
+
+/// `SetBaud` and its answer.
+#[test]
+fn set_baud_frames() {
+    let set = Request {
+        seq: 12,
+        body: RequestBody::SetBaud { baud: 921_600 },
+    };
+    let wire = hex("00 0a 0c 13 80 a0 38 d6 84 43 5e 00");
+    assert_eq!(encode_frame_vec(&set).unwrap(), wire);
+    assert_eq!(
+        postcard::from_bytes::<Request>(&decode_one(&wire)).unwrap(),
+        set
+    );
+    let done = Response {
+        seq: 12,
+        body: ResponseBody::BaudSet { baud: 921_600 },
+    };
+    assert_eq!(
+        encode_frame_vec(&done).unwrap(),
+        hex("00 0a 0c 0c 80 a0 38 c7 ee 63 58 00")
+    );
+}
+
 /// The schema fingerprint changes with any change of the message types. If this fails on
 /// purpose, bump PROTOCOL_VERSION if old peers cannot read the new messages, and update the
 /// value here and in docs/protocol.md.
@@ -93,7 +163,7 @@ fn error_response() {
 fn schema_fingerprint_is_pinned() {
     assert_eq!(
         SCHEMA_FINGERPRINT,
-        [0xfb, 0xa9, 0xce, 0x91, 0x0f, 0xe8, 0xf9, 0x98]
+        [0x7a, 0xe2, 0xee, 0x55, 0x86, 0xae, 0x0f, 0xbd]
     );
 }
 
@@ -102,10 +172,7 @@ fn schema_fingerprint_is_pinned() {
 fn request_variant_count_matches_the_enum() {
     let last = Request {
         seq: 1,
-        body: RequestBody::SignDigestSlot {
-            digest: [0; 32],
-            slot: 0,
-        },
+        body: RequestBody::SetBaud { baud: 0 },
     };
     let body = postcard::to_allocvec(&last).unwrap();
     assert_eq!(u32::from(body[1]) + 1, REQUEST_VARIANTS);
@@ -132,11 +199,11 @@ fn doc_hello() -> Response<'static> {
             virtual_device: false,
             device_id: [0x58, 0xcf, 0x79, 0x01, 0x02, 0x03],
             capabilities: Capabilities {
-                commands: 15,
+                commands: 63,
                 aes_key_sizes: 7,
                 aes_hw_key_sizes: 5,
                 min_rsa_bits: 1024,
-                max_rsa_bits: 3072,
+                max_rsa_bits: 4096,
                 max_chunk_len: 3072,
             },
             entropy: Entropy {
@@ -168,17 +235,17 @@ fn doc_hello() -> Response<'static> {
 fn hello_response() {
     let body = postcard::to_allocvec(&doc_hello()).unwrap();
     let expected = hex(
-        "01 00 01 fb a9 ce 91 0f e8 f9 98 05 30 2e 31 2e 30 02 00 58 cf 79 01 02 03 \
-         0f 07 05 80 08 80 18 80 18 00 00 00 00 00 00 \
+        "01 00 01 7a e2 ee 55 86 ae 0f bd 05 30 2e 31 2e 30 02 00 58 cf 79 01 02 03 \
+         3f 07 05 80 08 80 20 80 18 00 00 00 00 00 00 \
          01 01 80 10 aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa \
          aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa 02 04 00 00 00 00",
     );
     assert_eq!(body, expected, "{:02x?}", body);
     let wire = hex(
-        "00 02 01 11 01 fb a9 ce 91 0f e8 f9 98 05 30 2e 31 2e 30 02 10 58 cf 79 01 02 03 0f 07 \
-         05 80 08 80 18 80 18 01 01 01 01 01 27 01 01 80 10 aa aa aa aa aa aa aa aa aa aa aa aa \
-         aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa 02 04 01 01 01 05 01 cc 67 \
-         58 00",
+        "00 02 01 11 01 7a e2 ee 55 86 ae 0f bd 05 30 2e 31 2e 30 02 10 58 cf 79 01 02 03 3f 07 \
+         05 80 08 80 20 80 18 01 01 01 01 01 27 01 01 80 10 aa aa aa aa aa aa aa aa aa aa aa aa \
+         aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa 02 04 01 01 01 05 a4 b8 52 \
+         40 00",
     );
     assert_eq!(encode_frame_vec(&doc_hello()).unwrap(), wire);
 }

@@ -154,9 +154,11 @@ pub fn sign(global: &GlobalArgs, args: &BenchSignArgs) -> Result<()> {
     if args.count == 0 {
         return Err(Error::input("--count must be at least 1"));
     }
-    let key = load_key(&args.key)?;
+    let mut key = load_key(&args.key)?;
     let mut client = super::connect(global)?;
     key.check_device(&client)?;
+    // The key crosses the line once; each signature then carries only its digest.
+    key.load_on_device(&mut client)?;
     // One signature first, so connection set-up is not measured.
     key.sign_digest(&mut client, [0; 32])?;
     let start = Instant::now();
@@ -167,6 +169,10 @@ pub fn sign(global: &GlobalArgs, args: &BenchSignArgs) -> Result<()> {
     }
     let seconds = start.elapsed().as_secs_f64();
     let rate = f64::from(args.count) / seconds;
+    let key_loaded = key.is_loaded();
+    if let Err(e) = key.unload(&mut client) {
+        log::warn!("the device did not confirm wiping the loaded key ({e}); it is wiped at the next connection or after the idle time");
+    }
     let info = client.info();
     if global.json {
         return print_json(&serde_json::json!({
@@ -175,6 +181,7 @@ pub fn sign(global: &GlobalArgs, args: &BenchSignArgs) -> Result<()> {
             "signatures": args.count,
             "seconds": seconds,
             "signatures_per_second": rate,
+            "key_loaded": key_loaded,
             "chip": info.chip.name(),
             "virtual": info.virtual_device,
             "port": info.port,

@@ -34,7 +34,9 @@ pub fn run(global: &GlobalArgs, args: &FlashArgs) -> Result<()> {
         before: args.before.into(),
         force: args.force,
         flash_baud: args.flash_baud,
-        baud: global.line_baud(),
+        // The restarted firmware listens at its start-up rate; `--baud` is the rate a session
+        // moves the line to after its handshake, which the check of `Hello` does not need.
+        baud: crate::connect::DEFAULT_BAUD,
         boot_timeout: global.timeout.max(std::time::Duration::from_secs(5)),
     };
     let mut bar = Bar(None);

@@ -6,6 +6,7 @@ use zeroize::Zeroizing;
 use crate::aes_stream::{device_chunk_len, AesJob, DeviceStream, BLOCK};
 use crate::client::{Client, MAX_RETRIES};
 use crate::error::{Error, Result};
+use crate::recovery::Recovery;
 use crate::transport::Transport;
 use crate::verify::aes::AesReference;
 
@@ -49,7 +50,7 @@ impl<T: Transport> Client<T> {
         let chunk_len = device_chunk_len(self, &job)?;
         let reference = AesReference::new(direction, mode, key, iv).map_err(Error::input)?;
         let mut device = DeviceStream::new(&job);
-        device.open_retrying(self, &mut 0)?;
+        device.open_retrying(self, &mut Recovery::new(chunk_len, BLOCK))?;
         Ok(AesSession {
             client: self,
             device,
@@ -145,7 +146,8 @@ impl<T: Transport> AesSession<'_, T> {
                 Err(e) if e.is_resumable() && failures < MAX_RETRIES => {
                     failures += 1;
                     self.client.note_retry(&e);
-                    self.device.open_retrying(self.client, &mut failures)?;
+                    let mut recovery = Recovery::new(self.chunk_len, BLOCK);
+                    self.device.open_retrying(self.client, &mut recovery)?;
                 }
                 other => return other,
             }

@@ -6,9 +6,10 @@ use std::time::Duration;
 use ucrypto_protocol::{Command, RequestBody, ResponseBody, MAX_RANDOM_WORDS};
 use zeroize::Zeroizing;
 
-use crate::client::{Client, MAX_RETRIES};
+use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::progress::{NoProgress, Progress};
+use crate::recovery::Recovery;
 use crate::transport::Transport;
 use crate::verify::health::HealthTests;
 
@@ -84,10 +85,12 @@ impl<T: Transport> Client<T> {
     ) -> Result<()> {
         let mut in_flight: VecDeque<(u32, usize, Duration)> = VecDeque::new();
         let mut unrequested = words;
-        let mut retries = 0;
+        // Shorter requests while answers are lost: a long answer rarely crosses a damaged line
+        // whole.
+        let mut recovery = Recovery::new(usize::from(MAX_RANDOM_WORDS) * 4, 4);
         while unrequested > 0 || !in_flight.is_empty() {
             while in_flight.len() < WINDOW && unrequested > 0 {
-                let n = unrequested.min(u64::from(MAX_RANDOM_WORDS)) as u16;
+                let n = unrequested.min(recovery.chunk_len() as u64 / 4) as u16;
                 let body = RequestBody::Random { words: n };
                 let wait = self.wait_for(&body);
                 let seq = self.send(&body)?;
@@ -114,11 +117,11 @@ impl<T: Transport> Client<T> {
                 Ok(()) => {
                     in_flight.pop_front();
                     progress.advance(expected as u64);
-                    retries = 0;
+                    recovery.delivered();
                 }
-                Err(e) if e.is_retryable() && retries < MAX_RETRIES => {
-                    retries += 1;
+                Err(e) if e.is_retryable() => {
                     self.note_retry(&e);
+                    recovery.lost(e)?;
                     unrequested += in_flight
                         .drain(..)
                         .map(|(_, n, _)| n as u64 / 4)

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use rsa::{RsaPrivateKey, RsaPublicKey};
 use sha2::{Digest, Sha256};
-use ucrypto_protocol::{Command, RequestBody, ResponseBody, MAX_CHUNK_LEN};
+use ucrypto_protocol::{Command, ErrorCode, RequestBody, ResponseBody, MAX_CHUNK_LEN};
 
 use crate::client::Client;
 use crate::error::{Error, Result};
@@ -52,6 +52,8 @@ pub struct SigningKey {
     pub device: DeviceKey,
     /// The public half, which checks every signature.
     pub public: RsaPublicKey,
+    /// The handle of the key on the device once loaded there ([`SigningKey::load_on_device`]).
+    loaded: Option<u32>,
 }
 
 impl SigningKey {
@@ -67,6 +69,49 @@ impl SigningKey {
         Ok(Self {
             device: DeviceKey::new(key)?,
             public: key.to_public_key(),
+            loaded: None,
+        })
+    }
+
+    /// Loads the key on the device for the signatures that follow (`LoadKey`), so each of them
+    /// sends a digest instead of the key. Does nothing on a device without loaded keys, or while
+    /// a key loaded on the device's other port is in use (`Busy`): each signature then carries
+    /// the key. The device wipes the key on [`SigningKey::unload`], the next `Hello` on this
+    /// port, or after `KEY_IDLE_MS` without a request on this port.
+    pub fn load_on_device<T: Transport>(&mut self, client: &mut Client<T>) -> Result<()> {
+        if !client.info().raw_capabilities.supports(Command::LoadedKey) {
+            return Ok(());
+        }
+        let body = RequestBody::LoadKey {
+            key: self.device.as_request(),
+        };
+        let loaded = client.call(body, |body| match body {
+            ResponseBody::KeyLoaded { handle } => Ok(handle),
+            other => Err(unexpected("LoadKey", &other)),
+        });
+        self.loaded = match loaded {
+            Err(Error::Device {
+                code: ErrorCode::Busy,
+                ..
+            }) => None,
+            other => Some(other?),
+        };
+        Ok(())
+    }
+
+    /// Whether the key is loaded on the device.
+    pub fn is_loaded(&self) -> bool {
+        self.loaded.is_some()
+    }
+
+    /// Wipes the loaded key on the device now.
+    pub fn unload<T: Transport>(&mut self, client: &mut Client<T>) -> Result<()> {
+        let Some(handle) = self.loaded.take() else {
+            return Ok(());
+        };
+        client.call(RequestBody::UnloadKey { handle }, |body| match body {
+            ResponseBody::KeyUnloaded => Ok(()),
+            other => Err(unexpected("UnloadKey", &other)),
         })
     }
 
@@ -101,11 +146,33 @@ impl SigningKey {
         client: &mut Client<T>,
         digest: [u8; 32],
     ) -> Result<Signed> {
-        let body = RequestBody::SignDigest {
-            digest,
-            key: self.device.as_request(),
+        let signature = match self.loaded {
+            Some(handle) => {
+                match client.call(
+                    RequestBody::SignDigestLoaded { handle, digest },
+                    signature_of,
+                ) {
+                    // The device forgot the key (a restart, the idle time): send it with the
+                    // digest this time.
+                    Err(Error::Device {
+                        code: ErrorCode::NoKey,
+                        ..
+                    }) => None,
+                    other => Some(other?),
+                }
+            }
+            None => None,
         };
-        let signature = client.call(body, signature_of)?;
+        let signature = match signature {
+            Some(signature) => signature,
+            None => {
+                let body = RequestBody::SignDigest {
+                    digest,
+                    key: self.device.as_request(),
+                };
+                client.call(body, signature_of)?
+            }
+        };
         self.checked(signature, digest, true)
     }
 
@@ -169,10 +236,17 @@ impl SigningKey {
         }
         let digest: [u8; 32] = host.finalize().into();
         if on_device {
-            let body = RequestBody::SignHashed {
-                session,
-                length,
-                key: self.device.as_request(),
+            let body = match self.loaded {
+                Some(handle) => RequestBody::SignHashedLoaded {
+                    handle,
+                    session,
+                    length,
+                },
+                None => RequestBody::SignHashed {
+                    session,
+                    length,
+                    key: self.device.as_request(),
+                },
             };
             let wait = client.wait_for(&body);
             let seq = client.send(&body)?;

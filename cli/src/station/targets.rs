@@ -42,6 +42,7 @@ impl Target {
             Target::Port(path) => crate::connect(&ConnectOptions {
                 port: Port::Path(path.clone()),
                 baud,
+                speed: crate::line_speed::LineSpeed::Keep,
                 timeout,
             }),
             Target::Sim {

@@ -29,6 +29,13 @@ pub trait Transport {
 
     /// Where the device is, for messages (`/dev/ttyACM0`, `sim`).
     fn describe(&self) -> String;
+
+    /// Moves the host's side of a UART to `baud` (after the device acknowledged `SetBaud`).
+    /// Lines without a rate (the in-process device) ignore it.
+    fn set_baud(&mut self, baud: u32) -> Result<(), TransportError> {
+        let _ = baud;
+        Ok(())
+    }
 }
 
 impl<T: Transport + ?Sized> Transport for Box<T> {
@@ -46,5 +53,8 @@ impl<T: Transport + ?Sized> Transport for Box<T> {
     }
     fn describe(&self) -> String {
         (**self).describe()
+    }
+    fn set_baud(&mut self, baud: u32) -> Result<(), TransportError> {
+        (**self).set_baud(baud)
     }
 }

@@ -100,6 +100,14 @@ impl Transport for SerialTransport {
     fn describe(&self) -> String {
         self.path.clone()
     }
+
+    fn set_baud(&mut self, baud: u32) -> Result<(), TransportError> {
+        self.port
+            .set_baud_rate(baud)
+            .map_err(|e| self.lost(e.into()))?;
+        self.baud = baud;
+        Ok(())
+    }
 }
 
 impl SerialTransport {

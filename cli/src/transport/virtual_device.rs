@@ -2,7 +2,7 @@
 //! backend, behind the same framed byte stream as a serial port.
 use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ucrypto_firmware::backend::software::Seed;
 use ucrypto_firmware::{Engine, SoftwareBackend};
@@ -16,6 +16,8 @@ pub struct VirtualTransport {
     engine: Box<Engine<SoftwareBackend>>,
     /// Response bytes the engine produced and the client has not read yet.
     pending: VecDeque<u8>,
+    /// The device's clock starts with it.
+    started: Instant,
     /// Where the eFuses and flash are kept across runs, if anywhere.
     files: Option<KeyFiles>,
 }
@@ -25,6 +27,7 @@ impl VirtualTransport {
         Self {
             engine: Box::new(Engine::new(SoftwareBackend::new(chip, seed))),
             pending: VecDeque::new(),
+            started: Instant::now(),
             files: None,
         }
     }
@@ -39,6 +42,7 @@ impl VirtualTransport {
 
 impl Transport for VirtualTransport {
     fn write_all(&mut self, bytes: &[u8]) -> Result<(), TransportError> {
+        self.engine.tick(self.started.elapsed().as_millis() as u64);
         let pending = &mut self.pending;
         self.engine.receive(bytes, |frame| pending.extend(frame));
         // Burned eFuses and written flash reach their files before the answer is read.

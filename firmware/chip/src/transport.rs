@@ -19,8 +19,8 @@ use ucrypto_firmware::link::{ByteRing, Port};
 use ucrypto_firmware::PortId;
 use zeroize::Zeroize;
 
-/// UART0's line speed (8 data bits, no parity, 1 stop bit).
-pub const UART_BAUD: u32 = 115_200;
+/// UART0's line speed at start-up (8 data bits, no parity, 1 stop bit); `SetBaud` moves it.
+pub const UART_BAUD: u32 = ucrypto_protocol::DEFAULT_BAUD;
 
 /// Received UART bytes kept while the main loop is busy: four full frames, 1.4 s of line time,
 /// so a host may have about that much in flight towards a UART-connected device.
@@ -37,7 +37,9 @@ static UART_RX: Mutex<RefCell<ByteRing<UART_RX_BUFFER>>> =
     Mutex::new(RefCell::new(ByteRing::new()));
 
 /// UART0 as a [`Port`]; the driver itself lives in [`UART`].
-pub struct UartPort;
+pub struct UartPort {
+    baud: u32,
+}
 
 impl UartPort {
     /// Configures UART0 (115200 8N1) on `tx`/`rx` and starts its receive interrupt.
@@ -59,7 +61,31 @@ impl UartPort {
             uart.listen(UartInterrupt::RxFifoFull);
             UART.borrow_ref_mut(cs).replace(uart);
         });
-        UartPort
+        UartPort { baud: UART_BAUD }
+    }
+
+    /// The rate the UART runs at.
+    pub fn baud(&self) -> u32 {
+        self.baud
+    }
+
+    /// Waits until every byte written has left the transmitter, then changes the rate (the
+    /// divider of UART0's clock) to `baud`. Call it between answers: the host's next request
+    /// comes at the new rate only after it read the last answer at the old one.
+    pub fn set_baud(&mut self, baud: u32) {
+        let config = Config::default()
+            .with_baudrate(baud)
+            .with_rx(RxConfig::default().with_fifo_full_threshold(UART_RX_THRESHOLD));
+        critical_section::with(|cs| {
+            if let Some(uart) = UART.borrow_ref_mut(cs).as_mut() {
+                let _ = uart.flush();
+                // A rate the divider cannot make keeps the old one; the host's ping at the
+                // new rate then fails and it falls back (BAUD_FALLBACK_MS).
+                if uart.apply_config(&config).is_ok() {
+                    self.baud = baud;
+                }
+            }
+        });
     }
 }
 

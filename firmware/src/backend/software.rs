@@ -137,7 +137,7 @@ impl Backend for SoftwareBackend {
         modulus: &Modulus<'_>,
         out: &mut [u32],
     ) -> Result<(), BackendError> {
-        let m = accelerator_modulus(modulus, &[base, exponent], out)?;
+        let m = accelerator_modulus(self.rsa_accelerator_bits(), modulus, &[base, exponent], out)?;
         let base = below(base, &m)?;
         let r = base.modpow(&BigUint::from_slice(exponent), &m);
         write_words(&r, out)
@@ -150,7 +150,7 @@ impl Backend for SoftwareBackend {
         modulus: &Modulus<'_>,
         out: &mut [u32],
     ) -> Result<(), BackendError> {
-        let m = accelerator_modulus(modulus, &[a, b], out)?;
+        let m = accelerator_modulus(self.rsa_accelerator_bits(), modulus, &[a, b], out)?;
         let r = (below(a, &m)? * below(b, &m)?) % m;
         write_words(&r, out)
     }
@@ -161,6 +161,12 @@ impl Backend for SoftwareBackend {
 }
 
 impl SoftwareBackend {
+    /// The chip's RSA accelerator size: the virtual device refuses longer operands as the chip
+    /// does, so the engine's path for larger keys is the one the chip runs.
+    fn rsa_accelerator_bits(&self) -> usize {
+        usize::from(crate::ChipProfile::of(self.chip).rsa_accelerator_bits)
+    }
+
     /// The chip's accelerator lacks some key sizes (192 bits on the ESP32-C3 and -C6): the
     /// virtual device refuses them here too, so the engine's software fallback is exercised.
     fn aes_block(
@@ -204,11 +210,15 @@ fn run<
 /// constants it is given, so wrong ones give wrong results on a chip: the virtual device
 /// refuses them instead of computing without them.
 fn accelerator_modulus(
+    max_bits: usize,
     modulus: &Modulus<'_>,
     operands: &[&[u32]],
     out: &[u32],
 ) -> Result<BigUint, BackendError> {
     let k = modulus.words.len();
+    if 32 * k > max_bits {
+        return Err(BackendError::Unsupported);
+    }
     let lengths_match = k > 0
         && modulus.r_squared.len() == k
         && out.len() == k

@@ -3,9 +3,9 @@
 //! All buffers are fixed-size fields: the engine never allocates, whatever arrives.
 use ucrypto_protocol::{
     encode_frame, Capabilities, Command, DeviceError, Entropy, EntropyState, ErrorCode,
-    FrameDecoder, FrameError, HelloInfo, KeySize, Request, RequestBody, RequestPrefix, Response,
-    ResponseBody, SelfTest, TestOutcome, MAX_CHUNK_LEN, MAX_FRAME_LEN, MAX_WIRE_FRAME_LEN,
-    MIN_RSA_BITS, PROTOCOL_VERSION, REQUEST_VARIANTS, SCHEMA_FINGERPRINT,
+    FrameDecoder, HelloInfo, KeySize, Request, RequestBody, RequestPrefix, Response, ResponseBody,
+    SelfTest, TestOutcome, MAX_CHUNK_LEN, MAX_FRAME_LEN, MAX_WIRE_FRAME_LEN, MIN_RSA_BITS,
+    PROTOCOL_VERSION, REQUEST_VARIANTS, SCHEMA_FINGERPRINT,
 };
 
 use zeroize::Zeroize;
@@ -14,6 +14,8 @@ use crate::{Backend, ChipProfile, PortId, FIRMWARE_VERSION};
 
 mod aes;
 mod keys;
+mod line_rate;
+mod loaded_key;
 mod random;
 pub(crate) mod rsa;
 mod self_test;
@@ -21,6 +23,8 @@ mod session;
 mod sign;
 mod startup_health;
 
+use line_rate::LineRate;
+use loaded_key::KeySlot;
 use session::SessionSlot;
 
 /// Counters the engine keeps about its link, for diagnostics.
@@ -44,12 +48,22 @@ pub struct Engine<B: Backend> {
     out: [u8; MAX_WIRE_FRAME_LEN],
     self_test: SelfTest,
     sessions: SessionSlot<B>,
+    connection: Connection,
     stats: EngineStats,
+    /// The time of the last [`Engine::tick`].
+    now_ms: u64,
     /// Whether the backend drives device keys (known at start: it is the hardware's).
     device_keys: bool,
     /// What `Hello` reports: this crate's version, or the version of the image a virtual chip
     /// booted (`set_firmware_version`).
     firmware_version: &'static str,
+}
+
+/// What a host sets up for its connection and a new `Hello` or a restart forgets: the loaded
+/// signing key and the UART rate.
+pub(crate) struct Connection {
+    keys: KeySlot,
+    line: LineRate,
 }
 
 /// What a request handler returns: a response body, or an error code with a hint.
@@ -68,7 +82,12 @@ impl<B: Backend> Engine<B> {
             out: [0; MAX_WIRE_FRAME_LEN],
             self_test,
             sessions: SessionSlot::new(),
+            connection: Connection {
+                keys: KeySlot::new(),
+                line: LineRate::new(),
+            },
             stats: EngineStats::default(),
+            now_ms: 0,
             device_keys,
             firmware_version: FIRMWARE_VERSION,
         }
@@ -94,7 +113,27 @@ impl<B: Backend> Engine<B> {
     pub fn reset(&mut self) {
         self.decoder.reset();
         self.sessions.end_any();
+        self.connection.keys.wipe();
+        self.connection.line.reset();
         self.self_test = self_test::run(&mut self.backend);
+    }
+
+    /// The device's one clock, in milliseconds from any fixed start (monotonic): call it often
+    /// (every pass of the main loop), so that nothing secret outlives its host. An open session
+    /// ends after [`ucrypto_protocol::SESSION_IDLE_TIMEOUT_MS`] unused, a loaded key is wiped
+    /// after `KEY_IDLE_MS` without a request from its port, and after `BAUD_FALLBACK_MS` without
+    /// a frame the UART rate returns to `DEFAULT_BAUD`.
+    pub fn tick(&mut self, now_ms: u64) {
+        self.now_ms = now_ms;
+        self.sessions.expire_idle(now_ms);
+        self.connection.keys.tick(now_ms);
+        self.connection.line.tick(now_ms);
+    }
+
+    /// The UART rate the host asked for (`SetBaud`), or `DEFAULT_BAUD`. The port switches to it
+    /// once the answer before it has left the UART.
+    pub fn line_baud(&self) -> u32 {
+        self.connection.line.baud()
     }
 
     pub fn self_test(&self) -> SelfTest {
@@ -113,22 +152,16 @@ impl<B: Backend> Engine<B> {
         capabilities(&self.backend, self.device_keys)
     }
 
-    /// Feeds bytes received from the host on a single-port device without a clock (the virtual
-    /// device): sessions never time out. `send` is called with each complete response frame.
+    /// Feeds bytes received from the host on a single-port device (the virtual device), at the
+    /// time of the last [`Engine::tick`]. `send` is called with each complete response frame.
     pub fn receive(&mut self, input: &[u8], send: impl FnMut(&[u8])) {
-        self.receive_on(PortId::DEFAULT, 0, input, send);
+        self.receive_on(PortId::DEFAULT, self.now_ms, input, send);
     }
 
-    /// Ends an open session idle for [`ucrypto_protocol::SESSION_IDLE_TIMEOUT_MS`] on the
-    /// caller's millisecond clock, wiping its key: called between requests, so that a key does
-    /// not stay in RAM after its host went away.
-    pub fn expire_idle_session(&mut self, now_ms: u64) {
-        self.sessions.expire_idle(now_ms);
-    }
-
-    /// Feeds bytes received on `port` at `now_ms` (a monotonic millisecond clock); `send` is
-    /// called with each complete response frame. After `send` returns, the frame and the
-    /// payload it carried (random bytes, AES output, a signature) are wiped from the engine.
+    /// Feeds bytes received on `port` at `now_ms` (the clock of [`Engine::tick`], which this
+    /// also advances); `send` is called with each complete response frame. After `send`
+    /// returns, the frame and the payload it carried (random bytes, AES output, a signature)
+    /// are wiped from the engine.
     pub fn receive_on(
         &mut self,
         port: PortId,
@@ -136,38 +169,36 @@ impl<B: Backend> Engine<B> {
         mut input: &[u8],
         mut send: impl FnMut(&[u8]),
     ) {
+        self.tick(now_ms);
         self.sessions.serve_from(port, now_ms);
+        self.connection.keys.serve_from(port, now_ms);
         while !input.is_empty() {
             let (consumed, frame) = self.decoder.push(input);
             input = &input[consumed..];
             let body = match frame {
                 None => continue,
                 Some(Ok(body)) => body,
-                // A frame too long to hold is answered, so the host learns its limit; damaged
-                // frames are only counted: their sequence number cannot be trusted.
-                Some(Err(FrameError::TooLong)) => &[][..],
+                // Damaged and over-long frames are only counted: their sequence number cannot be
+                // trusted, and an over-long run is most often line noise or two frames whose
+                // delimiter was lost, which no request of the host's is waiting for. (The host
+                // knows the limit from the protocol; `FrameTooLong` is never sent.)
                 Some(Err(_)) => {
                     self.decoder.wipe_frame();
                     continue;
                 }
             };
-            let mut response = if body.is_empty() {
-                error(
-                    0,
-                    ErrorCode::FrameTooLong,
-                    "frame longer than the protocol limit",
-                )
-            } else {
-                serve(
-                    &mut self.backend,
-                    self.device_keys,
-                    &self.self_test,
-                    &mut self.sessions,
-                    &mut self.stats,
-                    &mut self.data,
-                    body,
-                )
-            };
+            self.connection.keys.touch();
+            self.connection.line.touch();
+            let mut response = serve(
+                &mut self.backend,
+                self.device_keys,
+                &self.self_test,
+                &mut self.sessions,
+                &mut self.connection,
+                &mut self.stats,
+                &mut self.data,
+                body,
+            );
             if let ResponseBody::Hello(info) = &mut response.body {
                 info.firmware_version = self.firmware_version;
             }
@@ -215,12 +246,15 @@ fn error(seq: u32, code: ErrorCode, message: &'static str) -> Response<'static> 
     }
 }
 
-/// Decodes one checked frame body and serves it.
+/// Decodes one checked frame body and serves it. (The engine's fields are passed one by one so
+/// that the answer may borrow `data` while the others are changed.)
+#[allow(clippy::too_many_arguments)]
 fn serve<'d, B: Backend>(
     backend: &mut B,
     device_keys: bool,
     self_test: &SelfTest,
     sessions: &mut SessionSlot<B>,
+    connection: &mut Connection,
     stats: &mut EngineStats,
     data: &'d mut [u8; MAX_CHUNK_LEN],
     body: &[u8],
@@ -246,6 +280,7 @@ fn serve<'d, B: Backend>(
         device_keys,
         self_test,
         sessions,
+        connection,
         data,
         request.body,
     );
@@ -263,14 +298,17 @@ fn dispatch<'d, B: Backend>(
     device_keys: bool,
     self_test: &SelfTest,
     sessions: &mut SessionSlot<B>,
+    connection: &mut Connection,
     data: &'d mut [u8; MAX_CHUNK_LEN],
     body: RequestBody<'_>,
 ) -> Outcome<'d> {
+    let Connection { keys: loaded, line } = connection;
     match body {
         RequestBody::Hello => {
             // A new host on this port (or the same one after a timeout): nothing of its old
-            // stream survives. The other port's session is not this host's to end.
+            // stream or its loaded key survives (the other port's are not this host's to end).
             sessions.end_own();
+            loaded.wipe_own();
             Ok(ResponseBody::Hello(hello(backend, device_keys, self_test)))
         }
         RequestBody::Ping { nonce } => Ok(ResponseBody::Pong { nonce }),
@@ -300,6 +338,19 @@ fn dispatch<'d, B: Backend>(
         RequestBody::SignDigest { digest, key } => {
             sign::sign_digest(backend, self_test, &digest, &key, data)
         }
+        RequestBody::LoadKey { key } => loaded.load(backend, self_test, &key),
+        RequestBody::SignDigestLoaded { handle, digest } => {
+            loaded.sign(backend, self_test, handle, &digest, data)
+        }
+        RequestBody::SignHashedLoaded {
+            handle,
+            session,
+            length,
+        } => sign::sign_hashed_loaded(
+            backend, self_test, sessions, loaded, handle, session, length, data,
+        ),
+        RequestBody::UnloadKey { handle } => loaded.unload(handle),
+        RequestBody::SetBaud { baud } => line.set(baud),
         RequestBody::EndSession { session } => {
             if sessions.end(session) {
                 Ok(ResponseBody::SessionEnded)
@@ -373,7 +424,12 @@ fn capabilities<B: Backend>(backend: &B, device_keys: bool) -> Capabilities {
         0
     };
     Capabilities {
-        commands: Command::Random as u32 | Command::Aes as u32 | Command::Sign as u32 | keys,
+        commands: Command::Random as u32
+            | Command::Aes as u32
+            | Command::Sign as u32
+            | keys
+            | Command::LoadedKey as u32
+            | Command::SetBaud as u32,
         // Key sizes the accelerator lacks run in software on the device.
         aes_key_sizes: KeySize::Aes128 as u8 | KeySize::Aes192 as u8 | KeySize::Aes256 as u8,
         aes_hw_key_sizes: profile.aes_hw_key_sizes,

@@ -148,7 +148,7 @@ fn an_idle_session_times_out_and_frees_the_slot_for_the_other_port() {
         Err(ErrorCode::Busy)
     );
     // Idle for the whole timeout: ended, even with no request on its own port.
-    engine.expire_idle_session(1_000 + 3 * timeout - 2);
+    engine.tick(1_000 + 3 * timeout - 2);
     assert_eq!(
         aes_data(&mut engine, UART, 1_000 + 3 * timeout - 2, session, 32),
         Err(ErrorCode::NoSession)

@@ -4,6 +4,7 @@ use ucrypto_protocol::{
     ErrorCode, ResponseBody, RsaPrivateKey, SelfTest, TestOutcome, MAX_CHUNK_LEN,
 };
 
+use super::loaded_key::KeySlot;
 use super::rsa;
 use super::session::{Session, SessionSlot};
 use super::Outcome;
@@ -77,8 +78,28 @@ pub(super) fn sign_hashed<'d, B: Backend>(
     sign_digest(backend, self_test, &digest, key, out)
 }
 
+/// `SignHashedLoaded`: as `SignHashed`, with the key loaded under `handle`. Ends the session
+/// either way.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn sign_hashed_loaded<'d, B: Backend>(
+    backend: &mut B,
+    self_test: &SelfTest,
+    sessions: &mut SessionSlot<B>,
+    keys: &mut KeySlot,
+    handle: u32,
+    session: u32,
+    length: u64,
+    out: &'d mut [u8; MAX_CHUNK_LEN],
+) -> Outcome<'d> {
+    let digest = finish_hash(backend, sessions, session, length);
+    // An unknown handle is the answer even when the session is also gone: loading the key
+    // again is what the host must do first.
+    keys.len_of(handle)?;
+    keys.sign(backend, self_test, handle, &digest?, out)
+}
+
 /// Ends hash session `session`, which must have received `length` bytes, and returns its
-/// digest (`SignHashed`, `SignSlot`). The session ends either way.
+/// digest (`SignHashed`, `SignHashedLoaded`, `SignSlot`). The session ends either way.
 pub(super) fn finish_hash<B: Backend>(
     backend: &mut B,
     sessions: &mut SessionSlot<B>,
@@ -111,7 +132,9 @@ pub(super) fn sign_digest<'d, B: Backend>(
     Ok(ResponseBody::Signature { data: &out[..len] })
 }
 
-fn refuse_after_failed_self_test(self_test: &SelfTest) -> Result<(), (ErrorCode, &'static str)> {
+pub(super) fn refuse_after_failed_self_test(
+    self_test: &SelfTest,
+) -> Result<(), (ErrorCode, &'static str)> {
     if matches!(self_test.sha256, TestOutcome::Failed)
         || matches!(self_test.rsa, TestOutcome::Failed)
     {
@@ -123,5 +146,7 @@ fn refuse_after_failed_self_test(self_test: &SelfTest) -> Result<(), (ErrorCode,
     Ok(())
 }
 
+#[cfg(test)]
+mod loaded_tests;
 #[cfg(test)]
 mod tests;

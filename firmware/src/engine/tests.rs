@@ -127,7 +127,7 @@ fn hello_reports_version_schema_and_chip() {
     assert_eq!(info.schema, SCHEMA_FINGERPRINT);
     assert_eq!(info.chip, Chip::Esp32C3);
     assert_eq!(info.device_id, [1, 2, 3, 4, 5, 6]);
-    assert_eq!(info.capabilities.max_rsa_bits, 3072);
+    assert_eq!(info.capabilities.max_rsa_bits, 4096);
     assert_eq!(info.self_test.rng, TestOutcome::Passed);
 }
 
@@ -192,19 +192,21 @@ fn a_frame_with_a_bad_crc_is_dropped_not_answered() {
 }
 
 #[test]
-fn an_oversized_frame_gets_frame_too_long() {
+fn an_oversized_frame_is_dropped_unanswered_and_the_next_request_is_served() {
+    // Line noise with no delimiter before the first request (a boot banner, a terminal program)
+    // must not produce an answer nobody asked for.
     let mut engine = engine();
     let mut input = std::vec![0u8];
     input.extend(std::iter::repeat_n(
         0x41,
         ucrypto_protocol::MAX_WIRE_FRAME_LEN + 10,
     ));
-    input.push(0);
     let out = exchange(&mut engine, &input);
+    assert!(out.is_empty());
+    let out = exchange(&mut engine, &frame(4, RequestBody::Ping { nonce: 1 }));
     assert_eq!(out.len(), 1);
-    let response = decode(&out[0]);
-    assert_eq!(response.seq, 0);
-    assert_eq!(error_code(&response), ErrorCode::FrameTooLong);
+    assert_eq!(decode(&out[0]).seq, 4);
+    assert_eq!(engine.stats().dropped_frames, 1);
 }
 
 #[test]
@@ -275,4 +277,45 @@ fn a_stuck_rng_fails_the_self_test_and_random_is_refused() {
         }
         other => panic!("Hello answered {other:?}"),
     }
+}
+
+#[test]
+fn set_baud_is_answered_then_applied_and_falls_back_after_silence() {
+    use ucrypto_protocol::{BAUD_FALLBACK_MS, DEFAULT_BAUD};
+    let mut engine = engine();
+    assert_eq!(engine.line_baud(), DEFAULT_BAUD);
+    engine.tick(0);
+    let out = exchange(
+        &mut engine,
+        &frame(3, RequestBody::SetBaud { baud: 921_600 }),
+    );
+    assert_eq!(
+        decode(&out[0]).body,
+        ResponseBody::BaudSet { baud: 921_600 }
+    );
+    assert_eq!(engine.line_baud(), 921_600);
+    // Out of range: refused, the rate stays.
+    let out = exchange(
+        &mut engine,
+        &frame(4, RequestBody::SetBaud { baud: 10_000_000 }),
+    );
+    assert_eq!(error_code(&decode(&out[0])), ErrorCode::BadArgument);
+    assert_eq!(engine.line_baud(), 921_600);
+    // Frames keep the rate; silence for BAUD_FALLBACK_MS after the last one ends it.
+    engine.tick(10);
+    engine.tick(10 + BAUD_FALLBACK_MS - 1);
+    assert_eq!(engine.line_baud(), 921_600);
+    exchange(&mut engine, &frame(5, RequestBody::Ping { nonce: 1 }));
+    engine.tick(10 + BAUD_FALLBACK_MS + 500);
+    engine.tick(10 + 2 * BAUD_FALLBACK_MS + 499);
+    assert_eq!(engine.line_baud(), 921_600);
+    engine.tick(10 + 2 * BAUD_FALLBACK_MS + 500);
+    assert_eq!(engine.line_baud(), DEFAULT_BAUD);
+    // A restart goes back too.
+    exchange(
+        &mut engine,
+        &frame(6, RequestBody::SetBaud { baud: 2_000_000 }),
+    );
+    engine.reset();
+    assert_eq!(engine.line_baud(), DEFAULT_BAUD);
 }

@@ -112,7 +112,7 @@ impl Link {
         engine: &mut Engine<B>,
         mut now_ms: impl FnMut() -> u64,
     ) {
-        engine.expire_idle_session(now_ms());
+        engine.tick(now_ms());
         if self.is_sending() {
             self.send(port, now_ms());
             if self.is_sending() {
@@ -178,8 +178,8 @@ impl Link {
             }
         };
         if self.overflowed {
-            // Let the engine see an over-long run too, so that it answers `FrameTooLong` as it
-            // does for a single stream: the buffer is full of non-zero bytes, one more overflows.
+            // Let the engine see an over-long run too, so that it drops and counts it as it does
+            // for a single stream: the buffer is full of non-zero bytes, one more overflows.
             engine.receive_on(from, now_ms, &self.frame, &mut queue);
             engine.receive_on(from, now_ms, &[1, 0], &mut queue);
         } else {

@@ -111,7 +111,9 @@ pub fn run(global: &GlobalArgs, command: &StationCommand) -> Result<()> {
         recipe,
         targets,
         station_id,
-        baud: global.line_baud(),
+        // Each device's port opens at the firmware's start-up rate and stays there (`--baud`'s
+        // negotiation is not used by the station yet).
+        baud: crate::connect::DEFAULT_BAUD,
         timeout: global.timeout,
     };
     let labels: Vec<String> = options.targets.iter().map(Target::label).collect();

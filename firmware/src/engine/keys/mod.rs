@@ -159,7 +159,7 @@ pub(crate) fn generate<'d, B: Backend>(
     if bits > max_bits {
         return Err((
             ErrorCode::Unsupported,
-            "key larger than this chip's Digital Signature peripheral: see max_rsa_bits",
+            "key larger than this chip's Digital Signature peripheral (3072 bits on the C3 and C6)",
         ));
     }
     if bits < MIN_RSA_BITS || !ds_size_ok(usize::from(bits), max_bits) {

@@ -51,7 +51,7 @@ pub(crate) fn cond_add_assign(a: &mut [u32], b: &[u32], choice: Choice) -> u32 {
 
 /// `a = b` if `choice` is set, with the same work either way.
 #[inline(never)]
-fn cond_copy(a: &mut [u32], b: &[u32], choice: Choice) {
+pub(crate) fn cond_copy(a: &mut [u32], b: &[u32], choice: Choice) {
     for (x, &y) in a.iter_mut().zip(b) {
         x.conditional_assign(&y, choice);
     }

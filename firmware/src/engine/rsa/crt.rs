@@ -3,12 +3,14 @@
 //!
 //! With `m` the message representative: `m1 = (m mod p)^dp mod p`, `m2 = (m mod q)^dq mod q`,
 //! `h = qinv (m1 - m2) mod p`, `s = m2 + h q`. The two exponentiations are half the modulus
-//! length, about four times faster than one full-length exponentiation with `d`.
+//! length, about four times faster than one full-length exponentiation with `d`. Only the two
+//! half-length exponentiations and `qinv (m1 - m2) mod p` need the accelerator, so a 4096-bit key
+//! signs on a chip whose accelerator stops at 3072 bits; the check with `e` then runs in software.
 use subtle::Choice;
 use ucrypto_protocol::ErrorCode;
 
-use super::{backend_refusal, bigint, Refusal, Workspace};
-use crate::Backend;
+use super::{backend_refusal, bigint, public_exp, Refusal, Workspace};
+use crate::{Backend, ChipProfile};
 
 /// Computes the signature of `ws.em` into `ws.b[..n.len]`.
 pub(super) fn sign<B: Backend>(backend: &mut B, ws: &mut Workspace) -> Result<(), Refusal> {
@@ -71,21 +73,19 @@ pub(super) fn sign<B: Backend>(backend: &mut B, ws: &mut Workspace) -> Result<()
         )
         .map_err(backend_refusal)?;
 
-    // h q < p q = n, so the accelerator's product modulo n is the plain product; in b.
-    ws.a[pl..nl].fill(0);
-    backend
-        .rsa_mod_mul(
-            &ws.a[..nl],
-            &ws.q.words[..nl],
-            &ws.n.as_modulus(),
-            &mut ws.b[..nl],
-        )
-        .map_err(backend_refusal)?;
+    // h q < p q = n, in software: the full-length product may exceed the accelerator's operand
+    // size (a 4096-bit key on a 3072-bit accelerator), and a schoolbook product of two halves
+    // costs far less than the exponentiations.
+    bigint::mul(&ws.a[..pl], &ws.q.words[..ql], &mut ws.product[..pl + ql]);
+    ws.product[pl + ql..].fill(0);
 
     // s = m2 + h q <= (q - 1) + (p - 1) q < n: no carry and below n, unless something failed.
     ws.c[ql..nl].fill(0);
-    let carry = bigint::add_assign(&mut ws.b[..nl], &ws.c[..nl]);
-    if carry != 0 || !bigint::less_than(&ws.b[..nl], &ws.n.words[..nl]) {
+    let carry = bigint::add_assign(&mut ws.product[..nl], &ws.c[..nl]);
+    let high = ws.product[nl..].iter().fold(0, |acc, &w| acc | w);
+    ws.b[..nl].copy_from_slice(&ws.product[..nl]);
+    ws.product.fill(0);
+    if carry != 0 || high != 0 || !bigint::less_than(&ws.b[..nl], &ws.n.words[..nl]) {
         return Err(FAULT);
     }
     Ok(())
@@ -97,14 +97,26 @@ pub(super) fn sign<B: Backend>(backend: &mut B, ws: &mut Workspace) -> Result<()
 /// `n` (the Bellcore attack on CRT): it must never leave the device.
 pub(super) fn check<B: Backend>(backend: &mut B, ws: &mut Workspace) -> Result<(), Refusal> {
     let nl = ws.n.len;
-    backend
-        .rsa_mod_exp(
-            &ws.b[..nl],
-            &ws.e[..nl],
-            &ws.n.as_modulus(),
-            &mut ws.d[..nl],
-        )
-        .map_err(backend_refusal)?;
+    let accelerator_bits = usize::from(ChipProfile::of(backend.chip()).rsa_accelerator_bits);
+    if 32 * nl <= accelerator_bits {
+        backend
+            .rsa_mod_exp(
+                &ws.b[..nl],
+                &ws.e[..nl],
+                &ws.n.as_modulus(),
+                &mut ws.d[..nl],
+            )
+            .map_err(backend_refusal)?;
+    } else {
+        // The modulus is longer than the accelerator takes: the same check in software.
+        let scratch = public_exp::Scratch {
+            base: &mut ws.a[..nl],
+            acc: &mut ws.c[..nl],
+            next: &mut ws.tmp[..nl],
+            t: &mut ws.product[..nl + 2],
+        };
+        public_exp::pow(&ws.b[..nl], &ws.e[..nl], &ws.n, &mut ws.d[..nl], scratch);
+    }
     if bigint::equal(&ws.d[..nl], &ws.em[..nl]) {
         Ok(())
     } else {

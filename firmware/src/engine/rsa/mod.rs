@@ -13,6 +13,7 @@ mod crt;
 pub(crate) mod emsa;
 pub(crate) mod kat;
 pub(crate) mod montgomery;
+mod public_exp;
 
 use montgomery::MontModulus;
 
@@ -42,11 +43,26 @@ pub(crate) struct Workspace {
     c: [u32; MAX_WORDS],
     d: [u32; MAX_WORDS],
     tmp: [u32; MAX_WORDS],
-    /// `p * q`, to check it is `n`.
+    /// `p * q`, to check it is `n`; then `h * q` in the private operation.
     product: [u32; 2 * MAX_WORDS],
 }
 
 impl Workspace {
+    /// Wipes the values of one signature, keeping the key and its constants.
+    fn wipe_intermediates(&mut self) {
+        for v in [
+            &mut self.em,
+            &mut self.a,
+            &mut self.b,
+            &mut self.c,
+            &mut self.d,
+            &mut self.tmp,
+        ] {
+            v.zeroize();
+        }
+        self.product.zeroize();
+    }
+
     pub(crate) const fn new() -> Self {
         Self {
             n: MontModulus::new(),
@@ -68,7 +84,11 @@ impl Workspace {
 
     /// Loads and checks `key` for a chip whose largest modulus is `max_bits`, and computes
     /// the Montgomery constants. Returns the modulus length in bytes.
-    fn load(&mut self, key: &RsaPrivateKey<'_>, max_bits: u16) -> Result<usize, Refusal> {
+    pub(crate) fn load(
+        &mut self,
+        key: &RsaPrivateKey<'_>,
+        max_bits: u16,
+    ) -> Result<usize, Refusal> {
         const TOO_LARGE: Refusal = (
             ErrorCode::Unsupported,
             "modulus larger than this chip's RSA accelerator: see max_rsa_bits",
@@ -174,6 +194,30 @@ pub(crate) fn sign_digest<B: Backend>(
     // Wiped when dropped, on every return below.
     let mut ws = Workspace::new();
     let k = ws.load(key, max_bits)?;
+    sign_loaded(backend, &mut ws, k, digest, out)
+}
+
+/// Signs `digest` with the key already loaded in `ws` (modulus of `k` bytes), as
+/// [`sign_digest`] does. The key stays in `ws`; every intermediate value is wiped.
+pub(crate) fn sign_loaded<B: Backend>(
+    backend: &mut B,
+    ws: &mut Workspace,
+    k: usize,
+    digest: &[u8; 32],
+    out: &mut [u8],
+) -> Result<usize, Refusal> {
+    let result = sign_with(backend, ws, k, digest, out);
+    ws.wipe_intermediates();
+    result
+}
+
+fn sign_with<B: Backend>(
+    backend: &mut B,
+    ws: &mut Workspace,
+    k: usize,
+    digest: &[u8; 32],
+    out: &mut [u8],
+) -> Result<usize, Refusal> {
     let em = out.get_mut(..k).ok_or((
         ErrorCode::Internal,
         "signature buffer shorter than the modulus",
@@ -182,8 +226,8 @@ pub(crate) fn sign_digest<B: Backend>(
         return Err((ErrorCode::Internal, "message encoding failed"));
     }
     em.fill(0);
-    crt::sign(backend, &mut ws)?;
-    crt::check(backend, &mut ws)?;
+    crt::sign(backend, ws)?;
+    crt::check(backend, ws)?;
     if !bigint::to_be_bytes(&ws.b[..ws.n.len], em) {
         return Err((ErrorCode::Internal, "signature longer than the modulus"));
     }

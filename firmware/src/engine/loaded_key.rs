@@ -1,0 +1,147 @@
+//! The signing key a host loaded for its connection (`LoadKey`): checked once, kept with its
+//! Montgomery constants, and used by `SignDigestLoaded` and `SignHashedLoaded`, so that a run of
+//! signatures sends the key over the line once. Wiped on `UnloadKey`, a `Hello` on its port, a
+//! restart, or [`KEY_IDLE_MS`] without a request from its port.
+//!
+//! The key belongs to the port that loaded it, like a session: the other port cannot sign with
+//! it, unload it or replace it (`Busy`), and its `Hello` leaves it alone.
+use ucrypto_protocol::{
+    ErrorCode, ResponseBody, RsaPrivateKey, SelfTest, KEY_IDLE_MS, MAX_CHUNK_LEN,
+};
+
+use super::rsa::{self, Workspace};
+use super::sign::refuse_after_failed_self_test;
+use super::Outcome;
+use crate::{Backend, ChipProfile, PortId};
+
+/// One loaded key at a time (loading another replaces it).
+pub(crate) struct KeySlot {
+    /// The key in word form with its constants; all zero when nothing is loaded.
+    ws: Workspace,
+    /// The loaded key's handle and modulus length in bytes.
+    loaded: Option<(u32, usize)>,
+    /// The port that loaded the key, and the port of the request being served.
+    owner: PortId,
+    port: PortId,
+    next_handle: u32,
+    /// When the owner's last request arrived, and the time of the request being served.
+    last_request_ms: u64,
+    now_ms: u64,
+}
+
+const NO_KEY: (ErrorCode, &str) = (
+    ErrorCode::NoKey,
+    "no key loaded under that handle (unloaded, idle or restarted): load it again",
+);
+
+const BUSY: (ErrorCode, &str) = (
+    ErrorCode::Busy,
+    "a key loaded on the device's other port is in use: wait for it to be unloaded or idle",
+);
+
+impl KeySlot {
+    pub(crate) const fn new() -> Self {
+        Self {
+            ws: Workspace::new(),
+            loaded: None,
+            owner: PortId::DEFAULT,
+            port: PortId::DEFAULT,
+            next_handle: 1,
+            last_request_ms: 0,
+            now_ms: 0,
+        }
+    }
+
+    /// Sets the port of the requests that follow and their time (the engine's clock).
+    pub(crate) fn serve_from(&mut self, port: PortId, now_ms: u64) {
+        self.port = port;
+        self.now_ms = now_ms;
+    }
+
+    /// `LoadKey`: checks `key` as a signature would and keeps it for the requesting port.
+    pub(crate) fn load<'d, B: Backend>(
+        &mut self,
+        backend: &B,
+        self_test: &SelfTest,
+        key: &RsaPrivateKey<'_>,
+    ) -> Outcome<'d> {
+        if self.loaded.is_some() && self.owner != self.port {
+            return Err(BUSY);
+        }
+        self.wipe();
+        self.owner = self.port;
+        self.last_request_ms = self.now_ms;
+        refuse_after_failed_self_test(self_test)?;
+        let max_bits = ChipProfile::of(backend.chip()).max_rsa_bits;
+        match self.ws.load(key, max_bits) {
+            Ok(len) => {
+                let handle = self.next_handle;
+                self.next_handle = self.next_handle.wrapping_add(1).max(1);
+                self.loaded = Some((handle, len));
+                Ok(ResponseBody::KeyLoaded { handle })
+            }
+            Err(refusal) => {
+                self.wipe();
+                Err(refusal)
+            }
+        }
+    }
+
+    /// Signs `digest` with the key loaded under `handle`.
+    pub(crate) fn sign<'d, B: Backend>(
+        &mut self,
+        backend: &mut B,
+        self_test: &SelfTest,
+        handle: u32,
+        digest: &[u8; 32],
+        out: &'d mut [u8; MAX_CHUNK_LEN],
+    ) -> Outcome<'d> {
+        let len = self.len_of(handle)?;
+        refuse_after_failed_self_test(self_test)?;
+        let len = rsa::sign_loaded(backend, &mut self.ws, len, digest, out)?;
+        Ok(ResponseBody::Signature { data: &out[..len] })
+    }
+
+    /// The modulus length of the key the requesting port loaded under `handle`.
+    pub(crate) fn len_of(&self, handle: u32) -> Result<usize, (ErrorCode, &'static str)> {
+        match self.loaded {
+            Some((h, len)) if h == handle && self.owner == self.port => Ok(len),
+            _ => Err(NO_KEY),
+        }
+    }
+
+    /// `UnloadKey`.
+    pub(crate) fn unload<'d>(&mut self, handle: u32) -> Outcome<'d> {
+        self.len_of(handle)?;
+        self.wipe();
+        Ok(ResponseBody::KeyUnloaded)
+    }
+
+    /// Forgets the key: every word of it is overwritten.
+    pub(crate) fn wipe(&mut self) {
+        if self.loaded.take().is_some() {
+            self.ws = Workspace::new();
+        }
+    }
+
+    /// Forgets the key if the requesting port loaded it (its `Hello`).
+    pub(crate) fn wipe_own(&mut self) {
+        if self.owner == self.port {
+            self.wipe();
+        }
+    }
+
+    /// Notes that a request arrived: only the owner's requests keep its key alive.
+    pub(crate) fn touch(&mut self) {
+        if self.owner == self.port {
+            self.last_request_ms = self.now_ms;
+        }
+    }
+
+    /// The device's clock: wipes the key after [`KEY_IDLE_MS`] without a request from its port.
+    pub(crate) fn tick(&mut self, now_ms: u64) {
+        if self.loaded.is_some() && now_ms.saturating_sub(self.last_request_ms) >= KEY_IDLE_MS {
+            self.wipe();
+        }
+    }
+}
