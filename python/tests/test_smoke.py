@@ -1,0 +1,4 @@
+import ucrypto
+def test_rand():
+    with ucrypto.Device("sim") as d:
+        assert len(d.rand(128)) == 16
