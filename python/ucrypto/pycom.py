@@ -1,5 +1,8 @@
 """A drop-in for Pycom's ``crypto`` module, run on a ucrypto device.
 
+``python -m ucrypto.pycom script.py [args]`` runs a Pycom script with ``import crypto`` bound to
+this module.
+
 ``import ucrypto.pycom as crypto`` runs Pycom scripts unchanged: ``getrandbits``, ``AES`` and
 ``generate_rsa_signature`` behave as on a Pycom board, but the work is done by the device and
 checked on the host. The device is the one ``use_port`` names, else ``UCRYPTO_PORT`` (``sim`` is
@@ -195,3 +198,23 @@ class AES:
         session = getattr(self, "_session", None)
         if session is not None:
             session.close()
+
+
+def _run_script(argv) -> None:
+    """`python -m ucrypto.pycom script.py [args]`: the script's `import crypto` gets this module."""
+    import importlib
+    import runpy
+    import sys
+
+    if not argv:
+        sys.exit("usage: python -m ucrypto.pycom SCRIPT.py [ARGS...]")
+    # Under -m this file runs as __main__: bind the imported module, whose state the script shares.
+    sys.modules["crypto"] = importlib.import_module("ucrypto.pycom")
+    sys.argv = list(argv)
+    runpy.run_path(argv[0], run_name="__main__")
+
+
+if __name__ == "__main__":
+    import sys as _sys
+
+    _run_script(_sys.argv[1:])
