@@ -20,7 +20,9 @@ type Shared = Arc<Mutex<Option<Client>>>;
 
 fn lock(shared: &Shared) -> MutexGuard<'_, Option<Client>> {
     // A panic inside an operation leaves the client as it was between frames: keep using it.
-    shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    shared
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Runs `f` on the open client with the GIL released.
@@ -157,9 +159,12 @@ impl Device {
         key: KeyBytes,
         password: Option<Vec<u8>>,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        let digest: [u8; 32] = digest
-            .try_into()
-            .map_err(|_| usage(format!("a SHA-256 digest is 32 bytes, not {}", digest.len())))?;
+        let digest: [u8; 32] = digest.try_into().map_err(|_| {
+            usage(format!(
+                "a SHA-256 digest is 32 bytes, not {}",
+                digest.len()
+            ))
+        })?;
         let key = keys::signing_key(&key.0, password.as_deref())?;
         let signed = with_client(py, &self.shared, move |c| c.sign_digest(&key, digest))?;
         Ok(PyBytes::new(py, &signed.signature))
@@ -241,10 +246,7 @@ impl AesSession {
     /// no padding is added or removed).
     fn finish<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
         let out = self.run(py, |chain, client| chain.finish(client));
-        self.chain
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
+        self.chain.lock().unwrap_or_else(|p| p.into_inner()).take();
         Ok(PyBytes::new(py, &out?))
     }
 
