@@ -19,7 +19,9 @@ use errors::{to_py, usage};
 type Shared = Arc<Mutex<Option<Client>>>;
 
 fn lock(shared: &Shared) -> MutexGuard<'_, Option<Client>> {
-    // A panic inside an operation leaves the client as it was between frames: keep using it.
+    // Poisoned only by a panic in an earlier call (PyO3 raised it as PanicException). The client
+    // stays usable: every request carries a new sequence number, so a half-finished exchange
+    // cannot be mistaken for the next one's answer.
     shared
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
