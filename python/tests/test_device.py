@@ -237,3 +237,42 @@ def test_sessions_take_turns_on_one_connection(port):
             assert dev.rand(32)
         assert out_a == reference("cfb128", key_a, iv, plain)
         assert out_b == reference("ctr", key_b, iv, plain)
+
+
+def test_no_port_means_ucrypto_port(monkeypatch):
+    monkeypatch.setenv("UCRYPTO_PORT", "sim:esp32c6")
+    with ucrypto.Device() as dev:
+        assert dev.info()["chip"] == "esp32c6"
+
+
+def test_other_threads_run_while_a_device_waits():
+    """The GIL is released during device I/O: while one thread waits on a silent line (a pty
+    nobody answers: two Hello attempts of at least 1 s each), another thread's device answers.
+    With the GIL held, the second call could only start once the first had failed."""
+    import threading
+    import time
+
+    master, slave = os.openpty()
+    silent = os.ttyname(slave)
+    idle = ucrypto.Device("sim")
+    started = threading.Event()
+    times = {}
+
+    def waiting_call():
+        times["start"] = time.monotonic()
+        started.set()
+        with pytest.raises(ucrypto.TransportError):
+            ucrypto.Device(silent, timeout=1.0)
+        times["end"] = time.monotonic()
+
+    worker = threading.Thread(target=waiting_call)
+    worker.start()
+    started.wait()
+    idle.rand(32)
+    times["other"] = time.monotonic()
+    worker.join()
+    idle.close()
+    os.close(master)
+    os.close(slave)
+    assert times["end"] - times["start"] >= 2.0
+    assert times["other"] < times["start"] + 1.0, "the other thread waited for the GIL"
