@@ -354,3 +354,18 @@ fn options_read_the_port_strings_of_the_command_line() {
         4
     );
 }
+
+#[test]
+fn the_health_tests_run_over_the_whole_connection_not_per_request() {
+    let mut client = sim();
+    for _ in 0..3 {
+        assert_eq!(client.rand(32).unwrap().len(), 4);
+    }
+    // Three 4-byte requests are tested as one 12-byte stream: a stuck byte spread over several
+    // small requests is still seen.
+    assert_eq!(client.random_health().tested(), 12);
+    // The state is the client's: feeding it a run that straddles what came before fails.
+    let mut health = client.random_health().clone();
+    assert!(health.feed(&[0x5a; 5]).is_ok());
+    assert!(health.feed(&[0x5a]).is_err());
+}

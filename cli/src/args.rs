@@ -137,6 +137,11 @@ pub struct RandArgs {
     /// Write to FILE (written in full or not at all) instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+
+    /// XOR the device's bits with SHA-256 of fresh bits from the host OS (see README, "Entropy"):
+    /// unpredictable if either source is.
+    #[arg(long)]
+    pub mix_host_entropy: bool,
 }
 
 const AES_EXAMPLES: &str = "\

@@ -12,6 +12,7 @@ use zeroize::Zeroizing;
 use crate::device_info::DeviceInfo;
 use crate::error::{Error, Result, TransportError};
 use crate::transport::Transport;
+use crate::verify::health::HealthTests;
 
 /// How many times `Hello` is sent before the device is declared absent.
 const HELLO_ATTEMPTS: u32 = 2;
@@ -54,6 +55,9 @@ pub struct Client<T: Transport = Box<dyn Transport + Send>> {
     outstanding: VecDeque<u32>,
     /// Whether anything that was not one of our frames arrived (for "not our protocol").
     valid_frames: u64,
+    /// The SP 800-90B health tests over every random byte received on this connection, so that
+    /// many small requests are tested as one stream.
+    random_health: HealthTests,
 }
 
 impl<T: Transport> Client<T> {
@@ -74,6 +78,7 @@ impl<T: Transport> Client<T> {
             info: None,
             outstanding: VecDeque::new(),
             valid_frames: 0,
+            random_health: HealthTests::new(),
         };
         client.transport.discard_input()?;
         // Not `call`: a port with no device behind it should fail after HELLO_ATTEMPTS waits,
@@ -102,6 +107,11 @@ impl<T: Transport> Client<T> {
         check_versions(info.protocol_version, &info.schema)?;
         client.info = Some(info.with_port(client.transport.describe()));
         Ok(client)
+    }
+
+    /// The health tests of the random bytes received on this connection so far.
+    pub fn random_health(&mut self) -> &mut HealthTests {
+        &mut self.random_health
     }
 
     /// What the device said in the handshake.

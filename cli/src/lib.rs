@@ -39,6 +39,7 @@ pub mod client;
 pub mod commands;
 pub mod connect;
 pub mod device_info;
+pub mod entropy_mix;
 pub mod error;
 pub mod faults;
 pub mod keys;

@@ -12,6 +12,7 @@ extern crate std;
 pub mod frame;
 pub mod limits;
 pub mod messages;
+mod redact;
 
 pub use frame::{encode_frame, FrameDecoder, FrameError};
 pub use limits::*;

@@ -75,6 +75,11 @@ pub fn run(global: &GlobalArgs, args: &AesArgs) -> Result<()> {
         job.check_input_len(len)?;
     }
 
+    // After the input checks, so that bad input still gets its one line.
+    let warnings: Vec<&str> = args.key.command_line_warning().into_iter().collect();
+    for warning in &warnings {
+        eprintln!("warning: {warning}");
+    }
     let mut client = super::connect(global)?;
     let mut output = Output::create(args.output.as_deref(), format)?;
     let mut progress = ProgressDisplay::default();
@@ -108,6 +113,7 @@ pub fn run(global: &GlobalArgs, args: &AesArgs) -> Result<()> {
         "bytes": summary.output_bytes,
         "format": format,
         "verified": !args.no_verify,
+        "warnings": warnings,
     });
     add_device_fields(&mut json, info);
     commit_with_json(output, json, "data")

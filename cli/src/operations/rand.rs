@@ -67,7 +67,21 @@ impl<T: Transport> Client<T> {
         sink: &mut dyn FnMut(&[u8]) -> Result<()>,
         progress: &mut dyn Progress,
     ) -> Result<()> {
-        let mut health = HealthTests::new();
+        // The tests run over everything this connection received, not per request: many small
+        // requests are tested as one stream. (Taken out while `receive` borrows the client.)
+        let mut health = std::mem::take(self.random_health());
+        let result = self.rand_words_tested(words, sink, progress, &mut health);
+        *self.random_health() = health;
+        result
+    }
+
+    fn rand_words_tested(
+        &mut self,
+        words: u64,
+        sink: &mut dyn FnMut(&[u8]) -> Result<()>,
+        progress: &mut dyn Progress,
+        health: &mut HealthTests,
+    ) -> Result<()> {
         let mut in_flight: VecDeque<(u32, usize, Duration)> = VecDeque::new();
         let mut unrequested = words;
         let mut retries = 0;

@@ -2,20 +2,23 @@
 //!
 //! All buffers are fixed-size fields: the engine never allocates, whatever arrives.
 use ucrypto_protocol::{
-    encode_frame, Capabilities, Command, DeviceError, ErrorCode, FrameDecoder, FrameError,
-    HelloInfo, KeySize, Request, RequestBody, RequestPrefix, Response, ResponseBody, SelfTest,
-    MAX_CHUNK_LEN, MAX_FRAME_LEN, MAX_WIRE_FRAME_LEN, MIN_RSA_BITS, PROTOCOL_VERSION,
-    REQUEST_VARIANTS, SCHEMA_FINGERPRINT,
+    encode_frame, Capabilities, Command, DeviceError, Entropy, EntropyState, ErrorCode,
+    FrameDecoder, FrameError, HelloInfo, KeySize, Request, RequestBody, RequestPrefix, Response,
+    ResponseBody, SelfTest, TestOutcome, MAX_CHUNK_LEN, MAX_FRAME_LEN, MAX_WIRE_FRAME_LEN,
+    MIN_RSA_BITS, PROTOCOL_VERSION, REQUEST_VARIANTS, SCHEMA_FINGERPRINT,
 };
 
-use crate::{Backend, ChipProfile, FIRMWARE_VERSION};
+use zeroize::Zeroize;
+
+use crate::{Backend, ChipProfile, PortId, FIRMWARE_VERSION};
 
 mod aes;
 mod random;
-mod rsa;
+pub(crate) mod rsa;
 mod self_test;
 mod session;
 mod sign;
+mod startup_health;
 
 use session::SessionSlot;
 
@@ -90,8 +93,30 @@ impl<B: Backend> Engine<B> {
         capabilities(&self.backend)
     }
 
-    /// Feeds bytes received from the host; `send` is called with each complete response frame.
-    pub fn receive(&mut self, mut input: &[u8], mut send: impl FnMut(&[u8])) {
+    /// Feeds bytes received from the host on a single-port device without a clock (the virtual
+    /// device): sessions never time out. `send` is called with each complete response frame.
+    pub fn receive(&mut self, input: &[u8], send: impl FnMut(&[u8])) {
+        self.receive_on(PortId::DEFAULT, 0, input, send);
+    }
+
+    /// Ends an open session idle for [`ucrypto_protocol::SESSION_IDLE_TIMEOUT_MS`] on the
+    /// caller's millisecond clock, wiping its key: called between requests, so that a key does
+    /// not stay in RAM after its host went away.
+    pub fn expire_idle_session(&mut self, now_ms: u64) {
+        self.sessions.expire_idle(now_ms);
+    }
+
+    /// Feeds bytes received on `port` at `now_ms` (a monotonic millisecond clock); `send` is
+    /// called with each complete response frame. After `send` returns, the frame and the
+    /// payload it carried (random bytes, AES output, a signature) are wiped from the engine.
+    pub fn receive_on(
+        &mut self,
+        port: PortId,
+        now_ms: u64,
+        mut input: &[u8],
+        mut send: impl FnMut(&[u8]),
+    ) {
+        self.sessions.serve_from(port, now_ms);
         while !input.is_empty() {
             let (consumed, frame) = self.decoder.push(input);
             input = &input[consumed..];
@@ -133,12 +158,29 @@ impl<B: Backend> Engine<B> {
                     let fallback = error(response.seq, ErrorCode::Internal, "response too large");
                     match encode_frame(&fallback, &mut self.scratch, &mut self.out) {
                         Ok(frame) => frame,
-                        Err(_) => continue,
+                        Err(_) => {
+                            self.wipe_answer();
+                            continue;
+                        }
                     }
                 }
             };
             send(frame);
+            self.wipe_answer();
         }
+    }
+
+    /// Wipes the response just sent: its payload, its encoding and its frame.
+    fn wipe_answer(&mut self) {
+        self.data.zeroize();
+        self.scratch.zeroize();
+        self.out.zeroize();
+    }
+
+    /// The engine's buffers, for tests that look for secrets left behind.
+    #[cfg(test)]
+    pub(crate) fn buffers(&self) -> [&[u8]; 3] {
+        [&self.data, &self.scratch, &self.out]
     }
 }
 
@@ -193,8 +235,9 @@ fn dispatch<'d, B: Backend>(
 ) -> Outcome<'d> {
     match body {
         RequestBody::Hello => {
-            // A new host (or the same one after a timeout): nothing of the old stream survives.
-            sessions.end_any();
+            // A new host on this port (or the same one after a timeout): nothing of its old
+            // stream survives. The other port's session is not this host's to end.
+            sessions.end_own();
             Ok(ResponseBody::Hello(hello(backend, self_test)))
         }
         RequestBody::Ping { nonce } => Ok(ResponseBody::Pong { nonce }),
@@ -243,9 +286,18 @@ fn hello<B: Backend>(backend: &B, self_test: &SelfTest) -> HelloInfo<'static> {
         virtual_device: backend.is_virtual(),
         device_id: backend.device_id(),
         capabilities: capabilities(backend),
-        entropy: backend.entropy(),
+        entropy: entropy(backend, self_test),
         self_test: *self_test,
     }
+}
+
+/// The backend's entropy source, `Failed` also when the start-up health test failed.
+fn entropy<B: Backend>(backend: &B, self_test: &SelfTest) -> Entropy {
+    let mut entropy = backend.entropy();
+    if matches!(self_test.rng, TestOutcome::Failed) {
+        entropy.state = EntropyState::Failed;
+    }
+    entropy
 }
 
 /// What this engine can do on `backend`'s chip.
@@ -264,5 +316,7 @@ fn capabilities<B: Backend>(backend: &B) -> Capabilities {
 
 #[cfg(test)]
 mod aes_tests;
+#[cfg(test)]
+mod session_tests;
 #[cfg(test)]
 pub(crate) mod tests;
