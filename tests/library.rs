@@ -369,3 +369,21 @@ fn the_health_tests_run_over_the_whole_connection_not_per_request() {
     assert!(health.feed(&[0x5a; 5]).is_ok());
     assert!(health.feed(&[0x5a]).is_err());
 }
+
+#[test]
+fn a_closed_chain_refuses_further_input() {
+    let mut client = sim();
+    let mut chain = AesChain::open(
+        &mut client,
+        AesDirection::Encrypt,
+        AesMode::Ctr,
+        &[5; 16],
+        Some([0; 16]),
+    )
+    .unwrap();
+    assert_eq!(chain.update(&mut client, b"some").unwrap().len(), 4);
+    chain.close(&mut client);
+    let err = chain.update(&mut client, b"more").unwrap_err();
+    assert_eq!(err.exit_code(), 2, "{err}");
+    assert!(err.to_string().contains("has ended"), "{err}");
+}

@@ -122,7 +122,7 @@ impl AesChain {
     }
 
     /// Runs `input` through the session and returns the verified output so far (whole blocks
-    /// in ECB and CBC, every byte in the other modes).
+    /// in ECB and CBC, every byte in the other modes). After an error the session is ended.
     pub fn update<T: Transport>(
         &mut self,
         client: &mut Client<T>,
@@ -131,13 +131,20 @@ impl AesChain {
         if self.ended {
             return Err(Error::input("this AES session has ended: open a new one"));
         }
-        if !self.mode.needs_whole_blocks() {
-            return self.process(client, input);
+        let result = if self.mode.needs_whole_blocks() {
+            self.held.extend_from_slice(input);
+            let ready = self.held.len() / BLOCK * BLOCK;
+            let data = Zeroizing::new(self.held.drain(..ready).collect::<Vec<u8>>());
+            self.process(client, &data)
+        } else {
+            self.process(client, input)
+        };
+        if result.is_err() {
+            // The host's reference has moved past a chunk the device did not answer for: the
+            // chain cannot continue. End it, so the device wipes the key.
+            self.close(client);
         }
-        self.held.extend_from_slice(input);
-        let ready = self.held.len() / BLOCK * BLOCK;
-        let data = Zeroizing::new(self.held.drain(..ready).collect::<Vec<u8>>());
-        self.process(client, &data)
+        result
     }
 
     /// Ends the session: ECB and CBC refuse a partial block left over (pad the input yourself).
