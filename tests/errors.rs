@@ -197,6 +197,7 @@ fn hello_with_version(seq: u32, version: u16, schema: [u8; 8]) -> Vec<u8> {
                 sha256: TestOutcome::Passed,
                 rsa: TestOutcome::Passed,
             },
+            key_slots: None,
         }),
     })
     .unwrap()

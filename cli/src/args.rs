@@ -284,6 +284,16 @@ pub struct SimArgs {
     /// `delay=MS` (before each answer), `reset-after=N` (restart every N answers), `seed=S`.
     #[arg(long, value_name = "SPEC")]
     pub faults: Option<crate::faults::FaultSpec>,
+
+    /// Keep the eFuses in FILE across runs (352 bytes: BLOCK0..BLOCK10, 8 little-endian words
+    /// each; created all zero if missing). Without it they live in memory.
+    #[arg(long, value_name = "FILE")]
+    pub efuse: Option<std::path::PathBuf>,
+
+    /// Keep the SPI flash in FILE across runs (a raw 4 MiB image, 0xFF when erased; created if
+    /// missing). Without it the flash lives in memory.
+    #[arg(long, value_name = "FILE")]
+    pub flash: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -326,6 +326,15 @@ fn summary(body: &RequestBody<'_>) -> String {
             format!("SignDigest {{ {}-bit key }}", key.n.len() * 8)
         }
         RequestBody::EndSession { .. } => "EndSession".into(),
+        RequestBody::KeyGenerate { slot, bits } => {
+            format!("KeyGenerate {{ slot: {slot}, bits: {bits} }}")
+        }
+        RequestBody::KeyImport { slot, key } => {
+            format!("KeyImport {{ slot: {slot}, {}-bit key }}", key.n.len() * 8)
+        }
+        RequestBody::PublicKey { slot } => format!("PublicKey {{ slot: {slot} }}"),
+        RequestBody::SignSlot { slot, .. } => format!("SignSlot {{ slot: {slot} }}"),
+        RequestBody::SignDigestSlot { slot, .. } => format!("SignDigestSlot {{ slot: {slot} }}"),
     }
 }
 

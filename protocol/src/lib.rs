@@ -10,11 +10,13 @@
 extern crate std;
 
 pub mod frame;
+pub mod keys;
 pub mod limits;
 pub mod messages;
 mod redact;
 
 pub use frame::{encode_frame, FrameDecoder, FrameError};
+pub use keys::*;
 pub use limits::*;
 pub use messages::*;
 

@@ -3,6 +3,8 @@
 use postcard_schema::Schema;
 use serde::{Deserialize, Serialize};
 
+use crate::keys::{KeySlots, PublicKeyInfo};
+
 /// A request from the host. `seq` is chosen by the host and echoed by the response, so a late
 /// answer is never taken for the current one. The host never uses 0: the device answers 0 when it
 /// cannot read the sequence number of a damaged request.
@@ -57,6 +59,19 @@ pub enum RequestBody<'a> {
     },
     /// Ends a session early and wipes its key material.
     EndSession { session: u32 },
+    /// Generates an RSA key of `bits` bits on the device, stores it as a Digital Signature key in
+    /// `slot` (or [`crate::ANY_SLOT`]) and answers with [`ResponseBody::PublicKey`]. Burns eFuses:
+    /// irreversible.
+    KeyGenerate { slot: u8, bits: u16 },
+    /// Stores a key sent by the host as a Digital Signature key in `slot` (or
+    /// [`crate::ANY_SLOT`]); answered like `KeyGenerate`. Burns eFuses: irreversible.
+    KeyImport { slot: u8, key: RsaPrivateKey<'a> },
+    /// The public key of the Digital Signature key in `slot`.
+    PublicKey { slot: u8 },
+    /// Finishes the hash session like `SignHashed`, signing with the key in `slot`.
+    SignSlot { session: u32, length: u64, slot: u8 },
+    /// Signs a SHA-256 digest computed elsewhere with the key in `slot`.
+    SignDigestSlot { digest: [u8; 32], slot: u8 },
 }
 
 /// An RSA private key in CRT form. Every integer is unsigned big-endian without a sign byte.
@@ -116,6 +131,9 @@ pub struct Response<'a> {
 }
 
 /// What the device answers. Its `Debug` shows payloads as lengths only (see [`crate::redact`]).
+// `Hello` (with its key slots) is the large variant; one response lives at a time and the
+// device has no allocator to box it.
+#[allow(clippy::large_enum_variant)]
 #[derive(Serialize, Deserialize, Schema, Clone, PartialEq, Eq)]
 pub enum ResponseBody<'a> {
     /// Must stay variant 0 with [`HelloInfo`]'s first two fields unchanged in every version, so
@@ -148,6 +166,8 @@ pub enum ResponseBody<'a> {
     },
     SessionEnded,
     Error(DeviceError<'a>),
+    /// The public key of a slot (answer to `KeyGenerate`, `KeyImport` and `PublicKey`).
+    PublicKey(PublicKeyInfo<'a>),
 }
 
 /// The device's answer to `Hello`.
@@ -164,6 +184,8 @@ pub struct HelloInfo<'a> {
     pub capabilities: Capabilities,
     pub entropy: Entropy,
     pub self_test: SelfTest,
+    /// The key slots; `None` on a device without the Digital Signature peripheral.
+    pub key_slots: Option<KeySlots>,
 }
 
 #[derive(Serialize, Deserialize, Schema, Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -215,16 +237,25 @@ pub enum Command {
     Random = 1,
     Aes = 2,
     Sign = 4,
+    /// Keys that stay on the device: `KeyGenerate`, `KeyImport`, `PublicKey`, `SignSlot`,
+    /// `SignDigestSlot`.
+    DeviceKeys = 8,
 }
 
 impl Command {
-    pub const ALL: [Command; 3] = [Command::Random, Command::Aes, Command::Sign];
+    pub const ALL: [Command; 4] = [
+        Command::Random,
+        Command::Aes,
+        Command::Sign,
+        Command::DeviceKeys,
+    ];
 
     pub const fn name(self) -> &'static str {
         match self {
             Command::Random => "rand",
             Command::Aes => "aes",
             Command::Sign => "sign",
+            Command::DeviceKeys => "keys",
         }
     }
 }
@@ -344,6 +375,20 @@ pub enum ErrorCode {
     SelfTestFailed,
     /// 10: a computed result failed the device's own check (a fault): nothing was released.
     FaultDetected,
+    /// 11: the slot's eFuse key block is not empty (a key, another purpose, or a burn that did
+    /// not finish): the device never burns over it.
+    SlotUsed,
+    /// 12: [`crate::ANY_SLOT`] was asked and no key block is free.
+    NoFreeKeyBlock,
+    /// 13: the slot holds no usable Digital Signature key.
+    NoKey,
+    /// 14: the eFuse burn did not verify; the slot now reports what it holds.
+    BurnFailed,
+    /// 15: the Digital Signature peripheral refused the stored parameter block (its digest or
+    /// padding did not match the eFuse key).
+    DsFailed,
+    /// 16: writing or reading the key record in flash failed.
+    StorageFailed,
 }
 
 impl ErrorCode {
@@ -360,6 +405,12 @@ impl ErrorCode {
             ErrorCode::OutOfSequence => "out-of-sequence",
             ErrorCode::SelfTestFailed => "self-test-failed",
             ErrorCode::FaultDetected => "fault-detected",
+            ErrorCode::SlotUsed => "slot-used",
+            ErrorCode::NoFreeKeyBlock => "no-free-key-block",
+            ErrorCode::NoKey => "no-key",
+            ErrorCode::BurnFailed => "burn-failed",
+            ErrorCode::DsFailed => "ds-failed",
+            ErrorCode::StorageFailed => "storage-failed",
         }
     }
 }
@@ -376,6 +427,14 @@ impl RequestBody<'_> {
             RequestBody::SignHashed { key, .. } | RequestBody::SignDigest { key, .. } => {
                 sign_time_ms(key.n.len())
             }
+            RequestBody::KeyGenerate { bits, .. } => key_generate_time_ms(*bits),
+            // Checks, the parameter block, the burn and a test signature through it.
+            RequestBody::KeyImport { key, .. } => 2 * sign_time_ms(key.n.len()) + 2_000,
+            RequestBody::PublicKey { .. } => 500,
+            // The host may not know the slot's size: the largest one's time.
+            RequestBody::SignSlot { .. } | RequestBody::SignDigestSlot { .. } => {
+                sign_time_ms(crate::MAX_RSA_BITS as usize / 8)
+            }
         }
     }
 
@@ -387,6 +446,8 @@ impl RequestBody<'_> {
                 | RequestBody::Ping { .. }
                 | RequestBody::Random { .. }
                 | RequestBody::SignDigest { .. }
+                | RequestBody::PublicKey { .. }
+                | RequestBody::SignDigestSlot { .. }
         )
     }
 }
@@ -406,6 +467,24 @@ const fn sign_time_ms(n_len: usize) -> u32 {
     };
     if scaled < 1_000 {
         1_000
+    } else {
+        scaled as u32
+    }
+}
+
+/// The device's time to generate a key of `bits` bits, store it and burn its eFuse block: 90 s
+/// for 2048 bits, scaled with the cube of the size (a prime search costs about the size times
+/// one exponentiation), never under 10 s. Prime searching takes a random time; this is several
+/// times the expected time on an ESP32-C3 (docs/keys.md, "Timing").
+const fn key_generate_time_ms(bits: u16) -> u32 {
+    const FULL_MS: u128 = 90_000;
+    const FULL_BITS: u128 = 2048;
+    let b = bits as u128;
+    let scaled = FULL_MS * b * b * b / (FULL_BITS * FULL_BITS * FULL_BITS);
+    if scaled < 10_000 {
+        10_000
+    } else if scaled > 1_800_000 {
+        1_800_000
     } else {
         scaled as u32
     }
@@ -431,7 +510,7 @@ pub struct RequestPrefix {
 }
 
 /// Number of [`RequestBody`] variants; a prefix with a larger variant is an unknown request.
-pub const REQUEST_VARIANTS: u32 = 10;
+pub const REQUEST_VARIANTS: u32 = 15;
 
 #[cfg(test)]
 mod tests {
@@ -464,5 +543,16 @@ mod tests {
         assert_eq!(sign_wait(256), 1_250);
         assert_eq!(sign_wait(128), 1_000);
         assert_eq!(sign_wait(1024), 10_000);
+    }
+
+    #[test]
+    fn key_generation_time_follows_the_key_size() {
+        let wait = |bits| RequestBody::KeyGenerate { slot: 0, bits }.device_time_ms();
+        assert_eq!(wait(2048), 90_000);
+        assert_eq!(wait(3072), 303_750);
+        assert_eq!(wait(4096), 720_000);
+        assert_eq!(wait(1024), 11_250);
+        assert_eq!(wait(512), 10_000);
+        assert_eq!(wait(u16::MAX), 1_800_000);
     }
 }

@@ -75,6 +75,34 @@ impl fmt::Debug for RequestBody<'_> {
                 .debug_struct("EndSession")
                 .field("session", session)
                 .finish(),
+            RequestBody::KeyGenerate { slot, bits } => f
+                .debug_struct("KeyGenerate")
+                .field("slot", slot)
+                .field("bits", bits)
+                .finish(),
+            RequestBody::KeyImport { slot, key } => f
+                .debug_struct("KeyImport")
+                .field("slot", slot)
+                .field("key", key)
+                .finish(),
+            RequestBody::PublicKey { slot } => {
+                f.debug_struct("PublicKey").field("slot", slot).finish()
+            }
+            RequestBody::SignSlot {
+                session,
+                length,
+                slot,
+            } => f
+                .debug_struct("SignSlot")
+                .field("session", session)
+                .field("length", length)
+                .field("slot", slot)
+                .finish(),
+            RequestBody::SignDigestSlot { digest, slot } => f
+                .debug_struct("SignDigestSlot")
+                .field("digest", &Bytes(digest.len()))
+                .field("slot", slot)
+                .finish(),
         }
     }
 }
@@ -107,6 +135,8 @@ impl fmt::Debug for ResponseBody<'_> {
                 .finish(),
             ResponseBody::SessionEnded => f.write_str("SessionEnded"),
             ResponseBody::Error(error) => f.debug_tuple("Error").field(error).finish(),
+            // A public key is public: shown whole.
+            ResponseBody::PublicKey(info) => f.debug_tuple("PublicKey").field(info).finish(),
         }
     }
 }

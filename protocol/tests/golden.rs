@@ -93,7 +93,7 @@ fn error_response() {
 fn schema_fingerprint_is_pinned() {
     assert_eq!(
         SCHEMA_FINGERPRINT,
-        [0xc2, 0x4a, 0x32, 0x04, 0x3b, 0xb5, 0x76, 0x35]
+        [0xfb, 0xa9, 0xce, 0x91, 0x0f, 0xe8, 0xf9, 0x98]
     );
 }
 
@@ -102,7 +102,10 @@ fn schema_fingerprint_is_pinned() {
 fn request_variant_count_matches_the_enum() {
     let last = Request {
         seq: 1,
-        body: RequestBody::EndSession { session: 0 },
+        body: RequestBody::SignDigestSlot {
+            digest: [0; 32],
+            slot: 0,
+        },
     };
     let body = postcard::to_allocvec(&last).unwrap();
     assert_eq!(u32::from(body[1]) + 1, REQUEST_VARIANTS);
@@ -129,7 +132,7 @@ fn doc_hello() -> Response<'static> {
             virtual_device: false,
             device_id: [0x58, 0xcf, 0x79, 0x01, 0x02, 0x03],
             capabilities: Capabilities {
-                commands: 7,
+                commands: 15,
                 aes_key_sizes: 7,
                 aes_hw_key_sizes: 5,
                 min_rsa_bits: 1024,
@@ -146,6 +149,17 @@ fn doc_hello() -> Response<'static> {
                 sha256: TestOutcome::Passed,
                 rsa: TestOutcome::Passed,
             },
+            key_slots: Some([
+                SlotState::DsKey {
+                    bits: 2048,
+                    spki_sha256: [0xaa; 32],
+                },
+                SlotState::OtherPurpose { purpose: 4 },
+                SlotState::Free,
+                SlotState::Free,
+                SlotState::Free,
+                SlotState::Free,
+            ]),
         }),
     }
 }
@@ -154,13 +168,136 @@ fn doc_hello() -> Response<'static> {
 fn hello_response() {
     let body = postcard::to_allocvec(&doc_hello()).unwrap();
     let expected = hex(
-        "01 00 01 c2 4a 32 04 3b b5 76 35 05 30 2e 31 2e 30 02 00 58 cf 79 01 02 03 \
-         07 07 05 80 08 80 18 80 18 00 00 00 00 00 00",
+        "01 00 01 fb a9 ce 91 0f e8 f9 98 05 30 2e 31 2e 30 02 00 58 cf 79 01 02 03 \
+         0f 07 05 80 08 80 18 80 18 00 00 00 00 00 00 \
+         01 01 80 10 aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa \
+         aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa 02 04 00 00 00 00",
     );
     assert_eq!(body, expected, "{:02x?}", body);
     let wire = hex(
-        "00 02 01 11 01 c2 4a 32 04 3b b5 76 35 05 30 2e 31 2e 30 02 10 58 cf 79 01 02 03 07 07 \
-         05 80 08 80 18 80 18 01 01 01 01 01 05 1b 43 bf ce 00",
+        "00 02 01 11 01 fb a9 ce 91 0f e8 f9 98 05 30 2e 31 2e 30 02 10 58 cf 79 01 02 03 0f 07 \
+         05 80 08 80 18 80 18 01 01 01 01 01 27 01 01 80 10 aa aa aa aa aa aa aa aa aa aa aa aa \
+         aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa 02 04 01 01 01 05 01 cc 67 \
+         58 00",
     );
     assert_eq!(encode_frame_vec(&doc_hello()).unwrap(), wire);
+}
+
+/// Checks that `msg` encodes to `wire` and decodes back to itself.
+fn round_trip<'a, T>(msg: &T, wire: &str, body: &'a mut Vec<u8>)
+where
+    T: serde::Serialize + serde::Deserialize<'a> + PartialEq + std::fmt::Debug,
+{
+    let wire = hex(wire);
+    assert_eq!(encode_frame_vec(msg).unwrap(), wire, "{msg:?}");
+    *body = decode_one(&wire);
+    assert_eq!(&postcard::from_bytes::<T>(body).unwrap(), msg);
+}
+
+#[test]
+fn key_generate_request() {
+    let req = Request {
+        seq: 1,
+        body: RequestBody::KeyGenerate {
+            slot: 0,
+            bits: 2048,
+        },
+    };
+    // seq 1, variant 10, slot 0, bits 2048 (varint 80 10).
+    round_trip(&req, "00 03 01 0a 07 80 10 68 64 dd df 00", &mut Vec::new());
+}
+
+#[test]
+fn key_import_request() {
+    // The toy key n = 55 = 11 * 5, e = 3, d = 27 (sizes far below what a device accepts).
+    let key = RsaPrivateKey {
+        n: &[0x37],
+        e: &[0x03],
+        d: &[0x1b],
+        p: &[0x0b],
+        q: &[0x05],
+        dp: &[0x07],
+        dq: &[0x03],
+        qinv: &[0x09],
+    };
+    let req = Request {
+        seq: 2,
+        body: RequestBody::KeyImport {
+            slot: ANY_SLOT,
+            key,
+        },
+    };
+    round_trip(
+        &req,
+        "00 18 02 0b ff 01 37 01 03 01 1b 01 0b 01 05 01 07 01 03 01 09 e3 8a 82 d0 00",
+        &mut Vec::new(),
+    );
+}
+
+#[test]
+fn public_key_request_and_response() {
+    let req = Request {
+        seq: 3,
+        body: RequestBody::PublicKey { slot: 3 },
+    };
+    round_trip(&req, "00 08 03 0c 03 99 32 84 4a 00", &mut Vec::new());
+    let resp = Response {
+        seq: 1,
+        body: ResponseBody::PublicKey(PublicKeyInfo {
+            slot: 0,
+            bits: 6,
+            n: &[0x37],
+            e: &[0x03],
+        }),
+    };
+    round_trip(
+        &resp,
+        "00 03 01 09 0a 06 01 37 01 03 12 5c fc 4b 00",
+        &mut Vec::new(),
+    );
+}
+
+#[test]
+fn slot_signing_requests() {
+    let req = Request {
+        seq: 4,
+        body: RequestBody::SignSlot {
+            session: 1,
+            length: 3,
+            slot: 0,
+        },
+    };
+    round_trip(&req, "00 05 04 0d 01 03 05 cf 0a b2 64 00", &mut Vec::new());
+    // The digest is SHA-256("abc").
+    let digest = hex("ba 78 16 bf 8f 01 cf ea 41 41 40 de 5d ae 22 23 \
+                      b0 03 61 a3 96 17 7a 9c b4 10 ff 61 f2 00 15 ad");
+    let req = Request {
+        seq: 5,
+        body: RequestBody::SignDigestSlot {
+            digest: digest.try_into().unwrap(),
+            slot: 1,
+        },
+    };
+    round_trip(
+        &req,
+        "00 20 05 0e ba 78 16 bf 8f 01 cf ea 41 41 40 de 5d ae 22 23 b0 03 61 a3 96 17 7a 9c \
+         b4 10 ff 61 f2 08 15 ad 01 ca d7 a7 1a 00",
+        &mut Vec::new(),
+    );
+}
+
+#[test]
+fn slot_used_error() {
+    let resp = Response {
+        seq: 7,
+        body: ResponseBody::Error(DeviceError {
+            code: ErrorCode::SlotUsed,
+            message: "x",
+        }),
+    };
+    round_trip(
+        &resp,
+        "00 0a 07 08 0b 01 78 94 71 dc 21 00",
+        &mut Vec::new(),
+    );
 }

@@ -13,6 +13,7 @@ use zeroize::Zeroize;
 use crate::{Backend, ChipProfile, PortId, FIRMWARE_VERSION};
 
 mod aes;
+mod keys;
 mod random;
 pub(crate) mod rsa;
 mod self_test;
@@ -44,6 +45,8 @@ pub struct Engine<B: Backend> {
     self_test: SelfTest,
     sessions: SessionSlot<B>,
     stats: EngineStats,
+    /// Whether the backend drives device keys (known at start: it is the hardware's).
+    device_keys: bool,
 }
 
 /// What a request handler returns: a response body, or an error code with a hint.
@@ -53,6 +56,7 @@ impl<B: Backend> Engine<B> {
     /// Wraps `backend`, running the start-up self-tests on it first.
     pub fn new(mut backend: B) -> Self {
         let self_test = self_test::run(&mut backend);
+        let device_keys = keys::available(&mut backend);
         Self {
             backend,
             decoder: FrameDecoder::new(),
@@ -62,11 +66,17 @@ impl<B: Backend> Engine<B> {
             self_test,
             sessions: SessionSlot::new(),
             stats: EngineStats::default(),
+            device_keys,
         }
     }
 
     pub fn backend(&self) -> &B {
         &self.backend
+    }
+
+    /// The backend, for a host that keeps the virtual device's eFuse and flash images.
+    pub fn backend_mut(&mut self) -> &mut B {
+        &mut self.backend
     }
 
     /// What a chip reset does: any half-received frame and the open session (with its keys)
@@ -90,7 +100,7 @@ impl<B: Backend> Engine<B> {
 
     /// The capabilities this engine reports on its backend.
     pub fn capabilities(&self) -> Capabilities {
-        capabilities(&self.backend)
+        capabilities(&self.backend, self.device_keys)
     }
 
     /// Feeds bytes received from the host on a single-port device without a clock (the virtual
@@ -140,6 +150,7 @@ impl<B: Backend> Engine<B> {
             } else {
                 serve(
                     &mut self.backend,
+                    self.device_keys,
                     &self.self_test,
                     &mut self.sessions,
                     &mut self.stats,
@@ -194,6 +205,7 @@ fn error(seq: u32, code: ErrorCode, message: &'static str) -> Response<'static> 
 /// Decodes one checked frame body and serves it.
 fn serve<'d, B: Backend>(
     backend: &mut B,
+    device_keys: bool,
     self_test: &SelfTest,
     sessions: &mut SessionSlot<B>,
     stats: &mut EngineStats,
@@ -216,7 +228,14 @@ fn serve<'d, B: Backend>(
         }
     };
     let seq = request.seq;
-    let outcome = dispatch(backend, self_test, sessions, data, request.body);
+    let outcome = dispatch(
+        backend,
+        device_keys,
+        self_test,
+        sessions,
+        data,
+        request.body,
+    );
     Response {
         seq,
         body: match outcome {
@@ -228,6 +247,7 @@ fn serve<'d, B: Backend>(
 
 fn dispatch<'d, B: Backend>(
     backend: &mut B,
+    device_keys: bool,
     self_test: &SelfTest,
     sessions: &mut SessionSlot<B>,
     data: &'d mut [u8; MAX_CHUNK_LEN],
@@ -238,7 +258,7 @@ fn dispatch<'d, B: Backend>(
             // A new host on this port (or the same one after a timeout): nothing of its old
             // stream survives. The other port's session is not this host's to end.
             sessions.end_own();
-            Ok(ResponseBody::Hello(hello(backend, self_test)))
+            Ok(ResponseBody::Hello(hello(backend, device_keys, self_test)))
         }
         RequestBody::Ping { nonce } => Ok(ResponseBody::Pong { nonce }),
         RequestBody::Random { words } => random::serve(backend, self_test, data, words),
@@ -274,10 +294,36 @@ fn dispatch<'d, B: Backend>(
                 Err((ErrorCode::NoSession, "no such session"))
             }
         }
+        RequestBody::KeyGenerate { slot, bits } => {
+            // Long: nothing of this port's open stream survives it (the other port's session is
+            // not this host's to end).
+            sessions.end_own();
+            keys::generate(backend, self_test, slot, bits, data)
+        }
+        RequestBody::KeyImport { slot, key } => {
+            sessions.end_own();
+            keys::import(backend, self_test, slot, &key, data)
+        }
+        RequestBody::PublicKey { slot } => keys::public_key(backend, slot, data),
+        RequestBody::SignSlot {
+            session,
+            length,
+            slot,
+        } => {
+            let digest = sign::finish_hash(backend, sessions, session, length)?;
+            keys::sign_digest(backend, self_test, slot, &digest, data)
+        }
+        RequestBody::SignDigestSlot { digest, slot } => {
+            keys::sign_digest(backend, self_test, slot, &digest, data)
+        }
     }
 }
 
-fn hello<B: Backend>(backend: &B, self_test: &SelfTest) -> HelloInfo<'static> {
+fn hello<B: Backend>(
+    backend: &mut B,
+    device_keys: bool,
+    self_test: &SelfTest,
+) -> HelloInfo<'static> {
     HelloInfo {
         protocol_version: PROTOCOL_VERSION,
         schema: SCHEMA_FINGERPRINT,
@@ -285,9 +331,14 @@ fn hello<B: Backend>(backend: &B, self_test: &SelfTest) -> HelloInfo<'static> {
         chip: backend.chip(),
         virtual_device: backend.is_virtual(),
         device_id: backend.device_id(),
-        capabilities: capabilities(backend),
+        capabilities: capabilities(backend, device_keys),
         entropy: entropy(backend, self_test),
         self_test: *self_test,
+        key_slots: if device_keys {
+            keys::slots(backend)
+        } else {
+            None
+        },
     }
 }
 
@@ -301,10 +352,15 @@ fn entropy<B: Backend>(backend: &B, self_test: &SelfTest) -> Entropy {
 }
 
 /// What this engine can do on `backend`'s chip.
-fn capabilities<B: Backend>(backend: &B) -> Capabilities {
+fn capabilities<B: Backend>(backend: &B, device_keys: bool) -> Capabilities {
     let profile = ChipProfile::of(backend.chip());
+    let keys = if device_keys {
+        Command::DeviceKeys as u32
+    } else {
+        0
+    };
     Capabilities {
-        commands: Command::Random as u32 | Command::Aes as u32 | Command::Sign as u32,
+        commands: Command::Random as u32 | Command::Aes as u32 | Command::Sign as u32 | keys,
         // Key sizes the accelerator lacks run in software on the device.
         aes_key_sizes: KeySize::Aes128 as u8 | KeySize::Aes192 as u8 | KeySize::Aes256 as u8,
         aes_hw_key_sizes: profile.aes_hw_key_sizes,
