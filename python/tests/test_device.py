@@ -276,3 +276,18 @@ def test_other_threads_run_while_a_device_waits():
     os.close(slave)
     assert times["end"] - times["start"] >= 2.0
     assert times["other"] < times["start"] + 1.0, "the other thread waited for the GIL"
+
+
+@pytest.mark.parametrize("mode, name", [("cbc", "cbc"), ("cfb128", "cfb"), ("ctr", "ctr")])
+def test_aes_equals_openssl_enc(port, openssl, mode, name):
+    key, iv = os.urandom(32), os.urandom(16)
+    plain = os.urandom(96)
+    expected = subprocess.run(
+        [openssl, "enc", f"-aes-256-{name}", "-nopad", "-K", key.hex(), "-iv", iv.hex()],
+        input=plain,
+        capture_output=True,
+        check=True,
+    ).stdout
+    with ucrypto.Device(port) as dev:
+        session = dev.aes(mode, key, **block_args(mode, iv))
+        assert session.update(plain[:50]) + session.update(plain[50:]) + session.finish() == expected
