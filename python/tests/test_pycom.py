@@ -66,11 +66,11 @@ def test_pycom_quick_usage_example():
     assert msg[16:] == reference(modes.CFB8, key, iv, b'Attack at dawn')
 
 
-def test_pycom_generate_rsa_signature_example(rsa_key, tmp_path):
+def test_pycom_generate_rsa_signature_example(rsa_key, tmp_path, monkeypatch):
     key, pem = rsa_key
     (tmp_path / "cert").mkdir()
     (tmp_path / "cert" / "private_key_pkcs8.pem").write_text(pem)
-    os.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)
     # As printed in Pycom's crypto documentation.
     # Example of a JWT header + payload
     header_payload = "eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ"
