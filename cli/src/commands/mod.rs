@@ -10,6 +10,7 @@ use crate::output::Output;
 
 pub mod aes;
 pub mod bench;
+pub mod flash;
 pub mod info;
 pub mod jwt;
 pub mod ports;
@@ -27,6 +28,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Ports => ports::run(global),
         Command::Aes(args) => aes::run(global, &args),
         Command::Sim(args) => sim::run(global, &args),
+        Command::Flash(args) => flash::run(global, &args),
         Command::Sign(args) => sign::run(global, &args),
         Command::Jwt(args) => jwt::run(global, &args),
         Command::Verify(args) => verify::run(global, &args),
