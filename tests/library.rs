@@ -5,7 +5,7 @@ mod common;
 use std::sync::Barrier;
 
 use common::{openssl_run, rsa_key, temp_dir};
-use ucrypto::{connect, Client, ConnectOptions, Port, Progress, SigningKey};
+use ucrypto::{connect, AesChain, Client, ConnectOptions, Port, Progress, SigningKey};
 use ucrypto_protocol::{AesDirection, AesMode, Chip};
 
 fn assert_send<T: Send>() {}
@@ -15,6 +15,7 @@ fn a_client_and_its_options_can_move_to_another_thread() {
     assert_send::<Client>();
     assert_send::<ConnectOptions>();
     assert_send::<SigningKey>();
+    assert_send::<AesChain>();
 }
 
 fn sim() -> Client {
@@ -117,6 +118,69 @@ fn an_aes_session_refuses_a_partial_block_in_cbc_and_outputs_whole_blocks() {
     let err = session.finish().unwrap_err();
     assert_eq!(err.exit_code(), 2, "{err}");
     assert!(err.to_string().contains("4 bytes into a block"), "{err}");
+}
+
+#[test]
+fn cfb128_and_ctr_return_every_byte_at_once_and_continue_mid_block() {
+    let mut client = sim();
+    let key = [9u8; 16];
+    let iv = Some([3u8; 16]);
+    let plain: Vec<u8> = (0..61u8).collect();
+    for mode in [AesMode::Cfb8, AesMode::Cfb128, AesMode::Ctr] {
+        let mut session = client
+            .aes_session(AesDirection::Encrypt, mode, &key, iv)
+            .unwrap();
+        let mut cipher = Vec::new();
+        for piece in [&plain[..5], &plain[5..21], &plain[21..22], &plain[22..]] {
+            let out = session.update(piece).unwrap();
+            assert_eq!(out.len(), piece.len(), "{mode:?}: every byte at once");
+            cipher.extend(out);
+        }
+        assert!(session.finish().unwrap().is_empty());
+        assert_eq!(
+            cipher,
+            openssl_aes(AesDirection::Encrypt, mode, &key, iv, &plain),
+            "{mode:?}"
+        );
+    }
+}
+
+/// The device holds one session at a time: two chains on one client take turns, each opened
+/// again where it stood (mid-block too), and both still equal openssl.
+#[test]
+fn two_chains_on_one_client_take_turns_mid_block() {
+    let mut client = sim();
+    let plain: Vec<u8> = (0..200u32).map(|i| (i * 13 + 1) as u8).collect();
+    for mode in [AesMode::Cbc, AesMode::Cfb8, AesMode::Cfb128, AesMode::Ctr] {
+        let (key_a, key_b) = ([1u8; 16], [2u8; 32]);
+        let (iv_a, iv_b) = (Some([0xaa; 16]), Some([0xff; 16]));
+        let mut a = AesChain::open(&mut client, AesDirection::Encrypt, mode, &key_a, iv_a).unwrap();
+        let mut b = AesChain::open(&mut client, AesDirection::Decrypt, mode, &key_b, iv_b).unwrap();
+        let (mut out_a, mut out_b) = (Vec::new(), Vec::new());
+        for piece in plain.chunks(7) {
+            out_a.extend(a.update(&mut client, piece).unwrap());
+            out_b.extend(b.update(&mut client, piece).unwrap());
+        }
+        // 200 bytes: CBC holds the last 8 (ECB and CBC take whole blocks).
+        out_a.extend(a.update(&mut client, &[0; 8]).unwrap());
+        out_b.extend(b.update(&mut client, &[0; 8]).unwrap());
+        a.finish(&mut client).unwrap();
+        b.finish(&mut client).unwrap();
+        let len = out_a.len();
+        let mut input = plain.clone();
+        input.extend([0; 8]);
+        input.truncate(len);
+        assert_eq!(
+            out_a,
+            openssl_aes(AesDirection::Encrypt, mode, &key_a, iv_a, &input),
+            "{mode:?} a"
+        );
+        assert_eq!(
+            out_b,
+            openssl_aes(AesDirection::Decrypt, mode, &key_b, iv_b, &input),
+            "{mode:?} b"
+        );
+    }
 }
 
 /// Counts what the library reports.
@@ -304,4 +368,22 @@ fn the_health_tests_run_over_the_whole_connection_not_per_request() {
     let mut health = client.random_health().clone();
     assert!(health.feed(&[0x5a; 5]).is_ok());
     assert!(health.feed(&[0x5a]).is_err());
+}
+
+#[test]
+fn a_closed_chain_refuses_further_input() {
+    let mut client = sim();
+    let mut chain = AesChain::open(
+        &mut client,
+        AesDirection::Encrypt,
+        AesMode::Ctr,
+        &[5; 16],
+        Some([0; 16]),
+    )
+    .unwrap();
+    assert_eq!(chain.update(&mut client, b"some").unwrap().len(), 4);
+    chain.close(&mut client);
+    let err = chain.update(&mut client, b"more").unwrap_err();
+    assert_eq!(err.exit_code(), 2, "{err}");
+    assert!(err.to_string().contains("has ended"), "{err}");
 }

@@ -66,7 +66,7 @@ impl AesJob<'_> {
         let mode = mode_name(self.mode);
         match (self.mode, self.iv) {
             (AesMode::Ecb, Some(_)) => {
-                return Err(Error::input("--mode ecb takes no IV: drop --iv"))
+                return Err(Error::input("--mode ecb takes no IV or counter: drop --iv"))
             }
             (AesMode::Ctr, None) => {
                 return Err(Error::input(
@@ -213,7 +213,8 @@ pub(crate) struct DeviceStream {
     pub(crate) base: u64,
     /// Bytes whose answers arrived and were verified.
     pub(crate) confirmed: u64,
-    /// The last 16 ciphertext bytes before `confirmed`: where CBC and CFB continue.
+    /// The last 16 ciphertext bytes before `confirmed` (the IV's bytes before the first 16):
+    /// where CBC and CFB continue.
     last_ciphertext: [u8; BLOCK],
 }
 
@@ -227,7 +228,8 @@ impl DeviceStream {
             session: 0,
             base: 0,
             confirmed: 0,
-            last_ciphertext: [0; BLOCK],
+            // The IV, so that CFB8's register shifts in the first ciphertext bytes after it.
+            last_ciphertext: job.iv.unwrap_or([0; BLOCK]),
         }
     }
 

@@ -67,5 +67,5 @@ pub mod virtual_flash;
 pub use client::Client;
 pub use connect::{connect, host_seed, ConnectOptions, Port};
 pub use error::{Error, Result, TransportError};
-pub use operations::{AesSession, Jwt, Signed, SigningKey};
+pub use operations::{AesChain, AesSession, Jwt, Signed, SigningKey};
 pub use progress::{NoProgress, Progress};

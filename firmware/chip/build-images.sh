@@ -37,6 +37,17 @@ find_espflash() {
     fi
 }
 
+# rustup no longer adds rust-toolchain.toml's targets by itself: add them (a no-op once they are
+# there), so the script works on a fresh machine.
+if command -v rustup >/dev/null 2>&1; then
+    targets=()
+    for chip in "${chips[@]}"; do
+        read -r _ _ target <<<"$chip"
+        targets+=("$target")
+    done
+    rustup target add "${targets[@]}" >&2
+fi
+
 espflash="$(find_espflash)"
 if [[ -z "$espflash" ]]; then
     echo "espflash not found: installing it from crates.io (about 8 minutes, once)" >&2

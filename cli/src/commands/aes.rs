@@ -14,20 +14,35 @@ use crate::error::{Error, Result};
 use crate::output::{Format, Output};
 use crate::progress::Progress;
 
+/// The IV or counter block from `--iv` / `--counter`, each refused where the help says it does
+/// not belong: `--iv` is for CBC and CFB, `--counter` for CTR, neither for ECB.
+fn block_arg(
+    mode: AesMode,
+    iv: Option<[u8; 16]>,
+    counter: Option<[u8; 16]>,
+) -> Result<Option<[u8; 16]>> {
+    let name = mode_name(mode);
+    match (mode, iv, counter) {
+        (AesMode::Ecb, None, None) => Ok(None),
+        (AesMode::Ecb, iv, _) => Err(Error::input(format!(
+            "--mode ecb takes no IV or counter: drop {}",
+            if iv.is_some() { "--iv" } else { "--counter" }
+        ))),
+        (AesMode::Ctr, Some(_), _) => Err(Error::input(
+            "--mode ctr takes --counter HEX (the initial counter block), not --iv",
+        )),
+        (AesMode::Ctr, None, counter) => Ok(counter),
+        (_, _, Some(_)) => Err(Error::input(format!(
+            "--counter is the initial counter block of --mode ctr; --mode {name} takes --iv HEX"
+        ))),
+        (_, iv, None) => Ok(iv),
+    }
+}
+
 pub fn run(global: &GlobalArgs, args: &AesArgs) -> Result<()> {
     let mode = AesMode::from(args.mode);
     let direction = AesDirection::from(args.direction);
-    let iv = match (mode, args.iv, args.counter) {
-        // openssl's -iv is the counter block too.
-        (AesMode::Ctr, iv, counter) => counter.or(iv),
-        (_, _, Some(_)) => {
-            return Err(Error::input(format!(
-                "--counter is the initial counter block of --mode ctr; --mode {} takes --iv",
-                mode_name(mode)
-            )))
-        }
-        (_, iv, None) => iv,
-    };
+    let iv = block_arg(mode, args.iv, args.counter)?;
     let key = args.key.read()?;
     let job = AesJob {
         direction,

@@ -7,6 +7,6 @@ pub mod jwt;
 pub mod rand;
 pub mod sign;
 
-pub use aes_session::AesSession;
+pub use aes_session::{AesChain, AesSession};
 pub use jwt::Jwt;
 pub use sign::{Signed, SigningKey};

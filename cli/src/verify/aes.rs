@@ -10,7 +10,7 @@ use ucrypto_protocol::{AesDirection, AesMode};
 
 /// AES over a stream fed in chunks of any size (whole blocks for ECB and CBC).
 pub struct AesReference {
-    stream: Box<dyn Chunks>,
+    stream: Box<dyn Chunks + Send>,
 }
 
 impl AesReference {
@@ -27,7 +27,7 @@ impl AesReference {
             (true, None) => return Err(format!("{mode:?} needs an IV")),
             (false, Some(_)) => return Err("ECB takes no IV".into()),
         };
-        let stream: Box<dyn Chunks> = match key.len() {
+        let stream: Box<dyn Chunks + Send> = match key.len() {
             16 => Box::new(Stream::<aes::Aes128>::new(direction, mode, key, &iv)),
             24 => Box::new(Stream::<aes::Aes192>::new(direction, mode, key, &iv)),
             32 => Box::new(Stream::<aes::Aes256>::new(direction, mode, key, &iv)),

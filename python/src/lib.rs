@@ -1,0 +1,368 @@
+//! The `ucrypto._native` Python module: a device connection kept open across calls, AES sessions
+//! that continue their chain, RS256 signatures, and the library's errors as Python exceptions.
+//! The Python package (`python/ucrypto/`) re-exports it and adds `ucrypto.pycom`.
+mod errors;
+mod keys;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+use ucrypto::{connect, AesChain, Client, ConnectOptions, Port};
+use ucrypto_protocol::{AesDirection, AesMode};
+
+use errors::{to_py, usage};
+
+/// One open connection, shared by a [`Device`] and the AES sessions it opened. `None` once
+/// closed. The device's operations run with the GIL released, one at a time per connection.
+type Shared = Arc<Mutex<Option<Client>>>;
+
+fn lock(shared: &Shared) -> MutexGuard<'_, Option<Client>> {
+    // Poisoned only by a panic in an earlier call (PyO3 raised it as PanicException). The client
+    // stays usable: every request carries a new sequence number, so a half-finished exchange
+    // cannot be mistaken for the next one's answer.
+    shared
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Runs `f` on the open client with the GIL released.
+fn with_client<R: Send>(
+    py: Python<'_>,
+    shared: &Shared,
+    f: impl FnOnce(&mut Client) -> ucrypto::Result<R> + Send,
+) -> PyResult<R> {
+    py.detach(|| {
+        let mut guard = lock(shared);
+        match guard.as_mut() {
+            Some(client) => f(client).map_err(Some),
+            None => Err(None),
+        }
+    })
+    .map_err(|e| match e {
+        Some(e) => to_py(&e),
+        None => usage("this device is closed: open a new ucrypto.Device"),
+    })
+}
+
+/// A connected device: `Device("sim")` for the virtual device in this process, a serial port's
+/// path, or `None` for `UCRYPTO_PORT` or else the one attached board.
+#[pyclass(module = "ucrypto")]
+struct Device {
+    shared: Shared,
+    port: String,
+}
+
+#[pymethods]
+impl Device {
+    #[new]
+    #[pyo3(signature = (port=None, *, timeout=2.0, baud=115_200))]
+    fn new(py: Python<'_>, port: Option<String>, timeout: f64, baud: u32) -> PyResult<Self> {
+        let spec = port
+            .or_else(|| std::env::var("UCRYPTO_PORT").ok())
+            .unwrap_or_else(|| "auto".into());
+        let port: Port = spec.parse().map_err(|e| to_py(&e))?;
+        if !(timeout.is_finite() && timeout > 0.0) {
+            return Err(usage("timeout must be a positive number of seconds"));
+        }
+        let options = ConnectOptions {
+            port,
+            baud,
+            timeout: Duration::from_secs_f64(timeout),
+        };
+        let client = py.detach(|| connect(&options)).map_err(|e| to_py(&e))?;
+        let port = client.info().port.clone();
+        Ok(Self {
+            shared: Arc::new(Mutex::new(Some(client))),
+            port,
+        })
+    }
+
+    /// The port the device is on (`sim` for the virtual device).
+    #[getter]
+    fn port(&self) -> String {
+        self.port.clone()
+    }
+
+    /// What the device said in the handshake, as `ucrypto --json info` prints it.
+    fn info(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let text = {
+            let guard = lock(&self.shared);
+            let client = guard
+                .as_ref()
+                .ok_or_else(|| usage("this device is closed: open a new ucrypto.Device"))?;
+            serde_json::to_string(client.info()).expect("device info serialises")
+        };
+        let json = py.import("json")?;
+        Ok(json.call_method1("loads", (text,))?.unbind())
+    }
+
+    /// `bits` random bits from the device, rounded up to a multiple of 32 (health-tested).
+    fn rand<'py>(&self, py: Python<'py>, bits: u64) -> PyResult<Bound<'py, PyBytes>> {
+        let data = with_client(py, &self.shared, |c| c.rand(bits))?;
+        Ok(PyBytes::new(py, &data))
+    }
+
+    /// Opens an AES session on the device (see `AesSession`). `mode` is `ecb`, `cbc`, `cfb8`,
+    /// `cfb128` or `ctr`; `iv` is for CBC and CFB, `counter` (the initial counter block) for CTR.
+    #[pyo3(signature = (mode, key, iv=None, counter=None, *, decrypt=false))]
+    fn aes(
+        &self,
+        py: Python<'_>,
+        mode: &str,
+        key: Vec<u8>,
+        iv: Option<Vec<u8>>,
+        counter: Option<Vec<u8>>,
+        decrypt: bool,
+    ) -> PyResult<AesSession> {
+        let key = zeroize::Zeroizing::new(key);
+        let mode = aes_mode(mode)?;
+        let block = aes_block(mode, iv, counter)?;
+        let direction = if decrypt {
+            AesDirection::Decrypt
+        } else {
+            AesDirection::Encrypt
+        };
+        let chain = with_client(py, &self.shared, |c| {
+            AesChain::open(c, direction, mode, &key, block)
+        })?;
+        Ok(AesSession {
+            shared: self.shared.clone(),
+            chain: Mutex::new(Some(chain)),
+        })
+    }
+
+    /// Signs `message` (RS256: SHA-256 on the device, PKCS#1 v1.5) with `key`, an RSA private
+    /// key (PEM text or DER bytes; `password` for encrypted PKCS#8). The signature is checked
+    /// with the public key before it is returned.
+    #[pyo3(signature = (message, key, *, password=None))]
+    fn sign<'py>(
+        &self,
+        py: Python<'py>,
+        message: &[u8],
+        key: KeyBytes,
+        password: Option<Vec<u8>>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let key = keys::signing_key(&key.0, password.as_deref())?;
+        let message = message.to_vec();
+        let signed = with_client(py, &self.shared, move |c| {
+            c.sign_message(&key, &mut message.as_slice())
+        })?;
+        Ok(PyBytes::new(py, &signed.signature))
+    }
+
+    /// Signs a SHA-256 digest computed elsewhere (32 bytes), as `sign` does a message.
+    #[pyo3(signature = (digest, key, *, password=None))]
+    fn sign_digest<'py>(
+        &self,
+        py: Python<'py>,
+        digest: &[u8],
+        key: KeyBytes,
+        password: Option<Vec<u8>>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let digest: [u8; 32] = digest.try_into().map_err(|_| {
+            usage(format!(
+                "a SHA-256 digest is 32 bytes, not {}",
+                digest.len()
+            ))
+        })?;
+        let key = keys::signing_key(&key.0, password.as_deref())?;
+        let signed = with_client(py, &self.shared, move |c| c.sign_digest(&key, digest))?;
+        Ok(PyBytes::new(py, &signed.signature))
+    }
+
+    /// Checks an RS256 signature of `message` with `key` (public or private, PEM or DER) on the
+    /// host; raises `VerificationError` when it does not hold. Needs no device.
+    #[pyo3(signature = (message, signature, key))]
+    fn verify(&self, message: &[u8], signature: &[u8], key: KeyBytes) -> PyResult<()> {
+        keys::verify(message, signature, &key.0)
+    }
+
+    /// Closes the connection (the device ends any open session at the next one). Idempotent.
+    fn close(&self, py: Python<'_>) {
+        let client = py.detach(|| lock(&self.shared).take());
+        drop(client);
+    }
+
+    /// Whether `close` was called.
+    #[getter]
+    fn closed(&self) -> bool {
+        lock(&self.shared).is_none()
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, pyo3::types::PyTuple>) -> bool {
+        self.close(py);
+        false
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<ucrypto.Device port={:?}>", self.port)
+    }
+}
+
+/// An AES session on the device: `update` continues the chain across calls and returns the
+/// output so far (whole blocks in ECB and CBC; every byte in CFB and CTR), each piece checked
+/// against the host's AES. `finish` ends it (ECB and CBC refuse a partial block left over).
+#[pyclass(module = "ucrypto")]
+struct AesSession {
+    shared: Shared,
+    chain: Mutex<Option<AesChain>>,
+}
+
+impl AesSession {
+    fn run<R: Send>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&mut AesChain, &mut Client) -> ucrypto::Result<R> + Send,
+    ) -> PyResult<R> {
+        let chain = &self.chain;
+        with_client(py, &self.shared, move |client| {
+            let mut guard = chain.lock().unwrap_or_else(|p| p.into_inner());
+            match guard.as_mut() {
+                Some(chain) => f(chain, client),
+                None => Err(ucrypto::Error::input(
+                    "this AES session has ended: open a new one",
+                )),
+            }
+        })
+    }
+}
+
+#[pymethods]
+impl AesSession {
+    /// Runs `data` through the session; returns the verified output so far.
+    fn update<'py>(&self, py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+        let data = zeroize::Zeroizing::new(data.to_vec());
+        let out = self.run(py, |chain, client| chain.update(client, &data))?;
+        let out = zeroize::Zeroizing::new(out);
+        Ok(PyBytes::new(py, &out))
+    }
+
+    /// Ends the session; the device wipes the key. Returns what remains of the output (nothing:
+    /// no padding is added or removed).
+    fn finish<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let out = self.run(py, |chain, client| chain.finish(client));
+        self.chain.lock().unwrap_or_else(|p| p.into_inner()).take();
+        Ok(PyBytes::new(py, &out?))
+    }
+
+    /// Ends the session without checking for a partial block. Idempotent.
+    fn close(&self, py: Python<'_>) {
+        let chain = self.chain.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(mut chain) = chain {
+            let shared = self.shared.clone();
+            py.detach(move || {
+                if let Some(client) = lock(&shared).as_mut() {
+                    chain.close(client);
+                }
+            });
+        }
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, pyo3::types::PyTuple>) -> bool {
+        self.close(py);
+        false
+    }
+}
+
+impl Drop for AesSession {
+    /// A session dropped unclosed is still ended, so the device wipes the key now.
+    fn drop(&mut self) {
+        let chain = self.chain.get_mut().unwrap_or_else(|p| p.into_inner());
+        if let Some(mut chain) = chain.take() {
+            if let Some(client) = lock(&self.shared).as_mut() {
+                chain.close(client);
+            }
+        }
+    }
+}
+
+/// A key as Python hands it over: PEM text (`str`) or bytes.
+struct KeyBytes(zeroize::Zeroizing<Vec<u8>>);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for KeyBytes {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        if let Ok(text) = obj.extract::<String>() {
+            return Ok(Self(zeroize::Zeroizing::new(text.into_bytes())));
+        }
+        obj.extract::<Vec<u8>>()
+            .map(|b| Self(zeroize::Zeroizing::new(b)))
+            .map_err(|_| usage("a key is PEM text (str) or PEM/DER bytes"))
+    }
+}
+
+fn aes_mode(name: &str) -> PyResult<AesMode> {
+    Ok(match name.to_ascii_lowercase().as_str() {
+        "ecb" => AesMode::Ecb,
+        "cbc" => AesMode::Cbc,
+        "cfb8" => AesMode::Cfb8,
+        "cfb128" | "cfb" => AesMode::Cfb128,
+        "ctr" => AesMode::Ctr,
+        _ => {
+            return Err(usage(format!(
+                "unknown AES mode `{name}`: use ecb, cbc, cfb8, cfb128 or ctr"
+            )))
+        }
+    })
+}
+
+/// The IV or counter block, each refused where it does not belong (as the CLI's `--iv` and
+/// `--counter`).
+fn aes_block(
+    mode: AesMode,
+    iv: Option<Vec<u8>>,
+    counter: Option<Vec<u8>>,
+) -> PyResult<Option<[u8; 16]>> {
+    let block = |name: &str, bytes: Vec<u8>| -> PyResult<[u8; 16]> {
+        bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| usage(format!("{name} is 16 bytes, not {}", bytes.len())))
+    };
+    match (mode, iv, counter) {
+        (AesMode::Ecb, None, None) => Ok(None),
+        (AesMode::Ecb, _, _) => Err(usage("ECB takes no iv or counter")),
+        (AesMode::Ctr, Some(_), _) => Err(usage(
+            "CTR takes counter= (the initial counter block), not iv=",
+        )),
+        (AesMode::Ctr, None, Some(c)) => block("counter", c).map(Some),
+        (AesMode::Ctr, None, None) => Err(usage(
+            "CTR needs counter= (the initial 16-byte counter block)",
+        )),
+        (_, _, Some(_)) => Err(usage(
+            "counter= is the initial counter block of CTR; this mode takes iv=",
+        )),
+        (_, Some(iv), None) => block("iv", iv).map(Some),
+        (_, None, None) => Err(usage("this mode needs iv= (16 bytes)")),
+    }
+}
+
+/// Checks an RS256 signature on the host (no device): raises `VerificationError` when it does
+/// not hold.
+#[pyfunction]
+#[pyo3(signature = (message, signature, key))]
+fn verify(message: &[u8], signature: &[u8], key: KeyBytes) -> PyResult<()> {
+    keys::verify(message, signature, &key.0)
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Device>()?;
+    m.add_class::<AesSession>()?;
+    m.add_function(wrap_pyfunction!(verify, m)?)?;
+    errors::register(m)?;
+    Ok(())
+}
