@@ -6,6 +6,7 @@ pub mod args;
 pub mod client;
 pub mod commands;
 pub mod device_info;
+pub mod device_keys;
 pub mod error;
 pub mod faults;
 pub mod keys;

@@ -240,9 +240,11 @@ fn leading_varint(message: &[u8]) -> Vec<u8> {
 
 fn signing_key(client: &mut Client<Line<'_>>) -> SigningKey {
     let pick = usize::from(client_script(client).byte() & 1);
-    KEYS.with(|keys| SigningKey {
-        device: DeviceKey::new(&keys[pick]).expect("a CRT key"),
-        public: keys[pick].to_public_key(),
+    KEYS.with(|keys| {
+        SigningKey::sent(
+            DeviceKey::new(&keys[pick]).expect("a CRT key"),
+            keys[pick].to_public_key(),
+        )
     })
 }
 

@@ -7,7 +7,7 @@ use base64::Engine as _;
 
 use crate::args::{GlobalArgs, JwtArgs};
 use crate::commands::print_json;
-use crate::commands::sign::SigningKey;
+use crate::commands::sign::ChosenKey;
 use crate::error::{Error, Result};
 use crate::output::print_line;
 
@@ -16,8 +16,9 @@ const HEADER: &str = r#"{"alg":"RS256","typ":"JWT"}"#;
 
 pub fn run(global: &GlobalArgs, args: &JwtArgs) -> Result<()> {
     let payload = payload(&args.claims, args.exp, now()?)?;
-    let key = SigningKey::load(&args.key)?;
+    let chosen = ChosenKey::load(&args.key)?;
     let mut client = crate::connect(global)?;
+    let key = chosen.resolve(&mut client)?;
     key.check_device(&client)?;
 
     let signing_input = format!(
@@ -38,6 +39,7 @@ pub fn run(global: &GlobalArgs, args: &JwtArgs) -> Result<()> {
             "header": serde_json::from_str::<serde_json::Value>(HEADER).expect("valid JSON"),
             "claims": serde_json::from_str::<serde_json::Value>(&payload).expect("valid JSON"),
             "verified": true,
+            "key_source": key.source.name(),
             "virtual": info.virtual_device,
             "chip": info.chip.name(),
         }));

@@ -6,6 +6,7 @@ use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
 
+use rsa::traits::PublicKeyParts;
 use rsa::RsaPublicKey;
 use sha2::{Digest, Sha256};
 use ucrypto_protocol::{Command, RequestBody, ResponseBody, MAX_CHUNK_LEN};
@@ -29,8 +30,9 @@ pub fn run(global: &GlobalArgs, args: &SignArgs) -> Result<()> {
             "raw bytes cannot go in JSON: use --format base64url, base64 or hex, or -o FILE",
         ));
     }
-    let key = SigningKey::load(&args.key)?;
+    let chosen = ChosenKey::load(&args.key)?;
     let mut client = crate::connect(global)?;
+    let key = chosen.resolve(&mut client)?;
     key.check_device(&client)?;
     let signed = match (digest, &args.message, &args.input) {
         (Some(digest), _, _) => key.sign_digest(&mut client, digest)?,
@@ -56,7 +58,8 @@ pub fn run(global: &GlobalArgs, args: &SignArgs) -> Result<()> {
     let mut json = serde_json::json!({
         "command": "sign",
         "algorithm": "RS256",
-        "key_bits": key.device.bits(),
+        "key_bits": key.bits(),
+        "key_source": key.source.name(),
         "digest": hex::encode(signed.digest),
         "hashed_on": if signed.hashed_on_device { "device" } else { "host" },
         "format": args.format,
@@ -85,35 +88,143 @@ pub struct Signed {
     pub hashed_on_device: bool,
 }
 
+/// Which private key signs: one sent with each request (`--key`), or a device key that stays
+/// in its slot (`--slot`).
+pub enum KeySource {
+    Sent(DeviceKey),
+    Slot(u8),
+}
+
+impl KeySource {
+    /// The name `--json` output gives the source.
+    pub fn name(&self) -> &'static str {
+        match self {
+            KeySource::Sent(_) => "sent",
+            KeySource::Slot(_) => "device",
+        }
+    }
+}
+
+/// `--key` read before connecting (a passphrase prompt comes before the device is touched), or
+/// `--slot`, whose public key only the device can tell.
+pub enum ChosenKey {
+    File(SigningKey),
+    Slot(u8),
+}
+
+impl ChosenKey {
+    pub fn load(args: &KeyArgs) -> Result<Self> {
+        match (&args.key, args.slot) {
+            (Some(_), Some(_)) => Err(Error::input("give --key or --slot, not both")),
+            (Some(_), None) => SigningKey::load(args).map(ChosenKey::File),
+            (None, Some(slot)) => Ok(ChosenKey::Slot(slot)),
+            (None, None) => Err(Error::input(
+                "name the key: --key FILE (sent to the device) or --slot N (a device key)",
+            )),
+        }
+    }
+
+    /// The signing key; for a slot, its public key read from the device and checked against
+    /// the fingerprint in `Hello`.
+    pub fn resolve<T: Transport>(self, client: &mut Client<T>) -> Result<SigningKey> {
+        match self {
+            ChosenKey::File(key) => Ok(key),
+            ChosenKey::Slot(slot) => {
+                let public = crate::device_keys::read_public(client, slot)?;
+                Ok(SigningKey {
+                    source: KeySource::Slot(slot),
+                    public: public.key,
+                })
+            }
+        }
+    }
+}
+
 /// A private key ready for the device, with its public half to check what comes back.
 pub struct SigningKey {
-    pub device: DeviceKey,
+    pub source: KeySource,
     pub public: RsaPublicKey,
 }
 
 impl SigningKey {
+    /// A key sent to the device with each signing request.
+    pub fn sent(device: DeviceKey, public: RsaPublicKey) -> Self {
+        Self {
+            source: KeySource::Sent(device),
+            public,
+        }
+    }
+
     /// Reads `--key` (asking for the passphrase if needed); the parsed key is wiped once its
     /// CRT components are extracted.
     pub fn load(args: &KeyArgs) -> Result<Self> {
-        let key = keys::read_private(&args.key, args.pass.as_ref())?;
-        Ok(Self {
-            device: DeviceKey::new(&key)?,
-            public: key.to_public_key(),
-        })
+        let path = args
+            .key
+            .as_deref()
+            .ok_or_else(|| Error::input("this command needs --key FILE"))?;
+        let key = keys::read_private(path, args.pass.as_ref())?;
+        Ok(Self::sent(DeviceKey::new(&key)?, key.to_public_key()))
+    }
+
+    /// The modulus's size in bits.
+    pub fn bits(&self) -> usize {
+        self.public.size() * 8
+    }
+
+    /// The request that signs `digest`, with the key or naming its slot.
+    fn digest_request(&self, digest: [u8; 32]) -> RequestBody<'_> {
+        match &self.source {
+            KeySource::Sent(device) => RequestBody::SignDigest {
+                digest,
+                key: device.as_request(),
+            },
+            KeySource::Slot(slot) => RequestBody::SignDigestSlot {
+                digest,
+                slot: *slot,
+            },
+        }
+    }
+
+    /// The request that signs what hash session `session` received.
+    fn hashed_request(&self, session: u32, length: u64) -> RequestBody<'_> {
+        match &self.source {
+            KeySource::Sent(device) => RequestBody::SignHashed {
+                session,
+                length,
+                key: device.as_request(),
+            },
+            KeySource::Slot(slot) => RequestBody::SignSlot {
+                session,
+                length,
+                slot: *slot,
+            },
+        }
     }
 
     /// Refuses early, with the limit named, what the device would refuse.
     pub fn check_device<T: Transport>(&self, client: &Client<T>) -> Result<()> {
         let info = client.info();
         let caps = &info.raw_capabilities;
-        if !caps.supports(Command::Sign) {
+        let needed = match self.source {
+            KeySource::Sent(_) => Command::Sign,
+            KeySource::Slot(_) => Command::DeviceKeys,
+        };
+        if !caps.supports(needed) {
             return Err(Error::Unsupported(format!(
-                "this device ({}, firmware {}) does not sign",
+                "this device ({}, firmware {}) does not sign{}",
                 info.chip.name(),
-                info.firmware_version
+                info.firmware_version,
+                match self.source {
+                    KeySource::Sent(_) => "",
+                    KeySource::Slot(_) => " with device keys",
+                }
             )));
         }
-        let bits = self.device.bits();
+        if let KeySource::Slot(_) = self.source {
+            // The device chose the size when it made the key.
+            return Ok(());
+        }
+        let bits = self.bits();
         if bits > usize::from(caps.max_rsa_bits) || bits < usize::from(caps.min_rsa_bits) {
             return Err(Error::Unsupported(format!(
                 "the key's modulus is {bits} bits; this {} signs with {} to {} bits",
@@ -131,10 +242,7 @@ impl SigningKey {
         client: &mut Client<T>,
         digest: [u8; 32],
     ) -> Result<Signed> {
-        let body = RequestBody::SignDigest {
-            digest,
-            key: self.device.as_request(),
-        };
+        let body = self.digest_request(digest);
         let signature = client.call(body, signature_of)?;
         self.checked(signature, digest, true)
     }
@@ -188,11 +296,7 @@ impl SigningKey {
         progress.finish_and_clear();
         let digest: [u8; 32] = host.finalize().into();
         if on_device {
-            let body = RequestBody::SignHashed {
-                session,
-                length,
-                key: self.device.as_request(),
-            };
+            let body = self.hashed_request(session, length);
             let wait = client.wait_for(&body);
             let seq = client.send(&body)?;
             match client.receive(seq, wait, signature_of) {
