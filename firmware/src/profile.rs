@@ -13,6 +13,9 @@ pub struct ChipProfile {
     pub max_rsa_bits: u16,
     /// Where the TRNG's entropy comes from on this chip without the radio running.
     pub entropy_source: EntropySource,
+    /// Largest modulus of the Digital Signature peripheral, which sets the DS parameter block's
+    /// size; `None` for a chip without one (ESP32).
+    pub ds_max_bits: Option<u16>,
 }
 
 const AES_ALL: u8 = KeySize::Aes128 as u8 | KeySize::Aes192 as u8 | KeySize::Aes256 as u8;
@@ -22,15 +25,17 @@ impl ChipProfile {
     /// The profile of `chip` (ESP32 and ESP32-S3 from their technical reference manuals; only the
     /// ESP32-C3 and ESP32-C6 firmware is built and tested here).
     pub const fn of(chip: Chip) -> ChipProfile {
-        let (aes_hw_key_sizes, max_rsa_bits) = match chip {
-            Chip::Esp32 | Chip::Esp32S3 => (AES_ALL, 4096),
-            Chip::Esp32C3 | Chip::Esp32C6 => (AES_128_256, 3072),
+        let (aes_hw_key_sizes, max_rsa_bits, ds_max_bits) = match chip {
+            Chip::Esp32 => (AES_ALL, 4096, None),
+            Chip::Esp32S3 => (AES_ALL, 4096, Some(4096)),
+            Chip::Esp32C3 | Chip::Esp32C6 => (AES_128_256, 3072, Some(3072)),
         };
         ChipProfile {
             chip,
             aes_hw_key_sizes,
             max_rsa_bits,
             entropy_source: EntropySource::SarAdc,
+            ds_max_bits,
         }
     }
 }

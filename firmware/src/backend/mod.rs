@@ -7,8 +7,13 @@
 use ucrypto_protocol::{Chip, Entropy};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
+pub mod keys;
 #[cfg(any(test, feature = "software"))]
 pub mod software;
+#[cfg(any(test, feature = "software"))]
+pub mod virtual_keys;
+
+pub use keys::KeyHardware;
 
 /// A hardware failure reported by a backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +88,12 @@ pub trait Backend {
         modulus: &Modulus<'_>,
         out: &mut [u32],
     ) -> Result<(), BackendError>;
+
+    /// The eFuse, key-record flash and Digital Signature hardware, on a chip that has them and
+    /// whose backend drives them; `None` turns device keys off.
+    fn key_hardware(&mut self) -> Option<&mut dyn KeyHardware> {
+        None
+    }
 }
 
 /// An AES key of one of the three sizes, wiped when dropped.

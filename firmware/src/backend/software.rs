@@ -8,7 +8,8 @@ use ucrypto_protocol::{Chip, Entropy, EntropySource, EntropyState};
 
 use sha2::{Digest, Sha256};
 
-use super::{AesKey, Backend, BackendError, Modulus};
+use super::virtual_keys::VirtualKeyHardware;
+use super::{AesKey, Backend, BackendError, KeyHardware, Modulus};
 
 /// Where the virtual device's randomness comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +26,8 @@ pub struct SoftwareBackend {
     rng: ChaCha20Rng,
     entropy: Entropy,
     device_id: [u8; 6],
+    /// eFuses, flash and the DS peripheral, on a chip that has them.
+    keys: Option<VirtualKeyHardware>,
 }
 
 impl SoftwareBackend {
@@ -53,12 +56,25 @@ impl SoftwareBackend {
         // with the id's bytes.
         let mut reseed = [0u8; 32];
         rng.fill_bytes(&mut reseed);
+        let keys = crate::ChipProfile::of(chip)
+            .ds_max_bits
+            .map(|_| VirtualKeyHardware::new());
         Self {
             chip,
             rng: ChaCha20Rng::from_seed(reseed),
             entropy,
             device_id,
+            keys,
         }
+    }
+
+    /// The eFuses, flash and DS peripheral (`None` for a chip without DS).
+    pub fn keys(&self) -> Option<&VirtualKeyHardware> {
+        self.keys.as_ref()
+    }
+
+    pub fn keys_mut(&mut self) -> Option<&mut VirtualKeyHardware> {
+        self.keys.as_mut()
     }
 }
 
@@ -137,6 +153,10 @@ impl Backend for SoftwareBackend {
         let m = accelerator_modulus(modulus, &[a, b], out)?;
         let r = (below(a, &m)? * below(b, &m)?) % m;
         write_words(&r, out)
+    }
+
+    fn key_hardware(&mut self) -> Option<&mut dyn KeyHardware> {
+        self.keys.as_mut().map(|k| k as &mut dyn KeyHardware)
     }
 }
 

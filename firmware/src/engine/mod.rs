@@ -11,6 +11,7 @@ use ucrypto_protocol::{
 use crate::{Backend, ChipProfile, FIRMWARE_VERSION};
 
 mod aes;
+mod keys;
 mod random;
 mod rsa;
 mod self_test;
@@ -41,6 +42,8 @@ pub struct Engine<B: Backend> {
     self_test: SelfTest,
     sessions: SessionSlot<B>,
     stats: EngineStats,
+    /// Whether the backend drives device keys (known at start: it is the hardware's).
+    device_keys: bool,
 }
 
 /// What a request handler returns: a response body, or an error code with a hint.
@@ -50,6 +53,7 @@ impl<B: Backend> Engine<B> {
     /// Wraps `backend`, running the start-up self-tests on it first.
     pub fn new(mut backend: B) -> Self {
         let self_test = self_test::run(&mut backend);
+        let device_keys = keys::available(&mut backend);
         Self {
             backend,
             decoder: FrameDecoder::new(),
@@ -59,11 +63,17 @@ impl<B: Backend> Engine<B> {
             self_test,
             sessions: SessionSlot::new(),
             stats: EngineStats::default(),
+            device_keys,
         }
     }
 
     pub fn backend(&self) -> &B {
         &self.backend
+    }
+
+    /// The backend, for a host that keeps the virtual device's eFuse and flash images.
+    pub fn backend_mut(&mut self) -> &mut B {
+        &mut self.backend
     }
 
     /// What a chip reset does: any half-received frame and the open session (with its keys)
@@ -87,7 +97,7 @@ impl<B: Backend> Engine<B> {
 
     /// The capabilities this engine reports on its backend.
     pub fn capabilities(&self) -> Capabilities {
-        capabilities(&self.backend)
+        capabilities(&self.backend, self.device_keys)
     }
 
     /// Feeds bytes received from the host; `send` is called with each complete response frame.
@@ -115,6 +125,7 @@ impl<B: Backend> Engine<B> {
             } else {
                 serve(
                     &mut self.backend,
+                    self.device_keys,
                     &self.self_test,
                     &mut self.sessions,
                     &mut self.stats,
@@ -152,6 +163,7 @@ fn error(seq: u32, code: ErrorCode, message: &'static str) -> Response<'static> 
 /// Decodes one checked frame body and serves it.
 fn serve<'d, B: Backend>(
     backend: &mut B,
+    device_keys: bool,
     self_test: &SelfTest,
     sessions: &mut SessionSlot<B>,
     stats: &mut EngineStats,
@@ -174,7 +186,14 @@ fn serve<'d, B: Backend>(
         }
     };
     let seq = request.seq;
-    let outcome = dispatch(backend, self_test, sessions, data, request.body);
+    let outcome = dispatch(
+        backend,
+        device_keys,
+        self_test,
+        sessions,
+        data,
+        request.body,
+    );
     Response {
         seq,
         body: match outcome {
@@ -186,6 +205,7 @@ fn serve<'d, B: Backend>(
 
 fn dispatch<'d, B: Backend>(
     backend: &mut B,
+    device_keys: bool,
     self_test: &SelfTest,
     sessions: &mut SessionSlot<B>,
     data: &'d mut [u8; MAX_CHUNK_LEN],
@@ -195,7 +215,7 @@ fn dispatch<'d, B: Backend>(
         RequestBody::Hello => {
             // A new host (or the same one after a timeout): nothing of the old stream survives.
             sessions.end_any();
-            Ok(ResponseBody::Hello(hello(backend, self_test)))
+            Ok(ResponseBody::Hello(hello(backend, device_keys, self_test)))
         }
         RequestBody::Ping { nonce } => Ok(ResponseBody::Pong { nonce }),
         RequestBody::Random { words } => random::serve(backend, self_test, data, words),
@@ -231,18 +251,35 @@ fn dispatch<'d, B: Backend>(
                 Err((ErrorCode::NoSession, "no such session"))
             }
         }
-        RequestBody::KeyGenerate { .. }
-        | RequestBody::KeyImport { .. }
-        | RequestBody::PublicKey { .. }
-        | RequestBody::SignSlot { .. }
-        | RequestBody::SignDigestSlot { .. } => Err((
-            ErrorCode::Unsupported,
-            "device keys are not in this firmware",
-        )),
+        RequestBody::KeyGenerate { slot, bits } => {
+            // Long and exclusive: nothing of an open stream survives it.
+            sessions.end_any();
+            keys::generate(backend, self_test, slot, bits, data)
+        }
+        RequestBody::KeyImport { slot, key } => {
+            sessions.end_any();
+            keys::import(backend, self_test, slot, &key, data)
+        }
+        RequestBody::PublicKey { slot } => keys::public_key(backend, slot, data),
+        RequestBody::SignSlot {
+            session,
+            length,
+            slot,
+        } => {
+            let digest = sign::finish_hash(backend, sessions, session, length)?;
+            keys::sign_digest(backend, self_test, slot, &digest, data)
+        }
+        RequestBody::SignDigestSlot { digest, slot } => {
+            keys::sign_digest(backend, self_test, slot, &digest, data)
+        }
     }
 }
 
-fn hello<B: Backend>(backend: &B, self_test: &SelfTest) -> HelloInfo<'static> {
+fn hello<B: Backend>(
+    backend: &mut B,
+    device_keys: bool,
+    self_test: &SelfTest,
+) -> HelloInfo<'static> {
     HelloInfo {
         protocol_version: PROTOCOL_VERSION,
         schema: SCHEMA_FINGERPRINT,
@@ -250,18 +287,27 @@ fn hello<B: Backend>(backend: &B, self_test: &SelfTest) -> HelloInfo<'static> {
         chip: backend.chip(),
         virtual_device: backend.is_virtual(),
         device_id: backend.device_id(),
-        capabilities: capabilities(backend),
+        capabilities: capabilities(backend, device_keys),
         entropy: backend.entropy(),
         self_test: *self_test,
-        key_slots: None,
+        key_slots: if device_keys {
+            keys::slots(backend)
+        } else {
+            None
+        },
     }
 }
 
 /// What this engine can do on `backend`'s chip.
-fn capabilities<B: Backend>(backend: &B) -> Capabilities {
+fn capabilities<B: Backend>(backend: &B, device_keys: bool) -> Capabilities {
     let profile = ChipProfile::of(backend.chip());
+    let keys = if device_keys {
+        Command::DeviceKeys as u32
+    } else {
+        0
+    };
     Capabilities {
-        commands: Command::Random as u32 | Command::Aes as u32 | Command::Sign as u32,
+        commands: Command::Random as u32 | Command::Aes as u32 | Command::Sign as u32 | keys,
         // Key sizes the accelerator lacks run in software on the device.
         aes_key_sizes: KeySize::Aes128 as u8 | KeySize::Aes192 as u8 | KeySize::Aes256 as u8,
         aes_hw_key_sizes: profile.aes_hw_key_sizes,

@@ -73,6 +73,18 @@ pub(super) fn sign_hashed<'d, B: Backend>(
     key: &RsaPrivateKey<'_>,
     out: &'d mut [u8; MAX_CHUNK_LEN],
 ) -> Outcome<'d> {
+    let digest = finish_hash(backend, sessions, session, length)?;
+    sign_digest(backend, self_test, &digest, key, out)
+}
+
+/// Ends hash session `session`, which must have received `length` bytes, and returns its
+/// digest (`SignHashed`, `SignSlot`). The session ends either way.
+pub(super) fn finish_hash<B: Backend>(
+    backend: &mut B,
+    sessions: &mut SessionSlot<B>,
+    session: u32,
+    length: u64,
+) -> Result<[u8; 32], (ErrorCode, &'static str)> {
     let Some(Session::Hash(hash)) = sessions.take(session) else {
         return Err(NO_SESSION);
     };
@@ -82,8 +94,7 @@ pub(super) fn sign_hashed<'d, B: Backend>(
             "length differs from the bytes hashed: a chunk is missing",
         ));
     }
-    let digest = backend.sha256_finish(hash.state);
-    sign_digest(backend, self_test, &digest, key, out)
+    Ok(backend.sha256_finish(hash.state))
 }
 
 /// `SignDigest`: signs a SHA-256 digest.

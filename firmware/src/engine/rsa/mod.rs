@@ -12,7 +12,7 @@ pub(crate) mod bigint;
 mod crt;
 pub(crate) mod emsa;
 pub(crate) mod kat;
-mod montgomery;
+pub(crate) mod montgomery;
 
 use montgomery::MontModulus;
 
@@ -188,6 +188,12 @@ pub(crate) fn sign_digest<B: Backend>(
         return Err((ErrorCode::Internal, "signature longer than the modulus"));
     }
     Ok(k)
+}
+
+/// Checks `key` as [`sign_digest`] does before signing, without signing; returns the modulus
+/// length in bytes.
+pub(crate) fn check_private_key(key: &RsaPrivateKey<'_>, max_bits: u16) -> Result<usize, Refusal> {
+    Workspace::new().load(key, max_bits)
 }
 
 /// The accelerator's failures as answers.
