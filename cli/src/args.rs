@@ -268,6 +268,16 @@ pub struct SimArgs {
     /// `delay=MS` (before each answer), `reset-after=N` (restart every N answers), `seed=S`.
     #[arg(long, value_name = "SPEC")]
     pub faults: Option<crate::faults::FaultSpec>,
+
+    /// Keep the eFuses in FILE (352 bytes: 11 blocks of 8 little-endian words), loaded if it
+    /// exists: device keys survive a restart. Without it, blank eFuses in memory.
+    #[arg(long, value_name = "FILE")]
+    pub efuse: Option<PathBuf>,
+
+    /// Keep the flash (a raw 4 MiB image, the key records at 0xd000) in FILE, loaded if it
+    /// exists. Without it, erased flash in memory.
+    #[arg(long, value_name = "FILE")]
+    pub flash: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

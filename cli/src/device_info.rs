@@ -111,9 +111,7 @@ impl DeviceInfo {
                 sha256: outcome(hello.self_test.sha256),
                 rsa: outcome(hello.self_test.rsa),
             },
-            key_slots: hello
-                .key_slots
-                .map(|slots| SlotSummary::all(&slots)),
+            key_slots: hello.key_slots.map(|slots| SlotSummary::all(&slots)),
             raw_key_slots: hello.key_slots,
             raw_capabilities: caps,
             raw_self_test: hello.self_test,

@@ -9,6 +9,7 @@ pub mod device_info;
 pub mod device_keys;
 pub mod error;
 pub mod faults;
+pub mod key_files;
 pub mod keys;
 pub mod output;
 pub mod ports;

@@ -2,6 +2,7 @@
 //! through the same serial code path as a board.
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use nix::pty::openpty;
@@ -13,6 +14,7 @@ use zeroize::Zeroize;
 
 use crate::error::{Error, Result};
 use crate::faults::{FaultInjector, FaultSpec};
+use crate::key_files::KeyFiles;
 
 /// A virtual device on a pseudo-terminal.
 pub struct PtyDevice {
@@ -25,6 +27,8 @@ pub struct PtyDevice {
     faults: Option<FaultInjector>,
     /// Set by `--baud`: the device's output leaves no faster than a UART would carry it.
     pacer: Option<Pacer>,
+    /// Set by `--efuse`/`--flash`: the eFuses and flash live in files.
+    key_files: Option<KeyFiles>,
 }
 
 impl PtyDevice {
@@ -47,6 +51,7 @@ impl PtyDevice {
             engine: Box::new(Engine::new(SoftwareBackend::new(chip, seed))),
             faults: None,
             pacer: None,
+            key_files: None,
         })
     }
 
@@ -62,6 +67,25 @@ impl PtyDevice {
     pub fn pace(mut self, baud: u32) -> Self {
         self.pacer = Some(Pacer::new(baud));
         self
+    }
+
+    /// Keeps the eFuses in `efuse` and the flash in `flash` (loaded if they exist, written
+    /// whenever the device changes them).
+    pub fn with_key_files(
+        mut self,
+        efuse: Option<PathBuf>,
+        flash: Option<PathBuf>,
+    ) -> Result<Self> {
+        let chip = ucrypto_firmware::backend::Backend::chip(self.engine.backend());
+        let hardware = self.engine.backend_mut().keys_mut().ok_or_else(|| {
+            Error::Unsupported(format!(
+                "a virtual {} has no eFuse key blocks: --efuse and --flash need --chip esp32c3 or \
+                 esp32c6",
+                chip.name()
+            ))
+        })?;
+        self.key_files = Some(KeyFiles::open(efuse, flash, hardware)?);
+        Ok(self)
     }
 
     /// The path clients open (`/dev/pts/N`).
@@ -88,6 +112,12 @@ impl PtyDevice {
             // The bytes may have carried a key; the engine wipes its own copy.
             buf[..n].zeroize();
             input.zeroize();
+            // Saved before anything is answered: a burn a host was told of is in the file.
+            if let (Some(files), Some(hardware)) =
+                (&mut self.key_files, self.engine.backend().keys())
+            {
+                files.save(hardware)?;
+            }
             for answer in answers {
                 let wire = match &mut self.faults {
                     Some(faults) => {

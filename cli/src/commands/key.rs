@@ -23,9 +23,15 @@ pub fn generate(global: &GlobalArgs, args: &KeyGenerateArgs) -> Result<()> {
         eprintln!("warning: a {bits}-bit key is for tests: use 2048 or 3072 bits in production");
     }
     let what = format!("generate a {bits}-bit RSA key on the device");
-    let made = burn(global, &mut client, args.slot, slot, &what, args.burn, |client| {
-        device_keys::make(client, args.slot, NewKey::Generate { bits: args.bits })
-    })?;
+    let made = burn(
+        global,
+        &mut client,
+        args.slot,
+        slot,
+        &what,
+        args.burn,
+        |client| device_keys::make(client, args.slot, NewKey::Generate { bits: args.bits }),
+    )?;
     report("key generate", global, &client, made)
 }
 
@@ -47,9 +53,15 @@ pub fn import(global: &GlobalArgs, args: &KeyImportArgs) -> Result<()> {
         device_key.bits(),
         args.key.display()
     );
-    let made = burn(global, &mut client, args.slot, slot, &what, args.burn, |client| {
-        device_keys::make(client, args.slot, NewKey::Import(&device_key))
-    })?;
+    let made = burn(
+        global,
+        &mut client,
+        args.slot,
+        slot,
+        &what,
+        args.burn,
+        |client| device_keys::make(client, args.slot, NewKey::Import(&device_key)),
+    )?;
     report("key import", global, &client, made)
 }
 
@@ -97,7 +109,10 @@ fn burn<T: Transport>(
         return Ok(None);
     }
     if !global.json {
-        eprintln!("ucrypto: burning eFuse {} (slot {slot})...", efuse_block(slot));
+        eprintln!(
+            "ucrypto: burning eFuse {} (slot {slot})...",
+            efuse_block(slot)
+        );
     }
     let started = Instant::now();
     let made = act(client)?;

@@ -19,6 +19,9 @@ pub fn run(global: &GlobalArgs, args: &SimArgs) -> Result<()> {
     if let Some(spec) = args.faults {
         device = device.with_faults(spec);
     }
+    if args.efuse.is_some() || args.flash.is_some() {
+        device = device.with_key_files(args.efuse.clone(), args.flash.clone())?;
+    }
     let mut out = std::io::stdout().lock();
     // The path first, alone on its line, flushed: scripts read it and connect.
     let _ = writeln!(out, "{}", device.path()).and_then(|_| out.flush());

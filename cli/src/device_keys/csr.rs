@@ -85,8 +85,8 @@ pub fn build<T: Transport>(
         verifying: VerifyingKey::new(key.public.clone()),
         failure: RefCell::new(None),
     };
-    let built = RequestBuilder::new(subject, &signer)
-        .and_then(|builder| builder.build::<Signature>());
+    let built =
+        RequestBuilder::new(subject, &signer).and_then(|builder| builder.build::<Signature>());
     if let Some(failure) = signer.failure.into_inner() {
         return Err(failure);
     }

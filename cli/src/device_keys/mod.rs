@@ -153,7 +153,12 @@ pub fn slots(info: &DeviceInfo) -> Result<[SlotState; KEY_SLOTS]> {
 /// Checks from `Hello` that a key of `bits` bits can be made in `choice`, and returns the slot
 /// it would go to. Refuses, in one line, what the device would refuse (nothing is sent).
 /// `generated`: the device makes the key (its size must be a multiple of 64).
-pub fn plan_slot(info: &DeviceInfo, choice: SlotChoice, bits: usize, generated: bool) -> Result<u8> {
+pub fn plan_slot(
+    info: &DeviceInfo,
+    choice: SlotChoice,
+    bits: usize,
+    generated: bool,
+) -> Result<u8> {
     let states = slots(info)?;
     let caps = &info.raw_capabilities;
     if bits > usize::from(caps.max_rsa_bits) {
