@@ -247,6 +247,18 @@ fn keys_come_from_files_and_the_environment_and_never_show() {
         &plain,
     );
     assert_exit(&from_hex, 0);
+    // A key on the command line is visible in `ps`: one warning line naming the alternatives.
+    let warned: Vec<String> = stderr(&from_hex)
+        .lines()
+        .filter(|l| l.contains("warning: the AES key was given on the command line"))
+        .map(String::from)
+        .collect();
+    assert_eq!(warned.len(), 1, "{}", stderr(&from_hex));
+    assert!(
+        warned[0].contains("env:VAR") && warned[0].contains("@FILE"),
+        "{}",
+        warned[0]
+    );
     let at_file = format!("@{}", key_file.display());
     let from_file = aes_piped(
         &sim.port,
@@ -287,6 +299,9 @@ fn keys_come_from_files_and_the_environment_and_never_show() {
     let from_env = child.wait_with_output().unwrap();
     assert_exit(&from_env, 0);
     assert_eq!(from_env.stdout, from_hex.stdout);
+    for quiet in [&from_file, &from_env] {
+        assert!(!stderr(quiet).contains("command line"), "{}", stderr(quiet));
+    }
 
     // -vv shows every frame, but never the key.
     let log = stderr(&from_file);
@@ -347,6 +362,9 @@ fn json_reports_the_job_and_carries_the_data() {
     assert_eq!(v["bytes"], 14);
     assert_eq!(v["virtual"], true);
     assert_eq!(v["verified"], true);
+    let warnings = v["warnings"].as_array().expect("a warnings array");
+    assert_eq!(warnings.len(), 1, "{v}");
+    assert!(warnings[0].as_str().unwrap().contains("env:VAR"), "{v}");
     // Without --format, JSON carries hex; base64 on request; both are the raw bytes.
     assert_eq!(v["data"], hex::encode(&raw.stdout));
     use base64::Engine as _;

@@ -733,10 +733,10 @@ fn refusals_are_one_line_with_their_exit_code() {
     assert_exit(&out, 2);
     assert_eq!(json(&out)["error"]["kind"], "bad-input");
     let out = run(&["sim", "--chip", "esp32", "--efuse", "/nonexistent/e.bin"]);
-    assert_refused(&out, 5, "no eFuse key blocks");
+    assert_refused(&out, 2, "has no eFuse key blocks");
     let dir = temp_dir();
     let bad = dir.path().join("short.bin");
     std::fs::write(&bad, [0u8; 10]).unwrap();
     let out = run(&["sim", "--efuse", &bad.display().to_string()]);
-    assert_refused(&out, 2, "is not an eFuse file");
+    assert_refused(&out, 2, "not an eFuse file");
 }

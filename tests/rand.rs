@@ -200,3 +200,50 @@ fn a_closed_stdout_ends_quietly() {
     );
     assert_exit(&out, 0);
 }
+
+#[test]
+fn mixing_host_entropy_changes_a_fixed_seed_stream_and_says_so() {
+    let plain = Sim::start(&["--seed", "42"]);
+    let mixed_a = Sim::start(&["--seed", "42"]);
+    let mixed_b = Sim::start(&["--seed", "42"]);
+    let device_only = stdout(&plain.run(&["rand", "256"]));
+    let run_mixed = |sim: &Sim| {
+        let out = sim.run(&["--json", "rand", "256", "--mix-host-entropy"]);
+        assert_exit(&out, 0);
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let (a, b) = (run_mixed(&mixed_a), run_mixed(&mixed_b));
+    // Same device bytes on all three; the host's share makes the mixed ones differ.
+    assert_ne!(a["data"], b["data"]);
+    assert_ne!(a["data"].as_str().unwrap(), device_only.trim_end());
+    assert_eq!(a["host_entropy_mixed"], true);
+    assert_eq!(a["health_tested_bytes"], 32);
+    let out = plain.run(&["--json", "rand", "256"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["host_entropy_mixed"], false);
+}
+
+#[test]
+fn info_says_what_is_and_is_not_tested_of_the_entropy() {
+    let out = run(&["--port", "sim", "--json", "info"]);
+    assert_exit(&out, 0);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let entropy = &v["entropy"];
+    assert!(entropy["device_tests"]
+        .as_str()
+        .unwrap()
+        .contains("1024 words"));
+    assert!(entropy["host_tests"]
+        .as_str()
+        .unwrap()
+        .contains("cumulative over the connection"));
+    assert!(entropy["not_tested"]
+        .as_str()
+        .unwrap()
+        .contains("unpredictable"));
+    let text = stdout(&run(&["--port", "sim", "info"]));
+    assert!(
+        text.contains("entropy tested:") && text.contains("not tested:"),
+        "{text}"
+    );
+}

@@ -11,7 +11,17 @@ use crate::error::{Error, Result};
 #[derive(Clone)]
 pub struct KeyArg(Zeroizing<String>);
 
+/// Shown when the key itself is on the command line, where `ps` and shell history show it.
+pub const KEY_ON_COMMAND_LINE: &str = "the AES key was given on the command line, where other users can read it (ps, /proc, shell history): pass --key env:VAR or --key @FILE instead";
+
 impl KeyArg {
+    /// The warning for a key written out in hex on the command line; `None` for `@FILE` and
+    /// `env:VAR`, which name where the key is instead of holding it.
+    pub fn command_line_warning(&self) -> Option<&'static str> {
+        let spec = self.0.as_str();
+        (!spec.starts_with('@') && !spec.starts_with("env:")).then_some(KEY_ON_COMMAND_LINE)
+    }
+
     /// The clap value parser: accepts anything, so that a parse error never echoes a key.
     pub fn parse(s: &str) -> std::result::Result<Self, String> {
         Ok(Self(Zeroizing::new(s.to_string())))
@@ -84,6 +94,15 @@ mod tests {
 
     fn read(spec: &str) -> Result<Zeroizing<Vec<u8>>> {
         KeyArg::parse(spec).unwrap().read()
+    }
+
+    #[test]
+    fn only_a_key_written_on_the_command_line_is_warned_about() {
+        let warning = |spec: &str| KeyArg::parse(spec).unwrap().command_line_warning();
+        let text = warning(&"0f".repeat(16)).expect("a hex key is warned about");
+        assert!(text.contains("env:VAR") && text.contains("@FILE"), "{text}");
+        assert_eq!(warning("@key.bin"), None);
+        assert_eq!(warning("env:AES_KEY"), None);
     }
 
     #[test]

@@ -12,10 +12,11 @@ use aes::cipher::generic_array::GenericArray;
 use ucrypto_protocol::{
     AesDirection, AesMode, Command, KeySize, RequestBody, ResponseBody, MAX_CHUNK_LEN,
 };
-use zeroize::Zeroize;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::client::{Client, MAX_RETRIES};
 use crate::error::{Error, Result};
+use crate::progress::Progress;
 use crate::transport::Transport;
 use crate::verify::aes::AesReference;
 
@@ -23,13 +24,17 @@ use crate::verify::aes::AesReference;
 /// its answer to the previous one is on the line.
 pub const WINDOW: usize = 4;
 
-const BLOCK: usize = 16;
+pub(crate) const BLOCK: usize = 16;
 
 /// What to do to the stream.
 pub struct AesJob<'k> {
+    /// Encrypt or decrypt.
     pub direction: AesDirection,
+    /// The mode of operation.
     pub mode: AesMode,
+    /// 16, 24 or 32 bytes; copied for the device session, wiped when the stream ends.
     pub key: &'k [u8],
+    /// The IV (CBC, CFB8, CFB128) or the initial counter block (CTR); `None` for ECB.
     pub iv: Option<[u8; 16]>,
     /// PKCS#7: added before encryption, checked and removed after decryption (ECB and CBC).
     pub pkcs7: bool,
@@ -40,8 +45,11 @@ pub struct AesJob<'k> {
 /// What a finished stream amounted to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StreamSummary {
+    /// Bytes read from the input.
     pub input_bytes: u64,
+    /// Bytes of output (after padding was removed).
     pub output_bytes: u64,
+    /// Chunks the device answered.
     pub chunks: u64,
 }
 
@@ -130,8 +138,36 @@ pub fn run<T: Transport>(
     job: &AesJob<'_>,
     input: &mut dyn Read,
     emit: &mut dyn FnMut(&[u8]) -> Result<()>,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut dyn Progress,
 ) -> Result<StreamSummary> {
+    let chunk_len = device_chunk_len(client, job)?;
+    let mut device = DeviceStream::new(job);
+    device.open_retrying(client, &mut 0)?;
+    let result = stream(client, job, &mut device, chunk_len, input, emit, progress);
+    match &result {
+        // The device ends a session on its own errors; after a transport error it cannot be
+        // reached. Otherwise end it, so the key is wiped now rather than at the next Hello.
+        Err(Error::Device { .. } | Error::Transport(_) | Error::Interrupted) => {}
+        Ok(_) => {
+            if let Err(e) = device.end(client) {
+                // Every byte arrived and was checked: the result stands.
+                log::warn!("the device did not confirm the end of the AES session ({e}); it ends at the next connection");
+            }
+        }
+        Err(_) => {
+            let _ = device.end(client);
+        }
+    }
+    result
+}
+
+/// Checks that the device takes `job` (AES, the key size) and returns the chunk length to send:
+/// the device's limit in whole blocks, so ECB and CBC chunks never split a block (and a stream
+/// can always continue at a chunk boundary).
+pub(crate) fn device_chunk_len<T: Transport>(
+    client: &Client<T>,
+    job: &AesJob<'_>,
+) -> Result<usize> {
     job.check()?;
     let caps = client.info().raw_capabilities;
     if !caps.supports(Command::Aes) {
@@ -146,28 +182,7 @@ pub fn run<T: Transport>(
             size.bits()
         )));
     }
-    // The device's limit, in whole blocks, so ECB and CBC chunks never split a block (and a
-    // stream can always continue at a chunk boundary).
-    let chunk_len = (usize::from(caps.max_chunk_len).min(MAX_CHUNK_LEN) / BLOCK * BLOCK).max(BLOCK);
-
-    let mut device = DeviceStream::new(job);
-    device.open_retrying(client, &mut 0)?;
-    let result = stream(client, &mut device, chunk_len, input, emit, progress);
-    match &result {
-        // The device ends a session on its own errors; after a transport error it cannot be
-        // reached. Otherwise end it, so the key is wiped now rather than at the next Hello.
-        Err(Error::Device { .. } | Error::Transport(_) | Error::Interrupted) => {}
-        Ok(_) => {
-            if let Err(e) = device.end(client) {
-                // Every byte arrived and was checked: the result stands.
-                eprintln!("ucrypto: warning: the device did not confirm the end of the AES session ({e}); it ends at the next connection");
-            }
-        }
-        Err(_) => {
-            let _ = device.end(client);
-        }
-    }
-    result
+    Ok((usize::from(caps.max_chunk_len).min(MAX_CHUNK_LEN) / BLOCK * BLOCK).max(BLOCK))
 }
 
 fn unexpected(request: &str, body: &ResponseBody<'_>) -> Error {
@@ -176,21 +191,29 @@ fn unexpected(request: &str, body: &ResponseBody<'_>) -> Error {
 
 /// The device's side of the stream: its session, and what a new session needs to carry on from
 /// the last verified chunk.
-struct DeviceStream<'j> {
-    job: &'j AesJob<'j>,
-    session: u32,
+pub(crate) struct DeviceStream {
+    direction: AesDirection,
+    mode: AesMode,
+    /// A copy of the job's key, to open a new session with; wiped when dropped.
+    key: Zeroizing<Vec<u8>>,
+    /// The IV (CTR: counter block) at the start of the stream.
+    iv: Option<[u8; BLOCK]>,
+    pub(crate) session: u32,
     /// Stream offset where the current session started (its offset 0).
-    base: u64,
+    pub(crate) base: u64,
     /// Bytes whose answers arrived and were verified.
-    confirmed: u64,
+    pub(crate) confirmed: u64,
     /// The last 16 ciphertext bytes before `confirmed`: where CBC and CFB continue.
     last_ciphertext: [u8; BLOCK],
 }
 
-impl<'j> DeviceStream<'j> {
-    fn new(job: &'j AesJob<'j>) -> Self {
+impl DeviceStream {
+    pub(crate) fn new(job: &AesJob<'_>) -> Self {
         Self {
-            job,
+            direction: job.direction,
+            mode: job.mode,
+            key: Zeroizing::new(job.key.to_vec()),
+            iv: job.iv,
             session: 0,
             base: 0,
             confirmed: 0,
@@ -201,25 +224,24 @@ impl<'j> DeviceStream<'j> {
     /// The IV (CTR: the counter block) that continues the stream at `confirmed`, a multiple of
     /// 16 unless the stream has ended.
     fn iv(&self) -> Option<[u8; BLOCK]> {
-        match self.job.mode {
+        match self.mode {
             AesMode::Ecb => None,
-            AesMode::Ctr => self.job.iv.map(|iv| {
+            AesMode::Ctr => self.iv.map(|iv| {
                 let blocks = u128::from(self.confirmed / BLOCK as u64);
                 u128::from_be_bytes(iv).wrapping_add(blocks).to_be_bytes()
             }),
-            _ if self.confirmed == 0 => self.job.iv,
+            _ if self.confirmed == 0 => self.iv,
             _ => Some(self.last_ciphertext),
         }
     }
 
     /// Opens a session at `confirmed`.
     fn open<T: Transport>(&mut self, client: &mut Client<T>) -> Result<()> {
-        let job = self.job;
         self.session = client.call(
             RequestBody::AesStart {
-                direction: job.direction,
-                mode: job.mode,
-                key: job.key,
+                direction: self.direction,
+                mode: self.mode,
+                key: &self.key,
                 iv: self.iv(),
             },
             |body| match body {
@@ -233,7 +255,7 @@ impl<'j> DeviceStream<'j> {
 
     /// Opens a session at `confirmed`, again while the line loses the answers (up to
     /// [`MAX_RETRIES`] failures in a row, counted in `failures`).
-    fn open_retrying<T: Transport>(
+    pub(crate) fn open_retrying<T: Transport>(
         &mut self,
         client: &mut Client<T>,
         failures: &mut u32,
@@ -262,8 +284,8 @@ impl<'j> DeviceStream<'j> {
     }
 
     /// Records that the chunk of `input` whose output ends with `output_tail` is verified.
-    fn confirm(&mut self, input: &[u8], output_tail: &[u8]) {
-        let ciphertext = match self.job.direction {
+    pub(crate) fn confirm(&mut self, input: &[u8], output_tail: &[u8]) {
+        let ciphertext = match self.direction {
             AesDirection::Encrypt => output_tail,
             AesDirection::Decrypt => input,
         };
@@ -273,7 +295,7 @@ impl<'j> DeviceStream<'j> {
         self.confirmed += input.len() as u64;
     }
 
-    fn end<T: Transport>(&self, client: &mut Client<T>) -> Result<()> {
+    pub(crate) fn end<T: Transport>(&self, client: &mut Client<T>) -> Result<()> {
         client.call(
             RequestBody::EndSession {
                 session: self.session,
@@ -286,7 +308,7 @@ impl<'j> DeviceStream<'j> {
     }
 }
 
-impl Drop for DeviceStream<'_> {
+impl Drop for DeviceStream {
     fn drop(&mut self) {
         self.last_ciphertext.zeroize();
     }
@@ -314,13 +336,13 @@ impl Drop for Chunk {
 
 fn stream<T: Transport>(
     client: &mut Client<T>,
-    device: &mut DeviceStream<'_>,
+    job: &AesJob<'_>,
+    device: &mut DeviceStream,
     chunk_len: usize,
     input: &mut dyn Read,
     emit: &mut dyn FnMut(&[u8]) -> Result<()>,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut dyn Progress,
 ) -> Result<StreamSummary> {
-    let job = device.job;
     let mut reference = if job.verify {
         Some(AesReference::new(job.direction, job.mode, job.key, job.iv).map_err(Error::input)?)
     } else {
@@ -373,7 +395,7 @@ fn stream<T: Transport>(
                 let chunk = pending.pop_front().expect("the chunk just answered");
                 device.confirm(&chunk.input, &tail);
                 summary.chunks += 1;
-                progress(chunk.input.len() as u64);
+                progress.advance(chunk.input.len() as u64);
                 failures = 0;
                 window = (window * 2).min(WINDOW);
             }
@@ -403,7 +425,7 @@ fn stream<T: Transport>(
 /// of its output.
 fn receive<T: Transport>(
     client: &mut Client<T>,
-    device: &DeviceStream<'_>,
+    device: &DeviceStream,
     chunk: &Chunk,
     unpad: &mut Option<Unpadder>,
     emit: &mut dyn FnMut(&[u8]) -> Result<()>,

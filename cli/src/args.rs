@@ -6,28 +6,30 @@ use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use ucrypto_protocol::{AesDirection, AesMode, Chip};
 
 use crate::aes_key::KeyArg;
+use crate::connect::{ConnectOptions, Port};
 use crate::device_keys::public_format::PublicFormat;
 use crate::device_keys::SlotChoice;
+use crate::error::{exit, Error, Result};
 use crate::keys::PassSource;
 use crate::output::Format;
 
-pub const EXIT_CODES_HELP: &str = "\
-Exit codes:
-  0  ok
-  1  the device reported an error
-  2  usage or bad input
-  3  a result failed verification (nothing was output)
-  4  transport: no device, port busy, timeout, disconnected, protocol mismatch
-  5  not supported by this device
-  130  interrupted (Ctrl-C, SIGTERM): nothing was output
-
-With --json, every result is one JSON object on stdout, and so is an error:
-  {\"error\":{\"kind\":\"timeout\",\"exit_code\":4,\"message\":\"...\"}}";
+/// The help's closing text: the exit codes, from [`exit::TABLE`], and the JSON error shape.
+pub fn exit_codes_help() -> String {
+    let mut help = String::from("Exit codes:\n");
+    for (code, meaning) in exit::TABLE {
+        help.push_str(&format!("  {code}  {meaning}\n"));
+    }
+    help.push_str(
+        "\nWith --json, every result is one JSON object on stdout, and so is an error:\n  \
+         {\"error\":{\"kind\":\"timeout\",\"exit_code\":4,\"message\":\"...\"}}",
+    );
+    help
+}
 
 /// Hardware crypto of an ESP32 (true RNG, AES, RS256) behind a scriptable command line.
 /// Every result is verified on the host before it is output.
 #[derive(Debug, Parser)]
-#[command(name = "ucrypto", version, after_help = EXIT_CODES_HELP, max_term_width = 100)]
+#[command(name = "ucrypto", version, after_help = exit_codes_help(), max_term_width = 100)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -66,13 +68,29 @@ pub struct GlobalArgs {
     pub verbose: u8,
 }
 
-/// Baud rate of a UART port when `--baud` is not given.
-pub const DEFAULT_BAUD: u32 = 115_200;
+pub use crate::connect::DEFAULT_BAUD;
 
 impl GlobalArgs {
     /// The baud rate to open a UART port at.
     pub fn line_baud(&self) -> u32 {
         self.baud.unwrap_or(DEFAULT_BAUD)
+    }
+}
+
+/// The library's connection options from the command line's. Fallible: `--port sim:CHIP` may
+/// name an unknown chip (a usage error, exit 2, reported when the command connects).
+impl TryFrom<&GlobalArgs> for ConnectOptions {
+    type Error = Error;
+
+    fn try_from(global: &GlobalArgs) -> Result<ConnectOptions> {
+        Ok(ConnectOptions {
+            port: match global.port.as_deref() {
+                Some(spec) => spec.parse()?,
+                None => Port::Auto,
+            },
+            baud: global.line_baud(),
+            timeout: global.timeout,
+        })
     }
 }
 
@@ -126,6 +144,11 @@ pub struct RandArgs {
     /// Write to FILE (written in full or not at all) instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+
+    /// XOR the device's bits with SHA-256 of fresh bits from the host OS (see README, "Entropy"):
+    /// unpredictable if either source is.
+    #[arg(long)]
+    pub mix_host_entropy: bool,
 }
 
 const AES_EXAMPLES: &str = "\
@@ -269,15 +292,15 @@ pub struct SimArgs {
     #[arg(long, value_name = "SPEC")]
     pub faults: Option<crate::faults::FaultSpec>,
 
-    /// Keep the eFuses in FILE (352 bytes: 11 blocks of 8 little-endian words), loaded if it
-    /// exists: device keys survive a restart. Without it, blank eFuses in memory.
+    /// Keep the eFuses in FILE across runs (352 bytes: BLOCK0..BLOCK10, 8 little-endian words
+    /// each; created all zero if missing). Without it they live in memory.
     #[arg(long, value_name = "FILE")]
-    pub efuse: Option<PathBuf>,
+    pub efuse: Option<std::path::PathBuf>,
 
-    /// Keep the flash (a raw 4 MiB image, the key records at 0xd000) in FILE, loaded if it
-    /// exists. Without it, erased flash in memory.
+    /// Keep the SPI flash in FILE across runs (a raw 4 MiB image, 0xFF when erased; created if
+    /// missing). Without it the flash lives in memory.
     #[arg(long, value_name = "FILE")]
-    pub flash: Option<PathBuf>,
+    pub flash: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -348,7 +371,7 @@ fn parse_seconds(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
-/// The private key of `sign`, `jwt` and `bench sign`: a file sent to the device, or a device key.
+/// The private key of `sign`, `jwt` and `bench sign`.
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("signing_key").required(true).args(["key", "slot"])))]
 pub struct KeyArgs {
@@ -451,6 +474,28 @@ pub struct BenchSignArgs {
     /// Number of signatures.
     #[arg(short = 'n', long, default_value_t = 50)]
     pub count: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_exit_code_help_lists_every_code_and_the_json_error() {
+        let help = exit_codes_help();
+        assert!(help.contains("  3  a result failed verification (nothing was output)\n"));
+        assert!(help.contains("  130  interrupted (Ctrl-C, SIGTERM): nothing was output\n"));
+        assert!(help.ends_with(r#"{"error":{"kind":"timeout","exit_code":4,"message":"..."}}"#));
+    }
+
+    #[test]
+    fn the_readme_table_says_what_the_code_says() {
+        let readme = include_str!("../../README.md");
+        for (code, meaning) in exit::TABLE {
+            let row = format!("| {code} | {meaning}");
+            assert!(readme.contains(&row), "README lacks `{row}`");
+        }
+    }
 }
 
 const KEY_EXAMPLES: &str = "\

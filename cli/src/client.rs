@@ -12,6 +12,7 @@ use zeroize::Zeroizing;
 use crate::device_info::DeviceInfo;
 use crate::error::{Error, Result, TransportError};
 use crate::transport::Transport;
+use crate::verify::health::HealthTests;
 
 /// How many times `Hello` is sent before the device is declared absent.
 const HELLO_ATTEMPTS: u32 = 2;
@@ -38,8 +39,9 @@ fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::SeqCst)
 }
 
-/// A connected device that answered the handshake with our protocol.
-pub struct Client<T: Transport> {
+/// A connected device that answered the handshake with our protocol. Without a type argument it
+/// is the client [`crate::connect()`] returns: any transport, movable to another thread.
+pub struct Client<T: Transport = Box<dyn Transport + Send>> {
     transport: T,
     decoder: Box<FrameDecoder>,
     rx: Vec<u8>,
@@ -47,19 +49,21 @@ pub struct Client<T: Transport> {
     rx_len: usize,
     next_seq: u32,
     timeout: Duration,
-    verbose: u8,
     info: Option<DeviceInfo>,
     /// Requests sent and not yet answered, oldest first. The device answers in order, so an
     /// answer to a later one means the earlier answers were lost on the line.
     outstanding: VecDeque<u32>,
     /// Whether anything that was not one of our frames arrived (for "not our protocol").
     valid_frames: u64,
+    /// The SP 800-90B health tests over every random byte received on this connection, so that
+    /// many small requests are tested as one stream.
+    random_health: HealthTests,
 }
 
 impl<T: Transport> Client<T> {
     /// Connects: drops stale input, sends `Hello`, and checks the device's protocol version and
     /// schema. `timeout` is the allowance for the link on top of each request's own time.
-    pub fn connect(transport: T, timeout: Duration, verbose: u8) -> Result<Self> {
+    pub fn connect(transport: T, timeout: Duration) -> Result<Self> {
         let mut seed = [0u8; 4];
         // A random first sequence number: an answer left over from an earlier run cannot match.
         getrandom::fill(&mut seed).unwrap_or(());
@@ -71,10 +75,10 @@ impl<T: Transport> Client<T> {
             rx_len: 0,
             next_seq: u32::from_le_bytes(seed).max(1),
             timeout,
-            verbose,
             info: None,
             outstanding: VecDeque::new(),
             valid_frames: 0,
+            random_health: HealthTests::new(),
         };
         client.transport.discard_input()?;
         // Not `call`: a port with no device behind it should fail after HELLO_ATTEMPTS waits,
@@ -103,6 +107,11 @@ impl<T: Transport> Client<T> {
         check_versions(info.protocol_version, &info.schema)?;
         client.info = Some(info.with_port(client.transport.describe()));
         Ok(client)
+    }
+
+    /// The health tests of the random bytes received on this connection so far.
+    pub fn random_health(&mut self) -> &mut HealthTests {
+        &mut self.random_health
     }
 
     /// What the device said in the handshake.
@@ -146,13 +155,7 @@ impl<T: Transport> Client<T> {
         };
         let frame = encode_frame(&request, &mut scratch, &mut wire)
             .map_err(|_| Error::input("request too large for one frame"))?;
-        if self.verbose >= 2 {
-            eprintln!(
-                "ucrypto: -> seq {seq} {} ({} bytes)",
-                summary(body),
-                frame.len()
-            );
-        }
+        log::debug!("-> seq {seq} {} ({} bytes)", summary(body), frame.len());
         self.transport.write_all(frame)?;
         if self.outstanding.len() == OUTSTANDING_LIMIT {
             self.outstanding.pop_front();
@@ -193,9 +196,7 @@ impl<T: Transport> Client<T> {
                 self.rx_pos += consumed;
                 let Some(Ok(body)) = frame else {
                     if let Some(Err(e)) = frame {
-                        if self.verbose >= 1 {
-                            eprintln!("ucrypto: dropped a damaged frame from the device ({e:?})");
-                        }
+                        log::info!("dropped a damaged frame from the device ({e:?})");
                     }
                     continue;
                 };
@@ -208,21 +209,17 @@ impl<T: Transport> Client<T> {
                                 check_versions(prefix.protocol_version, &prefix.schema)?;
                             }
                         }
-                        if self.verbose >= 1 {
-                            eprintln!("ucrypto: skipped an undecodable answer");
-                        }
+                        log::info!("skipped an undecodable answer");
                         continue;
                     }
                 };
                 self.valid_frames += 1;
-                if self.verbose >= 2 {
-                    eprintln!(
-                        "ucrypto: <- seq {} {} ({} bytes)",
-                        response.seq,
-                        body_summary(&response.body),
-                        body.len()
-                    );
-                }
+                log::debug!(
+                    "<- seq {} {} ({} bytes)",
+                    response.seq,
+                    body_summary(&response.body),
+                    body.len()
+                );
                 // Seq 0 is the device's answer to a request it could not read: taken as ours.
                 if response.seq != seq && response.seq != 0 {
                     let later = self.outstanding.iter().position(|&s| s == response.seq);
@@ -288,11 +285,9 @@ impl<T: Transport> Client<T> {
         }
     }
 
-    /// Tells the user (at `-v`) that a request is being repeated.
+    /// Logs (at info level, `-v`) that a request is being repeated.
     pub fn note_retry(&self, cause: &Error) {
-        if self.verbose >= 1 {
-            eprintln!("ucrypto: retrying after: {cause}");
-        }
+        log::info!("retrying after: {cause}");
     }
 }
 

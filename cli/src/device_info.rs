@@ -47,7 +47,20 @@ pub struct CapabilitySummary {
 pub struct EntropySummary {
     pub source: &'static str,
     pub state: &'static str,
+    /// What the device tests of its RNG.
+    pub device_tests: &'static str,
+    /// What `ucrypto` tests of the bytes it receives.
+    pub host_tests: &'static str,
+    /// What nobody tests.
+    pub not_tested: &'static str,
 }
+
+/// The device's start-up health test (firmware/src/engine/startup_health.rs).
+pub const DEVICE_TESTS: &str = "at start-up, SP 800-90B repetition count and adaptive proportion tests on 1024 words read from the RNG (cutoffs for 8 bits of min-entropy per word, false alarms 2^-20); a failure reports state failed and refuses random output";
+/// The host's continuous health tests (verify/health.rs).
+pub const HOST_TESTS: &str = "every random byte received, SP 800-90B repetition count and adaptive proportion tests, cumulative over the connection (cutoffs for 8 bits per byte, false alarms 2^-40); they cannot fail on fewer than 6 bytes";
+/// The limits of both.
+pub const NOT_TESTED: &str = "the raw noise (the chip mixes it into the RNG before software sees it) and whether the output is unpredictable: the tests catch a stuck, dead or short-cycling source, not a weak one";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct SelfTestSummary {
@@ -104,6 +117,9 @@ impl DeviceInfo {
                     EntropyState::Failed => "failed",
                     EntropyState::Deterministic => "deterministic",
                 },
+                device_tests: DEVICE_TESTS,
+                host_tests: HOST_TESTS,
+                not_tested: NOT_TESTED,
             },
             self_test: SelfTestSummary {
                 rng: outcome(hello.self_test.rng),

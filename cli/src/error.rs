@@ -19,6 +19,24 @@ pub mod exit {
     pub const UNSUPPORTED: i32 = 5;
     /// Interrupted (SIGINT, SIGTERM): 128 + SIGINT, as shells expect.
     pub const INTERRUPTED: i32 = 130;
+
+    /// Every code with what it means: `--help` and the man page are written from this, and a
+    /// test holds README's table to it.
+    pub const TABLE: &[(i32, &str)] = &[
+        (OK, "ok"),
+        (DEVICE, "the device reported an error"),
+        (USAGE, "usage or bad input"),
+        (VERIFY, "a result failed verification (nothing was output)"),
+        (
+            TRANSPORT,
+            "transport: no device, port busy, timeout, disconnected, protocol mismatch",
+        ),
+        (UNSUPPORTED, "not supported by this device"),
+        (
+            INTERRUPTED,
+            "interrupted (Ctrl-C, SIGTERM): nothing was output",
+        ),
+    ];
 }
 
 /// Everything that can go wrong talking to a device over a byte stream.

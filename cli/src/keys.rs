@@ -300,8 +300,8 @@ fn warn_if_readable_by_others(path: &Path) {
     if let Ok(meta) = std::fs::metadata(path) {
         let mode = meta.permissions().mode();
         if mode & 0o044 != 0 {
-            eprintln!(
-                "warning: {} is readable by other users (mode {:o}): chmod 600 it",
+            log::warn!(
+                "{} is readable by other users (mode {:o}): chmod 600 it",
                 path.display(),
                 mode & 0o777
             );

@@ -1,16 +1,50 @@
 //! The ucrypto host library: transports to a device, the protocol client, verification of every
-//! result, and output. `main.rs` is a thin shell over [`commands`].
+//! result, and output. `main.rs` is a thin shell over [`commands`]; a program (a factory station,
+//! a Python module) drives devices through the same calls without the command line.
+//!
+//! [`connect()`] takes plain [`ConnectOptions`] and returns a [`Client`] whose methods are the
+//! device's operations: [`Client::rand`], [`Client::aes_stream`], [`Client::aes_session`],
+//! [`Client::sign_digest`], [`Client::sign_message`], [`Client::jwt`]. Every result is verified
+//! on the host before it is returned (random bits health-tested, AES recomputed, signatures
+//! checked with the public key); one that does not verify is an [`Error::Verification`].
+//! Diagnostics go through the `log` facade; long operations report to a [`Progress`]. A
+//! [`Client`] is `Send`: one thread per device.
+//!
+//! ```
+//! use ucrypto::{connect, ConnectOptions, Port};
+//! use ucrypto_protocol::{AesDirection, AesMode, Chip};
+//!
+//! // A virtual device in this process; `Port::Path("/dev/ttyACM0".into())` for a board.
+//! let mut device = connect(&ConnectOptions::new(Port::Sim(Chip::Esp32C3)))?;
+//! let random = device.rand(256)?;
+//! assert_eq!(random.len(), 32);
+//!
+//! // AES-CTR a piece at a time: each piece's output equals the host's own AES.
+//! let mut session = device.aes_session(
+//!     AesDirection::Encrypt,
+//!     AesMode::Ctr,
+//!     &random[..16],
+//!     Some([0; 16]),
+//! )?;
+//! let mut ciphertext = session.update(b"attack at ")?;
+//! ciphertext.extend(session.update(b"dawn")?);
+//! ciphertext.extend(session.finish()?);
+//! assert_eq!(ciphertext.len(), 14);
+//! # Ok::<(), ucrypto::Error>(())
+//! ```
 pub mod aes_key;
 pub mod aes_stream;
 pub mod args;
 pub mod client;
 pub mod commands;
+pub mod connect;
 pub mod device_info;
 pub mod device_keys;
+pub mod entropy_mix;
 pub mod error;
 pub mod faults;
-pub mod key_files;
 pub mod keys;
+pub mod operations;
 pub mod output;
 pub mod ports;
 pub mod progress;
@@ -19,68 +53,7 @@ pub mod transport;
 pub mod verify;
 
 pub use client::Client;
+pub use connect::{connect, host_seed, ConnectOptions, Port};
 pub use error::{Error, Result, TransportError};
-
-use ucrypto_firmware::backend::software::Seed;
-use ucrypto_protocol::Chip;
-
-use crate::args::GlobalArgs;
-use crate::transport::{SerialTransport, Transport, VirtualTransport};
-
-/// Opens the device the global options name and runs the handshake.
-pub fn connect(global: &GlobalArgs) -> Result<Client<Box<dyn Transport>>> {
-    client::handle_interrupts();
-    let transport: Box<dyn Transport> = match global.port.as_deref() {
-        Some(spec) if spec == "sim" || spec.starts_with("sim:") => {
-            Box::new(VirtualTransport::new(sim_chip(spec)?, host_seed()))
-        }
-        Some(path) => Box::new(SerialTransport::open(path, global.line_baud())?),
-        None => Box::new(SerialTransport::open(
-            &ports::auto_detect()?,
-            global.line_baud(),
-        )?),
-    };
-    let client = Client::connect(transport, global.timeout, global.verbose)?;
-    let info = client.info();
-    if info.virtual_device && !global.json {
-        eprintln!(
-            "warning: virtual device{}: software crypto, not for production",
-            if info.deterministic() {
-                " with a fixed seed (not random)"
-            } else {
-                ""
-            }
-        );
-    }
-    if global.verbose >= 1 {
-        eprintln!(
-            "ucrypto: connected to {} on {} (firmware {}, id {})",
-            info.chip.name(),
-            info.port,
-            info.firmware_version,
-            info.device_id_string()
-        );
-    }
-    Ok(client)
-}
-
-fn sim_chip(spec: &str) -> Result<Chip> {
-    match spec.strip_prefix("sim:") {
-        None => Ok(Chip::Esp32C3),
-        Some(name) => Chip::ALL
-            .into_iter()
-            .find(|c| c.name() == name)
-            .ok_or_else(|| {
-                Error::input(format!(
-                    "unknown chip `{name}` in --port sim:CHIP: use esp32c3, esp32c6 or esp32"
-                ))
-            }),
-    }
-}
-
-/// A seed for a virtual device from the host OS's RNG.
-pub fn host_seed() -> Seed {
-    let mut seed = [0u8; 32];
-    getrandom::fill(&mut seed).expect("the host OS has no random number generator");
-    Seed::HostOs(seed)
-}
+pub use operations::{AesSession, Jwt, Signed, SigningKey};
+pub use progress::{NoProgress, Progress};

@@ -5,6 +5,8 @@ use clap::Parser;
 use ucrypto::args::Cli;
 use ucrypto::error::exit;
 
+mod logger;
+
 fn main() -> ExitCode {
     let json = std::env::args().any(|a| a == "--json");
     let cli = match Cli::try_parse() {
@@ -23,6 +25,7 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::USAGE as u8);
         }
     };
+    logger::install(cli.global.verbose, cli.global.json);
     match ucrypto::commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -1,19 +1,25 @@
-//! The progress bar that long commands (rand, aes, sign) show on stderr. indicatif hides it when
-//! stderr is not a terminal, so scripts and CI never see it.
-use indicatif::{ProgressBar, ProgressStyle};
+//! How long work reports its progress: a small trait the caller implements (the CLI draws a bar
+//! with indicatif, a station updates its display); the library never draws anything itself.
 
-/// Show a progress bar from this size on.
-pub(crate) const PROGRESS_FROM: u64 = 1 << 20;
-
-/// A bar for `bytes` of work; hidden for small jobs.
-pub(crate) fn progress_bar(bytes: u64) -> ProgressBar {
-    if bytes < PROGRESS_FROM {
-        return ProgressBar::hidden();
+/// Told how far a long operation (a stream, many random bytes) has come. Every method has a
+/// no-op default, so an implementation overrides only what it shows.
+pub trait Progress {
+    /// The work begins: `total` bytes, when known up front.
+    fn start(&mut self, total: Option<u64>) {
+        let _ = total;
     }
-    let bar = ProgressBar::new(bytes);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-            .expect("the template is valid"),
-    );
-    bar
+
+    /// `bytes` more are done (verified).
+    fn advance(&mut self, bytes: u64) {
+        let _ = bytes;
+    }
+
+    /// The work ended, well or not.
+    fn finish(&mut self) {}
 }
+
+/// Reports nothing.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {}

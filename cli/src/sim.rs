@@ -2,19 +2,20 @@
 //! through the same serial code path as a board.
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use nix::pty::openpty;
 use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg};
 use ucrypto_firmware::backend::software::Seed;
+use ucrypto_firmware::backend::virtual_keys::EFUSE_FILE_LEN;
+use ucrypto_firmware::Backend;
 use ucrypto_firmware::{Engine, SoftwareBackend};
 use ucrypto_protocol::Chip;
 use zeroize::Zeroize;
 
 use crate::error::{Error, Result};
 use crate::faults::{FaultInjector, FaultSpec};
-use crate::key_files::KeyFiles;
 
 /// A virtual device on a pseudo-terminal.
 pub struct PtyDevice {
@@ -27,8 +28,16 @@ pub struct PtyDevice {
     faults: Option<FaultInjector>,
     /// Set by `--baud`: the device's output leaves no faster than a UART would carry it.
     pacer: Option<Pacer>,
-    /// Set by `--efuse`/`--flash`: the eFuses and flash live in files.
-    key_files: Option<KeyFiles>,
+    /// Set by `--efuse` / `--flash`: where the key hardware's state is kept.
+    files: Option<KeyFiles>,
+}
+
+/// The files that keep a virtual device's eFuses and flash across runs.
+struct KeyFiles {
+    efuse: Option<PathBuf>,
+    flash: Option<PathBuf>,
+    /// The key hardware's write count when the files were last saved.
+    saved_at: u64,
 }
 
 impl PtyDevice {
@@ -51,8 +60,55 @@ impl PtyDevice {
             engine: Box::new(Engine::new(SoftwareBackend::new(chip, seed))),
             faults: None,
             pacer: None,
-            key_files: None,
+            files: None,
         })
+    }
+
+    /// Loads the eFuses and flash from these files (creating missing ones) and saves them after
+    /// every request that burns or writes.
+    pub fn with_key_files(
+        mut self,
+        efuse: Option<PathBuf>,
+        flash: Option<PathBuf>,
+    ) -> Result<Self> {
+        let chip = self.engine.backend().chip();
+        let hw = self.engine.backend_mut().keys_mut().ok_or_else(|| {
+            Error::input(format!(
+                "the {} has no eFuse key blocks or Digital Signature peripheral: --efuse and --flash need --chip esp32c3 or esp32c6",
+                chip.name()
+            ))
+        })?;
+        if let Some(path) = &efuse {
+            if let Some(bytes) = read_if_present(path)? {
+                hw.load_efuse(&bytes).ok_or_else(|| {
+                    Error::input(format!(
+                        "{}: not an eFuse file ({} bytes, expected {EFUSE_FILE_LEN}): pass another path to start a new one",
+                        path.display(),
+                        bytes.len()
+                    ))
+                })?;
+            }
+        }
+        if let Some(path) = &flash {
+            if let Some(bytes) = read_if_present(path)? {
+                hw.load_flash(&bytes).ok_or_else(|| {
+                    Error::input(format!(
+                        "{}: larger than the 4 MiB flash ({} bytes)",
+                        path.display(),
+                        bytes.len()
+                    ))
+                })?;
+            }
+        }
+        let mut files = KeyFiles {
+            efuse,
+            flash,
+            saved_at: u64::MAX,
+        };
+        // Missing files are created now, so a user sees them before the first burn.
+        files.save(&self.engine)?;
+        self.files = Some(files);
+        Ok(self)
     }
 
     /// Damages the link as `spec` says (for reliability tests).
@@ -67,25 +123,6 @@ impl PtyDevice {
     pub fn pace(mut self, baud: u32) -> Self {
         self.pacer = Some(Pacer::new(baud));
         self
-    }
-
-    /// Keeps the eFuses in `efuse` and the flash in `flash` (loaded if they exist, written
-    /// whenever the device changes them).
-    pub fn with_key_files(
-        mut self,
-        efuse: Option<PathBuf>,
-        flash: Option<PathBuf>,
-    ) -> Result<Self> {
-        let chip = ucrypto_firmware::backend::Backend::chip(self.engine.backend());
-        let hardware = self.engine.backend_mut().keys_mut().ok_or_else(|| {
-            Error::Unsupported(format!(
-                "a virtual {} has no eFuse key blocks: --efuse and --flash need --chip esp32c3 or \
-                 esp32c6",
-                chip.name()
-            ))
-        })?;
-        self.key_files = Some(KeyFiles::open(efuse, flash, hardware)?);
-        Ok(self)
     }
 
     /// The path clients open (`/dev/pts/N`).
@@ -112,11 +149,9 @@ impl PtyDevice {
             // The bytes may have carried a key; the engine wipes its own copy.
             buf[..n].zeroize();
             input.zeroize();
-            // Saved before anything is answered: a burn a host was told of is in the file.
-            if let (Some(files), Some(hardware)) =
-                (&mut self.key_files, self.engine.backend().keys())
-            {
-                files.save(hardware)?;
+            // Burned eFuses and written flash reach their files before the answer leaves.
+            if let Some(files) = &mut self.files {
+                files.save(&self.engine)?;
             }
             for answer in answers {
                 let wire = match &mut self.faults {
@@ -139,6 +174,43 @@ impl PtyDevice {
             }
         }
     }
+}
+
+impl KeyFiles {
+    /// Writes the files if the key hardware changed since the last save (each replaced whole,
+    /// through a temporary file, so a crash never leaves half a file).
+    fn save(&mut self, engine: &Engine<SoftwareBackend>) -> Result<()> {
+        let Some(hw) = engine.backend().keys() else {
+            return Ok(());
+        };
+        if hw.writes() == self.saved_at {
+            return Ok(());
+        }
+        if let Some(path) = &self.efuse {
+            replace_file(path, &hw.efuse_bytes())?;
+        }
+        if let Some(path) = &self.flash {
+            replace_file(path, hw.flash_bytes())?;
+        }
+        self.saved_at = hw.writes();
+        Ok(())
+    }
+}
+
+fn read_if_present(path: &Path) -> Result<Option<Vec<u8>>> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::input(format!("{}: {e}", path.display()))),
+    }
+}
+
+fn replace_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    std::fs::write(&tmp, bytes)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| Error::input(format!("{}: cannot save: {e}", path.display())))
 }
 
 /// Releases bytes at a UART's pace: each slice of about a millisecond of line time is written when

@@ -2,7 +2,7 @@
 # Builds the flashable firmware images for the ESP32-C3 and ESP32-C6 into firmware/chip/dist/:
 #   ucrypto-<chip>.elf          the linked firmware (for a debugger, or `espflash flash`)
 #   ucrypto-<chip>-app.bin      the application image, for the app partition at 0x10000
-#   ucrypto-<chip>-merged.bin   bootloader + partition table + app, to write at 0x0
+#   ucrypto-<chip>-merged.bin   bootloader + partition table (partitions.csv) + app, to write at 0x0
 #   footprint.txt, SHA256SUMS
 # after clippy (-D warnings) on both chips.
 #
@@ -73,8 +73,10 @@ for chip in "${chips[@]}"; do
     elves+=("$elf")
     "$espflash" save-image --chip "$name" "$elf" "dist/ucrypto-$name-app.bin"
     # Not padded to the flash size: writing it at 0x0 leaves the rest of the flash alone.
-    "$espflash" save-image --chip "$name" --merge --skip-padding "$elf" \
-        "dist/ucrypto-$name-merged.bin"
+    # The project's partition table: nvs, esp_secure_cert (device-key records at 0xd000),
+    # factory app at 0x10000.
+    "$espflash" save-image --chip "$name" --merge --skip-padding \
+        --partition-table partitions.csv "$elf" "dist/ucrypto-$name-merged.bin"
 done
 
 {

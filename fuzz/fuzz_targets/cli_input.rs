@@ -7,9 +7,10 @@ use std::str::FromStr;
 
 use libfuzzer_sys::fuzz_target;
 use ucrypto::aes_key::KeyArg;
-use ucrypto::commands::{jwt, sign, verify};
+use ucrypto::commands::{sign, verify};
 use ucrypto::faults::FaultSpec;
 use ucrypto::keys::PassSource;
+use ucrypto::operations::jwt;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&which, rest)) = data.split_first() else {
@@ -119,7 +120,7 @@ fn claims(text: &str, which: u8) {
         2 => Some(u64::MAX - NOW / 2),
         _ => Some(0),
     };
-    match jwt::payload(text, exp, NOW) {
+    match jwt::jwt_claims(text, exp, NOW) {
         Ok(out) => {
             let value: serde_json::Value = serde_json::from_str(&out).expect("valid JSON");
             let object = value.as_object().expect("an object");

@@ -20,9 +20,27 @@ thread_local! {
     pub static DEVICES: RefCell<Vec<Box<Device>>> = RefCell::new(
         Chip::ALL
             .iter()
-            .map(|&chip| Box::new(Engine::new(SoftwareBackend::new(chip, Seed::Fixed(1)))))
+            .map(|&chip| {
+                let backend = key_blocks_taken(SoftwareBackend::new(chip, Seed::Fixed(1)));
+                Box::new(Engine::new(backend))
+            })
             .collect(),
     );
+}
+
+/// Gives every eFuse key block another purpose (4, an XTS-AES key), so device-key requests are
+/// refused at the slot checks: one RSA key generation takes seconds, too long for a fuzz input
+/// (the engine's own tests cover generation, import and the DS path).
+fn key_blocks_taken(mut backend: SoftwareBackend) -> SoftwareBackend {
+    if let Some(hw) = backend.keys_mut() {
+        let mut efuse = hw.efuse_bytes();
+        // KEY_PURPOSE_0..1 are bits 24..31 of BLOCK0 word 2, KEY_PURPOSE_2..5 bits 0..15 of word 3.
+        efuse[8..12].copy_from_slice(&(0x44u32 << 24).to_le_bytes());
+        efuse[12..16].copy_from_slice(&0x4444u32.to_le_bytes());
+        hw.load_efuse(&efuse)
+            .expect("an eFuse image of the right size");
+    }
+    backend
 }
 
 /// The device of chip number `chip` (any byte), with no partial frame and no session.

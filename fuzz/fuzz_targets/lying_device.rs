@@ -21,11 +21,12 @@ use rsa::Pkcs1v15Sign;
 use sha2::{Digest, Sha256};
 use ucrypto::aes_stream::{self, AesJob};
 use ucrypto::client::Client;
-use ucrypto::commands::sign::SigningKey;
 use ucrypto::error::{Error, TransportError};
 use ucrypto::keys::DeviceKey;
+use ucrypto::progress::NoProgress;
 use ucrypto::transport::Transport;
 use ucrypto::verify::aes::AesReference;
+use ucrypto::SigningKey;
 use ucrypto_protocol::FrameDecoder;
 
 #[path = "device.rs"]
@@ -61,7 +62,7 @@ fuzz_target!(|data: &[u8]| {
             script: Script(script),
             pending: VecDeque::new(),
         };
-        let mut client = match Client::connect(line, Duration::from_secs(5), 0) {
+        let mut client = match Client::connect(line, Duration::from_secs(5)) {
             Ok(client) => client,
             Err(e) => return clean(&e),
         };
@@ -273,7 +274,7 @@ fn sign_stream(client: &mut Client<Line<'_>>) -> Result<(), Error> {
     let digest: [u8; 32] = Sha256::digest(&message).into();
     key.check_device(client)?;
     let size = Some(message.len() as u64);
-    let signed = key.sign_stream(client, &mut Cursor::new(&message), size)?;
+    let signed = key.sign_stream(client, &mut Cursor::new(&message), size, &mut NoProgress)?;
     assert_eq!(signed.digest, digest, "the digest of the message");
     assert_verifies(&key.public, &digest, &signed.signature);
     Ok(())
@@ -309,7 +310,7 @@ fn aes(client: &mut Client<Line<'_>>) -> Result<(), Error> {
             output.extend_from_slice(piece);
             Ok(())
         },
-        &mut |_| {},
+        &mut NoProgress,
     )?;
     let mut expected = input.clone();
     AesReference::new(direction, mode, &key, iv)

@@ -13,6 +13,7 @@ pub mod frame;
 pub mod keys;
 pub mod limits;
 pub mod messages;
+mod redact;
 
 pub use frame::{encode_frame, FrameDecoder, FrameError};
 pub use keys::*;

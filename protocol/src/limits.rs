@@ -21,3 +21,8 @@ pub const MAX_RSA_BITS: u16 = 4096;
 
 /// Length of the CRC-32C trailer of each frame.
 pub const CRC_LEN: usize = 4;
+
+/// A session (AES stream or message hash) unused for this long is ended and its key wiped by the
+/// device, on a device that has a clock (the chip; the virtual device keeps sessions until the
+/// host ends them). A host that pauses longer gets `NoSession` and starts the stream again.
+pub const SESSION_IDLE_TIMEOUT_MS: u32 = 60_000;

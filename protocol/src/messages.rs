@@ -15,8 +15,8 @@ pub struct Request<'a> {
     pub body: RequestBody<'a>,
 }
 
-/// What the host asks for.
-#[derive(Serialize, Deserialize, Schema, Debug, Clone, PartialEq, Eq)]
+/// What the host asks for. Its `Debug` shows payloads as lengths only (see [`crate::redact`]).
+#[derive(Serialize, Deserialize, Schema, Clone, PartialEq, Eq)]
 pub enum RequestBody<'a> {
     /// Handshake: answered with [`ResponseBody::Hello`]. Ends any open session.
     Hello,
@@ -130,10 +130,11 @@ pub struct Response<'a> {
     pub body: ResponseBody<'a>,
 }
 
+/// What the device answers. Its `Debug` shows payloads as lengths only (see [`crate::redact`]).
 // `Hello` (with its key slots) is the large variant; one response lives at a time and the
 // device has no allocator to box it.
 #[allow(clippy::large_enum_variant)]
-#[derive(Serialize, Deserialize, Schema, Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Schema, Clone, PartialEq, Eq)]
 pub enum ResponseBody<'a> {
     /// Must stay variant 0 with [`HelloInfo`]'s first two fields unchanged in every version, so
     /// that any host can read a device's version and schema fingerprint.

@@ -4,15 +4,15 @@ use std::fs::File;
 use std::io::{self, IsTerminal, Read};
 use std::path::Path;
 
-use indicatif::{ProgressBar, ProgressStyle};
 use ucrypto_protocol::{AesDirection, AesMode};
 
 use crate::aes_stream::{self, mode_name, AesJob};
 use crate::args::{AesArgs, GlobalArgs};
+use crate::commands::progress_bar::ProgressDisplay;
 use crate::commands::{add_device_fields, commit_with_json};
 use crate::error::{Error, Result};
 use crate::output::{Format, Output};
-use crate::progress::{progress_bar, PROGRESS_FROM};
+use crate::progress::Progress;
 
 pub fn run(global: &GlobalArgs, args: &AesArgs) -> Result<()> {
     let mode = AesMode::from(args.mode);
@@ -60,17 +60,24 @@ pub fn run(global: &GlobalArgs, args: &AesArgs) -> Result<()> {
         job.check_input_len(len)?;
     }
 
-    let mut client = crate::connect(global)?;
+    // After the input checks, so that bad input still gets its one line.
+    let warnings: Vec<&str> = args.key.command_line_warning().into_iter().collect();
+    for warning in &warnings {
+        eprintln!("warning: {warning}");
+    }
+    let mut client = super::connect(global)?;
     let mut output = Output::create(args.output.as_deref(), format)?;
-    let mut progress = Progress::new(input_len);
+    let mut progress = ProgressDisplay::default();
+    progress.start(input_len);
     let summary = aes_stream::run(
         &mut client,
         &job,
         &mut input,
         &mut |data| output.write(data),
-        &mut |n| progress.inc(n),
-    )?;
+        &mut progress,
+    );
     progress.finish();
+    let summary = summary?;
     let bits = key.len() * 8;
     drop(key);
 
@@ -91,6 +98,7 @@ pub fn run(global: &GlobalArgs, args: &AesArgs) -> Result<()> {
         "bytes": summary.output_bytes,
         "format": format,
         "verified": !args.no_verify,
+        "warnings": warnings,
     });
     add_device_fields(&mut json, info);
     commit_with_json(output, json, "data")
@@ -119,44 +127,6 @@ fn open_input(path: Option<&Path>) -> Result<(Box<dyn Read>, Option<u64>)> {
                 eprintln!("ucrypto: reading the input from the terminal; end it with Ctrl-D (or pass -i FILE)");
             }
             Ok((Box::new(io::stdin().lock()), None))
-        }
-    }
-}
-
-/// A progress bar on stderr for long streams: a bar when the length is known, a byte counter
-/// once a stream of unknown length passes the threshold. Invisible when stderr is not a terminal.
-struct Progress {
-    bar: Option<ProgressBar>,
-    done: u64,
-}
-
-impl Progress {
-    fn new(total: Option<u64>) -> Self {
-        Self {
-            bar: total.map(progress_bar),
-            done: 0,
-        }
-    }
-
-    fn inc(&mut self, n: u64) {
-        self.done += n;
-        if self.bar.is_none() && self.done >= PROGRESS_FROM {
-            let bar = ProgressBar::new_spinner();
-            bar.set_style(
-                ProgressStyle::with_template("{spinner} {bytes} {bytes_per_sec}")
-                    .expect("the template is valid"),
-            );
-            bar.set_position(self.done - n);
-            self.bar = Some(bar);
-        }
-        if let Some(bar) = &self.bar {
-            bar.inc(n);
-        }
-    }
-
-    fn finish(self) {
-        if let Some(bar) = self.bar {
-            bar.finish_and_clear();
         }
     }
 }

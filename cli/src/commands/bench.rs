@@ -12,6 +12,7 @@ use crate::commands::print_json;
 use crate::commands::sign::ChosenKey;
 use crate::error::{Error, Result};
 use crate::output::print_line;
+use crate::progress::NoProgress;
 
 /// Streams generated data through an AES session and reports the goodput, against the line's
 /// capacity when `--baud` names one.
@@ -37,7 +38,7 @@ pub fn aes(global: &GlobalArgs, args: &BenchAesArgs) -> Result<()> {
         args.bytes
     };
 
-    let mut client = crate::connect(global)?;
+    let mut client = super::connect(global)?;
     let in_process = client.transport().line_rate().is_none();
     // The line's capacity in bytes per second: 8N1 puts ten bits on the wire per byte.
     let capacity = global.baud.filter(|_| !in_process).map(|baud| baud / 10);
@@ -52,7 +53,7 @@ pub fn aes(global: &GlobalArgs, args: &BenchAesArgs) -> Result<()> {
             output_bytes += data.len() as u64;
             Ok(())
         },
-        &mut |_| {},
+        &mut NoProgress,
     )?;
     let seconds = started.elapsed().as_secs_f64();
     let goodput = summary.input_bytes as f64 / seconds;
@@ -154,7 +155,7 @@ pub fn sign(global: &GlobalArgs, args: &BenchSignArgs) -> Result<()> {
         return Err(Error::input("--count must be at least 1"));
     }
     let chosen = ChosenKey::load(&args.key)?;
-    let mut client = crate::connect(global)?;
+    let mut client = super::connect(global)?;
     let key = chosen.resolve(&mut client)?;
     key.check_device(&client)?;
     // One signature first, so connection set-up is not measured.

@@ -14,7 +14,7 @@ pub fn run(global: &GlobalArgs, args: &CsrArgs) -> Result<()> {
             "DER bytes cannot go in JSON: use --format pem, or -o FILE",
         ));
     }
-    let mut client = crate::connect(global)?;
+    let mut client = super::connect(global)?;
     let key = ChosenKey::Slot(args.slot).resolve(&mut client)?;
     key.check_device(&client)?;
     let request = csr::build(&mut client, &key, subject)?;

@@ -5,7 +5,7 @@ use crate::error::Result;
 use crate::output::print_line;
 
 pub fn run(global: &GlobalArgs) -> Result<()> {
-    let client = crate::connect(global)?;
+    let client = super::connect(global)?;
     let info = client.info();
     if global.json {
         return print_json(&serde_json::to_value(info).expect("device info serializes"));
@@ -41,6 +41,9 @@ pub fn run(global: &GlobalArgs) -> Result<()> {
             "entropy:          {} ({})",
             info.entropy.source, info.entropy.state
         ),
+        format!("entropy tested:   device: {}", info.entropy.device_tests),
+        format!("                  host: {}", info.entropy.host_tests),
+        format!("not tested:       {}", info.entropy.not_tested),
         format!(
             "self-test:        rng {}, aes {}, sha256 {}, rsa {}",
             info.self_test.rng, info.self_test.aes, info.self_test.sha256, info.self_test.rsa

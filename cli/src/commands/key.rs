@@ -16,7 +16,7 @@ use crate::output::{print_line, Format, Output};
 use crate::transport::Transport;
 
 pub fn generate(global: &GlobalArgs, args: &KeyGenerateArgs) -> Result<()> {
-    let mut client = crate::connect(global)?;
+    let mut client = super::connect(global)?;
     let bits = usize::from(args.bits);
     let slot = plan_slot(client.info(), args.slot, bits, true)?;
     if args.bits < DEFAULT_KEY_BITS && !global.json {
@@ -46,7 +46,7 @@ pub fn import(global: &GlobalArgs, args: &KeyImportArgs) -> Result<()> {
             args.key.display()
         );
     }
-    let mut client = crate::connect(global)?;
+    let mut client = super::connect(global)?;
     let slot = plan_slot(client.info(), args.slot, device_key.bits(), false)?;
     let what = format!(
         "store the {}-bit RSA key of {} on the device",
@@ -154,7 +154,7 @@ fn report<T: Transport>(
 }
 
 pub fn list(global: &GlobalArgs) -> Result<()> {
-    let client = crate::connect(global)?;
+    let client = super::connect(global)?;
     let info = client.info();
     device_keys::slots(info)?;
     let slots = info.key_slots.clone().unwrap_or_default();
@@ -175,7 +175,7 @@ pub fn public(global: &GlobalArgs, args: &KeyPublicArgs) -> Result<()> {
             "DER bytes cannot go in JSON: use --format pem or jwk, or -o FILE",
         ));
     }
-    let mut client = crate::connect(global)?;
+    let mut client = super::connect(global)?;
     let public = device_keys::read_public(&mut client, args.slot)?;
     let mut output = Output::create(args.output.as_deref(), Format::Raw)?;
     output.write(&public_format::encode(&public, args.format)?)?;

@@ -1,7 +1,9 @@
 //! One file per command; each takes its parsed arguments and the global options.
 use clap::CommandFactory;
 
-use crate::args::{BenchCommand, Cli, Command, KeyCommand};
+use crate::args::{BenchCommand, Cli, Command, GlobalArgs, KeyCommand};
+use crate::client::Client;
+use crate::connect::ConnectOptions;
 use crate::device_info::DeviceInfo;
 use crate::error::{Error, Result};
 use crate::output::Output;
@@ -13,6 +15,7 @@ pub mod info;
 pub mod jwt;
 pub mod key;
 pub mod ports;
+mod progress_bar;
 pub mod rand;
 pub mod sign;
 pub mod sim;
@@ -52,6 +55,14 @@ pub fn run(cli: Cli) -> Result<()> {
                 reason: e.to_string(),
             }),
     }
+}
+
+/// Connects to the device the global options name. Ctrl-C and SIGTERM then end the command
+/// cleanly (nothing output, the port released) instead of killing it mid-write.
+pub(crate) fn connect(global: &GlobalArgs) -> Result<Client> {
+    let options = ConnectOptions::try_from(global)?;
+    crate::client::handle_interrupts();
+    crate::connect(&options)
 }
 
 /// JSON carries a result inline only up to this size; larger results need `-o FILE`.

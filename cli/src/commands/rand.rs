@@ -1,19 +1,12 @@
 //! `ucrypto rand BITS`: Pycom's `crypto.getrandbits`, any size, health-tested before output.
-use std::collections::VecDeque;
-use std::time::Duration;
-
-use crate::progress::progress_bar;
-use ucrypto_protocol::{Command, RequestBody, ResponseBody, MAX_RANDOM_WORDS};
+use zeroize::Zeroizing;
 
 use crate::args::{GlobalArgs, RandArgs};
-use crate::client::MAX_RETRIES;
+use crate::commands::progress_bar::ProgressDisplay;
 use crate::commands::{add_device_fields, commit_with_json, MAX_JSON_INLINE};
+use crate::entropy_mix::mix_host_entropy;
 use crate::error::{Error, Result};
 use crate::output::{Format, Output};
-use crate::verify::health::HealthTests;
-
-/// Requests in flight at once, so the line never idles while the host waits.
-const WINDOW: usize = 4;
 
 pub fn run(global: &GlobalArgs, args: &RandArgs) -> Result<()> {
     if args.bits == 0 {
@@ -37,66 +30,25 @@ pub fn run(global: &GlobalArgs, args: &RandArgs) -> Result<()> {
         }
     }
 
-    let mut client = crate::connect(global)?;
-    if !client.info().raw_capabilities.supports(Command::Random) {
-        return Err(Error::Unsupported(
-            "this device does not offer random numbers".into(),
-        ));
-    }
+    let mut client = super::connect(global)?;
     let mut output = Output::create(args.output.as_deref(), args.format)?;
-    let mut health = HealthTests::new();
-    let progress = progress_bar(bytes);
+    // The health tests run on the device's bytes inside `rand_into`, before any mixing.
+    let mut written = 0u64;
+    client.rand_into(
+        args.bits,
+        &mut |data| {
+            if !args.mix_host_entropy {
+                return output.write(data);
+            }
+            let mut mixed = Zeroizing::new(data.to_vec());
+            mix_host_entropy(&mut mixed, written)?;
+            written += mixed.len() as u64;
+            output.write(&mixed)
+        },
+        &mut ProgressDisplay::default(),
+    )?;
 
-    // Pipelined: up to WINDOW requests in flight; answers are checked in request order. Random
-    // requests are safe to repeat: when answers are lost on the line, everything in flight is
-    // asked for again (a late answer to a lost request is skipped, never used twice).
-    let mut in_flight: VecDeque<(u32, usize, Duration)> = VecDeque::new();
-    let mut unrequested = words;
-    let mut retries = 0;
-    while unrequested > 0 || !in_flight.is_empty() {
-        while in_flight.len() < WINDOW && unrequested > 0 {
-            let n = unrequested.min(u64::from(MAX_RANDOM_WORDS)) as u16;
-            let body = RequestBody::Random { words: n };
-            let wait = client.wait_for(&body);
-            let seq = client.send(&body)?;
-            in_flight.push_back((seq, usize::from(n) * 4, wait));
-            unrequested -= u64::from(n);
-        }
-        let (seq, expected, wait) = *in_flight.front().expect("a request is in flight");
-        let received = client.receive(seq, wait, |body| match body {
-            ResponseBody::Random { data } if data.len() == expected => {
-                health
-                    .feed(data)
-                    .map_err(|failure| Error::Verification(failure.to_string()))?;
-                output.write(data)
-            }
-            ResponseBody::Random { data } => Err(Error::Verification(format!(
-                "the device returned {} random bytes where {expected} were asked for",
-                data.len()
-            ))),
-            other => Err(Error::Verification(format!(
-                "the device answered a random request with {other:?}"
-            ))),
-        });
-        match received {
-            Ok(()) => {
-                in_flight.pop_front();
-                progress.inc(expected as u64);
-                retries = 0;
-            }
-            Err(e) if e.is_retryable() && retries < MAX_RETRIES => {
-                retries += 1;
-                client.note_retry(&e);
-                unrequested += in_flight
-                    .drain(..)
-                    .map(|(_, n, _)| n as u64 / 4)
-                    .sum::<u64>();
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    progress.finish_and_clear();
-
+    let tested = client.random_health().tested();
     let info = client.info();
     if !global.json {
         return output.commit();
@@ -109,6 +61,8 @@ pub fn run(global: &GlobalArgs, args: &RandArgs) -> Result<()> {
         "format": args.format,
         "deterministic": info.deterministic(),
         "health_tests": "passed",
+        "health_tested_bytes": tested,
+        "host_entropy_mixed": args.mix_host_entropy,
     });
     add_device_fields(&mut json, info);
     commit_with_json(output, json, "data")

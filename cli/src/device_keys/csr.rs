@@ -15,8 +15,9 @@ use x509_cert::name::Name;
 use x509_cert::request::CertReq;
 
 use crate::client::Client;
-use crate::commands::sign::SigningKey;
 use crate::error::{Error, Result};
+use crate::operations::sign::SigningKey;
+use crate::progress::NoProgress;
 use crate::transport::Transport;
 
 /// The subject, as RFC 4514 writes it (`CN=device-1,O=Example`: the most specific part first).
@@ -64,7 +65,7 @@ impl<T: Transport> Signer<Signature> for DeviceSigner<'_, T> {
         let mut client = self.client.borrow_mut();
         let signed = self
             .key
-            .sign_stream(&mut client, &mut &message[..], None)
+            .sign_stream(&mut client, &mut &message[..], None, &mut NoProgress)
             .map_err(|e| {
                 *self.failure.borrow_mut() = Some(e);
                 signature::Error::new()

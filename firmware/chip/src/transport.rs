@@ -16,6 +16,8 @@ use esp_hal::{
     Blocking,
 };
 use ucrypto_firmware::link::{ByteRing, Port};
+use ucrypto_firmware::PortId;
+use zeroize::Zeroize;
 
 /// UART0's line speed (8 data bits, no parity, 1 stop bit).
 pub const UART_BAUD: u32 = 115_200;
@@ -78,6 +80,8 @@ fn drain_fifo(uart: &mut Uart<'static, Blocking>, rx: &mut ByteRing<UART_RX_BUFF
             Err(_) => {}
         }
     }
+    // The bytes may be parts of a key: only the ring (which wipes what it hands out) keeps them.
+    chunk.zeroize();
 }
 
 #[handler]
@@ -100,6 +104,10 @@ impl Port for UartPort {
             }
             rx.pop(buf)
         })
+    }
+
+    fn id(&self) -> PortId {
+        PortId::UART0
     }
 
     fn write(&mut self, data: &[u8]) -> usize {
@@ -125,6 +133,10 @@ impl UsbPort {
 }
 
 impl Port for UsbPort {
+    fn id(&self) -> PortId {
+        PortId::USB_SERIAL_JTAG
+    }
+
     fn read(&mut self, buf: &mut [u8]) -> usize {
         let mut n = 0;
         while n < buf.len() {

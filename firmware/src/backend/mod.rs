@@ -8,6 +8,7 @@ use ucrypto_protocol::{Chip, Entropy};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 pub mod keys;
+pub mod reed_solomon;
 #[cfg(any(test, feature = "software"))]
 pub mod software;
 #[cfg(any(test, feature = "software"))]

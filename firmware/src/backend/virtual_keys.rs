@@ -52,6 +52,8 @@ pub struct VirtualKeyHardware {
     flash: Vec<u8>,
     /// The next burn or flash write fails this way.
     pub fault: Option<BurnFault>,
+    /// Count of eFuse programming and flash writes, so a host keeping files knows when to save.
+    writes: u64,
 }
 
 impl Default for VirtualKeyHardware {
@@ -67,6 +69,7 @@ impl VirtualKeyHardware {
             efuse: [[0; 8]; EFUSE_BLOCKS],
             flash: vec![0xff; FLASH_LEN],
             fault: None,
+            writes: 0,
         }
     }
 
@@ -96,6 +99,11 @@ impl VirtualKeyHardware {
         }
         self.flash[..bytes.len()].copy_from_slice(bytes);
         Some(())
+    }
+
+    /// How many eFuse programming operations and flash writes happened so far.
+    pub fn writes(&self) -> u64 {
+        self.writes
     }
 
     /// The whole raw flash image.
@@ -130,6 +138,7 @@ impl KeyHardware for VirtualKeyHardware {
     }
 
     fn efuse_program_block0(&mut self, bits: &[u32; BLOCK0_WORDS]) -> Result<(), BackendError> {
+        self.writes += 1;
         let mut bits = *bits;
         match self.fault.take() {
             Some(BurnFault::AfterKeyBlock) => return Err(BackendError::Hardware),
@@ -164,6 +173,7 @@ impl KeyHardware for VirtualKeyHardware {
         if slot >= 6 {
             return Err(BackendError::Unsupported);
         }
+        self.writes += 1;
         if !self.bit(23 + slot) {
             for (w, k) in self.efuse[4 + slot].iter_mut().zip(key) {
                 *w |= k;
@@ -196,6 +206,7 @@ impl KeyHardware for VirtualKeyHardware {
             .filter(|&e| e <= RECORD_PARTITION_LEN)
             .ok_or(BackendError::Unsupported)?;
         let at = RECORD_PARTITION_OFFSET + offset;
+        self.writes += 1;
         // NOR flash: programming only clears bits.
         for (f, d) in self.flash[at..RECORD_PARTITION_OFFSET + end]
             .iter_mut()

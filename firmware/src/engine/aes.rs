@@ -60,7 +60,7 @@ impl Drop for Chaining {
     }
 }
 
-/// Opens an AES session, replacing any open session. The key is checked, and where the block
+/// Opens an AES session, replacing this port's open session. The key is checked, and where the block
 /// cipher will run is decided here: a key size the accelerator refuses runs in software.
 pub(super) fn start<'d, B: Backend>(
     backend: &mut B,
@@ -71,8 +71,9 @@ pub(super) fn start<'d, B: Backend>(
     key: &[u8],
     iv: Option<[u8; 16]>,
 ) -> Outcome<'d> {
-    // A new start abandons whatever stream was open, even if the start itself fails.
-    sessions.end_any();
+    // A new start abandons whatever stream this port had open, even if the start itself fails;
+    // another port's session is left alone (Busy).
+    sessions.claim()?;
     if matches!(self_test.aes, TestOutcome::Failed) {
         return Err((
             ErrorCode::SelfTestFailed,
@@ -106,14 +107,17 @@ pub(super) fn start<'d, B: Backend>(
         chaining.register = register;
         chaining.block_pos = block_pos;
     }
-    let session = sessions.open(Session::Aes(AesSession {
-        direction,
-        mode,
-        key,
-        engine,
-        chaining,
-        position: 0,
-    }));
+    let session = sessions.open(
+        backend,
+        Session::Aes(AesSession {
+            direction,
+            mode,
+            key,
+            engine,
+            chaining,
+            position: 0,
+        }),
+    )?;
     Ok(ResponseBody::SessionStarted { session })
 }
 

@@ -2,21 +2,24 @@
 //!
 //! All buffers are fixed-size fields: the engine never allocates, whatever arrives.
 use ucrypto_protocol::{
-    encode_frame, Capabilities, Command, DeviceError, ErrorCode, FrameDecoder, FrameError,
-    HelloInfo, KeySize, Request, RequestBody, RequestPrefix, Response, ResponseBody, SelfTest,
-    MAX_CHUNK_LEN, MAX_FRAME_LEN, MAX_WIRE_FRAME_LEN, MIN_RSA_BITS, PROTOCOL_VERSION,
-    REQUEST_VARIANTS, SCHEMA_FINGERPRINT,
+    encode_frame, Capabilities, Command, DeviceError, Entropy, EntropyState, ErrorCode,
+    FrameDecoder, FrameError, HelloInfo, KeySize, Request, RequestBody, RequestPrefix, Response,
+    ResponseBody, SelfTest, TestOutcome, MAX_CHUNK_LEN, MAX_FRAME_LEN, MAX_WIRE_FRAME_LEN,
+    MIN_RSA_BITS, PROTOCOL_VERSION, REQUEST_VARIANTS, SCHEMA_FINGERPRINT,
 };
 
-use crate::{Backend, ChipProfile, FIRMWARE_VERSION};
+use zeroize::Zeroize;
+
+use crate::{Backend, ChipProfile, PortId, FIRMWARE_VERSION};
 
 mod aes;
 mod keys;
 mod random;
-mod rsa;
+pub(crate) mod rsa;
 mod self_test;
 mod session;
 mod sign;
+mod startup_health;
 
 use session::SessionSlot;
 
@@ -100,8 +103,30 @@ impl<B: Backend> Engine<B> {
         capabilities(&self.backend, self.device_keys)
     }
 
-    /// Feeds bytes received from the host; `send` is called with each complete response frame.
-    pub fn receive(&mut self, mut input: &[u8], mut send: impl FnMut(&[u8])) {
+    /// Feeds bytes received from the host on a single-port device without a clock (the virtual
+    /// device): sessions never time out. `send` is called with each complete response frame.
+    pub fn receive(&mut self, input: &[u8], send: impl FnMut(&[u8])) {
+        self.receive_on(PortId::DEFAULT, 0, input, send);
+    }
+
+    /// Ends an open session idle for [`ucrypto_protocol::SESSION_IDLE_TIMEOUT_MS`] on the
+    /// caller's millisecond clock, wiping its key: called between requests, so that a key does
+    /// not stay in RAM after its host went away.
+    pub fn expire_idle_session(&mut self, now_ms: u64) {
+        self.sessions.expire_idle(now_ms);
+    }
+
+    /// Feeds bytes received on `port` at `now_ms` (a monotonic millisecond clock); `send` is
+    /// called with each complete response frame. After `send` returns, the frame and the
+    /// payload it carried (random bytes, AES output, a signature) are wiped from the engine.
+    pub fn receive_on(
+        &mut self,
+        port: PortId,
+        now_ms: u64,
+        mut input: &[u8],
+        mut send: impl FnMut(&[u8]),
+    ) {
+        self.sessions.serve_from(port, now_ms);
         while !input.is_empty() {
             let (consumed, frame) = self.decoder.push(input);
             input = &input[consumed..];
@@ -144,12 +169,29 @@ impl<B: Backend> Engine<B> {
                     let fallback = error(response.seq, ErrorCode::Internal, "response too large");
                     match encode_frame(&fallback, &mut self.scratch, &mut self.out) {
                         Ok(frame) => frame,
-                        Err(_) => continue,
+                        Err(_) => {
+                            self.wipe_answer();
+                            continue;
+                        }
                     }
                 }
             };
             send(frame);
+            self.wipe_answer();
         }
+    }
+
+    /// Wipes the response just sent: its payload, its encoding and its frame.
+    fn wipe_answer(&mut self) {
+        self.data.zeroize();
+        self.scratch.zeroize();
+        self.out.zeroize();
+    }
+
+    /// The engine's buffers, for tests that look for secrets left behind.
+    #[cfg(test)]
+    pub(crate) fn buffers(&self) -> [&[u8]; 3] {
+        [&self.data, &self.scratch, &self.out]
     }
 }
 
@@ -213,8 +255,9 @@ fn dispatch<'d, B: Backend>(
 ) -> Outcome<'d> {
     match body {
         RequestBody::Hello => {
-            // A new host (or the same one after a timeout): nothing of the old stream survives.
-            sessions.end_any();
+            // A new host on this port (or the same one after a timeout): nothing of its old
+            // stream survives. The other port's session is not this host's to end.
+            sessions.end_own();
             Ok(ResponseBody::Hello(hello(backend, device_keys, self_test)))
         }
         RequestBody::Ping { nonce } => Ok(ResponseBody::Pong { nonce }),
@@ -252,12 +295,13 @@ fn dispatch<'d, B: Backend>(
             }
         }
         RequestBody::KeyGenerate { slot, bits } => {
-            // Long and exclusive: nothing of an open stream survives it.
-            sessions.end_any();
+            // Long: nothing of this port's open stream survives it (the other port's session is
+            // not this host's to end).
+            sessions.end_own();
             keys::generate(backend, self_test, slot, bits, data)
         }
         RequestBody::KeyImport { slot, key } => {
-            sessions.end_any();
+            sessions.end_own();
             keys::import(backend, self_test, slot, &key, data)
         }
         RequestBody::PublicKey { slot } => keys::public_key(backend, slot, data),
@@ -288,7 +332,7 @@ fn hello<B: Backend>(
         virtual_device: backend.is_virtual(),
         device_id: backend.device_id(),
         capabilities: capabilities(backend, device_keys),
-        entropy: backend.entropy(),
+        entropy: entropy(backend, self_test),
         self_test: *self_test,
         key_slots: if device_keys {
             keys::slots(backend)
@@ -296,6 +340,15 @@ fn hello<B: Backend>(
             None
         },
     }
+}
+
+/// The backend's entropy source, `Failed` also when the start-up health test failed.
+fn entropy<B: Backend>(backend: &B, self_test: &SelfTest) -> Entropy {
+    let mut entropy = backend.entropy();
+    if matches!(self_test.rng, TestOutcome::Failed) {
+        entropy.state = EntropyState::Failed;
+    }
+    entropy
 }
 
 /// What this engine can do on `backend`'s chip.
@@ -319,5 +372,7 @@ fn capabilities<B: Backend>(backend: &B, device_keys: bool) -> Capabilities {
 
 #[cfg(test)]
 mod aes_tests;
+#[cfg(test)]
+mod session_tests;
 #[cfg(test)]
 pub(crate) mod tests;

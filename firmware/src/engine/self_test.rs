@@ -3,10 +3,8 @@
 use ucrypto_protocol::{EntropyState, SelfTest, TestOutcome, MAX_RSA_BITS};
 
 use super::rsa;
+use super::startup_health::{HealthTests, STARTUP_SAMPLES};
 use crate::Backend;
-
-/// Words read from the RNG at start-up.
-const RNG_CHECK_WORDS: usize = 64;
 
 pub(super) fn run<B: Backend>(backend: &mut B) -> SelfTest {
     SelfTest {
@@ -49,24 +47,24 @@ fn rsa_sign<B: Backend>(backend: &mut B) -> TestOutcome {
     outcome(matches!(signed, Ok(128)) && out == rsa::kat::SIGNATURE)
 }
 
-/// A stuck or dead RNG shows as repeated words: 64 words from a working source are all different
-/// with probability above 1 - 2^-20.
+/// The start-up health test on [`STARTUP_SAMPLES`] words from the RNG (see
+/// [`super::startup_health`]); a backend that reports its source failed fails at once.
 fn rng<B: Backend>(backend: &mut B) -> TestOutcome {
     if matches!(backend.entropy().state, EntropyState::Failed) {
         return TestOutcome::Failed;
     }
-    let mut bytes = [0u8; RNG_CHECK_WORDS * 4];
-    if backend.fill_random(&mut bytes).is_err() {
-        return TestOutcome::Failed;
+    let mut tests = HealthTests::default();
+    let mut bytes = [0u8; 256];
+    for _ in 0..STARTUP_SAMPLES / (bytes.len() / 4) {
+        if backend.fill_random(&mut bytes).is_err() {
+            return TestOutcome::Failed;
+        }
+        let passed = bytes
+            .chunks_exact(4)
+            .all(|w| tests.feed(u32::from_le_bytes([w[0], w[1], w[2], w[3]])));
+        if !passed {
+            return TestOutcome::Failed;
+        }
     }
-    let mut words = [0u32; RNG_CHECK_WORDS];
-    for (word, chunk) in words.iter_mut().zip(bytes.chunks_exact(4)) {
-        *word = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
-    }
-    words.sort_unstable();
-    if words.windows(2).any(|pair| pair[0] == pair[1]) {
-        TestOutcome::Failed
-    } else {
-        TestOutcome::Passed
-    }
+    TestOutcome::Passed
 }

@@ -21,7 +21,7 @@ const NO_SESSION: (ErrorCode, &str) = (
     "no such hashing session: start the message again",
 );
 
-/// `HashStart`: opens a hash session (ending any other).
+/// `HashStart`: opens a hash session (ending this port's other session).
 pub(super) fn start<'d, B: Backend>(
     backend: &mut B,
     self_test: &SelfTest,
@@ -29,7 +29,7 @@ pub(super) fn start<'d, B: Backend>(
 ) -> Outcome<'d> {
     refuse_after_failed_self_test(self_test)?;
     let state = backend.sha256_start();
-    let session = sessions.open(Session::Hash(HashSession { state, received: 0 }));
+    let session = sessions.open(backend, Session::Hash(HashSession { state, received: 0 }))?;
     Ok(ResponseBody::SessionStarted { session })
 }
 

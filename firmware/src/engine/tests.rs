@@ -266,4 +266,13 @@ fn a_stuck_rng_fails_the_self_test_and_random_is_refused() {
     assert_eq!(engine.self_test().rng, TestOutcome::Failed);
     let out = exchange(&mut engine, &frame(1, RequestBody::Random { words: 1 }));
     assert_eq!(error_code(&decode(&out[0])), ErrorCode::SelfTestFailed);
+    // Hello says so: the entropy state is Failed, whatever the backend's own flag says.
+    let out = exchange(&mut engine, &frame(2, RequestBody::Hello));
+    match decode(&out[0]).body {
+        ResponseBody::Hello(info) => {
+            assert_eq!(info.entropy.state, EntropyState::Failed);
+            assert_eq!(info.self_test.rng, TestOutcome::Failed);
+        }
+        other => panic!("Hello answered {other:?}"),
+    }
 }

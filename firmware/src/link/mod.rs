@@ -8,7 +8,7 @@
 use ucrypto_protocol::MAX_WIRE_FRAME_LEN;
 use zeroize::Zeroize;
 
-use crate::{Backend, Engine};
+use crate::{Backend, Engine, PortId};
 
 mod ring;
 
@@ -22,6 +22,12 @@ pub trait Port {
     /// Queues bytes from the start of `data` for sending; returns how many it took (0 when the
     /// port's transmit buffer is full).
     fn write(&mut self, data: &[u8]) -> usize;
+
+    /// Which port this is: a session belongs to the port that opened it, so each port of a
+    /// device with several must give its own id.
+    fn id(&self) -> PortId {
+        PortId::DEFAULT
+    }
 }
 
 /// How long a port may take none of an answer's bytes before the rest of the answer is dropped.
@@ -41,6 +47,8 @@ pub struct LinkStats {
 }
 
 /// One port's side of the link: the frame being received and the answer being sent.
+///
+/// All zero when new, so that a `static` link costs no flash for its initial value.
 pub struct Link {
     /// COBS bytes of the frame being received, without its delimiters.
     frame: [u8; MAX_WIRE_FRAME_LEN],
@@ -104,6 +112,7 @@ impl Link {
         engine: &mut Engine<B>,
         mut now_ms: impl FnMut() -> u64,
     ) {
+        engine.expire_idle_session(now_ms());
         if self.is_sending() {
             self.send(port, now_ms());
             if self.is_sending() {
@@ -127,7 +136,7 @@ impl Link {
             self.collect(start, end);
             if delimiter.is_some() {
                 self.input_pos = end + 1;
-                self.answer_frame(engine);
+                self.answer_frame(engine, port.id(), now_ms());
                 // Read after the engine's work, which may take long: the stall clock of this
                 // answer starts now.
                 let now = now_ms();
@@ -152,7 +161,7 @@ impl Link {
     }
 
     /// Hands the completed frame to the engine and queues its answer.
-    fn answer_frame<B: Backend>(&mut self, engine: &mut Engine<B>) {
+    fn answer_frame<B: Backend>(&mut self, engine: &mut Engine<B>, from: PortId, now_ms: u64) {
         if self.frame_len == 0 && !self.overflowed {
             // Two delimiters in a row: the gap before a frame, not a frame.
             return;
@@ -171,11 +180,11 @@ impl Link {
         if self.overflowed {
             // Let the engine see an over-long run too, so that it answers `FrameTooLong` as it
             // does for a single stream: the buffer is full of non-zero bytes, one more overflows.
-            engine.receive(&self.frame, &mut queue);
-            engine.receive(&[1, 0], &mut queue);
+            engine.receive_on(from, now_ms, &self.frame, &mut queue);
+            engine.receive_on(from, now_ms, &[1, 0], &mut queue);
         } else {
-            engine.receive(&self.frame[..self.frame_len], &mut queue);
-            engine.receive(&[0], &mut queue);
+            engine.receive_on(from, now_ms, &self.frame[..self.frame_len], &mut queue);
+            engine.receive_on(from, now_ms, &[0], &mut queue);
         }
         // The request may have carried a key: none of it stays here.
         let used = if self.overflowed {
@@ -207,8 +216,22 @@ impl Link {
             self.stats.abandoned = self.stats.abandoned.wrapping_add(1);
             self.answer_sent = self.answer_len;
         }
+        if !self.is_sending() {
+            // The answer may carry plaintext, random bytes or a signature: none of it stays.
+            self.answer[..self.answer_len].zeroize();
+            self.answer_len = 0;
+            self.answer_sent = 0;
+        }
+    }
+
+    /// The link's buffers, for tests that look for secrets left behind.
+    #[cfg(test)]
+    pub(crate) fn buffers(&self) -> [&[u8]; 3] {
+        [&self.frame, &self.input, &self.answer]
     }
 }
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod wipe_tests;

@@ -2,7 +2,9 @@
 //! so bytes that arrive while the engine is busy (an RSA signature) are kept, not overrun.
 //!
 //! Hand-written rather than taken from `heapless` to keep the engine's dependencies to the ones
-//! the workspace already locks; it is two indices over an array, tested below.
+//! the workspace already locks; it is two indices over an array, tested below. Bytes are wiped
+//! as they are taken out: they may be parts of a key.
+use zeroize::Zeroize;
 
 /// A first-in first-out queue of at most `N` bytes.
 pub struct ByteRing<const N: usize> {
@@ -52,12 +54,14 @@ impl<const N: usize> ByteRing<N> {
         take
     }
 
-    /// Moves the oldest bytes into `out`; returns how many.
+    /// Moves the oldest bytes into `out`, wiping them from the ring; returns how many.
     pub fn pop(&mut self, out: &mut [u8]) -> usize {
         let take = out.len().min(self.len);
         let first = take.min(N - self.head);
         out[..first].copy_from_slice(&self.buf[self.head..self.head + first]);
         out[first..take].copy_from_slice(&self.buf[..take - first]);
+        self.buf[self.head..self.head + first].zeroize();
+        self.buf[..take - first].zeroize();
         self.head = (self.head + take) % N.max(1);
         self.len -= take;
         take
@@ -85,6 +89,20 @@ mod tests {
         assert_eq!(ring.pop(&mut out), 8);
         assert_eq!(&out[..8], &[5, 6, 7, 8, 9, 10, 11, 12]);
         assert!(ring.is_empty());
+    }
+
+    #[test]
+    fn taken_bytes_are_wiped_from_the_ring() {
+        let mut ring = ByteRing::<8>::new();
+        let mut out = [0u8; 6];
+        ring.push(&[0xaa; 6]);
+        ring.pop(&mut out);
+        // Wraps: two bytes at the end, three at the start; take four of them.
+        ring.push(&[0xbb; 5]);
+        ring.pop(&mut out[..4]);
+        assert_eq!(ring.buf, [0, 0, 0xbb, 0, 0, 0, 0, 0]);
+        ring.pop(&mut out);
+        assert_eq!(ring.buf, [0; 8]);
     }
 
     #[test]

@@ -5,12 +5,14 @@ use ucrypto_protocol::{ErrorCode, FrameDecoder, RequestBody, ResponseBody, MAX_W
 
 use super::{Link, Port, STALL_TIMEOUT_MS};
 use crate::engine::tests::{decode, engine, frame};
+use crate::PortId;
 
 /// A port that holds what the host sent and takes at most `per_write` bytes per write.
 struct FakePort {
     incoming: VecDeque<u8>,
     sent: Vec<u8>,
     per_write: usize,
+    id: PortId,
 }
 
 impl FakePort {
@@ -19,6 +21,7 @@ impl FakePort {
             incoming: VecDeque::new(),
             sent: Vec::new(),
             per_write,
+            id: PortId::DEFAULT,
         }
     }
 
@@ -41,6 +44,7 @@ impl FakePort {
                     ResponseBody::SessionStarted { session } => {
                         ResponseBody::SessionStarted { session }
                     }
+                    ResponseBody::SessionEnded => ResponseBody::SessionEnded,
                     ResponseBody::Random { data } => ResponseBody::Random {
                         data: data.to_vec().leak(),
                     },
@@ -71,6 +75,10 @@ impl Port for FakePort {
         self.sent.extend_from_slice(&data[..n]);
         n
     }
+
+    fn id(&self) -> PortId {
+        self.id
+    }
 }
 
 fn ping(seq: u32, nonce: u32) -> Vec<u8> {
@@ -100,6 +108,44 @@ fn interleaved_ports_each_get_their_own_answer() {
     }
     assert_eq!(uart.answers(), [(1, ResponseBody::Pong { nonce: 0xaaaa })]);
     assert_eq!(usb.answers(), [(2, ResponseBody::Pong { nonce: 0xbbbb })]);
+}
+
+#[test]
+fn a_session_opened_on_one_port_is_not_the_other_ports() {
+    // The software backend: its self-tests pass, so sessions open.
+    let mut engine = crate::Engine::new(crate::backend::software::SoftwareBackend::new(
+        ucrypto_protocol::Chip::Esp32C3,
+        crate::backend::software::Seed::Fixed(5),
+    ));
+    let (mut uart, mut usb) = (FakePort::new(4096), FakePort::new(4096));
+    (uart.id, usb.id) = (PortId::UART0, PortId::USB_SERIAL_JTAG);
+    let (mut uart_link, mut usb_link) = (Link::new(), Link::new());
+    uart.host_sends(&frame(1, RequestBody::HashStart));
+    uart_link.poll(&mut uart, &mut engine, || 0);
+    let [(1, ResponseBody::SessionStarted { session })] = uart.answers()[..] else {
+        panic!("{:?}", uart.answers());
+    };
+    usb.host_sends(&frame(2, RequestBody::EndSession { session }));
+    usb.host_sends(&frame(3, RequestBody::HashStart));
+    for _ in 0..4 {
+        usb_link.poll(&mut usb, &mut engine, || 0);
+    }
+    let codes: Vec<(u32, ErrorCode)> = usb
+        .answers()
+        .into_iter()
+        .map(|(seq, body)| match body {
+            ResponseBody::Error(e) => (seq, e.code),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(codes, [(2, ErrorCode::NoSession), (3, ErrorCode::Busy)]);
+    uart.host_sends(&frame(4, RequestBody::EndSession { session }));
+    uart_link.poll(&mut uart, &mut engine, || 0);
+    assert_eq!(
+        uart.answers().last(),
+        Some(&(4, ResponseBody::SessionEnded)),
+        "the owner still ends it"
+    );
 }
 
 #[test]

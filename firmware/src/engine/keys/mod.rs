@@ -298,8 +298,16 @@ fn store<'d, B: Backend>(
     let spki_len = spki::encode(n_bytes, &e.to_be_bytes(), &mut spki)
         .ok_or((ErrorCode::Internal, "public key encoding failed"))?;
 
-    // The burn: key block first, then purpose and protection in one BLOCK0 write.
+    // The record must have room on erased flash before anything is burned.
     let hw = backend.key_hardware().ok_or(NO_KEYS)?;
+    if !record::has_room(hw, record::record_len(block.c_len, spki_len)).unwrap_or(false) {
+        return Err((
+            ErrorCode::StorageFailed,
+            "no erased room for the key record in the esp_secure_cert partition: nothing was burned",
+        ));
+    }
+
+    // The burn: key block first, then purpose and protection in one BLOCK0 write.
     let burned = hw
         .efuse_program_key(slot, &k_words)
         .and_then(|()| hw.efuse_program_block0(&efuse::ds_burn_bits(slot)));

@@ -146,6 +146,33 @@ pub(crate) fn read(
     Ok(true)
 }
 
+/// Bytes a record takes in the partition.
+pub(crate) fn record_len(c_len: usize, spki_len: usize) -> usize {
+    let entry = |len: usize| HEADER_LEN + padded(len) + 4;
+    entry(4 + 16 + c_len) + entry(8) + entry(spki_len)
+}
+
+/// Whether a record of `len` bytes fits after the existing entries on erased flash (`0xFF`):
+/// checked before a burn, so a key is never burned without room for its record.
+pub(crate) fn has_room(hw: &mut dyn KeyHardware, len: usize) -> Result<bool, BackendError> {
+    let start = walk(hw, |_, _, _, _, _| {})?;
+    let end = match start.checked_add(len) {
+        Some(end) if end <= hw.record_partition_len() => end,
+        _ => return Ok(false),
+    };
+    let mut chunk = [0u8; 64];
+    let mut at = start;
+    while at < end {
+        let n = chunk.len().min(end - at);
+        hw.record_read(at, &mut chunk[..n])?;
+        if chunk[..n].iter().any(|&b| b != 0xff) {
+            return Ok(false);
+        }
+        at += n;
+    }
+    Ok(true)
+}
+
 /// Appends `slot`'s record after the existing entries.
 pub(crate) fn append(
     hw: &mut dyn KeyHardware,

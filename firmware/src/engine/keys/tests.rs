@@ -541,3 +541,30 @@ fn key_generation_uses_the_accelerator_and_an_exponent_check_per_candidate() {
     assert_eq!((d * 65537u32) % phi, one);
     assert!(key.exponentiations >= key.candidates && key.candidates >= 2);
 }
+
+#[test]
+fn no_burn_without_erased_room_for_the_record() {
+    let mut dev = device(Chip::Esp32C3);
+    let hw = dev.backend_mut().keys_mut().unwrap();
+    // Something else wrote into the partition (not our TLV entries).
+    let mut flash = hw.flash_bytes().to_vec();
+    flash[RECORD_PARTITION_OFFSET..RECORD_PARTITION_OFFSET + 16].fill(0x42);
+    hw.load_flash(&flash).unwrap();
+    let efuse = hw.efuse_bytes();
+    assert_eq!(
+        refusal(
+            &mut dev,
+            RequestBody::KeyImport {
+                slot: 0,
+                key: vector("2048").key()
+            }
+        ),
+        ErrorCode::StorageFailed
+    );
+    assert_eq!(
+        dev.backend().keys().unwrap().efuse_bytes(),
+        efuse,
+        "nothing burned"
+    );
+    assert_eq!(slots(&mut dev).unwrap()[0], SlotState::Free);
+}

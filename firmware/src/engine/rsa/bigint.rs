@@ -4,13 +4,13 @@
 //! Hand-written rather than `crypto-bigint`: the accelerator works on moduli of any word count
 //! with `R = 2^(32 * words)`, while crypto-bigint's fixed-width `Uint<LIMBS>` works on its full
 //! width with 64-bit limbs on the host and 32-bit limbs on the chip. Every loop here runs a
-//! count fixed by the operands' lengths, and secret-dependent choices are masks, not branches.
-
-/// An all-ones mask if `bit` is 1, zero if it is 0.
-#[inline]
-fn mask(bit: u32) -> u32 {
-    0u32.wrapping_sub(bit & 1)
-}
+//! count fixed by the operands' lengths, and secret-dependent choices go through `subtle`
+//! (`Choice`, whose value the optimiser cannot see through, and `ConditionallySelectable`).
+//!
+//! The functions on the secret path (values derived from p, q, dp, dq, qinv or the message) are
+//! `#[inline(never)]` so that they keep their own symbols in the release firmware: `.ci/ct-check.py`
+//! disassembles them there and fails on any conditional branch on data (docs/security.md).
+use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 
 /// `a += b` over `a.len()` words (`b` no longer than `a`); returns the carry out.
 pub(crate) fn add_assign(a: &mut [u32], b: &[u32]) -> u32 {
@@ -24,6 +24,7 @@ pub(crate) fn add_assign(a: &mut [u32], b: &[u32]) -> u32 {
 }
 
 /// `out = a - b` (all of one length); returns the borrow out (1 if `a < b`).
+#[inline(never)]
 pub(crate) fn sub_into(out: &mut [u32], a: &[u32], b: &[u32]) -> u32 {
     let mut borrow = 0u32;
     for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
@@ -35,23 +36,24 @@ pub(crate) fn sub_into(out: &mut [u32], a: &[u32], b: &[u32]) -> u32 {
     borrow
 }
 
-/// `a += b` if `condition` is 1, with the same work either way; returns the carry out.
-pub(crate) fn cond_add_assign(a: &mut [u32], b: &[u32], condition: u32) -> u32 {
-    let m = mask(condition);
+/// `a += b` if `choice` is set, with the same work either way; returns the carry out.
+#[inline(never)]
+pub(crate) fn cond_add_assign(a: &mut [u32], b: &[u32], choice: Choice) -> u32 {
     let mut carry = 0u64;
     for (word, &y) in a.iter_mut().zip(b) {
-        let sum = u64::from(*word) + u64::from(y & m) + carry;
+        let addend = u32::conditional_select(&0, &y, choice);
+        let sum = u64::from(*word) + u64::from(addend) + carry;
         *word = sum as u32;
         carry = sum >> 32;
     }
     carry as u32
 }
 
-/// `a = b` if `condition` is 1, with the same work either way.
-fn cond_copy(a: &mut [u32], b: &[u32], condition: u32) {
-    let m = mask(condition);
+/// `a = b` if `choice` is set, with the same work either way.
+#[inline(never)]
+fn cond_copy(a: &mut [u32], b: &[u32], choice: Choice) {
     for (x, &y) in a.iter_mut().zip(b) {
-        *x = (*x & !m) | (y & m);
+        x.conditional_assign(&y, choice);
     }
 }
 
@@ -68,15 +70,19 @@ fn shl1_with(a: &mut [u32], bit: u32) -> u32 {
 
 /// One step of shift-and-subtract reduction: `r = (2r + bit) mod m`, given `r < m`. `tmp` is
 /// scratch of `m`'s length.
+#[inline(never)]
 fn double_mod(r: &mut [u32], bit: u32, m: &[u32], tmp: &mut [u32]) {
     let carry = shl1_with(r, bit);
     let borrow = sub_into(tmp, r, m);
-    // 2r + bit < 2m: subtract m once if the value overflowed the words or is at least m.
-    cond_copy(r, tmp, carry | (borrow ^ 1));
+    // 2r + bit < 2m: subtract m once if the value overflowed the words or is at least m. Both
+    // flags are 0 or 1 (Choice::from requires it).
+    let reduce = Choice::from(carry as u8) | !Choice::from(borrow as u8);
+    cond_copy(r, tmp, reduce);
 }
 
 /// `out = x mod m` by shift-and-subtract over every bit of `x`; `out` and `tmp` are `m`'s
 /// length. `m` must be non-zero with a non-zero top word.
+#[inline(never)]
 pub(crate) fn reduce(x: &[u32], m: &[u32], out: &mut [u32], tmp: &mut [u32]) {
     out.fill(0);
     for &word in x.iter().rev() {
@@ -111,7 +117,8 @@ pub(crate) fn mul(a: &[u32], b: &[u32], out: &mut [u32]) {
     }
 }
 
-/// Whether `a < b` (same length), without branching on the words.
+/// Whether `a < b` (same length), without branching on the words. The answer itself is a
+/// public verdict (a key check, the final range check of a signature).
 pub(crate) fn less_than(a: &[u32], b: &[u32]) -> bool {
     let mut borrow = 0u32;
     for (&x, &y) in a.iter().zip(b) {
@@ -119,12 +126,13 @@ pub(crate) fn less_than(a: &[u32], b: &[u32]) -> bool {
         let (_, b2) = d1.overflowing_sub(borrow);
         borrow = u32::from(b1 | b2);
     }
-    borrow == 1
+    bool::from(Choice::from(borrow as u8))
 }
 
-/// Whether two equal-length values are equal, looking at every word.
+/// Whether two equal-length values are equal, looking at every word (`subtle`'s slice
+/// comparison; different lengths are simply unequal).
 pub(crate) fn equal(a: &[u32], b: &[u32]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u32, |acc, (&x, &y)| acc | (x ^ y)) == 0
+    bool::from(a.ct_eq(b))
 }
 
 /// Number of significant bits (0 for zero).
@@ -140,18 +148,17 @@ pub(crate) fn word_len(a: &[u32]) -> usize {
     bit_len(a).div_ceil(32)
 }
 
-/// Loads big-endian `bytes` into `out` (zero-padded); false if the value does not fit.
+/// Loads big-endian `bytes` into `out` (zero-padded); false if the value does not fit. Looks
+/// at every byte whatever their values (p, q and the CRT exponents pass through here): the time
+/// depends on the lengths only, not on where the first non-zero byte is.
 pub(crate) fn from_be_bytes(bytes: &[u8], out: &mut [u32]) -> bool {
     out.fill(0);
-    let start = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
-    let bytes = &bytes[start..];
-    if bytes.len() > out.len() * 4 {
-        return false;
-    }
-    for (i, &byte) in bytes.iter().rev().enumerate() {
+    let (high, low) = bytes.split_at(bytes.len().saturating_sub(out.len() * 4));
+    for (i, &byte) in low.iter().rev().enumerate() {
         out[i / 4] |= u32::from(byte) << (8 * (i % 4));
     }
-    true
+    // Bytes beyond what `out` holds must all be zero.
+    high.iter().fold(0u8, |acc, &byte| acc | byte) == 0
 }
 
 /// Writes `a` big-endian into all of `out` (zero-padded at the front); false if it does not fit.
@@ -258,10 +265,15 @@ mod tests {
         assert_eq!(big(&product), big(&a) * big(&b[..17]));
 
         let mut c = a.clone();
-        assert_eq!(cond_add_assign(&mut c, &b, 0), 0);
+        assert_eq!(cond_add_assign(&mut c, &b, Choice::from(0)), 0);
         assert_eq!(c, a);
-        cond_add_assign(&mut c, &b, 1);
+        cond_add_assign(&mut c, &b, Choice::from(1));
         assert_eq!(c, sum);
+        let mut d = a.clone();
+        cond_copy(&mut d, &b, Choice::from(0));
+        assert_eq!(d, a);
+        cond_copy(&mut d, &b, Choice::from(1));
+        assert_eq!(d, b);
     }
 
     #[test]

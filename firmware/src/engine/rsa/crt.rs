@@ -4,6 +4,7 @@
 //! With `m` the message representative: `m1 = (m mod p)^dp mod p`, `m2 = (m mod q)^dq mod q`,
 //! `h = qinv (m1 - m2) mod p`, `s = m2 + h q`. The two exponentiations are half the modulus
 //! length, about four times faster than one full-length exponentiation with `d`.
+use subtle::Choice;
 use ucrypto_protocol::ErrorCode;
 
 use super::{backend_refusal, bigint, Refusal, Workspace};
@@ -52,8 +53,13 @@ pub(super) fn sign<B: Backend>(backend: &mut B, ws: &mut Workspace) -> Result<()
         &mut ws.a[..pl],
         &mut ws.tmp[..pl],
     );
+    // The borrow says whether m1 < m2: secret, so it only selects, through `subtle`.
     let borrow = bigint::sub_into(&mut ws.d[..pl], &ws.b[..pl], &ws.a[..pl]);
-    bigint::cond_add_assign(&mut ws.d[..pl], &ws.p.words[..pl], borrow);
+    bigint::cond_add_assign(
+        &mut ws.d[..pl],
+        &ws.p.words[..pl],
+        Choice::from(borrow as u8),
+    );
 
     // h = qinv (m1 - m2) mod p, in a.
     backend

@@ -1,0 +1,12 @@
+//! What a device does, as methods of [`Client`](crate::Client): random bits, AES over a stream
+//! or piece by piece, RS256 signatures and JWTs. Every result is verified before it is returned;
+//! one that does not verify is an error. The commands are thin layers over these.
+pub mod aes;
+pub mod aes_session;
+pub mod jwt;
+pub mod rand;
+pub mod sign;
+
+pub use aes_session::AesSession;
+pub use jwt::Jwt;
+pub use sign::{Signed, SigningKey};

@@ -1,0 +1,128 @@
+//! After a frame is answered, neither the link's nor the engine's buffers hold any piece of what
+//! the requests carried (an AES key, plaintext, an RSA private key) or of what the answers
+//! carried (AES output, random bytes, a signature).
+use std::vec::Vec;
+
+use ucrypto_protocol::{AesDirection, AesMode, Chip, FrameDecoder, RequestBody, ResponseBody};
+
+use super::{Link, Port};
+use crate::backend::software::{Seed, SoftwareBackend};
+use crate::engine::rsa::kat;
+use crate::engine::tests::{decode, frame};
+use crate::{Engine, PortId};
+
+/// A port that takes everything at once.
+struct Wire {
+    incoming: Vec<u8>,
+    sent: Vec<u8>,
+}
+
+impl Port for Wire {
+    fn read(&mut self, buf: &mut [u8]) -> usize {
+        let n = buf.len().min(self.incoming.len());
+        buf[..n].copy_from_slice(&self.incoming[..n]);
+        self.incoming.drain(..n);
+        n
+    }
+
+    fn write(&mut self, data: &[u8]) -> usize {
+        self.sent.extend_from_slice(data);
+        data.len()
+    }
+
+    fn id(&self) -> PortId {
+        PortId::UART0
+    }
+}
+
+/// Every 8-byte piece of `secret` that is found in `buffer`.
+fn leaks(buffer: &[u8], secret: &[u8]) -> usize {
+    secret
+        .windows(8)
+        .filter(|piece| buffer.windows(8).any(|w| w == *piece))
+        .count()
+}
+
+#[test]
+fn no_key_plaintext_or_answer_bytes_stay_in_the_buffers_after_a_signature() {
+    let key: Vec<u8> = (0..32).map(|i| 0x80 | i as u8).collect();
+    let plain: Vec<u8> = (0..64).map(|i| 0x40 ^ (7 * i) as u8).collect();
+    let mut engine = Engine::new(SoftwareBackend::new(Chip::Esp32C3, Seed::Fixed(11)));
+    let mut link = Link::new();
+    let mut wire = Wire {
+        incoming: Vec::new(),
+        sent: Vec::new(),
+    };
+
+    let mut ask = |body: RequestBody<'_>| -> Vec<u8> {
+        wire.incoming.extend(frame(5, body));
+        for _ in 0..64 {
+            link.poll(&mut wire, &mut engine, || 0);
+        }
+        assert!(wire.incoming.is_empty() && !link.is_sending());
+        let mut decoder: FrameDecoder = FrameDecoder::new();
+        let (_, answer) = decoder.push(&wire.sent);
+        let answer = answer.expect("an answer").expect("a good frame").to_vec();
+        wire.sent.clear();
+        answer
+    };
+
+    let session = match decode(&ask(RequestBody::AesStart {
+        direction: AesDirection::Encrypt,
+        mode: AesMode::Cbc,
+        key: &key,
+        iv: Some([0x33; 16]),
+    }))
+    .body
+    {
+        ResponseBody::SessionStarted { session } => session,
+        other => panic!("{other:?}"),
+    };
+    let aes_answer = ask(RequestBody::AesData {
+        session,
+        offset: 0,
+        data: &plain,
+    });
+    let ResponseBody::AesData { data: cipher, .. } = decode(&aes_answer).body else {
+        panic!("no AES output");
+    };
+    let cipher = cipher.to_vec();
+    ask(RequestBody::EndSession { session });
+    let random_answer = ask(RequestBody::Random { words: 16 });
+    let ResponseBody::Random { data: random } = decode(&random_answer).body else {
+        panic!("no random bytes");
+    };
+    let random = random.to_vec();
+    let signature_answer = ask(RequestBody::SignDigest {
+        digest: kat::ABC_SHA256,
+        key: kat::KEY,
+    });
+    let ResponseBody::Signature { data: signature } = decode(&signature_answer).body else {
+        panic!("no signature");
+    };
+    assert_eq!(signature, kat::SIGNATURE, "the known answer");
+
+    let secrets: [(&str, &[u8]); 10] = [
+        ("AES key", &key),
+        ("plaintext", &plain),
+        ("AES output", &cipher),
+        ("random bytes", &random),
+        ("signature", &kat::SIGNATURE),
+        ("dq", kat::KEY.dq),
+        ("p", kat::KEY.p),
+        ("q", kat::KEY.q),
+        ("dp", kat::KEY.dp),
+        ("qinv", kat::KEY.qinv),
+    ];
+    let buffers = engine
+        .buffers()
+        .into_iter()
+        .chain(link.buffers())
+        .collect::<Vec<_>>();
+    for (name, secret) in secrets {
+        assert!(secret.len() >= 8, "{name}");
+        for (i, buffer) in buffers.iter().enumerate() {
+            assert_eq!(leaks(buffer, secret), 0, "{name} left in buffer {i}");
+        }
+    }
+}
