@@ -740,3 +740,60 @@ fn refusals_are_one_line_with_their_exit_code() {
     let out = run(&["sim", "--efuse", &bad.display().to_string()]);
     assert_refused(&out, 2, "not an eFuse file");
 }
+
+/// The same operations through the library, as a station program calls them: a key generated
+/// in process, a signature OpenSSL verifies with the exported key, and a CSR it accepts.
+#[test]
+fn the_library_generates_signs_and_makes_a_csr() {
+    use ucrypto::{connect, ConnectOptions, Port, SigningKey, SlotChoice};
+    let dir = temp_dir();
+    let p = |name: &str| dir.path().join(name).display().to_string();
+    let mut device = connect(&ConnectOptions::new(Port::Sim(
+        ucrypto_protocol::Chip::Esp32C3,
+    )))
+    .expect("a virtual device");
+    assert!(device
+        .key_slots()
+        .unwrap()
+        .iter()
+        .all(|s| s.state == "free"));
+    let made = device.key_generate(SlotChoice::Any, 1024).unwrap();
+    assert_eq!(made.public.slot, 0);
+    assert_eq!(device.key_slots().unwrap()[0].state, "ds-key");
+    let public = device.key_public(0).unwrap();
+    assert_eq!(public.spki_sha256, made.public.spki_sha256);
+    std::fs::write(p("pub.der"), &public.spki_der).unwrap();
+
+    let key = SigningKey::slot(&mut device, 0).unwrap();
+    let signed = device
+        .sign_message(&key, &mut &b"from the library"[..])
+        .unwrap();
+    std::fs::write(p("sig"), &signed.signature).unwrap();
+    std::fs::write(p("msg"), b"from the library").unwrap();
+    openssl_ok(&[
+        "dgst",
+        "-sha256",
+        "-verify",
+        &p("pub.der"),
+        "-keyform",
+        "DER",
+        "-signature",
+        &p("sig"),
+        &p("msg"),
+    ]);
+
+    std::fs::write(p("req.der"), device.csr(0, "CN=station-7").unwrap()).unwrap();
+    openssl_ok(&[
+        "req",
+        "-inform",
+        "DER",
+        "-in",
+        &p("req.der"),
+        "-verify",
+        "-noout",
+    ]);
+    assert!(matches!(
+        device.key_generate(SlotChoice::Slot(0), 1024),
+        Err(ucrypto::Error::Device { .. })
+    ));
+}

@@ -432,3 +432,43 @@ fn explain_make_error(error: Error) -> Error {
         message: format!("{message}; {hint}"),
     }
 }
+
+/// Device keys as operations of the client, like signing and AES: what a station or a script
+/// calls without the command line. Making a key burns eFuses; these methods do not ask for a
+/// confirmation, the caller does (the command line's `--burn` and typed-back id).
+impl<T: Transport> Client<T> {
+    /// The key slots the device listed in `Hello`.
+    pub fn key_slots(&self) -> Result<Vec<SlotSummary>> {
+        Ok(SlotSummary::all(&slots(self.info())?))
+    }
+
+    /// The public key of the device key in `slot`, checked against `Hello`'s fingerprint.
+    pub fn key_public(&mut self, slot: u8) -> Result<SlotPublicKey> {
+        read_public(self, slot)
+    }
+
+    /// Generates a `bits`-bit key on the device into `slot` and checks it ([`make`]).
+    /// Irreversible: it burns an eFuse key block.
+    pub fn key_generate(&mut self, slot: SlotChoice, bits: u16) -> Result<MadeKey> {
+        plan_slot(self.info(), slot, usize::from(bits), true)?;
+        make(self, slot, NewKey::Generate { bits })
+    }
+
+    /// Stores `key` on the device as a device key in `slot` and checks it ([`make`]). Weaker
+    /// than [`Client::key_generate`]: the key crossed the link and exists off the chip.
+    /// Irreversible: it burns an eFuse key block.
+    pub fn key_import(&mut self, slot: SlotChoice, key: &rsa::RsaPrivateKey) -> Result<MadeKey> {
+        let device_key = DeviceKey::new(key)?;
+        plan_slot(self.info(), slot, device_key.bits(), false)?;
+        make(self, slot, NewKey::Import(&device_key))
+    }
+
+    /// A PKCS#10 request for `subject` (RFC 4514, `"CN=device-1,O=Example"`) signed by the
+    /// device key in `slot`, as DER; its signature is checked before it is returned.
+    pub fn csr(&mut self, slot: u8, subject: &str) -> Result<Vec<u8>> {
+        let subject = csr::parse_subject(subject)?;
+        let key = crate::operations::sign::SigningKey::slot(self, slot)?;
+        key.check_device(self)?;
+        csr::encode(&csr::build(self, &key, subject)?, false)
+    }
+}
