@@ -85,7 +85,7 @@ pub fn parse_digest(text: &str) -> Result<[u8; 32]> {
 /// `--key` read before connecting (a passphrase prompt comes before the device is touched), or
 /// `--slot`, whose public key only the device can tell.
 pub(crate) enum ChosenKey {
-    File(SigningKey),
+    File(Box<SigningKey>),
     Slot(u8),
 }
 
@@ -93,7 +93,9 @@ impl ChosenKey {
     /// Reads `--key`, asking for the passphrase on the terminal when needed and not given.
     pub(crate) fn load(args: &KeyArgs) -> Result<Self> {
         match (&args.key, args.slot) {
-            (Some(path), None) => SigningKey::read(path, args.pass.as_ref()).map(ChosenKey::File),
+            (Some(path), None) => {
+                SigningKey::read(path, args.pass.as_ref()).map(|key| ChosenKey::File(Box::new(key)))
+            }
             (None, Some(slot)) => Ok(ChosenKey::Slot(slot)),
             _ => Err(Error::input(
                 "name one key: --key FILE (sent to the device) or --slot N (a device key)",
@@ -105,7 +107,7 @@ impl ChosenKey {
     /// the fingerprint in `Hello`.
     pub(crate) fn resolve<T: Transport>(self, client: &mut Client<T>) -> Result<SigningKey> {
         match self {
-            ChosenKey::File(key) => Ok(key),
+            ChosenKey::File(key) => Ok(*key),
             ChosenKey::Slot(slot) => SigningKey::slot(client, slot),
         }
     }

@@ -176,7 +176,7 @@ pub fn plan_slot(
             caps.max_rsa_bits
         )));
     }
-    if generated && (bits < usize::from(caps.min_rsa_bits) || bits % 64 != 0) {
+    if generated && (bits < usize::from(caps.min_rsa_bits) || !bits.is_multiple_of(64)) {
         return Err(Error::input(format!(
             "--bits must be a multiple of 64 from {} to {} (2048 or 3072 for production)",
             caps.min_rsa_bits, caps.max_rsa_bits
