@@ -108,6 +108,10 @@ pub enum Command {
     Aes(AesArgs),
     /// Serve a virtual device on a pseudo-terminal; prints its path on the first line.
     Sim(SimArgs),
+    /// Write the ucrypto firmware to a board through its ROM serial loader, verify it by MD5,
+    /// restart it and check its Hello.
+    #[command(after_help = FLASH_HELP)]
+    Flash(FlashArgs),
     /// RS256 signature of a message (or a SHA-256 digest) on the device, checked before output.
     Sign(SignArgs),
     /// A JSON Web Token signed with RS256 on the device: header, claims, signature.
@@ -289,7 +293,7 @@ pub struct SimArgs {
 
     /// Damage the link, for reliability tests: `drop=P,flip=P` (per byte, both directions),
     /// `delay=MS` (before each answer), `reset-after=N` (restart every N answers), `seed=S`.
-    #[arg(long, value_name = "SPEC")]
+    #[arg(long, value_name = "SPEC", conflicts_with = "download_mode")]
     pub faults: Option<crate::faults::FaultSpec>,
 
     /// Keep the eFuses in FILE across runs (352 bytes: BLOCK0..BLOCK10, 8 little-endian words
@@ -301,6 +305,68 @@ pub struct SimArgs {
     /// missing). Without it the flash lives in memory.
     #[arg(long, value_name = "FILE")]
     pub flash: Option<std::path::PathBuf>,
+
+    /// Start in the ROM's serial download mode (what `ucrypto flash` and espflash talk to), and
+    /// boot what was written to the flash (--flash) when the host ends with FLASH_END.
+    #[arg(long)]
+    pub download_mode: bool,
+
+    /// In download mode, damage the data of the Nth FLASH_DATA block (from 0) as a bad line
+    /// would, so that the ROM answers with its checksum error (for tests).
+    #[arg(long, value_name = "N", requires = "download_mode", hide = true)]
+    pub damage_block: Option<u32>,
+}
+
+const FLASH_HELP: &str = "\
+The image is a merged image (bootloader, partition table, application) written at 0x0. Without
+--image, ucrypto looks for ucrypto-<chip>-merged.bin next to its own binary, then in
+firmware/chip/dist/ (where firmware/chip/build-images.sh puts it).
+
+The board must be in download mode: on a USB-UART bridge or USB-Serial-JTAG, --before
+default-reset gets it there through DTR/RTS; otherwise hold BOOT, press RESET, and pass
+--before no-reset. Nothing is written when the flash already holds the image (same MD5),
+unless --force.";
+
+#[derive(Debug, Args)]
+pub struct FlashArgs {
+    /// The merged image to write at 0x0 (see below for the default).
+    #[arg(long, value_name = "PATH")]
+    pub image: Option<PathBuf>,
+
+    /// The board's chip: picks the default image, and an image for another chip is refused
+    /// before the board is touched [default: the image's chip, or esp32c3].
+    #[arg(long, value_enum)]
+    pub chip: Option<ChipArg>,
+
+    /// How to enter download mode.
+    #[arg(long, value_enum, default_value_t = BeforeArg::DefaultReset)]
+    pub before: BeforeArg,
+
+    /// Write even when the flash already holds the image.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Baud rate for the write, set in the ROM loader with CHANGE_BAUDRATE (UART bridges; e.g.
+    /// 921600) [default: the ROM's 115200].
+    #[arg(long, value_name = "BAUD")]
+    pub flash_baud: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BeforeArg {
+    /// Reset into download mode with DTR/RTS (falls back to no-reset on a port without them).
+    DefaultReset,
+    /// The chip is already in download mode.
+    NoReset,
+}
+
+impl From<BeforeArg> for crate::flash::Before {
+    fn from(b: BeforeArg) -> Self {
+        match b {
+            BeforeArg::DefaultReset => crate::flash::Before::DefaultReset,
+            BeforeArg::NoReset => crate::flash::Before::NoReset,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

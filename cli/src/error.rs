@@ -105,6 +105,9 @@ pub enum Error {
     /// Writing the output failed.
     #[error("cannot write {path}: {reason}")]
     Output { path: String, reason: String },
+    /// A chip's ROM serial loader answered with an error (`ucrypto flash`).
+    #[error("{0}")]
+    Rom(String),
     /// The user interrupted the command; nothing was output.
     #[error("interrupted; nothing was output")]
     Interrupted,
@@ -122,7 +125,7 @@ impl Error {
                 code: ErrorCode::Unsupported,
                 ..
             } => exit::UNSUPPORTED,
-            Error::Device { .. } => exit::DEVICE,
+            Error::Device { .. } | Error::Rom(_) => exit::DEVICE,
             Error::Verification(_) => exit::VERIFY,
             Error::Transport(_) => exit::TRANSPORT,
             Error::Unsupported(_) => exit::UNSUPPORTED,
@@ -165,6 +168,7 @@ impl Error {
             Error::Verification(_) => "verification-failed",
             Error::Transport(t) => t.slug(),
             Error::Unsupported(_) => "unsupported",
+            Error::Rom(_) => "rom-error",
             Error::Output { .. } => "output-failed",
             Error::Interrupted => "interrupted",
         }

@@ -13,6 +13,10 @@
 //! Diagnostics go through the `log` facade; long operations report to a [`Progress`]. A
 //! [`Client`] is `Send`: one thread per device.
 //!
+//! [`flash::flash`] writes the firmware through a chip's ROM serial loader, restarts the chip
+//! and checks its `Hello`; `ucrypto sim --download-mode` ([`download_mode`]) is a virtual chip
+//! to do it to.
+//!
 //! ```
 //! use ucrypto::{connect, ConnectOptions, Port};
 //! use ucrypto_protocol::{AesDirection, AesMode, Chip};
@@ -43,17 +47,22 @@ pub mod commands;
 pub mod connect;
 pub mod device_info;
 pub mod device_keys;
+pub mod download_mode;
 pub mod entropy_mix;
 pub mod error;
+pub mod esp_image;
 pub mod faults;
+pub mod flash;
 pub mod keys;
 pub mod operations;
 pub mod output;
 pub mod ports;
 pub mod progress;
+pub mod rom_loader;
 pub mod sim;
 pub mod transport;
 pub mod verify;
+pub mod virtual_flash;
 
 pub use client::Client;
 pub use connect::{connect, host_seed, ConnectOptions, Port};

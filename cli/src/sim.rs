@@ -130,14 +130,49 @@ impl PtyDevice {
         &self.path
     }
 
+    /// The id the device reports in `Hello` (also its eFuse MAC in download mode).
+    pub fn device_id(&self) -> [u8; 6] {
+        ucrypto_firmware::Backend::device_id(self.engine.backend())
+    }
+
+    /// The terminal's master side, for the ROM loader of download mode.
+    pub(crate) fn master(&self) -> &std::fs::File {
+        &self.master
+    }
+
+    /// What a reset into an application does: the device's flash is what download mode left
+    /// (key partition included), and the engine restarts (self-tests again) reporting the
+    /// application's version.
+    pub(crate) fn boot(&mut self, firmware_version: &'static str, flash: &[u8]) {
+        if let Some(hw) = self.engine.backend_mut().keys_mut() {
+            // Both are the same 4 MiB raw image, so the load cannot be too large.
+            let _ = hw.load_flash(flash);
+        }
+        self.engine.set_firmware_version(firmware_version);
+        self.engine.reset();
+    }
+
     /// Serves requests until the process is interrupted or the terminal fails.
-    pub fn serve(mut self) -> Result<()> {
+    pub fn serve(self) -> Result<()> {
+        self.serve_after(&[])
+    }
+
+    /// Serves `pending` (bytes already read from the terminal), then requests as they come.
+    pub(crate) fn serve_after(mut self, pending: &[u8]) -> Result<()> {
         let mut buf = vec![0u8; 8192];
+        let mut pending = pending.to_vec();
         loop {
-            let n = match self.master.read(&mut buf) {
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(Error::input(format!("virtual device stopped: {e}"))),
+            let n = if pending.is_empty() {
+                match self.master.read(&mut buf) {
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(Error::input(format!("virtual device stopped: {e}"))),
+                }
+            } else {
+                let n = pending.len().min(buf.len());
+                buf[..n].copy_from_slice(&pending[..n]);
+                pending.drain(..n);
+                n
             };
             let mut input = match &mut self.faults {
                 Some(faults) => faults.damage(&buf[..n]),

@@ -11,6 +11,7 @@ use crate::output::Output;
 pub mod aes;
 pub mod bench;
 pub mod csr;
+pub mod flash;
 pub mod info;
 pub mod jwt;
 pub mod key;
@@ -29,6 +30,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Ports => ports::run(global),
         Command::Aes(args) => aes::run(global, &args),
         Command::Sim(args) => sim::run(global, &args),
+        Command::Flash(args) => flash::run(global, &args),
         Command::Sign(args) => sign::run(global, &args),
         Command::Jwt(args) => jwt::run(global, &args),
         Command::Verify(args) => verify::run(global, &args),

@@ -6,6 +6,7 @@ use ucrypto_firmware::backend::software::Seed;
 use crate::args::{GlobalArgs, SimArgs};
 use crate::error::Result;
 use crate::sim::PtyDevice;
+use crate::virtual_flash::VirtualFlash;
 
 pub fn run(global: &GlobalArgs, args: &SimArgs) -> Result<()> {
     let seed = match args.seed {
@@ -22,10 +23,27 @@ pub fn run(global: &GlobalArgs, args: &SimArgs) -> Result<()> {
     if args.efuse.is_some() || args.flash.is_some() {
         device = device.with_key_files(args.efuse.clone(), args.flash.clone())?;
     }
+    // The ROM loader writes through to the same file, opened after the key files (which
+    // create it, and replace it whole on each save) and before the path is printed.
+    let rom_flash = match (&args.flash, args.download_mode) {
+        (Some(path), true) => Some(VirtualFlash::open(path)?),
+        (None, true) => Some(VirtualFlash::in_memory()),
+        (_, false) => None,
+    };
     let mut out = std::io::stdout().lock();
     // The path first, alone on its line, flushed: scripts read it and connect.
     let _ = writeln!(out, "{}", device.path()).and_then(|_| out.flush());
     drop(out);
+    if let Some(flash) = rom_flash {
+        if !global.json {
+            eprintln!(
+                "ucrypto sim: virtual {} in ROM download mode on {}; Ctrl-C to stop",
+                ucrypto_protocol::Chip::from(args.chip).name(),
+                device.path()
+            );
+        }
+        return crate::download_mode::serve(device, args.chip.into(), flash, args.damage_block);
+    }
     if !global.json {
         eprintln!(
             "ucrypto sim: virtual {} on {} (software crypto{}{}); Ctrl-C to stop",

@@ -47,6 +47,9 @@ pub struct Engine<B: Backend> {
     stats: EngineStats,
     /// Whether the backend drives device keys (known at start: it is the hardware's).
     device_keys: bool,
+    /// What `Hello` reports: this crate's version, or the version of the image a virtual chip
+    /// booted (`set_firmware_version`).
+    firmware_version: &'static str,
 }
 
 /// What a request handler returns: a response body, or an error code with a hint.
@@ -67,11 +70,18 @@ impl<B: Backend> Engine<B> {
             sessions: SessionSlot::new(),
             stats: EngineStats::default(),
             device_keys,
+            firmware_version: FIRMWARE_VERSION,
         }
     }
 
     pub fn backend(&self) -> &B {
         &self.backend
+    }
+
+    /// Reports `version` in `Hello` instead of this crate's: a virtual chip that booted an
+    /// application image reports the version written in that image.
+    pub fn set_firmware_version(&mut self, version: &'static str) {
+        self.firmware_version = version;
     }
 
     /// The backend, for a host that keeps the virtual device's eFuse and flash images.
@@ -141,7 +151,7 @@ impl<B: Backend> Engine<B> {
                     continue;
                 }
             };
-            let response = if body.is_empty() {
+            let mut response = if body.is_empty() {
                 error(
                     0,
                     ErrorCode::FrameTooLong,
@@ -158,6 +168,9 @@ impl<B: Backend> Engine<B> {
                     body,
                 )
             };
+            if let ResponseBody::Hello(info) = &mut response.body {
+                info.firmware_version = self.firmware_version;
+            }
             // The request may have carried a key: none of it stays in the receive buffer.
             self.decoder.wipe_frame();
             self.stats.requests = self.stats.requests.wrapping_add(1);
