@@ -575,7 +575,11 @@ fn at_a_terminal(args: &[&str], ctty: bool, prompt: &str, typed: &str) -> (Strin
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        master.write_all(format!("{typed}\r").as_bytes()).unwrap();
+        // Ctrl-C alone; anything else is a line ended by the Enter key.
+        let enter = if typed == "\x03" { "" } else { "\r" };
+        master
+            .write_all(format!("{typed}{enter}").as_bytes())
+            .unwrap();
     }
     while child.try_wait().unwrap().is_none() {
         if Instant::now() > deadline {
@@ -614,6 +618,15 @@ fn at_a_terminal_the_device_id_must_be_typed_back() {
         screen.contains("BLOCK7"),
         "the plan names the block: {screen}"
     );
+    assert_eq!(
+        Efuse::read(Path::new(&efuse)).0,
+        vec![0; 352],
+        "nothing burned"
+    );
+
+    // Ctrl-C at the question: exit 130, nothing burned.
+    let (_, out) = at_a_terminal(&generate, true, "to burn: ", "\x03");
+    assert_exit(&out, 130);
     assert_eq!(
         Efuse::read(Path::new(&efuse)).0,
         vec![0; 352],

@@ -42,10 +42,15 @@ pub fn confirm_burn(burn: bool, device_id: &str, plan: &str) -> Result<Decision>
     )
     .and_then(|_| writer.flush())
     .map_err(|e| Error::input(format!("cannot ask on the terminal: {e}")))?;
+    wait_for_line(&tty)?;
     let mut answer = String::new();
     BufReader::new(&tty)
         .read_line(&mut answer)
         .map_err(|e| Error::input(format!("cannot read the terminal: {e}")))?;
+    // Ctrl-C may come with the line that ends the wait.
+    if crate::client::interrupted() {
+        return Err(Error::Interrupted);
+    }
     if same_id(&answer, device_id) {
         Ok(Decision::Burn)
     } else {
@@ -53,6 +58,24 @@ pub fn confirm_burn(burn: bool, device_id: &str, plan: &str) -> Result<Decision>
             "burn not confirmed: `{}` is not this device's id ({device_id}); nothing was burned",
             answer.trim()
         )))
+    }
+}
+
+/// Waits until the terminal has a line to read, ending with [`Error::Interrupted`] on Ctrl-C:
+/// the command's interrupt handler only sets a flag, which a blocking read would never see.
+fn wait_for_line(tty: &std::fs::File) -> Result<()> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
+    loop {
+        if crate::client::interrupted() {
+            return Err(Error::Interrupted);
+        }
+        let mut fds = [PollFd::new(tty.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::from(100u16)) {
+            Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
+            Ok(_) => return Ok(()),
+            Err(e) => return Err(Error::input(format!("cannot read the terminal: {e}"))),
+        }
     }
 }
 
