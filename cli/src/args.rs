@@ -126,6 +126,12 @@ pub enum Command {
     /// Measure the device and its link.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// The factory station: run a recipe on many devices at once and record each one.
+    #[command(subcommand)]
+    Station(crate::commands::station::StationCommand),
+    /// Read the station's records: devices, their steps, keys and history.
+    #[command(subcommand)]
+    Records(crate::commands::records::RecordsCommand),
     /// Print shell completions.
     Completions {
         #[arg(value_enum)]

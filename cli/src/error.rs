@@ -13,10 +13,14 @@ pub mod exit {
     pub const USAGE: i32 = 2;
     /// A result failed verification: nothing was output.
     pub const VERIFY: i32 = 3;
-    /// Transport: no device, port busy, timeout, disconnected, protocol mismatch.
+    /// Transport: no device, port busy, timeout, disconnected, protocol mismatch; or the record
+    /// store cannot be reached.
     pub const TRANSPORT: i32 = 4;
     /// Not supported by this device.
     pub const UNSUPPORTED: i32 = 5;
+    /// `station run`: some devices failed (each one's line names the device and the step); the
+    /// others are done.
+    pub const DEVICES_FAILED: i32 = 6;
     /// Interrupted (SIGINT, SIGTERM): 128 + SIGINT, as shells expect.
     pub const INTERRUPTED: i32 = 130;
 
@@ -29,9 +33,13 @@ pub mod exit {
         (VERIFY, "a result failed verification (nothing was output)"),
         (
             TRANSPORT,
-            "transport: no device, port busy, timeout, disconnected, protocol mismatch",
+            "transport: no device, port busy, timeout, disconnected, protocol mismatch; or the records (`--records`) cannot be reached",
         ),
         (UNSUPPORTED, "not supported by this device"),
+        (
+            DEVICES_FAILED,
+            "`station run`: some devices failed (each one's line names the device and the step); the others are done",
+        ),
         (
             INTERRUPTED,
             "interrupted (Ctrl-C, SIGTERM): nothing was output",
@@ -111,6 +119,12 @@ pub enum Error {
     /// The user interrupted the command; nothing was output.
     #[error("interrupted; nothing was output")]
     Interrupted,
+    /// The record store cannot be reached or refused a write.
+    #[error("records ({store}): {reason}")]
+    Records { store: String, reason: String },
+    /// `station run` finished, and some devices failed.
+    #[error("{failed} of {total} devices failed; the others are done")]
+    DevicesFailed { failed: usize, total: usize },
 }
 
 impl Error {
@@ -130,6 +144,8 @@ impl Error {
             Error::Transport(_) => exit::TRANSPORT,
             Error::Unsupported(_) => exit::UNSUPPORTED,
             Error::Interrupted => exit::INTERRUPTED,
+            Error::Records { .. } => exit::TRANSPORT,
+            Error::DevicesFailed { .. } => exit::DEVICES_FAILED,
         }
     }
 
@@ -171,6 +187,8 @@ impl Error {
             Error::Rom(_) => "rom-error",
             Error::Output { .. } => "output-failed",
             Error::Interrupted => "interrupted",
+            Error::Records { .. } => "records",
+            Error::DevicesFailed { .. } => "devices-failed",
         }
     }
 }

@@ -30,7 +30,8 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let code = e.exit_code();
-            if json {
+            // A station run whose devices failed has printed its summary as the result.
+            if json && !matches!(e, ucrypto::Error::DevicesFailed { .. }) {
                 print_json_error(e.slug(), code, &e.to_string());
             }
             eprintln!("ucrypto: error: {e}");

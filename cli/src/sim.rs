@@ -33,7 +33,7 @@ pub struct PtyDevice {
 }
 
 /// The files that keep a virtual device's eFuses and flash across runs.
-struct KeyFiles {
+pub struct KeyFiles {
     efuse: Option<PathBuf>,
     flash: Option<PathBuf>,
     /// The key hardware's write count when the files were last saved.
@@ -71,43 +71,7 @@ impl PtyDevice {
         efuse: Option<PathBuf>,
         flash: Option<PathBuf>,
     ) -> Result<Self> {
-        let chip = self.engine.backend().chip();
-        let hw = self.engine.backend_mut().keys_mut().ok_or_else(|| {
-            Error::input(format!(
-                "the {} has no eFuse key blocks or Digital Signature peripheral: --efuse and --flash need --chip esp32c3 or esp32c6",
-                chip.name()
-            ))
-        })?;
-        if let Some(path) = &efuse {
-            if let Some(bytes) = read_if_present(path)? {
-                hw.load_efuse(&bytes).ok_or_else(|| {
-                    Error::input(format!(
-                        "{}: not an eFuse file ({} bytes, expected {EFUSE_FILE_LEN}): pass another path to start a new one",
-                        path.display(),
-                        bytes.len()
-                    ))
-                })?;
-            }
-        }
-        if let Some(path) = &flash {
-            if let Some(bytes) = read_if_present(path)? {
-                hw.load_flash(&bytes).ok_or_else(|| {
-                    Error::input(format!(
-                        "{}: larger than the 4 MiB flash ({} bytes)",
-                        path.display(),
-                        bytes.len()
-                    ))
-                })?;
-            }
-        }
-        let mut files = KeyFiles {
-            efuse,
-            flash,
-            saved_at: u64::MAX,
-        };
-        // Missing files are created now, so a user sees them before the first burn.
-        files.save(&self.engine)?;
-        self.files = Some(files);
+        self.files = Some(KeyFiles::open(&mut self.engine, efuse, flash)?);
         Ok(self)
     }
 
@@ -212,9 +176,54 @@ impl PtyDevice {
 }
 
 impl KeyFiles {
+    /// Loads a virtual device's eFuses and flash from these files (creating missing ones).
+    pub fn open(
+        engine: &mut Engine<SoftwareBackend>,
+        efuse: Option<PathBuf>,
+        flash: Option<PathBuf>,
+    ) -> Result<Self> {
+        let chip = engine.backend().chip();
+        let hw = engine.backend_mut().keys_mut().ok_or_else(|| {
+            Error::input(format!(
+                "the {} has no eFuse key blocks or Digital Signature peripheral: --efuse and --flash need --chip esp32c3 or esp32c6",
+                chip.name()
+            ))
+        })?;
+        if let Some(path) = &efuse {
+            if let Some(bytes) = read_if_present(path)? {
+                hw.load_efuse(&bytes).ok_or_else(|| {
+                    Error::input(format!(
+                        "{}: not an eFuse file ({} bytes, expected {EFUSE_FILE_LEN}): pass another path to start a new one",
+                        path.display(),
+                        bytes.len()
+                    ))
+                })?;
+            }
+        }
+        if let Some(path) = &flash {
+            if let Some(bytes) = read_if_present(path)? {
+                hw.load_flash(&bytes).ok_or_else(|| {
+                    Error::input(format!(
+                        "{}: larger than the 4 MiB flash ({} bytes)",
+                        path.display(),
+                        bytes.len()
+                    ))
+                })?;
+            }
+        }
+        let mut files = KeyFiles {
+            efuse,
+            flash,
+            saved_at: u64::MAX,
+        };
+        // Missing files are created now, so a user sees them before the first burn.
+        files.save(engine)?;
+        Ok(files)
+    }
+
     /// Writes the files if the key hardware changed since the last save (each replaced whole,
     /// through a temporary file, so a crash never leaves half a file).
-    fn save(&mut self, engine: &Engine<SoftwareBackend>) -> Result<()> {
+    pub fn save(&mut self, engine: &Engine<SoftwareBackend>) -> Result<()> {
         let Some(hw) = engine.backend().keys() else {
             return Ok(());
         };

@@ -18,8 +18,10 @@ pub mod key;
 pub mod ports;
 mod progress_bar;
 pub mod rand;
+pub mod records;
 pub mod sign;
 pub mod sim;
+pub mod station;
 pub mod verify;
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -41,6 +43,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Csr(args) => csr::run(global, &args),
         Command::Bench(BenchCommand::Sign(args)) => bench::sign(global, &args),
         Command::Bench(BenchCommand::Aes(args)) => bench::aes(global, &args),
+        Command::Station(command) => station::run(global, &command),
+        Command::Records(command) => records::run(global, &command),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

@@ -1,6 +1,7 @@
 //! The virtual device in this process (`--port sim`): the firmware's engine on the software
 //! backend, behind the same framed byte stream as a serial port.
 use std::collections::VecDeque;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use ucrypto_firmware::backend::software::Seed;
@@ -9,11 +10,14 @@ use ucrypto_protocol::Chip;
 
 use super::Transport;
 use crate::error::TransportError;
+use crate::sim::KeyFiles;
 
 pub struct VirtualTransport {
     engine: Box<Engine<SoftwareBackend>>,
     /// Response bytes the engine produced and the client has not read yet.
     pending: VecDeque<u8>,
+    /// Where the eFuses and flash are kept across runs, if anywhere.
+    files: Option<KeyFiles>,
 }
 
 impl VirtualTransport {
@@ -21,7 +25,15 @@ impl VirtualTransport {
         Self {
             engine: Box::new(Engine::new(SoftwareBackend::new(chip, seed))),
             pending: VecDeque::new(),
+            files: None,
         }
+    }
+
+    /// Keeps the device's eFuses and flash in these files (loaded now, created if missing, saved
+    /// after every request that burns or writes), like `ucrypto sim --efuse --flash`.
+    pub fn with_key_files(mut self, efuse: PathBuf, flash: PathBuf) -> crate::Result<Self> {
+        self.files = Some(KeyFiles::open(&mut self.engine, Some(efuse), Some(flash))?);
+        Ok(self)
     }
 }
 
@@ -29,6 +41,12 @@ impl Transport for VirtualTransport {
     fn write_all(&mut self, bytes: &[u8]) -> Result<(), TransportError> {
         let pending = &mut self.pending;
         self.engine.receive(bytes, |frame| pending.extend(frame));
+        // Burned eFuses and written flash reach their files before the answer is read.
+        if let Some(files) = &mut self.files {
+            files
+                .save(&self.engine)
+                .map_err(|e| TransportError::Disconnected(format!("virtual device: {e}")))?;
+        }
         Ok(())
     }
 

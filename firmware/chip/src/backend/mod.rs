@@ -6,20 +6,27 @@
 //! crate, where it is tested on the host against the software backend.
 use esp_hal::{
     aes::Aes,
-    peripherals::{ADC1, AES, RNG, RSA, SHA},
+    peripherals::{ADC1, AES, FLASH, HMAC, RNG, RSA, SHA, TIMG0},
     rng::{Trng, TrngSource},
     rsa::Rsa,
     sha::{Context, Sha, Sha256},
+    timer::timg::Wdt,
     Blocking,
 };
-use ucrypto_firmware::backend::{AesKey, Modulus};
+use ucrypto_firmware::backend::{AesKey, KeyHardware, Modulus};
 use ucrypto_firmware::{Backend, BackendError};
 use ucrypto_protocol::{Chip, Entropy};
 
 mod aes;
+mod ds;
+mod efuse;
+mod keys;
+mod record;
 mod rng;
 mod rsa;
 mod sha;
+
+use keys::ChipKeyHardware;
 
 /// The chip this image is built for.
 #[cfg(feature = "esp32c3")]
@@ -27,9 +34,9 @@ pub const CHIP: Chip = Chip::Esp32C3;
 #[cfg(feature = "esp32c6")]
 pub const CHIP: Chip = Chip::Esp32C6;
 
-/// The peripherals the engine's requests use. The AES, SHA and RSA blocks share a clock and
-/// reset domain (and the HMAC and Digital Signature blocks will join them): one owner, so no
-/// driver can reset a block another one is using.
+/// The peripherals the engine's requests use. The AES, SHA, RSA, HMAC and Digital Signature
+/// blocks share a clock and reset domain: one owner, so no driver can reset a block another one
+/// is using.
 pub struct Accelerators {
     // Keeps the SAR-ADC entropy source on for as long as the firmware runs.
     _entropy_source: TrngSource<'static>,
@@ -37,6 +44,8 @@ pub struct Accelerators {
     aes: Aes<'static>,
     sha: Sha<'static>,
     rsa: Rsa<'static, Blocking>,
+    keys: ChipKeyHardware,
+    watchdog: Wdt<TIMG0<'static>>,
     device_id: [u8; 6],
 }
 
@@ -47,6 +56,10 @@ pub struct CryptoPeripherals {
     pub aes: AES<'static>,
     pub sha: SHA<'static>,
     pub rsa: RSA<'static>,
+    pub hmac: HMAC<'static>,
+    pub flash: FLASH<'static>,
+    /// The running main-loop watchdog, fed by the loop and after each RSA operation.
+    pub watchdog: Wdt<TIMG0<'static>>,
 }
 
 impl Accelerators {
@@ -60,8 +73,18 @@ impl Accelerators {
             aes: Aes::new(p.aes),
             sha: Sha::new(p.sha),
             rsa: rsa::start(p.rsa),
+            keys: ChipKeyHardware::new(p.flash, p.hmac),
+            watchdog: p.watchdog,
             device_id: device_id(),
         }
+    }
+}
+
+impl Accelerators {
+    /// Called by the main loop on each pass, and after each RSA operation so that a key
+    /// generation's long prime search is not taken for a hang.
+    pub fn feed_watchdog(&mut self) {
+        self.watchdog.feed();
     }
 }
 
@@ -132,7 +155,9 @@ impl Backend for Accelerators {
         modulus: &Modulus<'_>,
         out: &mut [u32],
     ) -> Result<(), BackendError> {
-        rsa::mod_exp(&mut self.rsa, base, exponent, modulus, out)
+        let result = rsa::mod_exp(&mut self.rsa, base, exponent, modulus, out);
+        self.feed_watchdog();
+        result
     }
 
     fn rsa_mod_mul(
@@ -142,6 +167,12 @@ impl Backend for Accelerators {
         modulus: &Modulus<'_>,
         out: &mut [u32],
     ) -> Result<(), BackendError> {
-        rsa::mod_mul(&mut self.rsa, a, b, modulus, out)
+        let result = rsa::mod_mul(&mut self.rsa, a, b, modulus, out);
+        self.feed_watchdog();
+        result
+    }
+
+    fn key_hardware(&mut self) -> Option<&mut dyn KeyHardware> {
+        Some(&mut self.keys)
     }
 }

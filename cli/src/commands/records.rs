@@ -1,0 +1,185 @@
+//! `ucrypto records list|show|export`: what the station recorded, for people, scripts and
+//! spreadsheets.
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand, ValueEnum};
+
+use crate::args::GlobalArgs;
+use crate::commands::print_json;
+use crate::error::{Error, Result};
+use crate::output::{print_line, Format, Output};
+use crate::records::report::write_csv;
+use crate::records::{self, DEFAULT_RECORDS};
+
+#[derive(Debug, Subcommand)]
+pub enum RecordsCommand {
+    /// Every device recorded: id, chip, firmware, station, steps done and failed, keys.
+    List(RecordsArgs),
+    /// One device's record, steps, keys and its whole event history.
+    Show(RecordsShowArgs),
+    /// Every device with its keys, as CSV (one row per device and key slot) or JSON.
+    Export(RecordsExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RecordsArgs {
+    /// The record store: a SQLite file, or postgres://user@host/db.
+    #[arg(long, value_name = "FILE|URL", default_value = DEFAULT_RECORDS, env = "UCRYPTO_RECORDS")]
+    pub records: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RecordsShowArgs {
+    /// The device id (its MAC, as `ucrypto info` shows it).
+    #[arg(value_name = "DEVICE")]
+    pub device: String,
+    #[command(flatten)]
+    pub store: RecordsArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    Csv,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct RecordsExportArgs {
+    #[arg(long, value_enum)]
+    pub format: ExportFormat,
+    /// Write to FILE (written in full or not at all) instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub store: RecordsArgs,
+}
+
+pub fn run(global: &GlobalArgs, command: &RecordsCommand) -> Result<()> {
+    match command {
+        RecordsCommand::List(args) => list(global, args),
+        RecordsCommand::Show(args) => show(global, args),
+        RecordsCommand::Export(args) => export(args),
+    }
+}
+
+/// Reading records must not create a database where none was: a mistyped path is an error.
+fn open_existing(url: &str) -> Result<records::Records> {
+    let is_file = !(url.starts_with("postgres://") || url.starts_with("postgresql://"));
+    if is_file && !std::path::Path::new(url).exists() {
+        return Err(Error::input(format!(
+            "no records at {url}: pass the station's --records FILE or URL"
+        )));
+    }
+    records::open(url)
+}
+
+fn list(global: &GlobalArgs, args: &RecordsArgs) -> Result<()> {
+    let records = open_existing(&args.records)?;
+    let devices = records.devices()?;
+    if global.json {
+        for device in &devices {
+            print_json(&serde_json::to_value(device).expect("a device serializes"))?;
+        }
+        return Ok(());
+    }
+    print_line(&format!(
+        "{:<17}  {:<8}  {:<10}  {:<16}  {:>4}  {:>6}  {:>4}",
+        "DEVICE", "CHIP", "FIRMWARE", "STATION", "DONE", "FAILED", "KEYS"
+    ))?;
+    for d in &devices {
+        print_line(&format!(
+            "{:<17}  {:<8}  {:<10}  {:<16}  {:>4}  {:>6}  {:>4}{}",
+            d.device_id,
+            d.chip,
+            d.firmware_version,
+            d.station_id.as_deref().unwrap_or("-"),
+            d.steps_done,
+            d.steps_failed,
+            d.keys.len(),
+            if d.is_virtual { "  (virtual)" } else { "" }
+        ))?;
+    }
+    Ok(())
+}
+
+fn show(global: &GlobalArgs, args: &RecordsShowArgs) -> Result<()> {
+    let records = open_existing(&args.store.records)?;
+    let wanted = args.device.trim().to_ascii_lowercase();
+    let history = records.device(&wanted)?.ok_or_else(|| {
+        Error::input(format!(
+            "no device {wanted} in {}: `ucrypto records list` shows the devices",
+            records.describe()
+        ))
+    })?;
+    if global.json {
+        return print_json(&serde_json::to_value(&history).expect("a history serializes"));
+    }
+    let d = &history.device;
+    let mut lines = vec![
+        format!(
+            "device:    {}{}",
+            d.device_id,
+            if d.is_virtual { " (virtual)" } else { "" }
+        ),
+        format!("chip:      {}", d.chip),
+        format!("firmware:  {}", d.firmware_version),
+        format!("image:     {}", d.image_sha256.as_deref().unwrap_or("-")),
+        format!("entropy:   {}", d.entropy),
+        format!("self-test: {}", d.self_test),
+        format!("station:   {}", d.station_id.as_deref().unwrap_or("-")),
+        format!("last seen: {}", time_of(d.last_seen_ms)),
+    ];
+    for k in &d.keys {
+        lines.push(format!(
+            "key slot {}: SPKI SHA-256 {}",
+            k.slot, k.spki_sha256
+        ));
+    }
+    lines.push("steps:".into());
+    for s in &history.steps {
+        lines.push(format!(
+            "  {} {:<12} {:<7} attempts {}  recipe {}",
+            s.step_index + 1,
+            s.kind,
+            s.state,
+            s.attempts,
+            &s.recipe_sha256[..12.min(s.recipe_sha256.len())]
+        ));
+    }
+    lines.push("events:".into());
+    for e in &history.events {
+        lines.push(format!(
+            "  {:>6} {} {:<14} {} {}",
+            e.event_id,
+            time_of(e.at_ms),
+            e.kind,
+            e.station_id,
+            e.detail
+        ));
+    }
+    print_line(&lines.join("\n"))
+}
+
+/// A record's time stamp (milliseconds since the epoch) as RFC 3339 UTC.
+fn time_of(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms).map_or_else(|_| ms.to_string(), |t| t.to_string())
+}
+
+fn export(args: &RecordsExportArgs) -> Result<()> {
+    let records = open_existing(&args.store.records)?;
+    let devices = records.devices()?;
+    let mut bytes = Vec::new();
+    match args.format {
+        ExportFormat::Csv => write_csv(&devices, &mut bytes).map_err(|e| Error::Output {
+            path: "csv".into(),
+            reason: e.to_string(),
+        })?,
+        ExportFormat::Json => {
+            serde_json::to_writer(&mut bytes, &devices).expect("devices serialize");
+            bytes.push(b'\n');
+        }
+    }
+    let mut output = Output::create(args.output.as_deref(), Format::Raw)?;
+    output.write(&bytes)?;
+    output.commit()
+}

@@ -1,0 +1,1285 @@
+//! `ucrypto station run` and `ucrypto records`: many virtual devices at once (in-process and on
+//! pseudo-terminals), records in SQLite and PostgreSQL, re-runs, a SIGKILL mid-run, two
+//! stations racing for the same devices, and bad input.
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::{Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{assert_exit, stderr, stdout, temp_dir, ucrypto, Sim};
+
+const RECIPE: &str = "name = \"test line\"
+[[step]]
+kind = \"self-test\"
+[[step]]
+kind = \"rand-health\"
+bits = 65536
+[[step]]
+kind = \"sign-check\"
+key-bits = 1024
+[[step]]
+kind = \"key-generate\"
+slot = 0
+bits = 1024
+[[step]]
+kind = \"sign-manifest\"
+slot = 0
+[[step]]
+kind = \"csr\"
+subject = \"CN={device_id},O=ucrypto test line\"
+";
+
+/// Steps in [`RECIPE`].
+const STEPS: i64 = 6;
+
+fn write_recipe(dir: &Path, text: &str) -> String {
+    let path = dir.join("recipe.toml");
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+fn station(args: &[&str]) -> Output {
+    ucrypto()
+        .args(["--json", "station", "run"])
+        .args(args)
+        .output()
+        .expect("ucrypto runs")
+}
+
+/// The JSON lines of a `--json` station run: (device lines, summary).
+fn json_lines(out: &Output) -> (Vec<serde_json::Value>, serde_json::Value) {
+    let mut devices = Vec::new();
+    let mut summary = None;
+    for line in stdout(out).lines() {
+        let value: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {line}; stderr: {}", stderr(out)));
+        if value.get("summary").is_some() {
+            assert!(summary.is_none(), "one summary line");
+            summary = Some(value["summary"].clone());
+        } else {
+            assert!(summary.is_none(), "the summary is the last line");
+            devices.push(value);
+        }
+    }
+    (devices, summary.expect("a summary line"))
+}
+
+/// Device ids of the lines, asserting each is done and that they are distinct.
+fn all_done(devices: &[serde_json::Value], n: usize) -> BTreeSet<String> {
+    assert_eq!(devices.len(), n, "{devices:?}");
+    for d in devices {
+        assert_eq!(d["status"], "done", "{d}");
+    }
+    let ids: BTreeSet<String> = devices
+        .iter()
+        .map(|d| d["device_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), n, "distinct device ids: {ids:?}");
+    ids
+}
+
+/// Counts `step-done` events per (device, step) in a SQLite record file, read directly.
+fn sqlite_step_done(db: &Path) -> BTreeMap<(String, i64), i64> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut stmt = conn
+        .prepare(
+            "SELECT device_id, step_index, count(*) FROM events WHERE kind = 'step-done'
+             GROUP BY device_id, step_index",
+        )
+        .unwrap();
+    stmt.query_map([], |row| Ok(((row.get(0)?, row.get(1)?), row.get(2)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap()
+}
+
+/// A client on a `ucrypto sim` port, through the library.
+fn client_on(port: &str) -> ucrypto::Client {
+    ucrypto::connect(&ucrypto::ConnectOptions::new(ucrypto::Port::Path(
+        port.to_string(),
+    )))
+    .expect("the sim answers")
+}
+
+/// The device on `port` signs a message with its key in slot 0; openssl checks the signature
+/// with `public_der` (the key from the records), and refuses it for another message.
+fn assert_device_key_signs(port: &str, public_der: &[u8], dir: &Path) {
+    use sha2::Digest;
+    use ucrypto_protocol::{RequestBody, ResponseBody};
+
+    let message = format!("manifest of the device on {port}");
+    let digest: [u8; 32] = sha2::Sha256::digest(message.as_bytes()).into();
+    let mut client = client_on(port);
+    let signature = client
+        .call(
+            RequestBody::SignDigestSlot { digest, slot: 0 },
+            |body| match body {
+                ResponseBody::Signature { data } => Ok(data.to_vec()),
+                other => panic!("a signature request answered with {other:?}"),
+            },
+        )
+        .unwrap();
+    let (key, sig, msg) = (
+        dir.join("pub.der"),
+        dir.join("sig.bin"),
+        dir.join("msg.txt"),
+    );
+    std::fs::write(&key, public_der).unwrap();
+    std::fs::write(&sig, &signature).unwrap();
+    std::fs::write(&msg, &message).unwrap();
+    let verify = |file: &Path| {
+        std::process::Command::new("openssl")
+            .args([
+                "dgst",
+                "-sha256",
+                "-verify",
+                key.to_str().unwrap(),
+                "-keyform",
+                "DER",
+            ])
+            .args(["-signature", sig.to_str().unwrap(), file.to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    let good = verify(&msg);
+    assert!(
+        good.status.success() && stdout(&good).contains("Verified OK"),
+        "{}",
+        stdout(&good)
+    );
+    let other = dir.join("other.txt");
+    std::fs::write(&other, "another message").unwrap();
+    assert!(!verify(&other).status.success(), "openssl can refuse");
+}
+
+/// A `sign-manifest` step's detail: the manifest names the device and its key, and openssl
+/// verifies its signature with the recorded public key.
+fn assert_manifest_verifies(detail: &str, device_id: &str, public_der: &[u8], dir: &Path) {
+    use base64::Engine as _;
+    use sha2::Digest;
+
+    let detail: serde_json::Value = serde_json::from_str(detail).unwrap();
+    let text = detail["manifest"].as_str().unwrap();
+    let manifest: serde_json::Value = serde_json::from_str(text).unwrap();
+    assert_eq!(manifest["device_id"], device_id);
+    assert_eq!(
+        manifest["spki_sha256"],
+        hex::encode(sha2::Sha256::digest(public_der))
+    );
+    let signature = base64::engine::general_purpose::STANDARD
+        .decode(detail["signature"].as_str().unwrap())
+        .unwrap();
+    let (key, sig, msg) = (dir.join("m.der"), dir.join("m.sig"), dir.join("m.json"));
+    std::fs::write(&key, public_der).unwrap();
+    std::fs::write(&sig, &signature).unwrap();
+    std::fs::write(&msg, text).unwrap();
+    let out = std::process::Command::new("openssl")
+        .args([
+            "dgst",
+            "-sha256",
+            "-verify",
+            key.to_str().unwrap(),
+            "-keyform",
+            "DER",
+        ])
+        .args(["-signature", sig.to_str().unwrap(), msg.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "manifest of {device_id}: {}",
+        stdout(&out)
+    );
+}
+
+/// A recorded CSR: openssl checks its self-signature, its subject names the device, and its
+/// public key is the recorded one.
+fn assert_csr_verifies(pem: &str, device_id: &str, public_der: &[u8], dir: &Path) {
+    let path = dir.join("device.csr");
+    std::fs::write(&path, pem).unwrap();
+    let out = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-in",
+            path.to_str().unwrap(),
+            "-verify",
+            "-noout",
+            "-subject",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("verify OK") || stdout(&out).contains("verify OK"));
+    assert!(
+        stdout(&out).contains(&format!("CN = {device_id}")),
+        "{}",
+        stdout(&out)
+    );
+    let pubkey = common::openssl_run(
+        &["req", "-in", path.to_str().unwrap(), "-pubkey", "-noout"],
+        b"",
+    );
+    let der = common::openssl_run(&["pkey", "-pubin", "-outform", "DER"], &pubkey);
+    assert_eq!(der, public_der, "the CSR is for the recorded key");
+}
+
+/// Each device's slot-0 public key (DER) in a SQLite record file.
+fn sqlite_keys(db: &Path) -> BTreeMap<String, Vec<u8>> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT device_id, public_key_der FROM keys WHERE slot = 0")
+        .unwrap();
+    stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap()
+}
+
+#[test]
+fn sixteen_virtual_devices_in_process_recorded_in_sqlite() {
+    let dir = temp_dir();
+    let recipe = write_recipe(dir.path(), RECIPE);
+    let db = dir.path().join("station.db");
+    let out = station(&[
+        &recipe,
+        "--sim",
+        "16",
+        "--records",
+        db.to_str().unwrap(),
+        "--station-id",
+        "st-1",
+    ]);
+    assert_exit(&out, 0);
+    let (devices, summary) = json_lines(&out);
+    let ids = all_done(&devices, 16);
+    assert_eq!(summary["done"], 16);
+    assert_eq!(summary["failed"], 0);
+    for d in &devices {
+        assert_eq!(d["steps_run"], STEPS, "{d}");
+    }
+
+    // The records, read with SQLite itself rather than through ucrypto.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let count = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+    assert_eq!(count("SELECT count(*) FROM devices"), 16);
+    assert_eq!(
+        count("SELECT count(*) FROM claims WHERE station_id = 'st-1'"),
+        16
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM steps WHERE state = 'done'"),
+        16 * STEPS
+    );
+    assert_eq!(count("SELECT count(*) FROM keys WHERE slot = 0"), 16);
+    assert_eq!(count("SELECT count(DISTINCT spki_sha256) FROM keys"), 16);
+    assert_eq!(count("SELECT count(*) FROM runs WHERE outcome = 'done'"), 1);
+    assert_eq!(count("SELECT max(version) FROM schema_migrations"), 1);
+    let recorded: BTreeSet<String> = conn
+        .prepare("SELECT device_id FROM devices")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert_eq!(recorded, ids);
+    let done = sqlite_step_done(&db);
+    assert_eq!(done.len(), 16 * STEPS as usize);
+    assert!(done.values().all(|n| *n == 1), "{done:?}");
+
+    // The export agrees with the station's lines.
+    let out = ucrypto()
+        .args([
+            "records",
+            "export",
+            "--format",
+            "json",
+            "--records",
+            db.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    let exported: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let exported_ids: BTreeSet<String> = exported
+        .iter()
+        .map(|d| d["device_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(exported_ids, ids);
+    assert!(exported.iter().all(|d| d["steps_done"] == STEPS
+        && d["station_id"] == "st-1"
+        && d["keys"].as_array().unwrap().len() == 1));
+}
+
+#[test]
+fn sixteen_virtual_devices_on_ptys_are_the_same_devices_as_in_process() {
+    let sims: Vec<Sim> = (0..16)
+        .map(|i| Sim::start(&["--seed", &i.to_string()]))
+        .collect();
+    let ports = sims
+        .iter()
+        .map(|s| s.port.clone())
+        .collect::<Vec<_>>()
+        .join(",");
+    let dir = temp_dir();
+    let recipe = write_recipe(dir.path(), RECIPE);
+    let db = dir.path().join("ptys.db");
+    let out = station(&[
+        &recipe,
+        "--ports",
+        &ports,
+        "--records",
+        db.to_str().unwrap(),
+    ]);
+    assert_exit(&out, 0);
+    let (devices, summary) = json_lines(&out);
+    let over_ptys = all_done(&devices, 16);
+    assert_eq!(summary["done"], 16);
+    // Each line names its port.
+    let named: BTreeSet<String> = devices
+        .iter()
+        .map(|d| d["device"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(named, sims.iter().map(|s| s.port.clone()).collect());
+
+    // The public key recorded for each device verifies a signature that device makes now, and
+    // the manifest it signed during the run.
+    let keys = sqlite_keys(&db);
+    assert_eq!(keys.len(), 16);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    for d in &devices {
+        let id = d["device_id"].as_str().unwrap();
+        assert_device_key_signs(d["device"].as_str().unwrap(), &keys[id], dir.path());
+        let detail: String = conn
+            .query_row(
+                "SELECT detail FROM steps WHERE device_id = ?1 AND kind = 'sign-manifest'",
+                [id],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_manifest_verifies(&detail, id, &keys[id], dir.path());
+        let csr: String = conn
+            .query_row(
+                "SELECT csr_pem FROM keys WHERE device_id = ?1 AND slot = 0",
+                [id],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_csr_verifies(&csr, id, &keys[id], dir.path());
+    }
+
+    // `--sim n` is the device `ucrypto sim --seed n`: same ids.
+    let db2 = dir.path().join("in-process.db");
+    let out = station(&[&recipe, "--sim", "16", "--records", db2.to_str().unwrap()]);
+    assert_exit(&out, 0);
+    let (devices, _) = json_lines(&out);
+    assert_eq!(all_done(&devices, 16), over_ptys);
+    assert_eq!(sqlite_step_done(&db).len(), 16 * STEPS as usize);
+}
+
+#[test]
+fn a_rerun_skips_what_is_done_and_nothing_is_done_twice() {
+    let dir = temp_dir();
+    let recipe = write_recipe(dir.path(), RECIPE);
+    let db = dir.path().join("station.db");
+    let db = db.to_str().unwrap();
+    // The virtual devices keep their eFuses and flash here, as boards keep theirs.
+    let state = dir.path().join("devices");
+    let state = state.to_str().unwrap();
+    let sims = ["--sim", "3", "--sim-state", state, "--records", db];
+    assert_exit(&station(&[&[recipe.as_str()][..], &sims].concat()), 0);
+    let keys_before = sqlite_keys(Path::new(db));
+    assert_eq!(keys_before.len(), 3);
+    let out = station(&[&[recipe.as_str()][..], &sims].concat());
+    assert_exit(&out, 0);
+    let (devices, summary) = json_lines(&out);
+    all_done(&devices, 3);
+    assert_eq!(summary["done"], 3);
+    for d in &devices {
+        assert_eq!(d["steps_run"], 0, "{d}");
+        assert_eq!(d["steps_skipped"], STEPS, "{d}");
+    }
+    let done = sqlite_step_done(Path::new(db));
+    assert_eq!(done.len(), 3 * STEPS as usize);
+    assert!(done.values().all(|n| *n == 1), "{done:?}");
+
+    // A changed recipe is a new recipe: its steps run on the same devices, and the key step
+    // finds the keys the devices already hold (same keys, nothing burned).
+    let changed = write_recipe(dir.path(), &RECIPE.replace("65536", "32768"));
+    let out = station(&[&[changed.as_str()][..], &sims].concat());
+    assert_exit(&out, 0);
+    let (devices, _) = json_lines(&out);
+    assert!(
+        devices.iter().all(|d| d["steps_run"] == STEPS),
+        "{devices:?}"
+    );
+    assert_eq!(sqlite_keys(Path::new(db)), keys_before);
+
+    // Without their state the same virtual devices come up blank and make new keys: the
+    // records refuse a second key for a slot and say why.
+    let again = write_recipe(dir.path(), &RECIPE.replace("65536", "16384"));
+    let out = station(&[&again, "--sim", "3", "--records", db]);
+    let (devices, _) = json_lines(&out);
+    for d in &devices {
+        assert_eq!(d["step_kind"], "key-generate", "{d}");
+        assert!(
+            d["error"]
+                .as_str()
+                .unwrap()
+                .contains("another device answers to this id"),
+            "{d}"
+        );
+    }
+    assert_exit(&out, 6);
+    assert_eq!(sqlite_keys(Path::new(db)), keys_before);
+}
+
+#[test]
+fn killed_with_sigkill_mid_run_then_rerun_finishes_every_device_once() {
+    let dir = temp_dir();
+    // Big enough that the kill lands while random bits are being tested.
+    let recipe = write_recipe(
+        dir.path(),
+        "[[step]]\nkind = \"self-test\"\n[[step]]\nkind = \"rand-health\"\nbits = 67108864\n[[step]]\nkind = \"sign-check\"\nkey-bits = 1024\n[[step]]\nkind = \"key-generate\"\nbits = 1024\n[[step]]\nkind = \"sign-manifest\"\n",
+    );
+    let db = dir.path().join("station.db");
+    let dbs = db.to_str().unwrap().to_string();
+    let state = dir.path().join("devices");
+    let state = state.to_str().unwrap().to_string();
+    let mut child = ucrypto()
+        .args([
+            "--json",
+            "station",
+            "run",
+            &recipe,
+            "--sim",
+            "4",
+            "--records",
+            &dbs,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until every device has passed its self-test and started drawing random bits.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "the station never reached rand-health"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the station ended before the kill"
+        );
+        if db.exists() {
+            if let Ok(conn) = rusqlite::Connection::open(&db) {
+                let started: rusqlite::Result<i64> = conn.query_row(
+                    "SELECT count(*) FROM steps WHERE step_index = 1 AND state = 'started'",
+                    [],
+                    |r| r.get(0),
+                );
+                if started.unwrap_or(0) == 4 {
+                    break;
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        let finished: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM events WHERE kind = 'device-done'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(finished, 0, "killed before any device finished");
+    }
+
+    let out = station(&[
+        &recipe,
+        "--sim",
+        "4",
+        "--sim-state",
+        &state,
+        "--records",
+        &dbs,
+    ]);
+    assert_exit(&out, 0);
+    let (devices, _) = json_lines(&out);
+    all_done(&devices, 4);
+    for d in &devices {
+        // The self-test was recorded as done before the kill; the rest ran now.
+        assert_eq!(d["steps_skipped"], 1, "{d}");
+        assert_eq!(d["steps_run"], 4, "{d}");
+    }
+    let done = sqlite_step_done(&db);
+    assert_eq!(done.len(), 20, "{done:?}");
+    assert!(
+        done.values().all(|n| *n == 1),
+        "every step done exactly once: {done:?}"
+    );
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let attempts: i64 = conn
+        .query_row(
+            "SELECT min(attempts) FROM steps WHERE step_index = 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(
+        attempts, 2,
+        "the step in flight at the kill was checked again"
+    );
+}
+
+#[test]
+fn events_are_append_only_in_sqlite() {
+    let dir = temp_dir();
+    let recipe = write_recipe(dir.path(), "[[step]]\nkind = \"self-test\"\n");
+    let db = dir.path().join("station.db");
+    assert_exit(
+        &station(&[&recipe, "--sim", "1", "--records", db.to_str().unwrap()]),
+        0,
+    );
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let before: i64 = conn
+        .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
+        .unwrap();
+    assert!(before > 0);
+    let update = conn
+        .execute("UPDATE events SET kind = 'forged'", [])
+        .unwrap_err();
+    assert!(update.to_string().contains("append-only"), "{update}");
+    let delete = conn.execute("DELETE FROM events", []).unwrap_err();
+    assert!(delete.to_string().contains("append-only"), "{delete}");
+    let after: i64 = conn
+        .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(before, after);
+}
+
+#[test]
+fn a_device_that_vanishes_fails_alone_with_its_step_named() {
+    let sims: Vec<Sim> = (0..3)
+        .map(|i| Sim::start(&["--seed", &(100 + i).to_string()]))
+        .collect();
+    let mut doomed = Sim::start(&["--seed", "200", "--baud", "115200"]);
+    let ports = sims
+        .iter()
+        .map(|s| s.port.clone())
+        .chain([doomed.port.clone()])
+        .collect::<Vec<_>>()
+        .join(",");
+    let dir = temp_dir();
+    // At 115200 baud, a megabit of random numbers takes the paced device about 10 s.
+    let recipe = write_recipe(
+        dir.path(),
+        "[[step]]\nkind = \"self-test\"\n[[step]]\nkind = \"rand-health\"\nbits = 1048576\n",
+    );
+    let db = dir.path().join("station.db");
+    let child = ucrypto()
+        .args([
+            "--json",
+            "station",
+            "run",
+            &recipe,
+            "--ports",
+            &ports,
+            "--records",
+            db.to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    doomed.kill();
+    let out = child.wait_with_output().unwrap();
+    assert_exit(&out, 6);
+    let (devices, summary) = json_lines(&out);
+    assert_eq!(summary["done"], 3);
+    assert_eq!(summary["failed"], 1);
+    let failed: Vec<&serde_json::Value> =
+        devices.iter().filter(|d| d["status"] == "failed").collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["device"], doomed.port.as_str());
+    assert_eq!(failed[0]["step"], 2);
+    assert_eq!(failed[0]["step_kind"], "rand-health");
+    let err = stderr(&out);
+    let lines: Vec<&str> = err.lines().filter(|l| l.contains(&doomed.port)).collect();
+    assert_eq!(lines.len(), 1, "one line names the device: {err}");
+    assert!(lines[0].contains("step 2 (rand-health)"), "{err}");
+}
+
+#[test]
+fn bad_recipes_are_refused_before_any_device_or_record() {
+    let dir = temp_dir();
+    let db = dir.path().join("never.db");
+    for (text, named) in [
+        ("[[step]]\nkind = \"burn-everything\"\n", "burn-everything"),
+        ("[[step]]\nkind = \"rand-health\"\nbitz = 100000\n", "bitz"),
+        ("[[steps]]\nkind = \"self-test\"\n", "steps"),
+        (
+            "[[step]]\nkind = \"sign-check\"\nkey-bits = 4000\n",
+            "key-bits",
+        ),
+        ("[[step]]\nkind = \"self-test\"\n[[step]\n", "line 3"),
+        (
+            "[[step]]\nkind = \"csr\"\nsubject = \"not a name\"\n",
+            "subject",
+        ),
+        ("[[step]]\nkind = \"key-generate\"\nslot = 9\n", "slot = 9"),
+    ] {
+        let recipe = write_recipe(dir.path(), text);
+        let out = ucrypto()
+            .args([
+                "station",
+                "run",
+                &recipe,
+                "--sim",
+                "2",
+                "--records",
+                db.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        assert_exit(&out, 2);
+        let err = stderr(&out);
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+        assert!(err.contains(named), "{err} names {named}");
+        assert!(stdout(&out).is_empty());
+        assert!(!db.exists(), "no records were opened");
+    }
+    let out = ucrypto()
+        .args([
+            "station",
+            "run",
+            "/nonexistent/recipe.toml",
+            "--sim",
+            "1",
+            "--records",
+            db.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_exit(&out, 2);
+}
+
+#[test]
+fn two_stations_racing_on_one_sqlite_file_provision_each_device_once() {
+    let dir = temp_dir();
+    let recipe = write_recipe(dir.path(), RECIPE);
+    let db = dir.path().join("shared.db");
+    let spawn = |id: &str| {
+        ucrypto()
+            .args(["--json", "station", "run", &recipe, "--sim", "4"])
+            .args(["--records", db.to_str().unwrap(), "--station-id", id])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn("east"), spawn("west"));
+    let outs = [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()];
+    let mut done = BTreeSet::new();
+    for out in &outs {
+        let (devices, _) = json_lines(out);
+        for d in devices.iter().filter(|d| d["status"] == "done") {
+            assert!(done.insert(d["device_id"].as_str().unwrap().to_string()));
+        }
+        for d in devices.iter().filter(|d| d["status"] != "done") {
+            assert_eq!(d["error_kind"], "claimed-elsewhere", "{d}");
+        }
+    }
+    assert_eq!(done.len(), 4, "each device done by exactly one station");
+    let counts = sqlite_step_done(&db);
+    assert_eq!(counts.len(), 4 * STEPS as usize);
+    assert!(counts.values().all(|n| *n == 1), "{counts:?}");
+}
+
+#[test]
+fn sign_manifest_without_a_key_says_which_step_to_add() {
+    let dir = temp_dir();
+    let recipe = write_recipe(dir.path(), "[[step]]\nkind = \"sign-manifest\"\nslot = 2\n");
+    let db = dir.path().join("station.db");
+    let out = station(&[&recipe, "--sim", "1", "--records", db.to_str().unwrap()]);
+    assert_exit(&out, 6);
+    let (devices, _) = json_lines(&out);
+    assert_eq!(devices[0]["step_kind"], "sign-manifest");
+    let error = devices[0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("slot 2 holds no key") && error.contains("key-generate"),
+        "{error}"
+    );
+}
+
+#[test]
+fn bad_port_lists_are_refused() {
+    let dir = temp_dir();
+    let recipe = write_recipe(dir.path(), RECIPE);
+    let db = dir.path().join("never.db");
+    for (ports, named) in [
+        ("/dev/a,,/dev/b", "empty entry"),
+        ("/dev/a,/dev/a", "twice"),
+    ] {
+        let out = ucrypto()
+            .args([
+                "station",
+                "run",
+                &recipe,
+                "--ports",
+                ports,
+                "--records",
+                db.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        assert_exit(&out, 2);
+        assert!(stderr(&out).contains(named), "{}", stderr(&out));
+    }
+    // Neither --ports nor --sim: a usage error.
+    let out = ucrypto()
+        .args(["station", "run", &recipe])
+        .output()
+        .unwrap();
+    assert_exit(&out, 2);
+    assert!(!db.exists());
+}
+
+#[test]
+fn an_unreachable_database_is_exit_4_without_touching_devices() {
+    let dir = temp_dir();
+    let recipe = write_recipe(dir.path(), RECIPE);
+    let out = ucrypto()
+        .args([
+            "--json",
+            "station",
+            "run",
+            &recipe,
+            "--sim",
+            "2",
+            "--records",
+            "postgres://station:hunter2@127.0.0.1:1/line",
+        ])
+        .output()
+        .unwrap();
+    assert_exit(&out, 4);
+    let line = stdout(&out);
+    let error: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+    assert_eq!(error["error"]["kind"], "records");
+    assert!(!line.contains("hunter2"), "no password in errors: {line}");
+    assert!(!stderr(&out).contains("hunter2"));
+    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+}
+
+#[test]
+fn records_list_show_and_export_csv() {
+    let dir = temp_dir();
+    let recipe = write_recipe(dir.path(), RECIPE);
+    let db = dir.path().join("station.db");
+    let db = db.to_str().unwrap();
+    let out = station(&[
+        &recipe,
+        "--sim",
+        "2",
+        "--records",
+        db,
+        "--station-id",
+        "bench-3",
+    ]);
+    assert_exit(&out, 0);
+    let (devices, _) = json_lines(&out);
+    let ids = all_done(&devices, 2);
+
+    let out = ucrypto()
+        .args(["records", "list", "--records", db])
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    let text = stdout(&out);
+    assert_eq!(text.lines().count(), 3, "{text}");
+    for id in &ids {
+        assert!(
+            text.contains(id.as_str()) && text.contains("bench-3"),
+            "{text}"
+        );
+    }
+
+    let first = ids.iter().next().unwrap();
+    let out = ucrypto()
+        .args([
+            "--json",
+            "records",
+            "show",
+            &first.to_uppercase(),
+            "--records",
+            db,
+        ])
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["device"]["device_id"], first.as_str());
+    let kinds: Vec<&str> = shown["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "seen",
+            "claimed",
+            "step-started",
+            "step-done",
+            "step-started",
+            "step-done",
+            "step-started",
+            "step-done",
+            "step-started",
+            "key-recorded",
+            "step-done",
+            "step-started",
+            "step-done",
+            "step-started",
+            "key-recorded",
+            "step-done",
+            "device-done"
+        ]
+    );
+
+    let csv_path = dir.path().join("out.csv");
+    let out = ucrypto()
+        .args([
+            "records",
+            "export",
+            "--format",
+            "csv",
+            "-o",
+            csv_path.to_str().unwrap(),
+            "--records",
+            db,
+        ])
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    let mut reader = csv::Reader::from_path(&csv_path).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    assert_eq!(&headers[0], "device_id");
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 2);
+    assert!(rows
+        .iter()
+        .all(|r| &r[6] == "bench-3" && r[7] == STEPS.to_string() && &r[10] == "0"));
+
+    let out = ucrypto()
+        .args(["records", "show", "02:00:00:00:00:00", "--records", db])
+        .output()
+        .unwrap();
+    assert_exit(&out, 2);
+    let out = ucrypto()
+        .args([
+            "records",
+            "list",
+            "--records",
+            dir.path().join("typo.db").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_exit(&out, 2);
+    assert!(!dir.path().join("typo.db").exists());
+}
+
+/// The recipe in docs/station.md runs as printed.
+#[test]
+fn the_guide_recipe_runs() {
+    let guide = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/station.md"))
+        .unwrap();
+    let start = guide
+        .find("```toml\n")
+        .expect("docs/station.md has a ```toml recipe")
+        + 8;
+    let end = start + guide[start..].find("```").unwrap();
+    let dir = temp_dir();
+    let recipe = write_recipe(dir.path(), &guide[start..end]);
+    let db = dir.path().join("station.db");
+    let out = station(&[&recipe, "--sim", "2", "--records", db.to_str().unwrap()]);
+    assert_exit(&out, 0);
+    let (devices, _) = json_lines(&out);
+    all_done(&devices, 2);
+}
+
+mod postgres_records {
+    //! The same with PostgreSQL, when `UCRYPTO_TEST_POSTGRES` names a server: each test makes
+    //! its own database and drops it.
+    use super::*;
+    use std::io::Write;
+
+    /// A database of its own on the test server, dropped at the end.
+    struct TestDb {
+        admin: String,
+        name: String,
+        url: String,
+    }
+
+    impl TestDb {
+        fn create(tag: &str) -> Option<TestDb> {
+            let Ok(admin) = std::env::var("UCRYPTO_TEST_POSTGRES") else {
+                // Straight to the stderr handle: the test harness captures `eprintln!`, and this
+                // line must be seen.
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "SKIPPED: PostgreSQL records test `{tag}`: UCRYPTO_TEST_POSTGRES not set (e.g. postgres://postgres@127.0.0.1:5432/test)"
+                );
+                return None;
+            };
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .subsec_nanos();
+            let name = format!("ucrypto_{tag}_{}_{nanos}", std::process::id());
+            let mut client = postgres::Client::connect(&admin, postgres::NoTls)
+                .expect("UCRYPTO_TEST_POSTGRES is reachable");
+            client
+                .batch_execute(&format!("CREATE DATABASE {name}"))
+                .unwrap();
+            let base = admin.rsplit_once('/').expect("a URL with a database").0;
+            let url = format!("{base}/{name}");
+            Some(TestDb { admin, name, url })
+        }
+
+        fn client(&self) -> postgres::Client {
+            postgres::Client::connect(&self.url, postgres::NoTls).unwrap()
+        }
+    }
+
+    impl Drop for TestDb {
+        fn drop(&mut self) {
+            if let Ok(mut client) = postgres::Client::connect(&self.admin, postgres::NoTls) {
+                let _ = client.batch_execute(&format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    self.name
+                ));
+            }
+        }
+    }
+
+    #[test]
+    fn sixteen_virtual_devices_recorded_in_postgres() {
+        let Some(db) = TestDb::create("sixteen") else {
+            return;
+        };
+        let dir = temp_dir();
+        let recipe = write_recipe(dir.path(), RECIPE);
+        // Over pseudo-terminals, so the devices outlive the run and sign for the test after it.
+        let sims: Vec<Sim> = (0..16)
+            .map(|i| Sim::start(&["--seed", &(300 + i).to_string()]))
+            .collect();
+        let ports = sims
+            .iter()
+            .map(|s| s.port.clone())
+            .collect::<Vec<_>>()
+            .join(",");
+        let out = station(&[&recipe, "--ports", &ports, "--records", &db.url]);
+        assert_exit(&out, 0);
+        let (devices, summary) = json_lines(&out);
+        let ids = all_done(&devices, 16);
+        assert_eq!(summary["done"], 16);
+        let mut client = db.client();
+        for d in &devices {
+            let der: Vec<u8> = client
+                .query_one(
+                    "SELECT public_key_der FROM keys WHERE device_id = $1 AND slot = 0",
+                    &[&d["device_id"].as_str().unwrap()],
+                )
+                .unwrap()
+                .get(0);
+            assert_device_key_signs(d["device"].as_str().unwrap(), &der, dir.path());
+        }
+        let count =
+            |c: &mut postgres::Client, sql: &str| -> i64 { c.query_one(sql, &[]).unwrap().get(0) };
+        assert_eq!(count(&mut client, "SELECT count(*) FROM devices"), 16);
+        assert_eq!(
+            count(
+                &mut client,
+                "SELECT count(*) FROM steps WHERE state = 'done'"
+            ),
+            16 * STEPS
+        );
+        assert_eq!(
+            count(
+                &mut client,
+                "SELECT count(*) FROM events WHERE kind = 'step-done'"
+            ),
+            16 * STEPS
+        );
+        assert_eq!(
+            count(&mut client, "SELECT max(version) FROM schema_migrations"),
+            1
+        );
+        let recorded: BTreeSet<String> = client
+            .query("SELECT device_id FROM devices", &[])
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(recorded, ids);
+
+        // Append-only, enforced by the database.
+        let update = client
+            .execute("UPDATE events SET kind = 'forged'", &[])
+            .unwrap_err();
+        assert!(format!("{update:?}").contains("append-only"), "{update:?}");
+        let delete = client.execute("DELETE FROM events", &[]).unwrap_err();
+        assert!(format!("{delete:?}").contains("append-only"), "{delete:?}");
+        let truncate = client.batch_execute("TRUNCATE events").unwrap_err();
+        assert!(
+            format!("{truncate:?}").contains("append-only"),
+            "{truncate:?}"
+        );
+        assert_eq!(
+            count(
+                &mut client,
+                "SELECT count(*) FROM events WHERE kind = 'step-done'"
+            ),
+            16 * STEPS
+        );
+
+        // A re-run: nothing done twice.
+        let out = station(&[&recipe, "--ports", &ports, "--records", &db.url]);
+        assert_exit(&out, 0);
+        let (devices, _) = json_lines(&out);
+        assert!(devices.iter().all(|d| d["steps_skipped"] == STEPS));
+        assert_eq!(
+            count(
+                &mut client,
+                "SELECT count(*) FROM events WHERE kind = 'step-done'"
+            ),
+            16 * STEPS
+        );
+    }
+
+    #[test]
+    fn two_stations_write_one_database_at_once() {
+        let Some(db) = TestDb::create("two") else {
+            return;
+        };
+        let dir = temp_dir();
+        let recipe = write_recipe(dir.path(), RECIPE);
+        let spawn = |id: &str, first: &str| {
+            ucrypto()
+                .args([
+                    "--json",
+                    "station",
+                    "run",
+                    &recipe,
+                    "--sim",
+                    "8",
+                    "--sim-first",
+                    first,
+                ])
+                .args(["--records", &db.url, "--station-id", id])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        // A fresh database: both stations also race to apply the migrations.
+        let a = spawn("line-a", "0");
+        let b = spawn("line-b", "8");
+        let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+        assert_exit(&a, 0);
+        assert_exit(&b, 0);
+        let ids_a = all_done(&json_lines(&a).0, 8);
+        let ids_b = all_done(&json_lines(&b).0, 8);
+        assert!(ids_a.is_disjoint(&ids_b));
+        let mut client = db.client();
+        let claims: Vec<(String, String)> = client
+            .query("SELECT device_id, station_id FROM claims", &[])
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        assert_eq!(claims.len(), 16);
+        for (device, station) in claims {
+            let expected = if ids_a.contains(&device) {
+                "line-a"
+            } else {
+                "line-b"
+            };
+            assert_eq!(station, expected);
+        }
+        let migrations: i64 = client
+            .query_one("SELECT count(*) FROM schema_migrations", &[])
+            .unwrap()
+            .get(0);
+        assert_eq!(migrations, 1);
+    }
+
+    #[test]
+    fn two_stations_racing_for_the_same_devices_one_wins_each() {
+        let Some(db) = TestDb::create("race") else {
+            return;
+        };
+        let dir = temp_dir();
+        let recipe = write_recipe(dir.path(), RECIPE);
+        let spawn = |id: &str| {
+            ucrypto()
+                .args(["--json", "station", "run", &recipe, "--sim", "6"])
+                .args(["--records", &db.url, "--station-id", id])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let a = spawn("line-a");
+        let b = spawn("line-b");
+        let outs = [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()];
+        let mut winners: BTreeMap<String, &str> = BTreeMap::new();
+        for (out, (me, other)) in outs
+            .iter()
+            .zip([("line-a", "line-b"), ("line-b", "line-a")])
+        {
+            let (devices, summary) = json_lines(out);
+            assert_eq!(devices.len(), 6);
+            let failed = summary["failed"].as_u64().unwrap();
+            assert_exit(out, if failed == 0 { 0 } else { 6 });
+            for d in devices {
+                let id = d["device_id"].as_str().unwrap().to_string();
+                if d["status"] == "done" {
+                    assert!(winners.insert(id, me).is_none(), "done by both stations");
+                } else {
+                    assert_eq!(d["error_kind"], "claimed-elsewhere", "{d}");
+                    let error = d["error"].as_str().unwrap();
+                    assert!(
+                        error.contains(&format!("provisioned by station {other}")),
+                        "{error}"
+                    );
+                }
+            }
+        }
+        assert_eq!(winners.len(), 6, "every device done by exactly one station");
+        let mut client = db.client();
+        for (device, station) in &winners {
+            let holder: String = client
+                .query_one(
+                    "SELECT station_id FROM claims WHERE device_id = $1",
+                    &[device],
+                )
+                .unwrap()
+                .get(0);
+            assert_eq!(holder, *station);
+            let done: i64 = client
+                .query_one(
+                    "SELECT count(*) FROM events WHERE device_id = $1 AND kind = 'step-done'",
+                    &[device],
+                )
+                .unwrap()
+                .get(0);
+            assert_eq!(done, STEPS, "{device} provisioned once");
+        }
+    }
+}
+
+/// The station is a library call too: a program runs it without the command line.
+#[test]
+fn a_program_runs_the_station_through_the_library() {
+    use ucrypto::station::{self, targets, NoObserver, Recipe, StationOptions};
+
+    let dir = temp_dir();
+    let records = ucrypto::records::open(dir.path().join("lib.db").to_str().unwrap()).unwrap();
+    let options = StationOptions {
+        recipe: Recipe::parse(RECIPE, "from rust").unwrap(),
+        targets: targets::sims(3, 40, ucrypto_protocol::Chip::Esp32C6, None).unwrap(),
+        station_id: "library".into(),
+        baud: 115_200,
+        timeout: Duration::from_secs(2),
+    };
+    let summary = station::run(&options, &records, &mut NoObserver).unwrap();
+    assert_eq!(summary.reports.len(), 3);
+    assert_eq!(summary.failed(), 0, "{:?}", summary.reports);
+    let devices = records.devices().unwrap();
+    assert_eq!(devices.len(), 3);
+    assert!(devices.iter().all(|d| d.steps_done == STEPS
+        && d.chip == "esp32c6"
+        && d.station_id.as_deref() == Some("library")));
+}
+
+/// A station killed after the device burned its key but before the record was written left a
+/// key the records do not know. The next run finds it on the device, records it, and burns
+/// nothing.
+#[test]
+fn a_key_burned_but_not_recorded_is_found_and_not_burned_twice() {
+    use rsa::pkcs8::DecodePublicKey;
+    use rsa::traits::PublicKeyParts;
+    use ucrypto_protocol::{RequestBody, ResponseBody, SlotState};
+
+    let sim = Sim::start(&["--seed", "500"]);
+    let modulus = client_on(&sim.port)
+        .call(
+            RequestBody::KeyGenerate {
+                slot: 0,
+                bits: 1024,
+            },
+            |body| match body {
+                ResponseBody::PublicKey(info) => Ok(info.n.to_vec()),
+                other => panic!("KeyGenerate answered with {other:?}"),
+            },
+        )
+        .unwrap();
+
+    let dir = temp_dir();
+    let recipe = write_recipe(dir.path(), RECIPE);
+    let db = dir.path().join("station.db");
+    let out = station(&[
+        &recipe,
+        "--ports",
+        &sim.port,
+        "--records",
+        db.to_str().unwrap(),
+    ]);
+    assert_exit(&out, 0);
+    let (devices, _) = json_lines(&out);
+    let id = all_done(&devices, 1).into_iter().next().unwrap();
+
+    let keys = sqlite_keys(&db);
+    let recorded = rsa::RsaPublicKey::from_public_key_der(&keys[&id]).unwrap();
+    assert_eq!(
+        recorded.n().to_bytes_be(),
+        modulus,
+        "the device's own key was recorded"
+    );
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let detail: String = conn
+        .query_row(
+            "SELECT detail FROM steps WHERE kind = 'key-generate' AND state = 'done'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let detail: serde_json::Value = serde_json::from_str(&detail).unwrap();
+    assert_eq!(detail["found_on_device"], true, "{detail}");
+
+    // Only slot 0 holds a key: nothing else was burned.
+    let slots = client_on(&sim.port)
+        .call(RequestBody::Hello, |body| match body {
+            ResponseBody::Hello(hello) => Ok(hello.key_slots.expect("a C3 has key slots")),
+            other => panic!("Hello answered with {other:?}"),
+        })
+        .unwrap();
+    assert!(
+        matches!(slots[0], SlotState::DsKey { bits: 1024, .. }),
+        "{slots:?}"
+    );
+    assert!(
+        slots[1..].iter().all(|s| *s == SlotState::Free),
+        "{slots:?}"
+    );
+}
