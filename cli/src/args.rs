@@ -7,6 +7,8 @@ use ucrypto_protocol::{AesDirection, AesMode, Chip};
 
 use crate::aes_key::KeyArg;
 use crate::connect::{ConnectOptions, Port};
+use crate::device_keys::public_format::PublicFormat;
+use crate::device_keys::SlotChoice;
 use crate::error::{exit, Error, Result};
 use crate::keys::PassSource;
 use crate::output::Format;
@@ -117,6 +119,11 @@ pub enum Command {
     Jwt(JwtArgs),
     /// Check an RS256 signature on the host (no device), e.g. one from `openssl dgst -sign`.
     Verify(VerifyArgs),
+    /// Device keys: RSA keys that never leave the chip (eFuse + Digital Signature peripheral).
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// A PKCS#10 certificate request signed by a device key (`openssl req -verify` reads it).
+    Csr(CsrArgs),
     /// Measure the device and its link.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -439,10 +446,16 @@ fn parse_seconds(s: &str) -> Result<Duration, String> {
 
 /// The private key of `sign`, `jwt` and `bench sign`.
 #[derive(Debug, Args)]
+#[command(group(ArgGroup::new("signing_key").required(true).args(["key", "slot"])))]
 pub struct KeyArgs {
-    /// RSA private key: PKCS#8 or PKCS#1, PEM or DER, or encrypted PKCS#8.
+    /// RSA private key: PKCS#8 or PKCS#1, PEM or DER, or encrypted PKCS#8. It is sent to the
+    /// device with each request.
     #[arg(short, long, value_name = "KEY")]
-    pub key: PathBuf,
+    pub key: Option<PathBuf>,
+
+    /// Sign with the device key in this slot (0-5, `ucrypto key list`): it never leaves the chip.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(0..6), conflicts_with = "pass")]
+    pub slot: Option<u8>,
 
     /// Passphrase of an encrypted key: env:VAR or file:PATH. Without it, ucrypto asks on the
     /// terminal (and fails when stdin is not a terminal).
@@ -556,4 +569,112 @@ mod tests {
             assert!(readme.contains(&row), "README lacks `{row}`");
         }
     }
+}
+
+const KEY_EXAMPLES: &str = "\
+Examples:
+  ucrypto key list
+  ucrypto key generate --slot 0                # dry run: says what it would burn
+  ucrypto key generate --slot 0 --burn         # generates on the device, burns BLOCK4
+  ucrypto key public --slot 0 -o device.pem
+  ucrypto sign --slot 0 -i firmware.bin -f raw -o firmware.sig
+  openssl dgst -sha256 -verify device.pem -signature firmware.sig firmware.bin
+  ucrypto csr --slot 0 --subject \"CN=device-1,O=Example\" -o device.csr
+
+Burning eFuses cannot be undone. Without --burn nothing is burned; at a terminal, --burn also
+asks for the device id to be typed back.";
+
+/// Keys that never leave the chip.
+#[derive(Debug, Subcommand)]
+#[command(after_help = KEY_EXAMPLES)]
+pub enum KeyCommand {
+    /// Generate an RSA key on the device and burn its eFuse key block (irreversible). Without
+    /// --burn: say what would be done, and do nothing.
+    #[command(after_help = KEY_EXAMPLES)]
+    Generate(KeyGenerateArgs),
+    /// Store a key from a file as a device key (irreversible). Weaker than `generate`: the key
+    /// crossed the link and exists off the chip.
+    Import(KeyImportArgs),
+    /// The device's key slots: free, a device key (size, SPKI SHA-256), used for another
+    /// purpose, or lost to an incomplete burn.
+    List,
+    /// The public key of a device key.
+    Public(KeyPublicArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeyGenerateArgs {
+    /// The slot (0-5: eFuse BLOCK4-BLOCK9), or `any` for the lowest free one.
+    #[arg(long, value_name = "N|any", value_parser = SlotChoice::parse)]
+    pub slot: SlotChoice,
+
+    /// RSA modulus size: a multiple of 64 up to the chip's largest (3072 on the ESP32-C3/C6).
+    #[arg(long, default_value_t = ucrypto_protocol::DEFAULT_KEY_BITS)]
+    pub bits: u16,
+
+    /// Burn the eFuses (irreversible). Without it, nothing is done.
+    #[arg(long)]
+    pub burn: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct KeyImportArgs {
+    /// The slot (0-5: eFuse BLOCK4-BLOCK9), or `any` for the lowest free one.
+    #[arg(long, value_name = "N|any", value_parser = SlotChoice::parse)]
+    pub slot: SlotChoice,
+
+    /// RSA private key: PKCS#8 or PKCS#1, PEM or DER, or encrypted PKCS#8.
+    #[arg(short, long, value_name = "KEY")]
+    pub key: PathBuf,
+
+    /// Passphrase of an encrypted key: env:VAR or file:PATH.
+    #[arg(long, value_name = "env:VAR|file:PATH")]
+    pub pass: Option<PassSource>,
+
+    /// Burn the eFuses (irreversible). Without it, nothing is done.
+    #[arg(long)]
+    pub burn: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct KeyPublicArgs {
+    /// The slot (0-5).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(0..6))]
+    pub slot: u8,
+
+    /// Encoding of the public key.
+    #[arg(short, long, value_enum, default_value_t = PublicFormat::Pem)]
+    pub format: PublicFormat,
+
+    /// Write to FILE (written in full or not at all) instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CsrArgs {
+    /// The device key's slot (0-5).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(0..6))]
+    pub slot: u8,
+
+    /// The subject as RFC 4514 writes it, most specific first: "CN=device-1,O=Example".
+    #[arg(long, value_name = "DN")]
+    pub subject: String,
+
+    /// Encoding of the request.
+    #[arg(short, long, value_enum, default_value_t = CsrFormat::Pem)]
+    pub format: CsrFormat,
+
+    /// Write to FILE (written in full or not at all) instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CsrFormat {
+    /// `-----BEGIN CERTIFICATE REQUEST-----`.
+    Pem,
+    /// DER bytes.
+    Der,
 }

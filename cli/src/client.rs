@@ -39,7 +39,7 @@ pub fn handle_interrupts() {
     let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst));
 }
 
-fn interrupted() -> bool {
+pub(crate) fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::SeqCst)
 }
 
@@ -131,6 +131,18 @@ impl<T: Transport> Client<T> {
             .expect("a connected client has the device's Hello")
     }
 
+    /// Asks the device for its `Hello` again (a key was made: the slots changed) and keeps the
+    /// new answer.
+    pub fn refresh_info(&mut self) -> Result<&DeviceInfo> {
+        let info = self.call(RequestBody::Hello, |body| match body {
+            ResponseBody::Hello(hello) => Ok(DeviceInfo::new(&hello)),
+            _ => Err(TransportError::NotOurProtocol.into()),
+        })?;
+        check_versions(info.protocol_version, &info.schema)?;
+        self.info = Some(info.with_port(self.transport.describe()));
+        Ok(self.info())
+    }
+
     pub fn transport(&self) -> &T {
         &self.transport
     }
@@ -219,7 +231,12 @@ impl<T: Transport> Client<T> {
                     }
                 };
                 self.valid_frames += 1;
-                log::debug!("<- seq {} {}", response.seq, body_summary(&response.body));
+                log::debug!(
+                    "<- seq {} {} ({} bytes)",
+                    response.seq,
+                    body_summary(&response.body),
+                    body.len()
+                );
                 // Seq 0 is the device's answer to a request it could not read: taken as ours.
                 if response.seq != seq && response.seq != 0 {
                     let other = position(&self.outstanding, response.seq);
@@ -414,6 +431,13 @@ fn body_summary(body: &ResponseBody<'_>) -> String {
             format!("AesData {{ offset: {offset}, {} bytes }}", data.len())
         }
         ResponseBody::Signature { data } => format!("Signature {{ {} bytes }}", data.len()),
+        ResponseBody::PublicKey(key) => format!(
+            "PublicKey {{ slot: {}, bits: {}, n: {} bytes, e: {} bytes }}",
+            key.slot,
+            key.bits,
+            key.n.len(),
+            key.e.len()
+        ),
         other => format!("{other:?}"),
     }
 }

@@ -1,9 +1,11 @@
 //! What a device said about itself in `Hello`, owned and ready for `ucrypto info` and `--json`.
 use serde::Serialize;
 use ucrypto_protocol::{
-    Capabilities, Chip, Command, EntropySource, EntropyState, HelloInfo, KeySize, SelfTest,
-    TestOutcome,
+    Capabilities, Chip, Command, EntropySource, EntropyState, HelloInfo, KeySize, KeySlots,
+    SelfTest, TestOutcome,
 };
+
+use crate::device_keys::SlotSummary;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct DeviceInfo {
@@ -21,6 +23,10 @@ pub struct DeviceInfo {
     pub capabilities: CapabilitySummary,
     pub entropy: EntropySummary,
     pub self_test: SelfTestSummary,
+    /// The device-key slots (`null` on a chip without the Digital Signature peripheral).
+    pub key_slots: Option<Vec<SlotSummary>>,
+    #[serde(skip)]
+    pub raw_key_slots: Option<KeySlots>,
     #[serde(skip)]
     pub raw_capabilities: Capabilities,
     #[serde(skip)]
@@ -121,6 +127,8 @@ impl DeviceInfo {
                 sha256: outcome(hello.self_test.sha256),
                 rsa: outcome(hello.self_test.rsa),
             },
+            key_slots: hello.key_slots.map(|slots| SlotSummary::all(&slots)),
+            raw_key_slots: hello.key_slots,
             raw_capabilities: caps,
             raw_self_test: hello.self_test,
         }

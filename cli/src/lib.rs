@@ -4,7 +4,10 @@
 //!
 //! [`connect()`] takes plain [`ConnectOptions`] and returns a [`Client`] whose methods are the
 //! device's operations: [`Client::rand`], [`Client::aes_stream`], [`Client::aes_session`],
-//! [`Client::sign_digest`], [`Client::sign_message`], [`Client::jwt`]. Every result is verified
+//! [`Client::sign_digest`], [`Client::sign_message`], [`Client::jwt`], and for device keys
+//! [`Client::key_slots`], [`Client::key_generate`], [`Client::key_import`],
+//! [`Client::key_public`], [`Client::csr`] (sign with a device key through
+//! [`SigningKey::slot`]). Every result is verified
 //! on the host before it is returned (random bits health-tested, AES recomputed, signatures
 //! checked with the public key); one that does not verify is an [`Error::Verification`].
 //! Diagnostics go through the `log` facade; long operations report to a [`Progress`]. A
@@ -43,6 +46,7 @@ pub mod client;
 pub mod commands;
 pub mod connect;
 pub mod device_info;
+pub mod device_keys;
 pub mod download_mode;
 pub mod entropy_mix;
 pub mod error;
@@ -66,6 +70,7 @@ pub mod virtual_flash;
 
 pub use client::Client;
 pub use connect::{connect, host_seed, ConnectOptions, Port};
+pub use device_keys::{MadeKey, SlotChoice, SlotPublicKey, SlotSummary};
 pub use error::{Error, Result, TransportError};
 pub use operations::{AesChain, AesSession, Jwt, Signed, SigningKey};
 pub use progress::{NoProgress, Progress};

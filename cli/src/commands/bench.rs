@@ -9,7 +9,7 @@ use zeroize::Zeroizing;
 use crate::aes_stream::{self, mode_name, AesJob};
 use crate::args::{BenchAesArgs, BenchSignArgs, GlobalArgs};
 use crate::commands::print_json;
-use crate::commands::sign::load_key;
+use crate::commands::sign::ChosenKey;
 use crate::error::{Error, Result};
 use crate::output::print_line;
 use crate::progress::NoProgress;
@@ -154,8 +154,9 @@ pub fn sign(global: &GlobalArgs, args: &BenchSignArgs) -> Result<()> {
     if args.count == 0 {
         return Err(Error::input("--count must be at least 1"));
     }
-    let mut key = load_key(&args.key)?;
+    let chosen = ChosenKey::load(&args.key)?;
     let mut client = super::connect(global)?;
+    let mut key = chosen.resolve(&mut client)?;
     key.check_device(&client)?;
     // The key crosses the line once; each signature then carries only its digest.
     key.load_on_device(&mut client)?;
@@ -177,7 +178,7 @@ pub fn sign(global: &GlobalArgs, args: &BenchSignArgs) -> Result<()> {
     if global.json {
         return print_json(&serde_json::json!({
             "command": "bench sign",
-            "key_bits": key.device.bits(),
+            "key_bits": key.bits(),
             "signatures": args.count,
             "seconds": seconds,
             "signatures_per_second": rate,
@@ -190,7 +191,7 @@ pub fn sign(global: &GlobalArgs, args: &BenchSignArgs) -> Result<()> {
     print_line(&format!(
         "{} signatures with a {}-bit key on {}{} via {}: {seconds:.2} s, {rate:.1} signatures/s",
         args.count,
-        key.device.bits(),
+        key.bits(),
         info.chip.name(),
         if info.virtual_device {
             " (virtual)"

@@ -49,5 +49,10 @@ pub fn run(global: &GlobalArgs) -> Result<()> {
             info.self_test.rng, info.self_test.aes, info.self_test.sha256, info.self_test.rsa
         ),
     ];
-    print_line(&lines.join("\n"))
+    print_line(&lines.join("\n"))?;
+    // Device keys (`ucrypto key list` says the same): only on chips that have them.
+    for slot in info.key_slots.iter().flatten() {
+        print_line(&format!("key {}", slot.line()))?;
+    }
+    Ok(())
 }

@@ -4,7 +4,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::args::{GlobalArgs, JwtArgs};
 use crate::commands::print_json;
-use crate::commands::sign::load_key;
+use crate::commands::sign::ChosenKey;
 use crate::error::{Error, Result};
 use crate::operations::jwt::{jwt_claims, JWT_HEADER};
 use crate::output::print_line;
@@ -13,8 +13,9 @@ pub fn run(global: &GlobalArgs, args: &JwtArgs) -> Result<()> {
     let now = now()?;
     // Bad claims are a usage error before the key is read or a device is opened.
     jwt_claims(&args.claims, args.exp, now)?;
-    let key = load_key(&args.key)?;
+    let chosen = ChosenKey::load(&args.key)?;
     let mut client = super::connect(global)?;
+    let key = chosen.resolve(&mut client)?;
     let jwt = client.jwt(&key, &args.claims, args.exp, now)?;
     if global.json {
         let info = client.info();
@@ -24,6 +25,7 @@ pub fn run(global: &GlobalArgs, args: &JwtArgs) -> Result<()> {
             "header": serde_json::from_str::<serde_json::Value>(JWT_HEADER).expect("valid JSON"),
             "claims": serde_json::from_str::<serde_json::Value>(&jwt.claims).expect("valid JSON"),
             "verified": true,
+            "key_source": key.source.name(),
             "virtual": info.virtual_device,
             "chip": info.chip.name(),
         }));

@@ -1,7 +1,7 @@
 //! One file per command; each takes its parsed arguments and the global options.
 use clap::CommandFactory;
 
-use crate::args::{BenchCommand, Cli, Command, GlobalArgs};
+use crate::args::{BenchCommand, Cli, Command, GlobalArgs, KeyCommand};
 use crate::client::Client;
 use crate::connect::ConnectOptions;
 use crate::device_info::DeviceInfo;
@@ -10,9 +10,11 @@ use crate::output::Output;
 
 pub mod aes;
 pub mod bench;
+pub mod csr;
 pub mod flash;
 pub mod info;
 pub mod jwt;
+pub mod key;
 pub mod ports;
 mod progress_bar;
 pub mod rand;
@@ -34,6 +36,11 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Sign(args) => sign::run(global, &args),
         Command::Jwt(args) => jwt::run(global, &args),
         Command::Verify(args) => verify::run(global, &args),
+        Command::Key(KeyCommand::Generate(args)) => key::generate(global, &args),
+        Command::Key(KeyCommand::Import(args)) => key::import(global, &args),
+        Command::Key(KeyCommand::List) => key::list(global),
+        Command::Key(KeyCommand::Public(args)) => key::public(global, &args),
+        Command::Csr(args) => csr::run(global, &args),
         Command::Bench(BenchCommand::Sign(args)) => bench::sign(global, &args),
         Command::Bench(BenchCommand::Aes(args)) => bench::aes(global, &args),
         Command::Station(command) => station::run(global, &command),

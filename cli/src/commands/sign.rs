@@ -4,11 +4,13 @@
 use std::path::Path;
 
 use crate::args::{GlobalArgs, KeyArgs, SignArgs};
+use crate::client::Client;
 use crate::commands::progress_bar::ProgressDisplay;
 use crate::commands::{add_device_fields, commit_with_json};
 use crate::error::{Error, Result};
 use crate::operations::sign::SigningKey;
 use crate::output::{Format, Output};
+use crate::transport::Transport;
 
 pub fn run(global: &GlobalArgs, args: &SignArgs) -> Result<()> {
     let digest = args.digest.as_deref().map(parse_digest).transpose()?;
@@ -17,8 +19,9 @@ pub fn run(global: &GlobalArgs, args: &SignArgs) -> Result<()> {
             "raw bytes cannot go in JSON: use --format base64url, base64 or hex, or -o FILE",
         ));
     }
-    let key = load_key(&args.key)?;
+    let chosen = ChosenKey::load(&args.key)?;
     let mut client = super::connect(global)?;
+    let key = chosen.resolve(&mut client)?;
     key.check_device(&client)?;
     let signed = match (digest, &args.message, &args.input) {
         (Some(digest), _, _) => key.sign_digest(&mut client, digest)?,
@@ -57,7 +60,8 @@ pub fn run(global: &GlobalArgs, args: &SignArgs) -> Result<()> {
     let mut json = serde_json::json!({
         "command": "sign",
         "algorithm": "RS256",
-        "key_bits": key.device.bits(),
+        "key_bits": key.bits(),
+        "key_source": key.source.name(),
         "digest": hex::encode(signed.digest),
         "hashed_on": if signed.hashed_on_device { "device" } else { "host" },
         "format": args.format,
@@ -78,7 +82,33 @@ pub fn parse_digest(text: &str) -> Result<[u8; 32]> {
         .ok_or_else(|| Error::input("--digest takes a SHA-256 digest: 64 hex digits"))
 }
 
-/// Reads `--key`, asking for the passphrase on the terminal when needed and not given.
-pub(crate) fn load_key(args: &KeyArgs) -> Result<SigningKey> {
-    SigningKey::read(&args.key, args.pass.as_ref())
+/// `--key` read before connecting (a passphrase prompt comes before the device is touched), or
+/// `--slot`, whose public key only the device can tell.
+pub(crate) enum ChosenKey {
+    File(Box<SigningKey>),
+    Slot(u8),
+}
+
+impl ChosenKey {
+    /// Reads `--key`, asking for the passphrase on the terminal when needed and not given.
+    pub(crate) fn load(args: &KeyArgs) -> Result<Self> {
+        match (&args.key, args.slot) {
+            (Some(path), None) => {
+                SigningKey::read(path, args.pass.as_ref()).map(|key| ChosenKey::File(Box::new(key)))
+            }
+            (None, Some(slot)) => Ok(ChosenKey::Slot(slot)),
+            _ => Err(Error::input(
+                "name one key: --key FILE (sent to the device) or --slot N (a device key)",
+            )),
+        }
+    }
+
+    /// The signing key; for a slot, its public key read from the device and checked against
+    /// the fingerprint in `Hello`.
+    pub(crate) fn resolve<T: Transport>(self, client: &mut Client<T>) -> Result<SigningKey> {
+        match self {
+            ChosenKey::File(key) => Ok(*key),
+            ChosenKey::Slot(slot) => SigningKey::slot(client, slot),
+        }
+    }
 }

@@ -5,6 +5,7 @@ use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
 
+use rsa::traits::PublicKeyParts;
 use rsa::{RsaPrivateKey, RsaPublicKey};
 use sha2::{Digest, Sha256};
 use ucrypto_protocol::{Command, ErrorCode, RequestBody, ResponseBody, MAX_CHUNK_LEN};
@@ -46,10 +47,27 @@ impl<T: Transport> Client<T> {
     }
 }
 
-/// A private key ready for the device, with its public half to check what comes back.
+/// Which private key signs.
+pub enum KeySource {
+    /// A key sent with each request (Pycom's way): its CRT components, wiped when dropped.
+    Sent(DeviceKey),
+    /// A device key that never leaves the chip, named by its slot.
+    Slot(u8),
+}
+
+impl KeySource {
+    /// The name `--json` output gives the source.
+    pub fn name(&self) -> &'static str {
+        match self {
+            KeySource::Sent(_) => "sent",
+            KeySource::Slot(_) => "device",
+        }
+    }
+}
+
+/// A private key the device signs with, with its public half to check what comes back.
 pub struct SigningKey {
-    /// The CRT components the device signs with (wiped when dropped).
-    pub device: DeviceKey,
+    pub source: KeySource,
     /// The public half, which checks every signature.
     pub public: RsaPublicKey,
     /// The handle of the key on the device once loaded there ([`SigningKey::load_on_device`]).
@@ -66,24 +84,44 @@ impl SigningKey {
 
     /// The device's form of `key`, with its public half to check signatures.
     pub fn new(key: &RsaPrivateKey) -> Result<Self> {
+        Ok(Self::sent(DeviceKey::new(key)?, key.to_public_key()))
+    }
+
+    /// A key sent to the device with each signing request.
+    pub fn sent(device: DeviceKey, public: RsaPublicKey) -> Self {
+        Self {
+            source: KeySource::Sent(device),
+            public,
+            loaded: None,
+        }
+    }
+
+    /// The device key in `slot`, its public key read from the device and checked against the
+    /// fingerprint in `Hello` ([`crate::device_keys::read_public`]).
+    pub fn slot<T: Transport>(client: &mut Client<T>, slot: u8) -> Result<Self> {
+        let public = crate::device_keys::read_public(client, slot)?;
         Ok(Self {
-            device: DeviceKey::new(key)?,
-            public: key.to_public_key(),
+            source: KeySource::Slot(slot),
+            public: public.key,
             loaded: None,
         })
     }
 
-    /// Loads the key on the device for the signatures that follow (`LoadKey`), so each of them
-    /// sends a digest instead of the key. Does nothing on a device without loaded keys, or while
-    /// a key loaded on the device's other port is in use (`Busy`): each signature then carries
-    /// the key. The device wipes the key on [`SigningKey::unload`], the next `Hello` on this
-    /// port, or after `KEY_IDLE_MS` without a request on this port.
+    /// Loads a sent key on the device for the signatures that follow (`LoadKey`), so each of
+    /// them sends a digest instead of the key. Does nothing for a slot key (it never travels),
+    /// on a device without loaded keys, or while a key loaded on the device's other port is in
+    /// use (`Busy`): each signature then carries the key. The device wipes the key on
+    /// [`SigningKey::unload`], the next `Hello` on this port, or after `KEY_IDLE_MS` without a
+    /// request on this port.
     pub fn load_on_device<T: Transport>(&mut self, client: &mut Client<T>) -> Result<()> {
+        let KeySource::Sent(device) = &self.source else {
+            return Ok(());
+        };
         if !client.info().raw_capabilities.supports(Command::LoadedKey) {
             return Ok(());
         }
         let body = RequestBody::LoadKey {
-            key: self.device.as_request(),
+            key: device.as_request(),
         };
         let loaded = client.call(body, |body| match body {
             ResponseBody::KeyLoaded { handle } => Ok(handle),
@@ -115,18 +153,61 @@ impl SigningKey {
         })
     }
 
+    /// The modulus's size in bits.
+    pub fn bits(&self) -> usize {
+        self.public.n().bits()
+    }
+
+    /// The request that signs `digest`, with the key or naming its slot.
+    fn digest_request(&self, digest: [u8; 32]) -> RequestBody<'_> {
+        match &self.source {
+            KeySource::Sent(device) => RequestBody::SignDigest {
+                digest,
+                key: device.as_request(),
+            },
+            KeySource::Slot(slot) => RequestBody::SignDigestSlot {
+                digest,
+                slot: *slot,
+            },
+        }
+    }
+
+    /// The request that signs what hash session `session` received.
+    fn hashed_request(&self, session: u32, length: u64) -> RequestBody<'_> {
+        match &self.source {
+            KeySource::Sent(device) => RequestBody::SignHashed {
+                session,
+                length,
+                key: device.as_request(),
+            },
+            KeySource::Slot(slot) => RequestBody::SignSlot {
+                session,
+                length,
+                slot: *slot,
+            },
+        }
+    }
+
     /// Refuses early, with the limit named, what the device would refuse.
     pub fn check_device<T: Transport>(&self, client: &Client<T>) -> Result<()> {
         let info = client.info();
         let caps = &info.raw_capabilities;
-        if !caps.supports(Command::Sign) {
+        let (needed, what) = match self.source {
+            KeySource::Sent(_) => (Command::Sign, ""),
+            KeySource::Slot(_) => (Command::DeviceKeys, " with device keys"),
+        };
+        if !caps.supports(needed) {
             return Err(Error::Unsupported(format!(
-                "this device ({}, firmware {}) does not sign",
+                "this device ({}, firmware {}) does not sign{what}",
                 info.chip.name(),
                 info.firmware_version
             )));
         }
-        let bits = self.device.bits();
+        if let KeySource::Slot(_) = self.source {
+            // The device chose the size when it made the key.
+            return Ok(());
+        }
+        let bits = self.bits();
         if bits > usize::from(caps.max_rsa_bits) || bits < usize::from(caps.min_rsa_bits) {
             return Err(Error::Unsupported(format!(
                 "the key's modulus is {bits} bits; this {} signs with {} to {} bits",
@@ -165,13 +246,7 @@ impl SigningKey {
         };
         let signature = match signature {
             Some(signature) => signature,
-            None => {
-                let body = RequestBody::SignDigest {
-                    digest,
-                    key: self.device.as_request(),
-                };
-                client.call(body, signature_of)?
-            }
+            None => client.call(self.digest_request(digest), signature_of)?,
         };
         self.checked(signature, digest, true)
     }
@@ -242,11 +317,7 @@ impl SigningKey {
                     session,
                     length,
                 },
-                None => RequestBody::SignHashed {
-                    session,
-                    length,
-                    key: self.device.as_request(),
-                },
+                None => self.hashed_request(session, length),
             };
             let wait = client.wait_for(&body);
             let seq = client.send(&body)?;

@@ -191,7 +191,7 @@ fn sign_check(client: &mut Client, check: &CheckKey) -> Result<serde_json::Value
     let digest: [u8; 32] = Sha256::digest(challenge).into();
     let signed = client.sign_digest(&check.key, digest)?;
     Ok(serde_json::json!({
-        "key_bits": check.key.device.bits(),
+        "key_bits": check.key.bits(),
         "check_key_spki_sha256": check.spki_sha256,
         "digest": hex::encode(signed.digest),
         "verified": true,
