@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
+use ucrypto::line_speed::LineSpeed;
 use ucrypto::{connect, AesChain, Client, ConnectOptions, Port};
 use ucrypto_protocol::{AesDirection, AesMode};
 
@@ -57,8 +58,13 @@ struct Device {
 #[pymethods]
 impl Device {
     #[new]
-    #[pyo3(signature = (port=None, *, timeout=2.0, baud=115_200))]
-    fn new(py: Python<'_>, port: Option<String>, timeout: f64, baud: u32) -> PyResult<Self> {
+    #[pyo3(signature = (port=None, *, timeout=2.0, baud=None))]
+    fn new(
+        py: Python<'_>,
+        port: Option<String>,
+        timeout: f64,
+        baud: Option<u32>,
+    ) -> PyResult<Self> {
         let spec = port
             .or_else(|| std::env::var("UCRYPTO_PORT").ok())
             .unwrap_or_else(|| "auto".into());
@@ -66,10 +72,13 @@ impl Device {
         if !(timeout.is_finite() && timeout > 0.0) {
             return Err(usage("timeout must be a positive number of seconds"));
         }
+        // The port opens at the device's start-up rate; `baud` is the rate negotiated after
+        // the handshake (by default the fastest the port's USB bridge carries).
         let options = ConnectOptions {
             port,
-            baud,
+            speed: baud.map_or(LineSpeed::Fastest, LineSpeed::Baud),
             timeout: Duration::from_secs_f64(timeout),
+            ..ConnectOptions::default()
         };
         let client = py.detach(|| connect(&options)).map_err(|e| to_py(&e))?;
         let port = client.info().port.clone();

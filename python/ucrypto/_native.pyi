@@ -28,7 +28,11 @@ class AesSession:
 
 class Device:
     def __init__(
-        self, port: Optional[str] = None, *, timeout: float = 2.0, baud: int = 115200
+        self,
+        port: Optional[str] = None,
+        *,
+        timeout: float = 2.0,
+        baud: Optional[int] = None,
     ) -> None: ...
     @property
     def port(self) -> str: ...
