@@ -8,6 +8,7 @@ use std::path::Path;
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::firmware_image::{merged_image, TEST_VERSION};
 use common::{assert_exit, stderr, stdout, temp_dir, ucrypto, Sim};
 
 const RECIPE: &str = "name = \"test line\"
@@ -1282,4 +1283,218 @@ fn a_key_burned_but_not_recorded_is_found_and_not_burned_twice() {
         slots[1..].iter().all(|s| *s == SlotState::Free),
         "{slots:?}"
     );
+}
+
+/// Blank virtual chips in download mode on ptys, each with its own eFuse and flash files: one
+/// run flashes `image_name` (in `dir`), then self-tests, gives each a key and a CSR. The
+/// records hold the image's hash, the version the booted firmware reports and each key, and
+/// each CSR verifies with openssl.
+fn flash_then_provision(dir: &Path, image_name: &str, version: &str) {
+    use sha2::Digest;
+    const BOARDS: usize = 3;
+    let image_sha256 = hex::encode(sha2::Sha256::digest(
+        std::fs::read(dir.join(image_name)).unwrap(),
+    ));
+    let sims: Vec<Sim> = (0..BOARDS)
+        .map(|i| {
+            let efuse = dir.join(format!("board-{i}.efuse"));
+            let flash = dir.join(format!("board-{i}.flash"));
+            Sim::start(&[
+                "--download-mode",
+                "--efuse",
+                efuse.to_str().unwrap(),
+                "--flash",
+                flash.to_str().unwrap(),
+                "--seed",
+                &(40 + i).to_string(),
+            ])
+        })
+        .collect();
+    let ports: Vec<String> = sims.iter().map(|s| s.port.clone()).collect();
+    let recipe = write_recipe(
+        dir,
+        &format!(
+            "name = \"flash line\"
+[[step]]
+kind = \"flash\"
+image = \"{image_name}\"
+chip = \"esp32c3\"
+[[step]]
+kind = \"self-test\"
+[[step]]
+kind = \"key-generate\"
+slot = 0
+bits = 1024
+[[step]]
+kind = \"csr\"
+"
+        ),
+    );
+    let db = dir.join("flash.db");
+    let out = station(&[
+        &recipe,
+        "--ports",
+        &ports.join(","),
+        "--records",
+        db.to_str().unwrap(),
+    ]);
+    assert_exit(&out, 0);
+    let (devices, summary) = json_lines(&out);
+    all_done(&devices, BOARDS);
+    assert_eq!(summary["done"], BOARDS);
+
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let keys = sqlite_keys(&db);
+    assert_eq!(keys.len(), BOARDS);
+    for d in &devices {
+        let id = d["device_id"].as_str().unwrap();
+        let (recorded_sha256, recorded_version): (Option<String>, String) = conn
+            .query_row(
+                "SELECT image_sha256, firmware_version FROM devices WHERE device_id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(recorded_sha256.as_deref(), Some(image_sha256.as_str()));
+        assert_eq!(recorded_version, version);
+        let flash_detail: String = conn
+            .query_row(
+                "SELECT detail FROM steps WHERE device_id = ?1 AND kind = 'flash' AND state = 'done'",
+                [id],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let flash_detail: serde_json::Value = serde_json::from_str(&flash_detail).unwrap();
+        assert_eq!(flash_detail["skipped"], false, "a blank chip is written");
+        assert_eq!(flash_detail["md5_verified"], true);
+        // The booted firmware answers on the same port with the image's version and the key.
+        let client = client_on(d["device"].as_str().unwrap());
+        assert_eq!(client.info().firmware_version, version);
+        assert_eq!(client.info().device_id_string(), id);
+        drop(client);
+        assert_device_key_signs(d["device"].as_str().unwrap(), &keys[id], dir);
+        let csr: String = conn
+            .query_row(
+                "SELECT csr_pem FROM keys WHERE device_id = ?1 AND slot = 0",
+                [id],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_csr_verifies(&csr, id, &keys[id], dir);
+    }
+}
+
+#[test]
+fn a_flash_step_flashes_blank_chips_then_the_station_provisions_them() {
+    let dir = temp_dir();
+    std::fs::write(
+        dir.path().join("test-c3.bin"),
+        merged_image(5, TEST_VERSION),
+    )
+    .unwrap();
+    flash_then_provision(dir.path(), "test-c3.bin", TEST_VERSION);
+}
+
+/// The real firmware, when `.ci/firmware.sh` (or build-images.sh) has built it.
+#[test]
+fn a_flash_step_with_the_real_c3_image_when_it_was_built() {
+    let image = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../firmware/chip/dist/ucrypto-esp32c3-merged.bin");
+    if !image.is_file() {
+        // Straight to the process's stderr: the harness hides a passing test's println!.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "SKIPPED: station flash step with the real image: {} is missing; \
+             `bash .ci/firmware.sh` builds it",
+            image.display()
+        );
+        return;
+    }
+    let dir = temp_dir();
+    std::fs::copy(&image, dir.path().join("ucrypto-esp32c3-merged.bin")).unwrap();
+    // esp_app_desc! in the chip's main.rs takes the chip crate's version.
+    flash_then_provision(dir.path(), "ucrypto-esp32c3-merged.bin", "0.1.0");
+}
+
+#[test]
+fn a_flash_step_is_refused_for_in_process_sims_and_a_missing_image() {
+    let dir = temp_dir();
+    std::fs::write(dir.path().join("c3.bin"), merged_image(5, TEST_VERSION)).unwrap();
+    let recipe = write_recipe(
+        dir.path(),
+        "[[step]]\nkind = \"flash\"\nimage = \"c3.bin\"\n[[step]]\nkind = \"self-test\"\n",
+    );
+    let db = dir.path().join("r.db");
+    let out = station(&[&recipe, "--sim", "2", "--records", db.to_str().unwrap()]);
+    assert_exit(&out, 2);
+    assert!(stderr(&out).contains("--ports"), "{}", stderr(&out));
+    assert_eq!(stderr(&out).trim().lines().count(), 1, "{}", stderr(&out));
+
+    std::fs::remove_file(dir.path().join("c3.bin")).unwrap();
+    let sim = Sim::start(&["--download-mode"]);
+    let out = station(&[
+        &recipe,
+        "--ports",
+        &sim.port,
+        "--records",
+        db.to_str().unwrap(),
+    ]);
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("cannot read image"),
+        "{}",
+        stderr(&out)
+    );
+
+    // A C6 image for a recipe that names the C3.
+    std::fs::write(dir.path().join("c3.bin"), merged_image(13, TEST_VERSION)).unwrap();
+    let recipe = write_recipe(
+        dir.path(),
+        "[[step]]\nkind = \"flash\"\nimage = \"c3.bin\"\nchip = \"esp32c3\"\n",
+    );
+    let out = station(&[
+        &recipe,
+        "--ports",
+        &sim.port,
+        "--records",
+        db.to_str().unwrap(),
+    ]);
+    assert_exit(&out, 2);
+    assert!(stderr(&out).contains("is for esp32c6"), "{}", stderr(&out));
+
+    // A board of another chip than the image's fails alone, with one line.
+    std::fs::write(dir.path().join("c3.bin"), merged_image(5, TEST_VERSION)).unwrap();
+    let c6 = Sim::start(&["--download-mode", "--chip", "esp32c6"]);
+    let out = station(&[
+        &recipe,
+        "--ports",
+        &c6.port,
+        "--records",
+        db.to_str().unwrap(),
+    ]);
+    assert_exit(&out, 6);
+    let (devices, _) = json_lines(&out);
+    assert_eq!(devices[0]["status"], "failed", "{}", devices[0]);
+    assert_eq!(devices[0]["step_kind"], "flash", "{}", devices[0]);
+    let error = devices[0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("esp32c6") && !error.contains('\n'),
+        "{error}"
+    );
+
+    // flash only as the first step.
+    let recipe = write_recipe(
+        dir.path(),
+        "[[step]]\nkind = \"self-test\"\n[[step]]\nkind = \"flash\"\nimage = \"c3.bin\"\n",
+    );
+    let out = station(&[
+        &recipe,
+        "--ports",
+        &sim.port,
+        "--records",
+        db.to_str().unwrap(),
+    ]);
+    assert_exit(&out, 2);
+    assert!(stderr(&out).contains("first step"), "{}", stderr(&out));
 }

@@ -2,6 +2,8 @@
 //! a pseudo-terminal with `ucrypto sim`.
 #![allow(dead_code)]
 
+pub mod firmware_image;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

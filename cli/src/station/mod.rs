@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::records::{Records, RunContext};
 
 pub mod csr;
+pub mod flash_step;
 pub mod key_generate;
 pub mod manifest;
 pub mod recipe;
@@ -91,6 +92,17 @@ pub fn run(
 ) -> Result<RunSummary> {
     crate::client::handle_interrupts();
     let started = Instant::now();
+    if matches!(options.recipe.steps.first(), Some(Step::Flash(_)))
+        && options
+            .targets
+            .iter()
+            .any(|t| matches!(t, Target::Sim { .. }))
+    {
+        return Err(Error::input(
+            "step 1 (flash) needs boards in download mode on serial ports: pass --ports (e.g. \
+             ptys of `ucrypto sim --download-mode`), not --sim",
+        ));
+    }
     let shared = steps::Shared::prepare(&options.recipe.steps)?;
     let ctx = RunContext {
         station_id: options.station_id.clone(),

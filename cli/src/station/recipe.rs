@@ -1,7 +1,7 @@
 //! A station recipe: a short TOML file of `[[step]]` tables, each with a `kind` and its
 //! parameters. Anything unknown is refused with the step and the name, before any device is
 //! touched.
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -32,6 +32,9 @@ pub struct Recipe {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Step {
+    /// The firmware image written through the board's ROM loader (skipped when the flash
+    /// already holds it), then the board restarted into it. Only as the first step.
+    Flash(Flash),
     /// The device's start-up self-tests all passed and its entropy source is ready.
     SelfTest(SelfTest),
     /// Random bits from the device pass the SP 800-90B health tests.
@@ -48,6 +51,30 @@ pub enum Step {
     /// A PKCS#10 certificate signing request for a slot's key, signed by the device; recorded
     /// with the key.
     Csr(Csr),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Flash {
+    /// A merged image from `firmware/chip/build-images.sh`; relative to the recipe's folder.
+    pub image: PathBuf,
+    /// The boards' chip (`esp32c3`, `esp32c6`): an image for another chip is refused before
+    /// any board is touched [default: the image's chip].
+    #[serde(default)]
+    pub chip: Option<String>,
+    /// Write even when the flash already holds the image.
+    #[serde(default)]
+    pub force: bool,
+}
+
+impl Flash {
+    /// The chip the recipe names, if any.
+    pub fn chip(&self) -> Option<ucrypto_protocol::Chip> {
+        let name = self.chip.as_deref()?;
+        ucrypto_protocol::Chip::ALL
+            .into_iter()
+            .find(|c| c.name() == name)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -138,6 +165,7 @@ impl Step {
     /// The name used in the recipe and the records.
     pub fn kind(&self) -> &'static str {
         match self {
+            Step::Flash(_) => "flash",
             Step::SelfTest(_) => "self-test",
             Step::RandHealth(_) => "rand-health",
             Step::SignCheck(_) => "sign-check",
@@ -149,6 +177,12 @@ impl Step {
 
     fn check(&self) -> std::result::Result<(), String> {
         match self {
+            Step::Flash(flash) => match &flash.chip {
+                Some(name) if flash.chip().is_none() => Err(format!(
+                    "chip = \"{name}\" is not a chip ucrypto flashes: use esp32c3 or esp32c6"
+                )),
+                _ => Ok(()),
+            },
             Step::SelfTest(_) => Ok(()),
             Step::RandHealth(RandHealth { bits }) => {
                 if RAND_HEALTH_BITS.contains(bits) {
@@ -218,8 +252,17 @@ impl Recipe {
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "recipe".into());
-        Self::parse(&text, &default_name)
-            .map_err(|e| Error::input(format!("recipe {}: {e}", path.display())))
+        let mut recipe = Self::parse(&text, &default_name)
+            .map_err(|e| Error::input(format!("recipe {}: {e}", path.display())))?;
+        // A recipe travels with its image: a relative path is read next to the recipe, not
+        // wherever the station was started.
+        let folder = path.parent().unwrap_or(Path::new(""));
+        for step in &mut recipe.steps {
+            if let Step::Flash(flash) = step {
+                flash.image = folder.join(&flash.image);
+            }
+        }
+        Ok(recipe)
     }
 
     /// Parses and checks recipe text; the error is one line naming the step and what to fix.
@@ -231,6 +274,13 @@ impl Recipe {
             );
         }
         for (i, step) in file.steps.iter().enumerate() {
+            if i > 0 && matches!(step, Step::Flash(_)) {
+                return Err(format!(
+                    "step {} (flash): flash must be the first step, before the device speaks \
+                     ucrypto: move it to the top",
+                    i + 1
+                ));
+            }
             step.check()
                 .map_err(|e| format!("step {} ({}): {e}", i + 1, step.kind()))?;
         }

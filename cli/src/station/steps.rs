@@ -18,6 +18,8 @@ use crate::records::{KeyRecord, RunContext};
 
 /// What steps share for a whole run, prepared before any device is touched.
 pub struct Shared {
+    /// The image of the recipe's `flash` step, read once.
+    pub image: Option<super::flash_step::FlashImage>,
     /// A throwaway signing key per `sign-check` key size, made on the host for this run.
     check_keys: BTreeMap<u32, CheckKey>,
 }
@@ -33,7 +35,11 @@ impl Shared {
     /// run).
     pub fn prepare(steps: &[Step]) -> Result<Self> {
         let mut check_keys = BTreeMap::new();
+        let mut image = None;
         for step in steps {
+            if let Step::Flash(flash) = step {
+                image = Some(super::flash_step::FlashImage::load(flash)?);
+            }
             if let Step::SignCheck(SignCheck { key_bits }) = step {
                 if check_keys.contains_key(key_bits) {
                     continue;
@@ -56,7 +62,7 @@ impl Shared {
                 );
             }
         }
-        Ok(Self { check_keys })
+        Ok(Self { image, check_keys })
     }
 }
 
@@ -86,6 +92,11 @@ pub fn run(
     progress: &mut dyn Progress,
 ) -> Result<Found> {
     match step {
+        // The worker writes the image before it connects (the board is not speaking ucrypto
+        // yet); here the step is already done.
+        Step::Flash(_) => Err(Error::input(
+            "flash must be the first step: it runs before the device is connected",
+        )),
         Step::SelfTest(_) => self_test(client).map(Found::from),
         Step::RandHealth(RandHealth { bits }) => {
             rand_health(client, *bits, progress).map(Found::from)

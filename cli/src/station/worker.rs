@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::recipe::Recipe;
+use super::recipe::{Recipe, Step};
 use super::steps::{self, Shared};
 use super::targets::Target;
 use crate::device_info::DeviceInfo;
@@ -143,6 +143,7 @@ fn run_steps(
     status: &Sender<Status>,
     report: &mut DeviceReport,
 ) -> Result<()> {
+    let flashed = flash_first(job, worker, target, status, report)?;
     let mut client = target.connect(job.baud, job.timeout)?;
     let info = client.info().clone();
     let device_id = info.device_id_string();
@@ -151,8 +152,9 @@ fn run_steps(
         worker,
         device_id: device_id.clone(),
     });
-    job.records
-        .record_device(job.ctx, &device_record(&info, &target.label()))?;
+    let mut device = device_record(&info, &target.label());
+    device.image_sha256 = flashed.as_ref().map(|(sha256, _)| sha256.clone());
+    job.records.record_device(job.ctx, &device)?;
     if let Claim::Taken { station_id } = job.records.claim(job.ctx, &device_id)? {
         report.error_kind = Some("claimed-elsewhere");
         return Err(Error::input(format!(
@@ -188,7 +190,12 @@ fn run_steps(
             done: 0,
             shown: 0,
         };
-        let outcome = match steps::run(step, &mut client, job.shared, job.ctx, &mut progress) {
+        let ran = match (&flashed, step) {
+            // Written before connecting; recorded now that the device is known.
+            (Some((_, detail)), Step::Flash(_)) => Ok(steps::Found::from(detail.clone())),
+            _ => steps::run(step, &mut client, job.shared, job.ctx, &mut progress),
+        };
+        let outcome = match ran {
             Ok(found) => StepOutcome {
                 state: StepState::Done,
                 detail: found.detail,
@@ -217,6 +224,45 @@ fn run_steps(
     });
     job.records
         .event(job.ctx, &device_id, "device-done", &detail.to_string())
+}
+
+/// A recipe's first step `flash`: writes the image to the board in download mode on the
+/// target's port, which then restarts into it on the same port. Returns the image's SHA-256
+/// and the step's record, written once the device's id is known.
+fn flash_first(
+    job: &Job<'_>,
+    worker: usize,
+    target: &Target,
+    status: &Sender<Status>,
+    report: &mut DeviceReport,
+) -> Result<Option<(String, serde_json::Value)>> {
+    let (Some(Step::Flash(_)), Some(image)) = (job.recipe.steps.first(), &job.shared.image) else {
+        return Ok(None);
+    };
+    let Target::Port(port) = target else {
+        return Err(Error::input(
+            "step 1 (flash) needs a serial port in download mode, not a virtual device",
+        ));
+    };
+    let kind = "flash";
+    report.step = Some(1);
+    report.step_kind = Some(kind);
+    let _ = status.send(Status::Step {
+        worker,
+        index: 0,
+        kind,
+        skipped: false,
+    });
+    let mut progress = StepProgress {
+        status,
+        worker,
+        kind,
+        total: 0,
+        done: 0,
+        shown: 0,
+    };
+    let flashed = image.write(port, job.baud, &mut progress)?;
+    Ok(Some((image.sha256.clone(), image.detail(&flashed))))
 }
 
 /// Passes a step's progress to the display, once per percent.
