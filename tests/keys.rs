@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use rsa::traits::{PrivateKeyParts, PublicKeyParts};
-use ucrypto_protocol::{FrameDecoder, Request, Response, ResponseBody};
+use ucrypto_protocol::{FrameDecoder, Request, RequestBody, Response, ResponseBody};
 
 /// Key size of the tests' generated keys: the smallest the device takes, so the virtual device
 /// (software bignums, a debug build) finds its primes quickly.
@@ -390,6 +390,8 @@ fn the_generate_path_carries_no_private_number() {
                 assert_eq!(data.len(), 128);
                 "Signature".into()
             }
+            // The host's probe behind a long request (quick recovery): a nonce, nothing else.
+            ResponseBody::Pong { .. } => continue,
             other => panic!("unexpected answer {other:?}"),
         };
         answers.push(name);
@@ -398,8 +400,10 @@ fn the_generate_path_carries_no_private_number() {
     let mut requests = Vec::new();
     for frame in frames(&sent) {
         let request: Request<'_> = postcard::from_bytes(&frame).expect("a request");
-        requests.push(format!("{:?}", request.body));
         assert!(frame.len() <= 48, "no request carries a key: {request:?}");
+        if !matches!(request.body, RequestBody::Ping { .. }) {
+            requests.push(format!("{:?}", request.body));
+        }
     }
     assert_eq!(requests[1], "KeyGenerate { slot: 0, bits: 1024 }");
 
@@ -408,6 +412,7 @@ fn the_generate_path_carries_no_private_number() {
     let arrows: Vec<&str> = log
         .lines()
         .filter(|l| l.contains("-> seq") || l.contains("<- seq"))
+        .filter(|l| !l.contains("Ping {") && !l.contains("Pong {"))
         .collect();
     assert_eq!(arrows.len(), 8, "{log}");
     assert!(

@@ -11,6 +11,8 @@ use ucrypto_protocol::{
     Command, ErrorCode, PublicKeyInfo, RequestBody, ResponseBody, SlotState, ANY_SLOT, KEY_SLOTS,
 };
 
+use ucrypto_firmware::ChipProfile;
+
 use crate::client::Client;
 use crate::device_info::DeviceInfo;
 use crate::error::{Error, Result};
@@ -161,11 +163,16 @@ pub fn plan_slot(
 ) -> Result<u8> {
     let states = slots(info)?;
     let caps = &info.raw_capabilities;
-    if bits > usize::from(caps.max_rsa_bits) {
+    // A device key signs on the Digital Signature peripheral, whose limit (3072 bits on the
+    // C3/C6) is below what the chip signs with a key sent over the link (4096).
+    let ds_max = ChipProfile::of(info.chip)
+        .ds_max_bits
+        .map_or(caps.max_rsa_bits, |ds| ds.min(caps.max_rsa_bits));
+    if bits > usize::from(ds_max) {
         return Err(Error::Unsupported(format!(
-            "{bits}-bit keys are beyond this {} (at most {} bits)",
+            "{bits}-bit device keys are beyond this {}'s Digital Signature peripheral (at most \
+             {ds_max} bits)",
             info.chip.name(),
-            caps.max_rsa_bits
         )));
     }
     if !generated && bits < usize::from(caps.min_rsa_bits) {
@@ -178,8 +185,8 @@ pub fn plan_slot(
     }
     if generated && (bits < usize::from(caps.min_rsa_bits) || !bits.is_multiple_of(64)) {
         return Err(Error::input(format!(
-            "--bits must be a multiple of 64 from {} to {} (2048 or 3072 for production)",
-            caps.min_rsa_bits, caps.max_rsa_bits
+            "--bits must be a multiple of 64 from {} to {ds_max} (2048 or 3072 for production)",
+            caps.min_rsa_bits
         )));
     }
     match choice {
