@@ -23,7 +23,8 @@ pub fn signing_key(bytes: &[u8], password: Option<&[u8]>) -> PyResult<SigningKey
     SigningKey::new(&key).map_err(|e| to_py(&e))
 }
 
-fn private_key(bytes: &[u8], password: Option<&[u8]>) -> PyResult<RsaPrivateKey> {
+/// A private key as it is (for `key_import`); `password` as for [`signing_key`].
+pub fn private_key(bytes: &[u8], password: Option<&[u8]>) -> PyResult<RsaPrivateKey> {
     let encrypted = contains(bytes, b"ENCRYPTED PRIVATE KEY");
     if let Some(password) = password {
         let parsed = if contains(bytes, b"-----BEGIN") {

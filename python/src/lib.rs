@@ -1,16 +1,19 @@
 //! The `ucrypto._native` Python module: a device connection kept open across calls, AES sessions
-//! that continue their chain, RS256 signatures, and the library's errors as Python exceptions.
+//! that continue their chain, RS256 signatures (with a sent key or a device key), the device-key
+//! operations, and the library's errors as Python exceptions.
 //! The Python package (`python/ucrypto/`) re-exports it and adds `ucrypto.pycom`.
 mod errors;
 mod keys;
+mod slots;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBytes, PyString};
+use ucrypto::device_keys::public_format;
 use ucrypto::line_speed::LineSpeed;
-use ucrypto::{connect, AesChain, Client, ConnectOptions, Port};
+use ucrypto::{connect, AesChain, Client, ConnectOptions, MadeKey, Port, SigningKey};
 use ucrypto_protocol::{AesDirection, AesMode};
 
 use errors::{to_py, usage};
@@ -143,32 +146,35 @@ impl Device {
     }
 
     /// Signs `message` (RS256: SHA-256 on the device, PKCS#1 v1.5) with `key`, an RSA private
-    /// key (PEM text or DER bytes; `password` for encrypted PKCS#8). The signature is checked
-    /// with the public key before it is returned.
-    #[pyo3(signature = (message, key, *, password=None))]
+    /// key (PEM text or DER bytes; `password` for encrypted PKCS#8), or with the device key in
+    /// `slot`. The signature is checked with the public key before it is returned.
+    #[pyo3(signature = (message, key=None, *, password=None, slot=None))]
     fn sign<'py>(
         &self,
         py: Python<'py>,
         message: &[u8],
-        key: KeyBytes,
+        key: Option<KeyBytes>,
         password: Option<Vec<u8>>,
+        slot: Option<i64>,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        let key = keys::signing_key(&key.0, password.as_deref())?;
+        let key = ChosenKey::new(key, password, slot)?;
         let message = message.to_vec();
         let signed = with_client(py, &self.shared, move |c| {
+            let key = key.resolve(c)?;
             c.sign_message(&key, &mut message.as_slice())
         })?;
         Ok(PyBytes::new(py, &signed.signature))
     }
 
     /// Signs a SHA-256 digest computed elsewhere (32 bytes), as `sign` does a message.
-    #[pyo3(signature = (digest, key, *, password=None))]
+    #[pyo3(signature = (digest, key=None, *, password=None, slot=None))]
     fn sign_digest<'py>(
         &self,
         py: Python<'py>,
         digest: &[u8],
-        key: KeyBytes,
+        key: Option<KeyBytes>,
         password: Option<Vec<u8>>,
+        slot: Option<i64>,
     ) -> PyResult<Bound<'py, PyBytes>> {
         let digest: [u8; 32] = digest.try_into().map_err(|_| {
             usage(format!(
@@ -176,9 +182,82 @@ impl Device {
                 digest.len()
             ))
         })?;
-        let key = keys::signing_key(&key.0, password.as_deref())?;
-        let signed = with_client(py, &self.shared, move |c| c.sign_digest(&key, digest))?;
+        let key = ChosenKey::new(key, password, slot)?;
+        let signed = with_client(py, &self.shared, move |c| {
+            let key = key.resolve(c)?;
+            c.sign_digest(&key, digest)
+        })?;
         Ok(PyBytes::new(py, &signed.signature))
+    }
+
+    /// The device's key slots as `ucrypto --json key list` lists them: one dict per slot
+    /// (`slot`, `efuse_block`, `state`, and `bits` and `spki_sha256` for a device key).
+    fn key_slots(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let slots = with_client(py, &self.shared, |c| c.key_slots())?;
+        let text = serde_json::to_string(&slots).expect("key slots serialise");
+        let json = py.import("json")?;
+        Ok(json.call_method1("loads", (text,))?.unbind())
+    }
+
+    /// The public key of the device key in `slot` (checked against the fingerprint the device
+    /// listed in its handshake): SubjectPublicKeyInfo as PEM text, or DER bytes.
+    #[pyo3(signature = (slot, format="pem"))]
+    fn key_public(&self, py: Python<'_>, slot: i64, format: &str) -> PyResult<Py<PyAny>> {
+        let slot = slots::number(slot)?;
+        let format = slots::public_format(format)?;
+        let encoded = with_client(py, &self.shared, move |c| {
+            public_format::encode(&c.key_public(slot)?, format)
+        })?;
+        public_output(py, encoded, format.is_text())
+    }
+
+    /// Generates a `bits`-bit RSA key on the device into `slot` (a number, or `"any"` for the
+    /// lowest free slot); the private key never leaves the chip. Burns an eFuse key block, which
+    /// cannot be undone: raises `UsageError` unless `burn=True`. Returns the new key's slot,
+    /// size, fingerprint and PEM public key, after a test signature through the slot verified.
+    #[pyo3(signature = (slot, bits=2048, *, burn=false))]
+    fn key_generate(
+        &self,
+        py: Python<'_>,
+        slot: slots::Choice,
+        bits: u16,
+        burn: bool,
+    ) -> PyResult<Py<PyAny>> {
+        slots::require_burn(burn, "key_generate")?;
+        let made = with_client(py, &self.shared, move |c| c.key_generate(slot.0, bits))?;
+        made_key(py, &made)
+    }
+
+    /// Stores an RSA private key (PEM text or DER bytes; `password` for encrypted PKCS#8) as a
+    /// device key in `slot` (a number or `"any"`). Weaker than `key_generate`: the key exists
+    /// off the chip. Burns an eFuse key block: raises `UsageError` unless `burn=True`.
+    #[pyo3(signature = (slot, key, *, burn=false, password=None))]
+    fn key_import(
+        &self,
+        py: Python<'_>,
+        slot: slots::Choice,
+        key: KeyBytes,
+        burn: bool,
+        password: Option<Vec<u8>>,
+    ) -> PyResult<Py<PyAny>> {
+        slots::require_burn(burn, "key_import")?;
+        let password = password.map(zeroize::Zeroizing::new);
+        let key = keys::private_key(&key.0, password.as_deref().map(Vec::as_slice))?;
+        let made = with_client(py, &self.shared, move |c| c.key_import(slot.0, &key))?;
+        made_key(py, &made)
+    }
+
+    /// A PKCS#10 certificate request (DER) for `subject` (RFC 4514, `"CN=device-1,O=Example"`)
+    /// signed by the device key in `slot`; its signature is checked before it is returned.
+    fn csr<'py>(
+        &self,
+        py: Python<'py>,
+        slot: i64,
+        subject: String,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let slot = slots::number(slot)?;
+        let der = with_client(py, &self.shared, move |c| c.csr(slot, &subject))?;
+        Ok(PyBytes::new(py, &der))
     }
 
     /// Checks an RS256 signature of `message` with `key` (public or private, PEM or DER) on the
@@ -295,6 +374,66 @@ impl Drop for AesSession {
             }
         }
     }
+}
+
+/// The key a signing call names: a private key sent with each signature, or a device key.
+enum ChosenKey {
+    Sent(Box<SigningKey>),
+    Slot(u8),
+}
+
+impl ChosenKey {
+    fn new(key: Option<KeyBytes>, password: Option<Vec<u8>>, slot: Option<i64>) -> PyResult<Self> {
+        let password = password.map(zeroize::Zeroizing::new);
+        match (key, slot) {
+            (Some(key), None) => Ok(Self::Sent(Box::new(keys::signing_key(
+                &key.0,
+                password.as_deref().map(Vec::as_slice),
+            )?))),
+            (None, Some(slot)) if password.is_none() => Ok(Self::Slot(slots::number(slot)?)),
+            (None, Some(_)) => Err(usage("a device key has no password: drop password=")),
+            (Some(_), Some(_)) => Err(usage(
+                "pass either key= (a private key) or slot= (a device key), not both",
+            )),
+            (None, None) => Err(usage(
+                "no signing key: pass key= (a private key) or slot= (a device key)",
+            )),
+        }
+    }
+
+    /// The key ready to sign; a slot's public key is read from the device and checked.
+    fn resolve(self, client: &mut Client) -> ucrypto::Result<SigningKey> {
+        match self {
+            Self::Sent(key) => Ok(*key),
+            Self::Slot(slot) => SigningKey::slot(client, slot),
+        }
+    }
+}
+
+/// A public key as Python gets it: PEM as `str`, DER as `bytes`.
+fn public_output(py: Python<'_>, encoded: Vec<u8>, text: bool) -> PyResult<Py<PyAny>> {
+    if text {
+        let text = String::from_utf8(encoded).expect("PEM is ASCII");
+        return Ok(PyString::new(py, &text).into_any().unbind());
+    }
+    Ok(PyBytes::new(py, &encoded).into_any().unbind())
+}
+
+/// What `key_generate` and `key_import` return: where the key went and its public half.
+fn made_key(py: Python<'_>, made: &MadeKey) -> PyResult<Py<PyAny>> {
+    let pem = public_format::encode(&made.public, public_format::PublicFormat::Pem)
+        .map_err(|e| to_py(&e))?;
+    let dict = pyo3::types::PyDict::new(py);
+    dict.set_item("slot", made.public.slot)?;
+    dict.set_item(
+        "efuse_block",
+        ucrypto::device_keys::efuse_block(made.public.slot),
+    )?;
+    dict.set_item("bits", made.public.bits())?;
+    dict.set_item("spki_sha256", made.public.fingerprint())?;
+    dict.set_item("public_key", String::from_utf8(pem).expect("PEM is ASCII"))?;
+    dict.set_item("test_signature_verified", made.test_signature_verified)?;
+    Ok(dict.into_any().unbind())
 }
 
 /// A key as Python hands it over: PEM text (`str`) or bytes.

@@ -1,8 +1,10 @@
 """Type stubs of the Rust extension (python/src/lib.rs)."""
 from types import TracebackType
-from typing import Any, Dict, Optional, Type, Union
+from typing import Any, Dict, List, Literal, Optional, Type, Union, overload
 
 Key = Union[str, bytes]
+# A slot number, or "any" for the lowest free slot.
+Slot = Union[int, Literal["any"]]
 
 class UcryptoError(Exception):
     exit_code: int
@@ -49,10 +51,39 @@ class Device:
         *,
         decrypt: bool = False,
     ) -> AesSession: ...
-    def sign(self, message: bytes, key: Key, *, password: Optional[bytes] = None) -> bytes: ...
-    def sign_digest(
-        self, digest: bytes, key: Key, *, password: Optional[bytes] = None
+    def sign(
+        self,
+        message: bytes,
+        key: Optional[Key] = None,
+        *,
+        password: Optional[bytes] = None,
+        slot: Optional[int] = None,
     ) -> bytes: ...
+    def sign_digest(
+        self,
+        digest: bytes,
+        key: Optional[Key] = None,
+        *,
+        password: Optional[bytes] = None,
+        slot: Optional[int] = None,
+    ) -> bytes: ...
+    def key_slots(self) -> List[Dict[str, Any]]: ...
+    @overload
+    def key_public(self, slot: int, format: Literal["pem"] = "pem") -> str: ...
+    @overload
+    def key_public(self, slot: int, format: Literal["der"]) -> bytes: ...
+    def key_generate(
+        self, slot: Slot, bits: int = 2048, *, burn: bool = False
+    ) -> Dict[str, Any]: ...
+    def key_import(
+        self,
+        slot: Slot,
+        key: Key,
+        *,
+        burn: bool = False,
+        password: Optional[bytes] = None,
+    ) -> Dict[str, Any]: ...
+    def csr(self, slot: int, subject: str) -> bytes: ...
     def verify(self, message: bytes, signature: bytes, key: Key) -> None: ...
     def close(self) -> None: ...
     def __enter__(self) -> "Device": ...
