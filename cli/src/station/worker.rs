@@ -182,14 +182,7 @@ fn run_steps(
         report.step = Some(index + 1);
         report.step_kind = Some(kind);
         job.records.step_started(job.ctx, &device_id, index, kind)?;
-        let mut progress = StepProgress {
-            status,
-            worker,
-            kind,
-            total: 0,
-            done: 0,
-            shown: 0,
-        };
+        let mut progress = StepProgress::new(status, worker, kind);
         let ran = match (&flashed, step) {
             // Written before connecting; recorded now that the device is known.
             (Some((_, detail)), Step::Flash(_)) => Ok(steps::Found::from(detail.clone())),
@@ -253,14 +246,7 @@ fn flash_first(
         kind,
         skipped: false,
     });
-    let mut progress = StepProgress {
-        status,
-        worker,
-        kind,
-        total: 0,
-        done: 0,
-        shown: 0,
-    };
+    let mut progress = StepProgress::new(status, worker, kind);
     let flashed = image.write(port, job.baud, &mut progress)?;
     Ok(Some((image.sha256.clone(), image.detail(&flashed))))
 }
@@ -273,6 +259,20 @@ struct StepProgress<'a> {
     total: u64,
     done: u64,
     shown: u8,
+}
+
+impl<'a> StepProgress<'a> {
+    /// A step's progress that has not started yet.
+    fn new(status: &'a Sender<Status>, worker: usize, kind: &'static str) -> Self {
+        Self {
+            status,
+            worker,
+            kind,
+            total: 0,
+            done: 0,
+            shown: 0,
+        }
+    }
 }
 
 impl Progress for StepProgress<'_> {
