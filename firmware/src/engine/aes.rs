@@ -4,6 +4,11 @@
 //! A session keeps only the key and the chaining state between chunks (the CBC/CFB register, the
 //! CFB128 position inside a block, the stream position that seeks CTR), so a stream of any length
 //! passes through fixed-size buffers.
+//!
+//! A chunk may also start where the stream has been before (protocol section 6): ECB and CTR
+//! at any offset, CBC and CFB at one of the last [`MARKS`] offsets where a chunk ended, whose
+//! chaining state the session remembers. A host that lost one answer on the line sends that chunk
+//! again and keeps the answers after it, instead of the whole stream from there.
 use aes::cipher::consts::{U1, U16};
 use aes::cipher::generic_array::GenericArray;
 use aes::cipher::inout::{InOut, InOutBuf};
@@ -41,8 +46,34 @@ pub(crate) struct AesSession {
     key: AesKey,
     engine: Engine,
     chaining: Chaining,
-    /// Bytes processed so far: the offset the next chunk must carry.
+    /// Bytes processed so far: where the next chunk goes unless it names a mark.
     position: u64,
+    /// The chaining state at the session's start and at the ends of the latest chunks (CBC and
+    /// CFB): the offsets a chunk may go back (or forward) to.
+    marks: [Mark; MARKS],
+    /// Where the next mark is written in `marks` (a ring).
+    next_mark: usize,
+}
+
+/// How many chunk ends a session remembers: four times the pipelining depth (protocol section
+/// 1), so the chunk after any answer a host may lose is still among them.
+pub(crate) const MARKS: usize = 16;
+
+/// The chaining state at one offset of the stream.
+#[derive(Clone, Copy)]
+struct Mark {
+    /// `None` while the slot is unused.
+    offset: Option<u64>,
+    register: [u8; BLOCK],
+    block_pos: usize,
+}
+
+impl Mark {
+    const EMPTY: Mark = Mark {
+        offset: None,
+        register: [0; BLOCK],
+        block_pos: 0,
+    };
 }
 
 /// What links one chunk to the next.
@@ -57,6 +88,15 @@ struct Chaining {
 impl Drop for Chaining {
     fn drop(&mut self) {
         self.register.zeroize();
+    }
+}
+
+impl Drop for AesSession {
+    fn drop(&mut self) {
+        for mark in &mut self.marks {
+            mark.register.zeroize();
+            mark.offset = None;
+        }
     }
 }
 
@@ -107,22 +147,24 @@ pub(super) fn start<'d, B: Backend>(
         chaining.register = register;
         chaining.block_pos = block_pos;
     }
-    let session = sessions.open(
-        backend,
-        Session::Aes(AesSession {
-            direction,
-            mode,
-            key,
-            engine,
-            chaining,
-            position: 0,
-        }),
-    )?;
+    let mut session = AesSession {
+        direction,
+        mode,
+        key,
+        engine,
+        chaining,
+        position: 0,
+        marks: [Mark::EMPTY; MARKS],
+        next_mark: 0,
+    };
+    session.mark();
+    let session = sessions.open(backend, Session::Aes(session))?;
     Ok(ResponseBody::SessionStarted { session })
 }
 
-/// Processes the next chunk of session `id`. Any error inside the session ends it (and wipes its
-/// key): the host starts the stream again.
+/// Processes a chunk of session `id`. An error inside the session ends it (and wipes its key),
+/// except `OutOfSequence`, which changes nothing: the host sends the chunk again where the
+/// session can take it.
 pub(super) fn data<'d, B: Backend>(
     backend: &mut B,
     sessions: &mut SessionSlot<B>,
@@ -135,7 +177,7 @@ pub(super) fn data<'d, B: Backend>(
         return Err((ErrorCode::NoSession, "no AES session with this id"));
     };
     let result = session.process(backend, offset, data, out);
-    if result.is_err() {
+    if matches!(result, Err((code, _)) if code != ErrorCode::OutOfSequence) {
         sessions.end(id);
     }
     let len = result?;
@@ -153,12 +195,6 @@ impl AesSession {
         data: &[u8],
         out: &mut [u8; MAX_CHUNK_LEN],
     ) -> Result<usize, (ErrorCode, &'static str)> {
-        if offset != self.position {
-            return Err((
-                ErrorCode::OutOfSequence,
-                "the chunk's offset is not the stream position",
-            ));
-        }
         if data.len() > MAX_CHUNK_LEN {
             return Err((ErrorCode::BadArgument, "a chunk is at most 3072 bytes"));
         }
@@ -168,6 +204,7 @@ impl AesSession {
                 "ECB and CBC chunks must be whole 16-byte blocks",
             ));
         }
+        self.seek(offset)?;
         let buf = &mut out[..data.len()];
         buf.copy_from_slice(data);
         let mut fault = None;
@@ -179,7 +216,53 @@ impl AesSession {
             return Err(e);
         }
         self.position += data.len() as u64;
+        self.mark();
         Ok(data.len())
+    }
+
+    /// Moves the stream to `offset`: anywhere in ECB and CTR (their state follows from the
+    /// offset), to a mark in CBC and CFB. Changes nothing when it cannot.
+    fn seek(&mut self, offset: u64) -> Result<(), (ErrorCode, &'static str)> {
+        if offset == self.position {
+            return Ok(());
+        }
+        if matches!(self.mode, AesMode::Ecb | AesMode::Ctr) {
+            self.position = offset;
+            return Ok(());
+        }
+        let mark = self
+            .marks
+            .iter()
+            .find(|m| m.offset == Some(offset))
+            .ok_or((
+                ErrorCode::OutOfSequence,
+                "the chunk's offset is neither the stream position nor a recent chunk end",
+            ))?;
+        self.chaining.register = mark.register;
+        self.chaining.block_pos = mark.block_pos;
+        self.position = offset;
+        Ok(())
+    }
+
+    /// Remembers the chaining state at the current position (replacing an older mark there).
+    fn mark(&mut self) {
+        let slot = match self
+            .marks
+            .iter()
+            .position(|m| m.offset == Some(self.position))
+        {
+            Some(existing) => existing,
+            None => {
+                let slot = self.next_mark;
+                self.next_mark = (self.next_mark + 1) % MARKS;
+                slot
+            }
+        };
+        self.marks[slot] = Mark {
+            offset: Some(self.position),
+            register: self.chaining.register,
+            block_pos: self.chaining.block_pos,
+        };
     }
 }
 
