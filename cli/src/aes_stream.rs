@@ -10,7 +10,7 @@ use aes::cipher::block_padding::{Padding, Pkcs7};
 use aes::cipher::consts::U16;
 use aes::cipher::generic_array::GenericArray;
 use ucrypto_protocol::{
-    AesDirection, AesMode, Command, KeySize, RequestBody, ResponseBody, MAX_CHUNK_LEN,
+    AesDirection, AesMode, Command, ErrorCode, KeySize, RequestBody, ResponseBody, MAX_CHUNK_LEN,
 };
 use zeroize::{Zeroize, Zeroizing};
 
@@ -326,26 +326,58 @@ impl Drop for DeviceStream {
     }
 }
 
-/// A chunk read and not yet verified: kept until its answer is, so it can be sent again.
+/// A chunk read and not yet emitted: kept until its answer is verified and every chunk before it
+/// is out, so it can be sent again.
 struct Chunk {
     offset: u64,
     input: Vec<u8>,
     /// The host's output for this chunk (when verifying).
     expected: Option<Vec<u8>>,
-    /// The request's sequence number once sent in the current session.
+    /// The request's sequence number while it is in flight.
     seq: Option<u32>,
     wait: Duration,
+    /// The device's answer, checked, waiting for the chunks before it.
+    output: Option<Vec<u8>>,
+}
+
+impl Chunk {
+    fn in_flight(&self) -> bool {
+        self.seq.is_some() && self.output.is_none()
+    }
+
+    fn unsent(&self) -> bool {
+        self.seq.is_none() && self.output.is_none()
+    }
 }
 
 impl Drop for Chunk {
     fn drop(&mut self) {
         self.input.zeroize();
-        if let Some(expected) = &mut self.expected {
-            expected.zeroize();
+        for buf in [&mut self.expected, &mut self.output].into_iter().flatten() {
+            buf.zeroize();
         }
     }
 }
 
+/// Chunks held at once (in flight, or answered and waiting for a lost one before them): the
+/// memory of a stream, whatever its length.
+const HELD: usize = 4 * WINDOW;
+
+/// What an answer means for its chunk.
+enum Answered {
+    /// The chunk's output, checked.
+    Output(Vec<u8>),
+    /// `OutOfSequence`: the device is not where the chunk starts (a request before it was lost);
+    /// send it again behind the ones before it.
+    Resend,
+    /// The session is gone (`NoSession`: a restart or an idle timeout), or the device cannot get
+    /// back to the first unanswered chunk: continue in a new session.
+    Reopen,
+}
+
+/// Selective repeat (protocol section 7.1): up to [`WINDOW`] chunks in flight; an answer that
+/// shows earlier ones lost sends just those again, and the answers after them are kept, checked,
+/// until the output can go out in order.
 fn stream<T: Transport>(
     client: &mut Client<T>,
     job: &AesJob<'_>,
@@ -362,7 +394,7 @@ fn stream<T: Transport>(
     };
     let mut chunks = ChunkReader::new(input, recovery.chunk_len(), job);
     let mut unpad = (job.pkcs7 && job.direction == AesDirection::Decrypt).then(Unpadder::default);
-    let mut pending: VecDeque<Chunk> = VecDeque::with_capacity(WINDOW);
+    let mut pending: VecDeque<Chunk> = VecDeque::with_capacity(HELD);
     let mut buf = Vec::with_capacity(MAX_CHUNK_LEN + BLOCK);
     let mut offset = 0u64;
     let mut summary = StreamSummary {
@@ -370,14 +402,33 @@ fn stream<T: Transport>(
         output_bytes: 0,
         chunks: 0,
     };
-    // Chunks in flight: the full window while the line is good, two after a loss (fewer stale
-    // requests for a restarted device to answer, and the second answer still shows a lost
-    // first one without waiting for a timeout), doubling back with each success. (Two at a time
-    // until the line is clean again was measured slower: the paced line idled between short
-    // chunks.)
-    let mut window = WINDOW;
+    let mut reopen = false;
     loop {
-        while pending.len() < WINDOW && {
+        // The front's output goes out as soon as it is checked, in order.
+        while let Some(mut chunk) = pending.pop_front_if(|c| c.output.is_some()) {
+            let output = chunk.output.take().expect("checked above");
+            match &mut unpad {
+                Some(unpad) => unpad.push(&output, emit)?,
+                None => emit(&output)?,
+            }
+            device.confirm(&chunk.input, &output[output.len().saturating_sub(BLOCK)..]);
+            summary.chunks += 1;
+            progress.advance(chunk.input.len() as u64);
+            let mut output = output;
+            output.zeroize();
+        }
+        if reopen {
+            // Everything held goes again in the new session, from the first chunk not out.
+            for chunk in &mut pending {
+                chunk.seq = None;
+                if let Some(mut output) = chunk.output.take() {
+                    output.zeroize();
+                }
+            }
+            device.open_retrying(client, recovery)?;
+            reopen = false;
+        }
+        while pending.len() < HELD && {
             // Each chunk is read at the length the line allows now.
             chunks.chunk_len = recovery.chunk_len();
             chunks.next(&mut buf)?
@@ -393,38 +444,73 @@ fn stream<T: Transport>(
                 expected,
                 seq: None,
                 wait: Duration::ZERO,
+                output: None,
             });
             offset += buf.len() as u64;
         }
-        let in_flight = pending.iter().filter(|c| c.seq.is_some()).count();
+        if pending.is_empty() {
+            break;
+        }
+        let in_flight = pending.iter().filter(|c| c.in_flight()).count();
         for chunk in pending
             .iter_mut()
-            .filter(|c| c.seq.is_none())
-            .take(window.saturating_sub(in_flight))
+            .filter(|c| c.unsent())
+            .take(WINDOW.saturating_sub(in_flight))
         {
             device.send(client, chunk)?;
         }
-        let Some(chunk) = pending.front() else {
-            break;
-        };
-        match receive(client, device, chunk, &mut unpad, emit) {
-            Ok(tail) => {
-                let chunk = pending.pop_front().expect("the chunk just answered");
-                device.confirm(&chunk.input, &tail);
-                summary.chunks += 1;
-                progress.advance(chunk.input.len() as u64);
-                recovery.delivered();
-                window = (window * 2).min(WINDOW);
-            }
-            Err(e) => {
+        let wait = pending
+            .iter()
+            .filter(|c| c.in_flight())
+            .map(|c| c.wait)
+            .max()
+            .expect("a chunk not out is in flight or was just sent");
+        let arrival = client.receive_next(wait, |seq, body| {
+            let Some(at) = pending
+                .iter()
+                .position(|c| c.seq == Some(seq) && c.output.is_none())
+            else {
+                // A late answer to a chunk sent again since: the newer request's answer counts.
+                return Ok(None);
+            };
+            let first_unanswered = pending.iter().take(at).all(|c| c.output.is_some());
+            check_answer(device, &pending[at], first_unanswered, body).map(|a| Some((at, a)))
+        });
+        let arrival = match arrival {
+            Ok(arrival) => arrival,
+            Err(e) if e.is_retryable() => {
+                // Nothing came back at all: everything in flight goes again.
                 client.note_retry(&e);
                 recovery.lost(e)?;
-                window = 2;
-                // A new session from the last verified chunk; what was in flight goes again,
-                // cut to the shorter length.
-                device.open_retrying(client, recovery)?;
+                for chunk in pending.iter_mut().filter(|c| c.in_flight()) {
+                    chunk.seq = None;
+                }
                 split(&mut pending, recovery.chunk_len());
+                continue;
             }
+            Err(e) => return Err(e),
+        };
+        let mut lost = false;
+        for chunk in &mut pending {
+            if chunk.in_flight() && arrival.lost.contains(&chunk.seq.expect("in flight")) {
+                chunk.seq = None;
+                lost = true;
+            }
+        }
+        match arrival.answer {
+            Some((_, Some((at, Answered::Output(output))))) => {
+                pending[at].output = Some(output);
+                recovery.delivered();
+            }
+            Some((_, Some((at, Answered::Resend)))) => pending[at].seq = None,
+            Some((_, Some((_, Answered::Reopen)))) => reopen = true,
+            Some((_, None)) | None => {}
+        }
+        if lost {
+            let e = Error::Transport(crate::error::TransportError::AnswerLost);
+            client.note_retry(&e);
+            recovery.lost(e)?;
+            split(&mut pending, recovery.chunk_len());
         }
     }
     buf.zeroize();
@@ -436,13 +522,16 @@ fn stream<T: Transport>(
     Ok(summary)
 }
 
-/// Cuts the chunks waiting to be (re)sent to at most `len` bytes each (a whole number of blocks),
-/// and marks them all unsent.
+/// Cuts the chunks waiting to be sent to at most `len` bytes each (a whole number of blocks); the
+/// ones in flight or answered stay as they are.
 fn split(pending: &mut VecDeque<Chunk>, len: usize) {
     let mut out = VecDeque::with_capacity(pending.len());
-    for chunk in pending.drain(..) {
-        let mut at = 0;
-        loop {
+    for mut chunk in pending.drain(..) {
+        if !chunk.unsent() || chunk.input.len() <= len {
+            out.push_back(chunk);
+            continue;
+        }
+        for at in (0..chunk.input.len()).step_by(len) {
             let end = (at + len).min(chunk.input.len());
             out.push_back(Chunk {
                 offset: chunk.offset + at as u64,
@@ -450,30 +539,27 @@ fn split(pending: &mut VecDeque<Chunk>, len: usize) {
                 expected: chunk.expected.as_ref().map(|e| e[at..end].to_vec()),
                 seq: None,
                 wait: Duration::ZERO,
+                output: None,
             });
-            at = end;
-            if at >= chunk.input.len() {
-                break;
-            }
         }
+        chunk.seq = None;
         // `chunk` is dropped here, wiping its copy of the data.
     }
     *pending = out;
 }
 
-/// Waits for the answer to `chunk`, checks it, and emits it. Returns the last (up to) 16 bytes
-/// of its output.
-fn receive<T: Transport>(
-    client: &mut Client<T>,
+/// Checks the device's answer to `chunk`: its output against the host's, or what the error
+/// means for the stream. `first_unanswered`: every chunk before it has its output, so the device
+/// should be able to take it; if it cannot, only a new session helps.
+fn check_answer(
     device: &DeviceStream,
     chunk: &Chunk,
-    unpad: &mut Option<Unpadder>,
-    emit: &mut dyn FnMut(&[u8]) -> Result<()>,
-) -> Result<Vec<u8>> {
+    first_unanswered: bool,
+    body: ResponseBody<'_>,
+) -> Result<Answered> {
     let expected_offset = chunk.offset - device.base;
     let len = chunk.input.len();
-    let seq = chunk.seq.expect("the first chunk is always sent");
-    client.receive(seq, chunk.wait, |body| match body {
+    match body {
         ResponseBody::AesData { offset, data } if offset == expected_offset && data.len() == len => {
             if let Some(expected) = &chunk.expected {
                 if data != expected.as_slice() {
@@ -484,19 +570,23 @@ fn receive<T: Transport>(
                     )));
                 }
             }
-            match unpad {
-                Some(unpad) => unpad.push(data, emit)?,
-                None => emit(data)?,
-            }
-            Ok(data[len.saturating_sub(BLOCK)..].to_vec())
+            Ok(Answered::Output(data.to_vec()))
         }
         ResponseBody::AesData { offset, data } => Err(Error::Verification(format!(
             "the device answered the chunk at offset {} ({len} bytes) with {} bytes at offset {offset}",
             chunk.offset,
             data.len()
         ))),
+        ResponseBody::Error(e) => match e.code {
+            ErrorCode::OutOfSequence if !first_unanswered => Ok(Answered::Resend),
+            ErrorCode::OutOfSequence | ErrorCode::NoSession => Ok(Answered::Reopen),
+            code => Err(Error::Device {
+                code,
+                message: e.message.to_string(),
+            }),
+        },
         other => Err(unexpected("AesData", &other)),
-    })
+    }
 }
 
 /// Cuts the input into chunks; adds PKCS#7 padding at the end of a padded encryption, and checks

@@ -15,7 +15,18 @@ use crate::recovery::Recovery;
 use crate::transport::Transport;
 use crate::verify::health::HealthTests;
 
-/// How many times `Hello` is sent before the device is declared absent.
+/// What [`Client::receive_next`] found.
+#[derive(Debug)]
+pub struct Arrival<R> {
+    /// Requests sent before the one answered (or before the ping), never answered: lost.
+    pub lost: Vec<u32>,
+    /// The answer and its request's sequence number; `None` when a ping's answer showed losses.
+    pub answer: Option<(u32, R)>,
+}
+
+/// How many times `Hello` goes unanswered (a full wait, or an answer that is not ours) before
+/// the device is declared absent. Answers lost on a damaged line, found by a ping within a round
+/// trip, are asked again up to [`crate::recovery::MAX_QUICK_LOSSES`] times.
 const HELLO_ATTEMPTS: u32 = 2;
 
 /// How often a request that is safe to repeat is sent again after its answer was lost.
@@ -95,7 +106,7 @@ impl<T: Transport> Client<T> {
         // not after the retries a busy stream gets.
         let hello = RequestBody::Hello;
         let wait = client.wait_for(&hello);
-        let mut attempt = 1;
+        let (mut attempts, mut quick_losses) = (1, 0);
         let info = loop {
             let seq = client.send(&hello)?;
             let answer = client.receive(seq, wait, |body| match body {
@@ -103,13 +114,19 @@ impl<T: Transport> Client<T> {
                 _ => Err(TransportError::NotOurProtocol.into()),
             });
             match answer {
+                // A loss found by a ping: the device is there, the line damaged the answer.
+                Err(Error::Transport(TransportError::AnswerLost))
+                    if quick_losses < crate::recovery::MAX_QUICK_LOSSES =>
+                {
+                    quick_losses += 1
+                }
                 // Noise can make even our own device look foreign once: ask again.
                 Err(e)
                     if (e.is_retryable()
                         || matches!(e, Error::Transport(TransportError::NotOurProtocol)))
-                        && attempt < HELLO_ATTEMPTS =>
+                        && attempts < HELLO_ATTEMPTS =>
                 {
-                    attempt += 1
+                    attempts += 1
                 }
                 other => break other?,
             }
@@ -217,26 +234,10 @@ impl<T: Transport> Client<T> {
                     }
                     continue;
                 };
-                let response: Response<'_> = match postcard::from_bytes(body) {
-                    Ok(response) => response,
-                    Err(_) => {
-                        // A device from another protocol version: its Hello prefix still reads.
-                        if let Ok((prefix, _)) = postcard::take_from_bytes::<HelloPrefix>(body) {
-                            if prefix.seq == seq && prefix.variant == 0 {
-                                check_versions(prefix.protocol_version, &prefix.schema)?;
-                            }
-                        }
-                        log::info!("skipped an undecodable answer");
-                        continue;
-                    }
+                let Some(response) = decode_response(body, seq)? else {
+                    continue;
                 };
                 self.valid_frames += 1;
-                log::debug!(
-                    "<- seq {} {} ({} bytes)",
-                    response.seq,
-                    body_summary(&response.body),
-                    body.len()
-                );
                 // Seq 0 is the device's answer to a request it could not read: taken as ours.
                 if response.seq != seq && response.seq != 0 {
                     let other = position(&self.outstanding, response.seq);
@@ -296,6 +297,80 @@ impl<T: Transport> Client<T> {
         }
     }
 
+    /// Waits up to `wait` for the next answer to any request in flight, for a client that keeps
+    /// several requests going and sends again only what was lost (an AES stream). The device
+    /// answers in order, so every request sent before the one answered and not answered itself
+    /// was lost: [`Arrival::lost`] lists them. The answer (error answers included, as
+    /// [`ResponseBody::Error`]) goes to `f` with its sequence number. When answers are slower
+    /// than usual a `Ping` is sent behind the requests, as in [`Client::receive`]; its `Pong`
+    /// arriving first gives an arrival with losses and no answer. A timeout (nothing at all
+    /// arrived) is [`TransportError::Timeout`], and everything in flight should be taken as lost.
+    pub fn receive_next<R>(
+        &mut self,
+        wait: Duration,
+        f: impl FnOnce(u32, ResponseBody<'_>) -> Result<R>,
+    ) -> Result<Arrival<R>> {
+        let deadline = Instant::now() + wait;
+        let mut f = Some(f);
+        let mut poke_interval = self.usual_answer_time();
+        let mut poke_at = Instant::now() + poke_interval;
+        loop {
+            while self.rx_pos < self.rx_len {
+                let (consumed, frame) = self.decoder.push(&self.rx[self.rx_pos..self.rx_len]);
+                self.rx_pos += consumed;
+                let Some(Ok(body)) = frame else {
+                    if let Some(Err(e)) = frame {
+                        log::info!("dropped a damaged frame from the device ({e:?})");
+                    }
+                    continue;
+                };
+                let Some(response) = decode_response(body, 0)? else {
+                    continue;
+                };
+                self.valid_frames += 1;
+                // An answer to nothing in flight: seq 0 (a request the device could not read,
+                // which the answers after it show as lost) or one given up on.
+                let Some(pos) = position(&self.outstanding, response.seq) else {
+                    continue;
+                };
+                let (seq, sent) = self.outstanding[pos];
+                measured(&mut self.rtt, sent.elapsed());
+                let lost: Vec<u32> = self.outstanding.drain(..=pos).map(|(s, _)| s).collect();
+                let lost = lost[..lost.len() - 1].to_vec();
+                if matches!(response.body, ResponseBody::Pong { .. }) {
+                    if lost.is_empty() {
+                        continue;
+                    }
+                    return Ok(Arrival { lost, answer: None });
+                }
+                let answer = (f.take().expect("called once"))(seq, response.body)?;
+                return Ok(Arrival {
+                    lost,
+                    answer: Some((seq, answer)),
+                });
+            }
+            if interrupted() {
+                return Err(Error::Interrupted);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(TransportError::Timeout(wait).into());
+            }
+            if now >= poke_at && !self.outstanding.is_empty() {
+                self.send(&RequestBody::Ping { nonce: 0 })?;
+                poke_interval = (poke_interval * 2).min(wait);
+                poke_at = now + poke_interval;
+            }
+            let slice = (deadline - now).min(READ_SLICE).min(
+                poke_at
+                    .saturating_duration_since(now)
+                    .max(Duration::from_millis(1)),
+            );
+            self.rx_len = self.transport.read(&mut self.rx, slice)?;
+            self.rx_pos = 0;
+        }
+    }
+
     /// How long an answer usually takes, with margin: past it, a ping is sent behind the
     /// requests in flight (RFC 6298's retransmission timeout, at least [`MIN_POKE`]).
     fn usual_answer_time(&self) -> Duration {
@@ -331,6 +406,32 @@ impl<T: Transport> Client<T> {
     /// Logs (at info level, `-v`) that a request is being repeated.
     pub fn note_retry(&self, cause: &Error) {
         log::info!("retrying after: {cause}");
+    }
+}
+
+/// Decodes one frame's message from the device; `None` (logged) for one that does not decode.
+/// A `Hello` answer to `hello_seq` from another protocol version is refused by its prefix.
+fn decode_response(body: &[u8], hello_seq: u32) -> Result<Option<Response<'_>>> {
+    match postcard::from_bytes::<Response<'_>>(body) {
+        Ok(response) => {
+            log::debug!(
+                "<- seq {} {} ({} bytes)",
+                response.seq,
+                body_summary(&response.body),
+                body.len()
+            );
+            Ok(Some(response))
+        }
+        Err(_) => {
+            // A device from another protocol version: its Hello prefix still reads.
+            if let Ok((prefix, _)) = postcard::take_from_bytes::<HelloPrefix>(body) {
+                if prefix.seq == hello_seq && prefix.variant == 0 {
+                    check_versions(prefix.protocol_version, &prefix.schema)?;
+                }
+            }
+            log::info!("skipped an undecodable answer");
+            Ok(None)
+        }
     }
 }
 

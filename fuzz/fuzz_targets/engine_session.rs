@@ -12,7 +12,9 @@ use rsa::{BigUint, RsaPublicKey};
 use sha2::{Digest, Sha256};
 use ucrypto::verify::aes::AesReference;
 use ucrypto::verify::signature::check_rs256;
-use ucrypto_protocol::{AesMode, RequestBody, RsaPrivateKey, MAX_CHUNK_LEN, MAX_RANDOM_WORDS};
+use ucrypto_protocol::{
+    AesDirection, AesMode, RequestBody, RsaPrivateKey, MAX_CHUNK_LEN, MAX_RANDOM_WORDS,
+};
 
 #[path = "device.rs"]
 mod device;
@@ -89,6 +91,54 @@ impl KeyParts {
     }
 }
 
+/// The chunk ends a device session remembers (firmware/src/engine/aes.rs).
+const MARKS: usize = 16;
+
+/// What an AES session was opened with.
+struct AesStartArgs {
+    direction: AesDirection,
+    mode: AesMode,
+    key: Vec<u8>,
+    iv: Option<[u8; 16]>,
+}
+
+impl AesStartArgs {
+    /// A reference that continues the stream at `offset`, after `history` (CBC and CFB).
+    fn reference_at(&self, offset: u64, history: &[u8]) -> AesReference {
+        let mut reference =
+            AesReference::new(self.direction, self.mode, &self.key, self.iv).expect("started");
+        match self.mode {
+            AesMode::Ecb => {}
+            // The keystream up to `offset`, discarded.
+            AesMode::Ctr => reference.apply(&mut vec![0; offset as usize]),
+            _ => reference.apply(&mut history.to_vec()),
+        }
+        reference
+    }
+}
+
+/// Writes a mark at `position` as the device does: over an existing one there, or at the ring's
+/// next slot.
+fn mark(
+    marks: &mut [Option<(u64, Vec<u8>)>],
+    next_mark: &mut usize,
+    position: u64,
+    history: &[u8],
+) {
+    let slot = match marks
+        .iter()
+        .position(|m| m.as_ref().is_some_and(|(at, _)| *at == position))
+    {
+        Some(slot) => slot,
+        None => {
+            let slot = *next_mark;
+            *next_mark = (*next_mark + 1) % MARKS;
+            slot
+        }
+    };
+    marks[slot] = Some((position, history.to_vec()));
+}
+
 /// The session the model expects the device to hold.
 enum Open {
     None,
@@ -97,6 +147,15 @@ enum Open {
         mode: AesMode,
         position: u64,
         reference: AesReference,
+        /// Rebuilds `reference` at another offset.
+        start: AesStartArgs,
+        /// CBC and CFB: the input that led to `position` (a fresh reference over it is the
+        /// chaining state there).
+        history: Vec<u8>,
+        /// The device's marks (protocol section 6): the offsets a CBC or CFB chunk may start at,
+        /// kept in the same ring of `MARKS` as the device keeps them, with their history.
+        marks: Vec<Option<(u64, Vec<u8>)>>,
+        next_mark: usize,
     },
     Hash {
         id: u32,
@@ -237,11 +296,23 @@ impl<'a> Script<'a> {
                 let Answer::Started(id) = answer else {
                     panic!("a good AES start refused: {answer:?}")
                 };
+                let mut marks = vec![None; MARKS];
+                let mut next_mark = 0;
+                mark(&mut marks, &mut next_mark, 0, &[]);
                 self.open = Open::Aes {
                     id,
                     mode,
                     position: 0,
                     reference,
+                    start: AesStartArgs {
+                        direction,
+                        mode,
+                        key,
+                        iv,
+                    },
+                    history: Vec::new(),
+                    marks,
+                    next_mark,
                 };
             }
             Err(_) => assert_eq!(answer, Answer::Error),
@@ -274,25 +345,42 @@ impl<'a> Script<'a> {
             mode,
             position,
             reference,
+            start,
+            history,
+            marks,
+            next_mark,
             ..
         } = &mut self.open
         else {
             // The hash session with this id is not an AES session; it stays open.
             return assert_eq!(answer, Answer::Error);
         };
-        let good = offset == *position
-            && len <= MAX_CHUNK_LEN
-            && (!mode.needs_whole_blocks() || len % 16 == 0);
-        if !good {
+        if len > MAX_CHUNK_LEN || (mode.needs_whole_blocks() && len % 16 != 0) {
             assert_eq!(answer, Answer::Error);
             // An error inside a session ends it.
             self.open = Open::None;
             return;
         }
+        // ECB and CTR go to any offset, CBC and CFB to a mark; otherwise OutOfSequence, and the
+        // session stays as it was.
+        if offset != *position {
+            if matches!(mode, AesMode::Ecb | AesMode::Ctr) {
+                *reference = start.reference_at(offset, &[]);
+            } else if let Some((_, before)) = marks.iter().flatten().find(|(at, _)| *at == offset) {
+                *history = before.clone();
+                *reference = start.reference_at(offset, history);
+            } else {
+                return assert_eq!(answer, Answer::Error, "no mark at {offset}");
+            }
+        }
+        if !matches!(mode, AesMode::Ecb | AesMode::Ctr) {
+            history.extend_from_slice(&data);
+        }
         let mut expected = data;
         reference.apply(&mut expected);
         assert_eq!(answer, Answer::Aes(offset, expected), "AES output differs");
-        *position += len as u64;
+        *position = offset + len as u64;
+        mark(marks, next_mark, *position, history);
     }
 
     fn hash_start(&mut self) {

@@ -12,6 +12,9 @@ use super::aes::AesSession;
 use super::sign::HashSession;
 use crate::{Backend, PortId};
 
+// The device holds one session, in place (it has no heap to box the AES session's marks in); the
+// hash variant being smaller costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Session<B: Backend> {
     Aes(AesSession),
     Hash(HashSession<B>),
