@@ -1639,3 +1639,38 @@ fn a_rate_no_device_takes_is_refused_before_any_device() {
     assert!(stderr(&out).contains("--baud 6000000"), "{}", stderr(&out));
     assert!(!db.exists());
 }
+
+/// The station's signing steps send no `LoadKey`: `sign-check` makes one signature per step,
+/// which carries its throwaway key in the `SignDigest` (one round trip; loading would add one
+/// and send the key all the same), and `sign-manifest` signs with the slot's key, which never
+/// travels (`SignDigestSlot`). Counted from the frames `-vv` logs.
+#[test]
+fn station_signing_steps_send_a_key_once_per_signature_and_never_a_slot_key() {
+    let sim = Sim::start(&["--seed", "310"]);
+    let dir = temp_dir();
+    let recipe = write_recipe(
+        dir.path(),
+        "[[step]]\nkind = \"sign-check\"\nkey-bits = 1024\n[[step]]\nkind = \"key-generate\"\n\
+         slot = 0\nbits = 1024\n[[step]]\nkind = \"sign-manifest\"\nslot = 0\n",
+    );
+    let db = dir.path().join("sign.db");
+    let out = station(&[
+        "-vv",
+        &recipe,
+        "--ports",
+        &sim.port,
+        "--records",
+        db.to_str().unwrap(),
+    ]);
+    assert_exit(&out, 0);
+    let log = stderr(&out);
+    let sent = |what: &str| {
+        log.lines()
+            .filter(|l| l.starts_with("ucrypto: -> ") && l.contains(what))
+            .count()
+    };
+    assert_eq!(sent(" LoadKey "), 0, "{log}");
+    assert_eq!(sent(" SignDigest { 1024-bit key }"), 1, "{log}");
+    // key-generate checks the slot's key with one signature, sign-manifest makes one.
+    assert_eq!(sent(" SignDigestSlot { slot: 0 }"), 2, "{log}");
+}
