@@ -74,9 +74,11 @@ impl FromStr for FaultSpec {
                         value.escape_debug()
                     ))
                 }
-                _ => return Err(format!(
+                _ => {
+                    return Err(format!(
                     "unknown fault `{key_shown}`: use drop, flip, delay, reset-after, lose or seed"
-                )),
+                ))
+                }
             }
         }
         Ok(spec)
