@@ -276,7 +276,7 @@ fn sixteen_virtual_devices_in_process_recorded_in_sqlite() {
     assert_eq!(count("SELECT count(*) FROM keys WHERE slot = 0"), 16);
     assert_eq!(count("SELECT count(DISTINCT spki_sha256) FROM keys"), 16);
     assert_eq!(count("SELECT count(*) FROM runs WHERE outcome = 'done'"), 1);
-    assert_eq!(count("SELECT max(version) FROM schema_migrations"), 1);
+    assert_eq!(count("SELECT max(version) FROM schema_migrations"), 2);
     let recorded: BTreeSet<String> = conn
         .prepare("SELECT device_id FROM devices")
         .unwrap()
@@ -1023,7 +1023,7 @@ mod postgres_records {
         );
         assert_eq!(
             count(&mut client, "SELECT max(version) FROM schema_migrations"),
-            1
+            2
         );
         let recorded: BTreeSet<String> = client
             .query("SELECT device_id FROM devices", &[])
@@ -1121,7 +1121,7 @@ mod postgres_records {
             .query_one("SELECT count(*) FROM schema_migrations", &[])
             .unwrap()
             .get(0);
-        assert_eq!(migrations, 1);
+        assert_eq!(migrations, 2);
     }
 
     #[test]
@@ -1201,6 +1201,7 @@ fn a_program_runs_the_station_through_the_library() {
         targets: targets::sims(3, 40, ucrypto_protocol::Chip::Esp32C6, None).unwrap(),
         station_id: "library".into(),
         baud: 115_200,
+        speed: ucrypto::line_speed::LineSpeed::Fastest,
         timeout: Duration::from_secs(2),
     };
     let summary = station::run(&options, &records, &mut NoObserver).unwrap();
@@ -1497,4 +1498,179 @@ fn a_flash_step_is_refused_for_in_process_sims_and_a_missing_image() {
     ]);
     assert_exit(&out, 2);
     assert!(stderr(&out).contains("first step"), "{}", stderr(&out));
+}
+
+/// The rate each device's line ended at, and the `seen` event's detail, by port.
+fn recorded_rates(db: &Path) -> BTreeMap<String, (Option<i64>, serde_json::Value)> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut rows = conn
+        .prepare(
+            "SELECT d.port, d.line_baud, e.detail FROM devices d JOIN events e
+             ON e.device_id = d.device_id AND e.kind = 'seen' ORDER BY e.event_id",
+        )
+        .unwrap();
+    rows.query_map([], |r| {
+        let detail: String = r.get(2)?;
+        Ok((
+            r.get::<_, String>(0)?,
+            (r.get(1)?, serde_json::from_str(&detail).unwrap()),
+        ))
+    })
+    .unwrap()
+    .collect::<rusqlite::Result<_>>()
+    .unwrap()
+}
+
+#[test]
+fn the_station_moves_each_line_to_its_rate_and_falls_back_per_device() {
+    // Paced sims are UARTs: bytes cross only while both ends are at one rate. The second one's
+    // line garbles anything above 460800, so 921600 fails there and only there.
+    let good = Sim::start(&["--seed", "300", "--baud", "115200"]);
+    let limited = Sim::start(&[
+        "--seed",
+        "301",
+        "--baud",
+        "115200",
+        "--line-limit",
+        "460800",
+    ]);
+    let ports = format!("{},{}", good.port, limited.port);
+    let dir = temp_dir();
+    let recipe = write_recipe(
+        dir.path(),
+        "[[step]]\nkind = \"self-test\"\n[[step]]\nkind = \"rand-health\"\nbits = 65536\n",
+    );
+    let db = dir.path().join("rates.db");
+    let db = db.to_str().unwrap();
+    let out = station(&[
+        "--baud",
+        "921600",
+        "-vv",
+        &recipe,
+        "--ports",
+        &ports,
+        "--records",
+        db,
+    ]);
+    assert_exit(&out, 0);
+    let (devices, summary) = json_lines(&out);
+    all_done(&devices, 2);
+    assert_eq!(summary["done"], 2);
+    let log = stderr(&out);
+    assert_eq!(log.matches("SetBaud { 921600 }").count(), 2, "{log}");
+    assert!(log.contains("line at 921600 baud"), "{log}");
+    assert!(
+        log.contains("921600 baud did not work on this line: back to 115200"),
+        "{log}"
+    );
+    let rates = recorded_rates(Path::new(db));
+    let (baud, seen) = &rates[&good.port];
+    assert_eq!(*baud, Some(921_600));
+    assert_eq!(seen["baud"], 921_600);
+    assert!(seen.get("baud_asked").is_none(), "{seen}");
+    let (baud, seen) = &rates[&limited.port];
+    assert_eq!(*baud, Some(115_200));
+    assert_eq!(seen["baud"], 115_200);
+    assert_eq!(seen["baud_asked"], 921_600);
+    // `records show` carries the rate too.
+    let show = ucrypto()
+        .args([
+            "--json",
+            "records",
+            "show",
+            devices[0]["device_id"].as_str().unwrap(),
+        ])
+        .args(["--records", db])
+        .output()
+        .unwrap();
+    assert_exit(&show, 0);
+    let shown: serde_json::Value = serde_json::from_str(&stdout(&show)).unwrap();
+    assert!(shown["device"]["line_baud"].is_i64(), "{shown}");
+
+    // `--baud 115200` keeps the start-up rate: nothing negotiated, the rate still recorded.
+    let db2 = dir.path().join("kept.db");
+    let db2 = db2.to_str().unwrap();
+    let out = station(&[
+        "--baud",
+        "115200",
+        "-vv",
+        &recipe,
+        "--ports",
+        &ports,
+        "--records",
+        db2,
+    ]);
+    assert_exit(&out, 0);
+    assert!(!stderr(&out).contains("SetBaud"), "{}", stderr(&out));
+    let rates = recorded_rates(Path::new(db2));
+    assert!(rates.values().all(|(baud, seen)| *baud == Some(115_200)
+        && seen["baud"] == 115_200
+        && seen.get("baud_asked").is_none()));
+
+    // Without --baud a pseudo-terminal has no USB bridge to take a rate from: none is asked.
+    let db3 = dir.path().join("default.db");
+    let out = station(&[
+        "-vv",
+        &recipe,
+        "--ports",
+        &ports,
+        "--records",
+        db3.to_str().unwrap(),
+    ]);
+    assert_exit(&out, 0);
+    assert!(!stderr(&out).contains("SetBaud"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_rate_no_device_takes_is_refused_before_any_device() {
+    let dir = temp_dir();
+    let recipe = write_recipe(dir.path(), "[[step]]\nkind = \"self-test\"\n");
+    let db = dir.path().join("never.db");
+    let out = station(&[
+        "--baud",
+        "6000000",
+        &recipe,
+        "--sim",
+        "1",
+        "--records",
+        db.to_str().unwrap(),
+    ]);
+    assert_exit(&out, 2);
+    assert!(stderr(&out).contains("--baud 6000000"), "{}", stderr(&out));
+    assert!(!db.exists());
+}
+
+/// The station's signing steps send no `LoadKey`: `sign-check` makes one signature per step,
+/// which carries its throwaway key in the `SignDigest` (one round trip; loading would add one
+/// and send the key all the same), and `sign-manifest` signs with the slot's key, which never
+/// travels (`SignDigestSlot`). Counted from the frames `-vv` logs.
+#[test]
+fn station_signing_steps_send_a_key_once_per_signature_and_never_a_slot_key() {
+    let sim = Sim::start(&["--seed", "310"]);
+    let dir = temp_dir();
+    let recipe = write_recipe(
+        dir.path(),
+        "[[step]]\nkind = \"sign-check\"\nkey-bits = 1024\n[[step]]\nkind = \"key-generate\"\n\
+         slot = 0\nbits = 1024\n[[step]]\nkind = \"sign-manifest\"\nslot = 0\n",
+    );
+    let db = dir.path().join("sign.db");
+    let out = station(&[
+        "-vv",
+        &recipe,
+        "--ports",
+        &sim.port,
+        "--records",
+        db.to_str().unwrap(),
+    ]);
+    assert_exit(&out, 0);
+    let log = stderr(&out);
+    let sent = |what: &str| {
+        log.lines()
+            .filter(|l| l.starts_with("ucrypto: -> ") && l.contains(what))
+            .count()
+    };
+    assert_eq!(sent(" LoadKey "), 0, "{log}");
+    assert_eq!(sent(" SignDigest { 1024-bit key }"), 1, "{log}");
+    // key-generate checks the slot's key with one signature, sign-manifest makes one.
+    assert_eq!(sent(" SignDigestSlot { slot: 0 }"), 2, "{log}");
 }

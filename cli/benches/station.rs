@@ -107,6 +107,8 @@ fn records_per_second(url: &str, writers: usize, per_writer: usize) -> f64 {
                     chip: "esp32c3".into(),
                     firmware_version: "bench".into(),
                     image_sha256: None,
+                    line_baud: None,
+                    asked_baud: None,
                     is_virtual: true,
                     port: "bench".into(),
                     entropy: "bench".into(),

@@ -299,9 +299,16 @@ pub struct SimArgs {
     pub seed: Option<u64>,
 
     /// Damage the link, for reliability tests: `drop=P,flip=P` (per byte, both directions),
-    /// `delay=MS` (before each answer), `reset-after=N` (restart every N answers), `seed=S`.
+    /// `delay=MS` (before each answer), `reset-after=N` (restart every N answers),
+    /// `lose=baud-set` (every `BaudSet` answer lost; the device switches all the same), `seed=S`.
     #[arg(long, value_name = "SPEC", conflicts_with = "download_mode")]
     pub faults: Option<crate::faults::FaultSpec>,
+
+    /// With --baud: the line carries at most BAUD (a long cable, a bridge that cannot make the
+    /// rate); bytes at a faster rate arrive garbled both ways, as they do when the two ends of
+    /// the UART are at different rates.
+    #[arg(long, value_name = "BAUD", conflicts_with = "download_mode")]
+    pub line_limit: Option<u32>,
 
     /// Keep the eFuses in FILE across runs (352 bytes: BLOCK0..BLOCK10, 8 little-endian words
     /// each; created all zero if missing). Without it they live in memory.

@@ -72,6 +72,8 @@ pub struct Client<T: Transport = Box<dyn Transport + Send>> {
     rtt: Option<(Duration, Duration)>,
     /// The rate `SetBaud` moved the line to, put back when the client is dropped.
     pub(crate) negotiated_baud: Option<u32>,
+    /// The rate `SetBaud` proposed, whether or not the line took it.
+    pub(crate) asked_baud: Option<u32>,
     /// Whether anything that was not one of our frames arrived (for "not our protocol").
     valid_frames: u64,
     /// The SP 800-90B health tests over every random byte received on this connection, so that
@@ -98,6 +100,7 @@ impl<T: Transport> Client<T> {
             outstanding: VecDeque::new(),
             rtt: None,
             negotiated_baud: None,
+            asked_baud: None,
             valid_frames: 0,
             random_health: HealthTests::new(),
         };

@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
+use ucrypto_protocol::{FrameDecoder, Response, ResponseBody};
 
-/// What to damage, parsed from `drop=P,flip=P,delay=MS,reset-after=N,seed=S`.
+/// What to damage, parsed from `drop=P,flip=P,delay=MS,reset-after=N,lose=baud-set,seed=S`.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct FaultSpec {
     /// Probability that a byte is lost, in each direction.
@@ -17,6 +18,8 @@ pub struct FaultSpec {
     pub delay: Duration,
     /// Restart the device (losing its sessions and any partial frame) after every N answers.
     pub reset_after: Option<u32>,
+    /// Lose every `BaudSet` answer on the line (the device switches all the same).
+    pub lose_baud_set: bool,
     /// Seed of the fault generator.
     pub seed: u64,
 }
@@ -64,10 +67,17 @@ impl FromStr for FaultSpec {
                         Some(u32::try_from(n).map_err(|_| "reset-after: too large")?);
                 }
                 "seed" => spec.seed = count(value)?,
+                "lose" if value == "baud-set" => spec.lose_baud_set = true,
+                "lose" => {
+                    return Err(format!(
+                        "lose={}: the answer that can be lost is baud-set",
+                        value.escape_debug()
+                    ))
+                }
                 _ => {
                     return Err(format!(
-                        "unknown fault `{key_shown}`: use drop, flip, delay, reset-after or seed"
-                    ))
+                    "unknown fault `{key_shown}`: use drop, flip, delay, reset-after, lose or seed"
+                ))
                 }
             }
         }
@@ -134,6 +144,11 @@ impl FaultInjector {
         out
     }
 
+    /// Whether the answer frame `wire` (whole, as the device sends it) is lost on the line.
+    pub fn loses(&self, wire: &[u8]) -> bool {
+        self.spec.lose_baud_set && is_baud_set(wire)
+    }
+
     /// Counts an answer sent; true when the device must restart now.
     pub fn answered(&mut self) -> bool {
         self.answers += 1;
@@ -147,15 +162,36 @@ impl FaultInjector {
     }
 }
 
+/// Whether `wire` is one frame answering `SetBaud`.
+fn is_baud_set(wire: &[u8]) -> bool {
+    let mut decoder: Box<FrameDecoder> = Box::default();
+    let mut rest = wire;
+    while !rest.is_empty() {
+        let (used, frame) = decoder.push(rest);
+        rest = &rest[used..];
+        if let Some(Ok(body)) = frame {
+            return matches!(
+                postcard::from_bytes::<Response<'_>>(body),
+                Ok(Response {
+                    body: ResponseBody::BaudSet { .. },
+                    ..
+                })
+            );
+        }
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn parses_every_fault() {
-        let spec: FaultSpec = "drop=0.01,flip=0.001,delay=5,reset-after=100,seed=9"
+        let spec: FaultSpec = "drop=0.01,flip=0.001,delay=5,reset-after=100,lose=baud-set,seed=9"
             .parse()
             .unwrap();
+        assert!(spec.lose_baud_set);
         assert_eq!(spec.drop, 0.01);
         assert_eq!(spec.flip, 0.001);
         assert_eq!(spec.delay, Duration::from_millis(5));
@@ -170,6 +206,7 @@ mod tests {
             ("flip=x", "not a number"),
             ("reset-after=0", "number of answers"),
             ("melt=1", "unknown fault"),
+            ("lose=hello", "baud-set"),
             ("drop", "KEY=VALUE"),
         ] {
             let err = bad.parse::<FaultSpec>().unwrap_err();

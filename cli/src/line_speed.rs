@@ -10,7 +10,7 @@ use std::time::Duration;
 use ucrypto_protocol::{Command, RequestBody, ResponseBody, BAUD_FALLBACK_MS, DEFAULT_BAUD};
 
 use crate::client::Client;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, TransportError};
 use crate::transport::Transport;
 
 /// The rate to move a UART to after the handshake.
@@ -66,8 +66,10 @@ pub fn fastest_baud(path: &str) -> Option<u32> {
 }
 
 impl<T: Transport> Client<T> {
-    /// Moves the line to `baud` (`SetBaud`, then a ping at the new rate). On any failure both
-    /// sides end at `DEFAULT_BAUD` and a warning says so. Returns the rate in use.
+    /// Moves the line to `baud` (`SetBaud`, then a ping at the new rate). On any failure of the
+    /// line both sides end at `DEFAULT_BAUD`, a warning says so, and the connection carries on
+    /// there. Returns the rate in use; an error only when the device refused the rate (the
+    /// device's error, nothing changed) or when it no longer answers even at `DEFAULT_BAUD`.
     pub fn set_line_baud(&mut self, baud: u32) -> Result<u32> {
         if baud == DEFAULT_BAUD {
             return Ok(DEFAULT_BAUD);
@@ -76,32 +78,64 @@ impl<T: Transport> Client<T> {
             log::warn!("this device cannot change its rate: staying at {DEFAULT_BAUD} baud");
             return Ok(DEFAULT_BAUD);
         }
-        let answer = self.call(RequestBody::SetBaud { baud }, |body| match body {
+        self.asked_baud = Some(baud);
+        let body = RequestBody::SetBaud { baud };
+        // Well short of the device's fallback: if the answer is lost, the ping at the new rate
+        // must still reach the device before it goes back by itself.
+        let wait = self
+            .wait_for(&body)
+            .min(Duration::from_millis(BAUD_FALLBACK_MS / 2));
+        let seq = self.send(&body)?;
+        let answer = self.receive(seq, wait, |body| match body {
             ResponseBody::BaudSet { baud: set } if set == baud => Ok(()),
             other => Err(Error::Verification(format!(
                 "the device answered SetBaud with {other:?}"
             ))),
         });
         match answer {
+            // Acknowledged: the device switches once the answer is out.
+            Ok(()) => {}
+            // The device could not read the request, or answered a ping sent behind it at the
+            // old rate (it answers in order: it never switched, or has already fallen back).
+            // Either way it is at the old rate now, as the host is.
+            Err(e @ (Error::Device { .. } | Error::Transport(TransportError::AnswerLost)))
+                if e.is_retryable() =>
+            {
+                log::warn!(
+                    "the device answered at {DEFAULT_BAUD} baud after SetBaud ({e}): staying there"
+                );
+                return Ok(DEFAULT_BAUD);
+            }
             // Refused (a rate out of its range): nothing changed on either side.
             Err(e @ Error::Device { .. }) => return Err(e),
             Err(e @ (Error::Interrupted | Error::Input(_))) => return Err(e),
-            // Acknowledged, or the answer lost (the device may have switched): try the rate.
-            _ => {
-                self.transport_mut().set_baud(baud)?;
-                if self.ping().is_ok() {
-                    self.negotiated_baud = Some(baud);
-                    return Ok(baud);
-                }
-            }
+            // The answer lost (the device may have switched), or not the answer expected: try
+            // the rate, which settles it.
+            Err(e) => log::info!("no BaudSet answer ({e}): trying {baud} baud all the same"),
+        }
+        self.transport_mut().set_baud(baud)?;
+        if self.ping().is_ok() {
+            self.negotiated_baud = Some(baud);
+            return Ok(baud);
         }
         log::warn!("{baud} baud did not work on this line: back to {DEFAULT_BAUD}");
         self.transport_mut().set_baud(DEFAULT_BAUD)?;
-        // The device returns to DEFAULT_BAUD once it has had no valid frame for this long.
+        // Nothing valid reached the device since its last answer (the pings at the new rate did
+        // not): it returns to DEFAULT_BAUD once that has lasted BAUD_FALLBACK_MS.
         std::thread::sleep(Duration::from_millis(BAUD_FALLBACK_MS + 200));
         self.transport_mut().discard_input()?;
         self.ping()?;
         Ok(DEFAULT_BAUD)
+    }
+
+    /// The rate the line is at now, for a line that has one (a UART, or a pseudo-terminal).
+    pub fn line_baud(&self) -> Option<u32> {
+        self.transport().baud()
+    }
+
+    /// The rate `SetBaud` proposed on this connection, if it did.
+    pub fn asked_baud(&self) -> Option<u32> {
+        self.asked_baud
     }
 
     /// Puts the device back at `DEFAULT_BAUD` (at the end of a connection), so that the next

@@ -1,10 +1,11 @@
 //! `ucrypto sim`: the virtual device served on a pseudo-terminal, so scripts and tests reach it
 //! through the same serial code path as a board.
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::pty::openpty;
 use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg};
 use ucrypto_firmware::backend::software::Seed;
@@ -30,8 +31,11 @@ pub struct PtyDevice {
     pacer: Option<Pacer>,
     /// The rate `--baud` set: the pacing while the engine is at its start-up rate.
     start_baud: u32,
-    /// The engine's rate the pacer last followed.
+    /// The rate the device's UART is at: the engine's, followed once the answer before a change
+    /// is out.
     engine_baud: u32,
+    /// Set by `--line-limit`: the fastest rate the line carries intact.
+    line_limit: Option<u32>,
     started: Instant,
     /// Set by `--efuse` / `--flash`: where the key hardware's state is kept.
     files: Option<KeyFiles>,
@@ -67,6 +71,7 @@ impl PtyDevice {
             pacer: None,
             start_baud: DEFAULT_BAUD,
             engine_baud: DEFAULT_BAUD,
+            line_limit: None,
             started: Instant::now(),
             files: None,
         })
@@ -100,6 +105,29 @@ impl PtyDevice {
         self.pacer = Some(Pacer::new(baud));
         self.start_baud = baud;
         self
+    }
+
+    /// A line that carries at most `baud` (a long cable, a bridge that cannot make the rate):
+    /// bytes at a faster rate arrive garbled, in both directions. Only for a paced device (a
+    /// UART), whose two ends must also agree on the rate.
+    pub fn with_line_limit(mut self, baud: u32) -> Self {
+        self.line_limit = Some(baud);
+        self
+    }
+
+    /// Whether bytes cross the line intact now. A paced device is a UART: the host's side (the
+    /// rate the client set on the terminal) and the device's side must be at one rate, no
+    /// faster than the line's limit; otherwise each side reads garbage, as a UART does. An
+    /// unpaced device is USB-Serial-JTAG, whose rate means nothing.
+    fn line_intact(&self) -> bool {
+        if self.pacer.is_none() {
+            return true;
+        }
+        let host_agrees = host_baud(&self._slave).is_none_or(|host| host == self.engine_baud);
+        host_agrees
+            && self
+                .line_limit
+                .is_none_or(|limit| self.engine_baud <= limit)
     }
 
     /// Follows a rate change of the engine (after the answer that acknowledged it is out).
@@ -156,6 +184,13 @@ impl PtyDevice {
         let mut pending = pending.to_vec();
         loop {
             let n = if pending.is_empty() {
+                if !self.readable()? {
+                    // Silence: the device's clock still runs (its rate falls back after
+                    // BAUD_FALLBACK_MS without a frame, as the chip's main loop sees it).
+                    self.engine.tick(self.started.elapsed().as_millis() as u64);
+                    self.follow_rate();
+                    continue;
+                }
                 match self.master.read(&mut buf) {
                     Ok(n) => n,
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -176,6 +211,9 @@ impl PtyDevice {
             // (the key of a host gone quiet is wiped before anything else is served).
             self.engine.tick(self.started.elapsed().as_millis() as u64);
             self.follow_rate();
+            if !self.line_intact() {
+                garble(&mut input);
+            }
             self.engine
                 .receive(&input, |frame| answers.push(frame.to_vec()));
             // The bytes may have carried a key; the engine wipes its own copy.
@@ -186,13 +224,19 @@ impl PtyDevice {
                 files.save(&self.engine)?;
             }
             for answer in answers {
-                let wire = match &mut self.faults {
+                let mut wire = match &mut self.faults {
                     Some(faults) => {
                         std::thread::sleep(faults.spec().delay);
                         faults.damage(&answer)
                     }
-                    None => answer,
+                    None => answer.clone(),
                 };
+                if self.faults.as_ref().is_some_and(|f| f.loses(&answer)) {
+                    wire.clear();
+                }
+                if !self.line_intact() {
+                    garble(&mut wire);
+                }
                 match &mut self.pacer {
                     Some(pacer) => pacer.write(&mut self.master, &wire),
                     None => self.master.write_all(&wire),
@@ -206,6 +250,39 @@ impl PtyDevice {
                 }
             }
         }
+    }
+}
+
+impl PtyDevice {
+    /// Waits up to a tick for input; false when none came.
+    fn readable(&self) -> Result<bool> {
+        let mut fds = [PollFd::new(self.master.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::from(TICK_MS)) {
+            Ok(n) => Ok(n > 0),
+            Err(nix::errno::Errno::EINTR) => Ok(false),
+            Err(e) => Err(Error::input(format!("virtual device stopped: {e}"))),
+        }
+    }
+}
+
+/// How often a silent device's clock is read.
+const TICK_MS: u16 = 20;
+
+/// The rate the client set on its side of the terminal (`termios2`, as serialport sets it), or
+/// none if it cannot be read.
+fn host_baud(slave: &OwnedFd) -> Option<u32> {
+    // SAFETY: TCGETS2 fills a `termios2` from an open terminal's descriptor and reads nothing
+    // else; the struct is plain data, valid when zeroed.
+    let mut termios: libc::termios2 = unsafe { std::mem::zeroed() };
+    let done = unsafe { libc::ioctl(slave.as_raw_fd(), libc::TCGETS2, &mut termios) };
+    (done == 0).then_some(termios.c_ospeed)
+}
+
+/// What a UART at another rate reads of `bytes`: every byte altered (zeros appear and vanish,
+/// so frames split and merge; none passes its CRC).
+fn garble(bytes: &mut [u8]) {
+    for b in bytes {
+        *b ^= 0x55;
     }
 }
 

@@ -17,6 +17,14 @@ pub fn run(global: &GlobalArgs, args: &SimArgs) -> Result<()> {
     if let Some(baud) = global.baud {
         device = device.pace(baud);
     }
+    if let Some(limit) = args.line_limit {
+        if global.baud.is_none() {
+            return Err(crate::error::Error::input(
+                "--line-limit needs --baud: it limits a UART's rate, and an unpaced virtual device is USB",
+            ));
+        }
+        device = device.with_line_limit(limit);
+    }
     if let Some(spec) = args.faults {
         device = device.with_faults(spec);
     }

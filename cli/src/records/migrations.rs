@@ -94,11 +94,18 @@ CREATE INDEX events_device ON events (device_id, event_id);
 ";
 
 /// Every migration, oldest first.
-pub const ALL: &[Migration] = &[Migration {
-    version: 1,
-    name: "stations, runs, devices, claims, steps, keys, append-only events",
-    sql: v1,
-}];
+pub const ALL: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "stations, runs, devices, claims, steps, keys, append-only events",
+        sql: v1,
+    },
+    Migration {
+        version: 2,
+        name: "devices.line_baud: the UART rate of the last connection",
+        sql: v2,
+    },
+];
 
 fn v1(dialect: Dialect) -> String {
     match dialect {
@@ -123,6 +130,10 @@ FOR EACH STATEMENT EXECUTE FUNCTION events_append_only();
 "
         ),
     }
+}
+
+fn v2(_: Dialect) -> String {
+    "ALTER TABLE devices ADD COLUMN line_baud BIGINT;".to_string()
 }
 
 /// The newest schema version this build knows.

@@ -74,6 +74,11 @@ pub struct DeviceRecord {
     pub firmware_version: String,
     /// SHA-256 of the firmware image, once a flash step knows it.
     pub image_sha256: Option<String>,
+    /// The UART rate this connection used (after `SetBaud`, or the start-up rate); none for a
+    /// device without a line rate (a virtual device in the station's process).
+    pub line_baud: Option<u32>,
+    /// The rate `SetBaud` proposed, when one was (it differs from `line_baud` after a fallback).
+    pub asked_baud: Option<u32>,
     pub is_virtual: bool,
     pub port: String,
     /// `source (state)`, e.g. `sar-adc (ready)`.
@@ -248,11 +253,12 @@ impl Records {
         self.transaction(&mut |sql| {
             sql.execute(
                 "INSERT INTO devices (device_id, mac, chip, firmware_version, image_sha256,
-                     is_virtual, port, entropy, self_test, first_seen_ms, last_seen_ms)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
+                     is_virtual, port, entropy, self_test, first_seen_ms, last_seen_ms, line_baud)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11)
                  ON CONFLICT (device_id) DO UPDATE SET mac = $2, chip = $3,
                      firmware_version = $4, image_sha256 = COALESCE($5, devices.image_sha256),
-                     is_virtual = $6, port = $7, entropy = $8, self_test = $9, last_seen_ms = $10",
+                     is_virtual = $6, port = $7, entropy = $8, self_test = $9, last_seen_ms = $10,
+                     line_baud = $11",
                 &[
                     device.device_id.as_str().into(),
                     device.mac.as_str().into(),
@@ -264,13 +270,18 @@ impl Records {
                     device.entropy.as_str().into(),
                     device.self_test.as_str().into(),
                     now.into(),
+                    device.line_baud.map(i64::from).into(),
                 ],
             )?;
-            let detail = serde_json::json!({
+            let mut detail = serde_json::json!({
                 "port": device.port,
                 "chip": device.chip,
                 "firmware_version": device.firmware_version,
+                "baud": device.line_baud,
             });
+            if device.asked_baud.is_some() && device.asked_baud != device.line_baud {
+                detail["baud_asked"] = device.asked_baud.into();
+            }
             append_event(
                 sql,
                 ctx,

@@ -16,6 +16,8 @@ pub struct DeviceSummary {
     pub image_sha256: Option<String>,
     #[serde(rename = "virtual")]
     pub is_virtual: bool,
+    /// The UART rate of its last connection; none for a virtual device in the station.
+    pub line_baud: Option<i64>,
     /// The station that claimed it, if one did.
     pub station_id: Option<String>,
     pub steps_done: i64,
@@ -69,7 +71,7 @@ const DEVICE_COLUMNS: &str = "d.device_id, d.mac, d.chip, d.firmware_version, d.
     d.is_virtual, c.station_id,
     (SELECT count(*) FROM steps s WHERE s.device_id = d.device_id AND s.state = 'done'),
     (SELECT count(*) FROM steps s WHERE s.device_id = d.device_id AND s.state = 'failed'),
-    d.self_test, d.entropy, d.last_seen_ms
+    d.self_test, d.entropy, d.last_seen_ms, d.line_baud
     FROM devices d LEFT JOIN claims c ON c.device_id = d.device_id";
 
 fn json_of(text: &str) -> serde_json::Value {
@@ -90,6 +92,10 @@ fn device_of(row: &[Value]) -> DeviceSummary {
         self_test: json_of(&row[9].text()),
         entropy: row[10].text(),
         last_seen_ms: row[11].int(),
+        line_baud: match row[12] {
+            Value::Int(n) => Some(n),
+            _ => None,
+        },
         keys: Vec::new(),
     }
 }

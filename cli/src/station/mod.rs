@@ -6,6 +6,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
+use crate::line_speed::LineSpeed;
 use crate::records::{Records, RunContext};
 
 pub mod csr;
@@ -31,8 +32,11 @@ pub struct StationOptions {
     pub targets: Vec<Target>,
     /// The station's name in the records (the host name by default).
     pub station_id: String,
-    /// Baud rate for UART ports.
+    /// Baud rate UART ports open at: the firmware's start-up rate, `DEFAULT_BAUD`.
     pub baud: u32,
+    /// The rate each device's line is moved to after its handshake (`SetBaud`), negotiated per
+    /// connection; a device whose line fails at that rate carries on at `DEFAULT_BAUD`.
+    pub speed: LineSpeed,
     /// Allowance for the link on top of each request's own time.
     pub timeout: Duration,
 }
@@ -121,6 +125,7 @@ pub fn run(
         records,
         ctx: &ctx,
         baud: options.baud,
+        speed: options.speed,
         timeout: options.timeout,
     };
     let labels: Vec<String> = options.targets.iter().map(Target::label).collect();

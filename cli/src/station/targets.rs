@@ -8,6 +8,7 @@ use ucrypto_protocol::Chip;
 
 use crate::client::Client;
 use crate::error::{Error, Result, TransportError};
+use crate::line_speed::LineSpeed;
 use crate::transport::{Transport, VirtualTransport};
 use crate::{ConnectOptions, Port};
 
@@ -36,13 +37,15 @@ impl Target {
         }
     }
 
-    /// Opens the device and runs the handshake.
-    pub fn connect(&self, baud: u32, timeout: Duration) -> Result<Client> {
+    /// Opens the device, runs the handshake, and moves a UART's line to `speed` (falling back
+    /// to `baud`, the start-up rate, when the line fails at the new rate). A virtual device in
+    /// this process has no line.
+    pub fn connect(&self, baud: u32, speed: LineSpeed, timeout: Duration) -> Result<Client> {
         match self {
             Target::Port(path) => crate::connect(&ConnectOptions {
                 port: Port::Path(path.clone()),
                 baud,
-                speed: crate::line_speed::LineSpeed::Keep,
+                speed,
                 timeout,
             }),
             Target::Sim {

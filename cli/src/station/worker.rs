@@ -10,6 +10,7 @@ use super::steps::{self, Shared};
 use super::targets::Target;
 use crate::device_info::DeviceInfo;
 use crate::error::{Error, Result};
+use crate::line_speed::LineSpeed;
 use crate::progress::Progress;
 use crate::records::{Claim, DeviceRecord, Records, RunContext, StepOutcome, StepState};
 
@@ -91,6 +92,7 @@ pub struct Job<'a> {
     pub records: &'a Records,
     pub ctx: &'a RunContext,
     pub baud: u32,
+    pub speed: LineSpeed,
     pub timeout: Duration,
 }
 
@@ -144,7 +146,7 @@ fn run_steps(
     report: &mut DeviceReport,
 ) -> Result<()> {
     let flashed = flash_first(job, worker, target, status, report)?;
-    let mut client = target.connect(job.baud, job.timeout)?;
+    let mut client = target.connect(job.baud, job.speed, job.timeout)?;
     let info = client.info().clone();
     let device_id = info.device_id_string();
     report.device_id = Some(device_id.clone());
@@ -153,6 +155,8 @@ fn run_steps(
         device_id: device_id.clone(),
     });
     let mut device = device_record(&info, &target.label());
+    device.line_baud = client.line_baud();
+    device.asked_baud = client.asked_baud();
     device.image_sha256 = flashed.as_ref().map(|(sha256, _)| sha256.clone());
     job.records.record_device(job.ctx, &device)?;
     if let Claim::Taken { station_id } = job.records.claim(job.ctx, &device_id)? {
@@ -304,6 +308,8 @@ fn device_record(info: &DeviceInfo, port: &str) -> DeviceRecord {
         chip: info.chip.name().to_string(),
         firmware_version: info.firmware_version.clone(),
         image_sha256: None,
+        line_baud: None,
+        asked_baud: None,
         is_virtual: info.virtual_device,
         port: port.to_string(),
         entropy: format!("{} ({})", info.entropy.source, info.entropy.state),

@@ -27,6 +27,11 @@ pub trait Transport {
         None
     }
 
+    /// The rate the host's side of a UART is at; none for lines without a rate.
+    fn baud(&self) -> Option<u32> {
+        None
+    }
+
     /// Where the device is, for messages (`/dev/ttyACM0`, `sim`).
     fn describe(&self) -> String;
 
@@ -50,6 +55,9 @@ impl<T: Transport + ?Sized> Transport for Box<T> {
     }
     fn line_rate(&self) -> Option<u32> {
         (**self).line_rate()
+    }
+    fn baud(&self) -> Option<u32> {
+        (**self).baud()
     }
     fn describe(&self) -> String {
         (**self).describe()

@@ -97,6 +97,10 @@ impl Transport for SerialTransport {
         Some(self.baud / 10)
     }
 
+    fn baud(&self) -> Option<u32> {
+        Some(self.baud)
+    }
+
     fn describe(&self) -> String {
         self.path.clone()
     }

@@ -3,9 +3,11 @@
 use std::path::PathBuf;
 
 use clap::{ArgGroup, Args, Subcommand};
+use ucrypto_protocol::{MAX_BAUD, MIN_BAUD};
 
 use crate::args::{ChipArg, GlobalArgs};
 use crate::error::{Error, Result};
+use crate::line_speed::LineSpeed;
 use crate::records::{self, DEFAULT_RECORDS};
 use crate::station::{self, targets, Recipe, StationOptions, Target};
 
@@ -40,6 +42,10 @@ An unknown kind or parameter is refused (exit 2) before any device is touched.
 Steps recorded as done for a device under the same recipe are skipped, so re-running after a
 crash finishes what was left. A device claimed by another station is left alone and fails
 with \"provisioned by station X\".
+
+Each UART's line moves to the fastest rate its USB bridge carries after the handshake (--baud N
+for N, --baud 115200 to stay); a device whose line fails at that rate carries on at 115200 alone,
+and the rate used is recorded (devices.line_baud).
 
 Exit codes: 0 every device done, 6 some devices failed (one line each names the device and
 the step), 2 bad recipe or options, 4 no device or the records cannot be reached.
@@ -106,14 +112,23 @@ pub fn run(global: &GlobalArgs, command: &StationCommand) -> Result<()> {
         )?,
         _ => unreachable!("clap requires exactly one of --ports and --sim"),
     };
+    let speed = match global.baud {
+        Some(baud) if !(MIN_BAUD..=MAX_BAUD).contains(&baud) => {
+            return Err(Error::input(format!(
+                "--baud {baud}: a device's UART takes {MIN_BAUD} to {MAX_BAUD}"
+            )))
+        }
+        Some(baud) => LineSpeed::Baud(baud),
+        None => LineSpeed::Fastest,
+    };
     let records = records::open(&args.records)?;
     let options = StationOptions {
         recipe,
         targets,
         station_id,
-        // Each device's port opens at the firmware's start-up rate and stays there (`--baud`'s
-        // negotiation is not used by the station yet).
+        // Each device's port opens at the firmware's start-up rate, then moves to `speed`.
         baud: crate::connect::DEFAULT_BAUD,
+        speed,
         timeout: global.timeout,
     };
     let labels: Vec<String> = options.targets.iter().map(Target::label).collect();
