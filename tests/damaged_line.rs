@@ -96,3 +96,167 @@ fn chained_modes_go_back_to_the_lost_chunk_and_stay_exact() {
     stream_is_exact(&sim, "encrypt", "cfb8", &[], 48 * 1024 + 3, 3);
     stream_is_exact(&sim, "decrypt", "cfb128", &[], 48 * 1024 + 7, 4);
 }
+
+/// The in-process virtual device behind a line that loses exactly one chosen frame: the `n`th
+/// `AesData` request (from 1) before it reaches the device, or the device's answer to it. It
+/// counts what the line carried.
+struct OneLoss {
+    device: ucrypto::transport::VirtualTransport,
+    answers: std::collections::VecDeque<u8>,
+    lose_request: Option<u32>,
+    lose_answer: Option<u32>,
+    aes_data: u32,
+    aes_starts: u32,
+    /// Input bytes carried in `AesData` requests.
+    carried: usize,
+}
+
+impl OneLoss {
+    fn new(lose_request: Option<u32>, lose_answer: Option<u32>) -> Self {
+        Self {
+            device: ucrypto::transport::VirtualTransport::new(
+                ucrypto_protocol::Chip::Esp32C3,
+                ucrypto_firmware::backend::software::Seed::Fixed(1),
+            ),
+            answers: Default::default(),
+            lose_request,
+            lose_answer,
+            aes_data: 0,
+            aes_starts: 0,
+            carried: 0,
+        }
+    }
+}
+
+impl ucrypto::transport::Transport for OneLoss {
+    fn write_all(&mut self, bytes: &[u8]) -> Result<(), ucrypto::TransportError> {
+        use ucrypto_protocol::{FrameDecoder, Request, RequestBody};
+        // The client writes one whole frame at a time.
+        let mut decoder: Box<FrameDecoder> = Box::new(FrameDecoder::new());
+        let (_, frame) = decoder.push(bytes);
+        let message = frame.expect("one frame").expect("a good frame");
+        let request: Request<'_> = postcard::from_bytes(message).expect("a request");
+        let mut nth = None;
+        match request.body {
+            RequestBody::AesData { data, .. } => {
+                self.aes_data += 1;
+                self.carried += data.len();
+                nth = Some(self.aes_data);
+            }
+            RequestBody::AesStart { .. } => self.aes_starts += 1,
+            _ => {}
+        }
+        if nth.is_some() && nth == self.lose_request {
+            return Ok(());
+        }
+        self.device.write_all(bytes)?;
+        let mut answer = vec![0; 8192];
+        let n = self.device.read(&mut answer, std::time::Duration::ZERO)?;
+        if nth.is_none() || nth != self.lose_answer {
+            self.answers.extend(&answer[..n]);
+        }
+        Ok(())
+    }
+
+    fn read(
+        &mut self,
+        buf: &mut [u8],
+        timeout: std::time::Duration,
+    ) -> Result<usize, ucrypto::TransportError> {
+        if self.answers.is_empty() {
+            std::thread::sleep(timeout);
+            return Ok(0);
+        }
+        let n = buf.len().min(self.answers.len());
+        for (dst, src) in buf.iter_mut().zip(self.answers.drain(..n)) {
+            *dst = src;
+        }
+        Ok(n)
+    }
+
+    fn discard_input(&mut self) -> Result<(), ucrypto::TransportError> {
+        self.answers.clear();
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        "sim behind a lossy line".into()
+    }
+}
+
+/// Streams 40 000 bytes (14 chunks of at most 3072) through `mode` on a line that loses one
+/// frame, checks the output against openssl, and returns the line's counts.
+fn stream_with_one_loss(mode: &str, line: OneLoss) -> OneLoss {
+    use ucrypto_protocol::{AesDirection, AesMode};
+    let plain = data(40_000, 5);
+    let (aes_mode, cipher) = match mode {
+        "ctr" => (AesMode::Ctr, "-aes-128-ctr"),
+        _ => (AesMode::Cbc, "-aes-128-cbc"),
+    };
+    let key = hex::decode(KEY).unwrap();
+    let iv: [u8; 16] = hex::decode(COUNTER).unwrap().try_into().unwrap();
+    let mut client =
+        ucrypto::Client::connect(line, std::time::Duration::from_secs(2)).expect("connects");
+    let job = ucrypto::aes_stream::AesJob {
+        direction: AesDirection::Encrypt,
+        mode: aes_mode,
+        key: &key,
+        iv: Some(iv),
+        pkcs7: false,
+        verify: true,
+    };
+    let mut output = Vec::new();
+    client
+        .aes_stream(
+            &job,
+            &mut &plain[..],
+            Some(plain.len() as u64),
+            &mut output,
+            &mut ucrypto::NoProgress,
+        )
+        .expect("the stream completes");
+    let mut args = vec!["enc", cipher, "-K", KEY, "-iv", COUNTER];
+    if mode == "cbc" {
+        args.push("-nopad");
+    }
+    assert!(
+        output == openssl_run(&args, &plain),
+        "{mode} output differs from openssl's"
+    );
+    std::mem::replace(client.transport_mut(), OneLoss::new(None, None))
+}
+
+#[test]
+fn a_lost_answer_costs_its_own_chunk_only() {
+    // Selective repeat (protocol section 7.1): the answers after the lost one are kept, the
+    // session goes back to the chunk's start, and only that chunk crosses the line again.
+    for mode in ["ctr", "cbc"] {
+        let line = stream_with_one_loss(mode, OneLoss::new(None, Some(3)));
+        assert_eq!(
+            line.carried,
+            40_000 + 3072,
+            "{mode}: the lost chunk alone again"
+        );
+        assert_eq!(line.aes_starts, 1, "{mode}: one session throughout");
+    }
+}
+
+#[test]
+fn a_lost_request_costs_its_own_chunk_in_ctr_and_the_window_behind_it_in_cbc() {
+    let ctr = stream_with_one_loss("ctr", OneLoss::new(Some(3), None));
+    assert_eq!(
+        ctr.carried,
+        40_000 + 3072,
+        "CTR: the lost chunk alone again"
+    );
+    assert_eq!(ctr.aes_starts, 1);
+    // CBC cannot go forward past the missing chunk: the three sent behind it are refused
+    // (OutOfSequence, the session unchanged) and go again after it.
+    let cbc = stream_with_one_loss("cbc", OneLoss::new(Some(3), None));
+    assert!(
+        cbc.carried > 40_000 + 3072 && cbc.carried <= 40_000 + 4 * 3072,
+        "CBC carried {} bytes",
+        cbc.carried
+    );
+    assert_eq!(cbc.aes_starts, 1, "CBC: one session throughout");
+}
