@@ -331,7 +331,16 @@ impl<'a> Script<'a> {
             Open::Aes { position, .. } => *position,
             _ => 0,
         };
-        let (id, offset) = self.chunk_target(flags, position, u64::wrapping_add);
+        let (id, mut offset) = self.chunk_target(flags, position, u64::wrapping_add);
+        // Sometimes back to an earlier chunk end, as a host does after a lost answer.
+        if flags & 0x20 != 0 {
+            let pick = usize::from(self.byte()) % MARKS;
+            if let Open::Aes { marks, .. } = &self.open {
+                if let Some((at, _)) = &marks[pick] {
+                    offset = *at;
+                }
+            }
+        }
         let data = self.bytes(len);
         let answer = self.call(RequestBody::AesData {
             session: id,
