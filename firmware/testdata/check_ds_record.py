@@ -3,13 +3,18 @@
 
 Usage: check_ds_record.py EFUSE_FILE PARTITION_FILE SLOT MAX_BITS [D_HEX]
 
-Reads the esp_secure_cert TLV entries of the partition (esp_secure_cert_mgr tlv_format.py:
-magic, flags, type, subtype, length, data padded to 16, zlib CRC-32 from 0xffffffff), takes the
-eFuse key K of KEY<SLOT> from the eFuse file (352 bytes, 11 blocks of 8 little-endian words),
-decrypts DS_DATA with AES-256-CBC under HMAC-SHA256(K, 0xFF*32) (Python's hmac and
-`cryptography`), and checks every field of Y || M || Rb || MD || M' || L || 0x08*8 as
-configure_ds.py computes them. Y must be D_HEX when given, else a working private exponent for
-the public key in the USER_DATA_1 entry. Prints "ok <bits> <n hex> <e>" or exits with 1.
+Finds the record's entries the way ESP-IDF's esp_secure_cert_mgr does (read from its source,
+srcs/esp_secure_cert_tlv_read.c: esp_secure_cert_find_tlv, esp_secure_cert_tlv_get_addr,
+esp_secure_cert_tlv_get_ds_ctx), not the way the Rust engine does: from the partition's start,
+entries are skipped by their length alone until the first word that is not the magic 0xBA5EBA11;
+the FIRST entry of the asked type and subtype is the answer, its CRC (zlib CRC-32 from
+0xffffffff over header, data and padding to 16) is checked, and a bad one is a failure, not a
+reason to look further. Then takes the eFuse key K of KEY<SLOT> from the eFuse file (352 bytes,
+11 blocks of 8 little-endian words), decrypts DS_DATA with AES-256-CBC under
+HMAC-SHA256(K, 0xFF*32) (Python's hmac and `cryptography`), and checks every field of
+Y || M || Rb || MD || M' || L || 0x08*8 as configure_ds.py computes them. Y must be D_HEX when
+given, else a working private exponent for the public key in the USER_DATA_1 entry. Prints
+"ok <bits> <n hex> <e>" or "FAIL: <why>" and exits with 1.
 """
 import hashlib
 import hmac
@@ -26,19 +31,32 @@ def fail(msg):
     sys.exit(1)
 
 
-def entries(part):
+MAGIC = 0xBA5EBA11
+DS_DATA, DS_CONTEXT, USER_DATA_1 = 3, 4, 51
+
+
+def find_tlv(part, typ, sub):
+    """The data of the first entry of `typ` and `sub`, or a failure."""
     off = 0
     while off + 12 <= len(part):
-        magic, flags, typ, sub, length = struct.unpack_from("<IB3xBBH", part, off)
-        if magic != 0xBA5EBA11:
+        magic, flags, t, s, length = struct.unpack_from("<IB3xBBH", part, off)
+        if magic != MAGIC:
             break
         pad = (16 - length % 16) % 16
-        body = part[off:off + 12 + length + pad]
-        (crc,) = struct.unpack_from("<I", part, off + 12 + length + pad)
-        if zlib.crc32(body, 0xFFFFFFFF) != crc:
-            fail(f"bad CRC at {off:#x}")
-        yield typ, sub, part[off + 12:off + 12 + length]
+        if t == typ and s == sub:
+            crc_end = off + 12 + length + pad
+            if crc_end + 4 > len(part):
+                fail(f"type {typ} subtype {sub}: runs past the partition")
+            (crc,) = struct.unpack_from("<I", part, crc_end)
+            if zlib.crc32(part[off:crc_end], 0xFFFFFFFF) != crc:
+                fail(f"type {typ} subtype {sub}: bad CRC at {off:#x}")
+            # esp_secure_cert_tlv_get_addr: flag bits 7..6 = 0b10 is HMAC-encrypted data, 0b01
+            # an HMAC-derived ECDSA key; either way not the bytes stored.
+            if flags & 0xC0 in (0x80, 0x40):
+                fail(f"type {typ} subtype {sub}: HMAC flags {flags:#x}")
+            return part[off + 12:off + 12 + length]
         off += 12 + length + pad + 4
+    fail(f"type {typ} subtype {sub}: not found")
 
 
 def main():
@@ -59,16 +77,17 @@ def main():
         fail("not write-protected")
     k = efuse[32 * (4 + slot):32 * (5 + slot)]
 
-    found = {typ: data for typ, sub, data in entries(part) if sub == slot}
-    if not {3, 4, 51} <= found.keys():
-        fail(f"entries {sorted(found)}")
-    ctx = found[4]
+    ds = find_tlv(part, DS_DATA, slot)
+    ctx = find_tlv(part, DS_CONTEXT, slot)
+    # esp_secure_cert_tlv_get_ds_ctx: the entry must be sizeof(esp_ds_data_ctx_t), 8 bytes on
+    # the 32-bit chips (a pointer, efuse_key_id, rsa_length_bits).
+    if len(ctx) != 8:
+        fail("DS_CONTEXT length")
     reserved, key_id, _, key_bits = struct.unpack("<IBBH", ctx)
     if reserved != 0 or key_id != slot:
         fail("DS_CONTEXT")
-    pub = load_der_public_key(found[51]).public_numbers()
+    pub = load_der_public_key(find_tlv(part, USER_DATA_1, slot)).public_numbers()
     n, e = pub.n, pub.e
-    ds = found[3]
     (length,) = struct.unpack_from("<i", ds, 0)
     iv, c = ds[4:20], ds[20:]
     num = max_bits // 8

@@ -7,8 +7,8 @@ use ucrypto_firmware::backend::software::Seed;
 use ucrypto_firmware::{Engine, SoftwareBackend};
 use ucrypto_protocol::frame::{encode_frame_vec, FRAME_CRC};
 use ucrypto_protocol::{
-    AesDirection, AesMode, Chip, FrameDecoder, Request, RequestBody, Response, ResponseBody,
-    MAX_FRAME_LEN,
+    AesDirection, AesMode, Chip, Command, ErrorCode, FrameDecoder, Request, RequestBody, Response,
+    ResponseBody, RsaPrivateKey, MAX_FRAME_LEN,
 };
 
 pub type Device = Engine<SoftwareBackend>;
@@ -16,31 +16,86 @@ pub type Device = Engine<SoftwareBackend>;
 thread_local! {
     /// One device per chip, kept from input to input: a new one runs its RSA and AES
     /// self-tests, which would take most of the time. Each input starts by ending any partial
-    /// frame and session (`Hello`); only session ids and random bytes carry over.
+    /// frame and session (`Hello`); only session ids, handles, the line rate and random bytes
+    /// carry over.
     pub static DEVICES: RefCell<Vec<Box<Device>>> = RefCell::new(
         Chip::ALL
             .iter()
             .map(|&chip| {
                 let backend = key_blocks_taken(SoftwareBackend::new(chip, Seed::Fixed(1)));
-                Box::new(Engine::new(backend))
+                let mut device = Box::new(Engine::new(backend));
+                slot_key_imported(&mut device);
+                device
             })
             .collect(),
     );
 }
 
-/// Gives every eFuse key block another purpose (4, an XTS-AES key), so device-key requests are
-/// refused at the slot checks: one RSA key generation takes seconds, too long for a fuzz input
-/// (the engine's own tests cover generation, import and the DS path).
+/// The device key in slot 0 of every chip with device keys: `keys/rsa1024-a.der`.
+pub const SLOT_KEY_DER: &[u8] = include_bytes!("../keys/rsa1024-a.der");
+
+/// Gives eFuse key blocks 1 to 5 another purpose (4, an XTS-AES key), so that with slot 0's key
+/// (below) no slot is free and every `KeyGenerate` and `KeyImport` is refused at the slot
+/// checks: one RSA key generation takes seconds, too long for a fuzz input, and a burn would
+/// change the device for the inputs after (the engine's own tests cover generation, import and
+/// the DS path).
 fn key_blocks_taken(mut backend: SoftwareBackend) -> SoftwareBackend {
     if let Some(hw) = backend.keys_mut() {
         let mut efuse = hw.efuse_bytes();
         // KEY_PURPOSE_0..1 are bits 24..31 of BLOCK0 word 2, KEY_PURPOSE_2..5 bits 0..15 of word 3.
-        efuse[8..12].copy_from_slice(&(0x44u32 << 24).to_le_bytes());
+        efuse[8..12].copy_from_slice(&(0x40u32 << 24).to_le_bytes());
         efuse[12..16].copy_from_slice(&0x4444u32.to_le_bytes());
         hw.load_efuse(&efuse)
             .expect("an eFuse image of the right size");
     }
     backend
+}
+
+/// Imports [`SLOT_KEY_DER`] into slot 0 where the chip has device keys, once per device.
+fn slot_key_imported(device: &mut Device) {
+    if !device.capabilities().supports(Command::DeviceKeys) {
+        return;
+    }
+    let fields = crt_fields(SLOT_KEY_DER);
+    let [n, e, d, p, q, dp, dq, qinv] = &fields;
+    let key = RsaPrivateKey {
+        n,
+        e,
+        d,
+        p,
+        q,
+        dp,
+        dq,
+        qinv,
+    };
+    let answer = call(device, &request(1, RequestBody::KeyImport { slot: 0, key }));
+    assert_eq!(
+        answer,
+        Answer::PublicKey(n.clone()),
+        "slot 0's key imported"
+    );
+}
+
+/// A PKCS#1 DER key's `n, e, d, p, q, dp, dq, qinv`, big-endian.
+pub fn crt_fields(der: &[u8]) -> [Vec<u8>; 8] {
+    use rsa::pkcs1::DecodeRsaPrivateKey;
+    use rsa::traits::{PrivateKeyParts, PublicKeyParts};
+    let key = rsa::RsaPrivateKey::from_pkcs1_der(der).expect("a valid key");
+    let [p, q] = key.primes() else {
+        panic!("two primes")
+    };
+    let qinv = key.qinv().unwrap().to_biguint().unwrap();
+    let be = |v: &rsa::BigUint| v.to_bytes_be();
+    [
+        be(key.n()),
+        be(key.e()),
+        be(key.d()),
+        be(p),
+        be(q),
+        be(key.dp().unwrap()),
+        be(key.dq().unwrap()),
+        be(&qinv),
+    ]
 }
 
 /// The device of chip number `chip` (any byte), with no partial frame and no session.
@@ -96,6 +151,11 @@ pub enum Answer {
 
 /// Sends one request; exactly one response comes back, with its sequence number.
 pub fn call(device: &mut Device, req: &Request<'_>) -> Answer {
+    call_coded(device, req).0
+}
+
+/// As [`call`], with the error's code when the answer is an error.
+pub fn call_coded(device: &mut Device, req: &Request<'_>) -> (Answer, Option<ErrorCode>) {
     let frame = encode_frame_vec(req).expect("a well-formed request fits a frame");
     let mut wire = Vec::new();
     device.receive(&frame, |f| wire.extend_from_slice(f));
@@ -105,7 +165,11 @@ pub fn call(device: &mut Device, req: &Request<'_>) -> Answer {
     let body = frame.expect("a frame").expect("a good frame");
     let response: Response = postcard::from_bytes(body).expect("a response");
     assert_eq!(response.seq, req.seq);
-    match response.body {
+    let code = match &response.body {
+        ResponseBody::Error(e) => Some(e.code),
+        _ => None,
+    };
+    let answer = match response.body {
         ResponseBody::Hello(_) => Answer::Hello,
         ResponseBody::Pong { nonce } => Answer::Pong(nonce),
         ResponseBody::Random { data } => Answer::Random(data.len()),
@@ -119,7 +183,8 @@ pub fn call(device: &mut Device, req: &Request<'_>) -> Answer {
         ResponseBody::KeyLoaded { handle } => Answer::KeyLoaded(handle),
         ResponseBody::KeyUnloaded => Answer::KeyUnloaded,
         ResponseBody::BaudSet { baud } => Answer::BaudSet(baud),
-    }
+    };
+    (answer, code)
 }
 
 /// The direction (bit 0) and mode (the bits above, modulo five) a byte of input picks.

@@ -1,25 +1,26 @@
 //! Fuzz bytes read as a script of well-formed requests to the virtual device: AES sessions in
-//! every mode and key size, hash sessions, signatures with real and damaged 1024-bit keys, and
-//! session ids and offsets that are sometimes wrong. Every answer is checked against a model of
-//! the session rules; every AES chunk against the host's AES and every signature against the
-//! host's RS256 verification.
+//! every mode and key size, hash sessions, signatures with real and damaged 1024-bit keys,
+//! device-key requests (slot 0 holds a key, no slot is free), loaded keys, `SetBaud`, and
+//! session ids, offsets, slots and handles that are sometimes wrong. Every answer is checked
+//! against a model of the session, slot and handle rules; every AES chunk against the host's AES
+//! and every signature against the host's RS256 verification.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rsa::pkcs1::DecodeRsaPrivateKey;
-use rsa::traits::{PrivateKeyParts, PublicKeyParts};
 use rsa::{BigUint, RsaPublicKey};
 use sha2::{Digest, Sha256};
 use ucrypto::verify::aes::AesReference;
 use ucrypto::verify::signature::check_rs256;
+use ucrypto_firmware::{Backend, ChipProfile};
 use ucrypto_protocol::{
-    AesDirection, AesMode, RequestBody, RsaPrivateKey, MAX_CHUNK_LEN, MAX_RANDOM_WORDS,
+    AesDirection, AesMode, Command, ErrorCode, RequestBody, RsaPrivateKey, ANY_SLOT, KEY_SLOTS,
+    MAX_BAUD, MAX_CHUNK_LEN, MAX_RANDOM_WORDS, MIN_BAUD,
 };
 
 #[path = "device.rs"]
 mod device;
 
-use device::{call, request, Answer, Device, DEVICES};
+use device::{call_coded, request, Answer, Device, DEVICES, SLOT_KEY_DER};
 
 thread_local! {
     static KEYS: Vec<KeyParts> = [
@@ -42,29 +43,15 @@ fuzz_target!(|data: &[u8]| {
 });
 
 /// A 1024-bit CRT key's components, big-endian.
+#[derive(Clone)]
 struct KeyParts {
     fields: [Vec<u8>; 8],
 }
 
 impl KeyParts {
     fn from_der(der: &[u8]) -> Self {
-        let key = rsa::RsaPrivateKey::from_pkcs1_der(der).expect("a valid key");
-        let [p, q] = key.primes() else {
-            panic!("two primes")
-        };
-        let qinv = key.qinv().unwrap().to_biguint().unwrap();
-        let be = |v: &BigUint| v.to_bytes_be();
         Self {
-            fields: [
-                be(key.n()),
-                be(key.e()),
-                be(key.d()),
-                be(p),
-                be(q),
-                be(key.dp().unwrap()),
-                be(key.dq().unwrap()),
-                be(&qinv),
-            ],
+            fields: device::crt_fields(der),
         }
     }
 
@@ -173,6 +160,13 @@ impl Open {
     }
 }
 
+/// The key the model expects loaded (`LoadKey`) under `handle`.
+struct Loaded {
+    handle: u32,
+    key: KeyParts,
+    intact: bool,
+}
+
 /// Fuzz bytes read as a script of requests.
 struct Script<'a> {
     device: &'a mut Device,
@@ -183,6 +177,15 @@ struct Script<'a> {
     last_id: u32,
     seq: u32,
     signatures: u32,
+    loaded: Option<Loaded>,
+    /// The last handle the device gave (loaded or since unloaded), for requests naming one.
+    last_handle: u32,
+    /// Slot 0's key where the chip has device keys (device.rs); every other slot is taken.
+    slot_key: Option<KeyParts>,
+    /// The line rate the device should keep.
+    baud: u32,
+    /// The largest key the chip's DS peripheral takes.
+    ds_max_bits: u16,
 }
 
 /// Signatures per input: each is two 512-bit exponentiations and a check, most of the time
@@ -191,6 +194,14 @@ const MAX_SIGNATURES: u32 = 1;
 
 impl<'a> Script<'a> {
     fn new(device: &'a mut Device, keys: &'a [KeyParts], input: &'a [u8]) -> Self {
+        let slot_key = device
+            .capabilities()
+            .supports(Command::DeviceKeys)
+            .then(|| KeyParts::from_der(SLOT_KEY_DER));
+        let baud = device.line_baud();
+        let ds_max_bits = ChipProfile::of(device.backend().chip())
+            .ds_max_bits
+            .unwrap_or(0);
         Self {
             device,
             keys,
@@ -199,6 +210,11 @@ impl<'a> Script<'a> {
             last_id: 0,
             seq: 1,
             signatures: 0,
+            loaded: None,
+            last_handle: 0,
+            slot_key,
+            baud,
+            ds_max_bits,
         }
     }
 
@@ -226,12 +242,17 @@ impl<'a> Script<'a> {
     }
 
     fn call(&mut self, body: RequestBody<'_>) -> Answer {
+        self.call_coded(body).0
+    }
+
+    /// As `call`, with the error's code when the answer is an error.
+    fn call_coded(&mut self, body: RequestBody<'_>) -> (Answer, Option<ErrorCode>) {
         self.seq += 1;
-        let answer = call(self.device, &request(self.seq, body));
+        let (answer, code) = call_coded(self.device, &request(self.seq, body));
         if let Answer::Started(id) = answer {
             self.last_id = id;
         }
-        answer
+        (answer, code)
     }
 
     /// The session id a request names: usually the last one given, sometimes another.
@@ -257,7 +278,7 @@ impl<'a> Script<'a> {
 
     fn run(mut self) {
         while !self.input.is_empty() {
-            match self.byte() % 8 {
+            match self.byte() % 12 {
                 0 => self.aes_start(),
                 1 => self.aes_data(),
                 2 => self.hash_start(),
@@ -265,7 +286,11 @@ impl<'a> Script<'a> {
                 4 => self.sign_hashed(),
                 5 => self.sign_digest(),
                 6 => self.end_session(),
-                _ => self.misc(),
+                7 => self.misc(),
+                8 => self.slot_request(),
+                9 => self.load_key(),
+                10 => self.sign_loaded(),
+                _ => self.unload_key(),
             }
         }
     }
@@ -546,15 +571,19 @@ impl<'a> Script<'a> {
 
     fn misc(&mut self) {
         let flags = self.byte();
-        match flags % 3 {
+        match flags % 4 {
             0 => {
                 assert_eq!(self.call(RequestBody::Hello), Answer::Hello);
+                // A new connection: no session, no loaded key; the line rate stays.
                 self.open = Open::None;
+                self.loaded = None;
+                assert_eq!(self.device.line_baud(), self.baud);
             }
             1 => {
                 let nonce = u32::from(self.u16()) << 8 | u32::from(flags);
                 assert_eq!(self.call(RequestBody::Ping { nonce }), Answer::Pong(nonce));
             }
+            3 => self.set_baud(flags),
             _ => {
                 let words = self.u16() % (MAX_RANDOM_WORDS + 8);
                 let answer = self.call(RequestBody::Random { words });
@@ -565,5 +594,349 @@ impl<'a> Script<'a> {
                 }
             }
         }
+    }
+
+    /// Whether the chip serves device keys (then slot 0 holds `slot_key`).
+    fn device_keys(&self) -> bool {
+        self.slot_key.is_some()
+    }
+
+    /// A slot: usually 0 (the key), sometimes another (taken), `ANY_SLOT` or out of range.
+    fn slot(&mut self) -> u8 {
+        match self.byte() {
+            0..=127 => 0,
+            b @ 128..=199 => b % KEY_SLOTS as u8,
+            200..=229 => ANY_SLOT,
+            b => b % 32,
+        }
+    }
+
+    /// The code the slot checks answer for `slot` on this device, or `None` for slot 0's key.
+    fn slot_refusal(&self, slot: u8) -> Option<ErrorCode> {
+        if !self.device_keys() {
+            Some(ErrorCode::Unsupported)
+        } else if usize::from(slot) >= KEY_SLOTS {
+            Some(ErrorCode::BadArgument)
+        } else if slot != 0 {
+            Some(ErrorCode::NoKey)
+        } else {
+            None
+        }
+    }
+
+    /// Whether one more signature fits this input's budget (counted when it does).
+    fn may_sign(&mut self) -> bool {
+        if self.signatures >= MAX_SIGNATURES {
+            return false;
+        }
+        self.signatures += 1;
+        true
+    }
+
+    /// `KeyGenerate`, `KeyImport`, `PublicKey`, `SignDigestSlot`, `SignSlot`.
+    fn slot_request(&mut self) {
+        match self.byte() % 5 {
+            0 => self.key_generate(),
+            1 => self.key_import(),
+            2 => self.public_key(),
+            3 => self.sign_digest_slot(),
+            _ => self.sign_slot(),
+        }
+    }
+
+    /// Always refused here (no slot is free), before any key is generated; the port's session
+    /// ends whatever the answer.
+    fn key_generate(&mut self) {
+        let slot = self.slot();
+        const BITS: [u16; 6] = [1024, 2048, 3072, 4096, 512, 1536];
+        let pick = self.byte();
+        let bits = match BITS.get(usize::from(pick % 8)) {
+            Some(&bits) => bits,
+            None => self.u16(),
+        };
+        let (answer, code) = self.call_coded(RequestBody::KeyGenerate { slot, bits });
+        self.open = Open::None;
+        assert_eq!(answer, Answer::Error);
+        // The order of the checks: device keys, size (above the chip's DS peripheral, then one
+        // ESP-IDF's DS driver does not take), then the slot.
+        let expected = if !self.device_keys() || bits > self.ds_max_bits {
+            ErrorCode::Unsupported
+        } else if ![1024, 2048, 3072, 4096].contains(&bits) {
+            ErrorCode::BadArgument
+        } else if slot == ANY_SLOT {
+            ErrorCode::NoFreeKeyBlock
+        } else if usize::from(slot) >= KEY_SLOTS {
+            ErrorCode::BadArgument
+        } else {
+            ErrorCode::SlotUsed
+        };
+        assert_eq!(code, Some(expected), "KeyGenerate slot {slot} bits {bits}");
+    }
+
+    fn key_import(&mut self) {
+        let slot = self.slot();
+        let (key, intact) = self.key();
+        let (answer, code) = self.call_coded(RequestBody::KeyImport {
+            slot,
+            key: key.as_request(),
+        });
+        self.open = Open::None;
+        assert_eq!(answer, Answer::Error, "a burn: no slot is free");
+        let expected = if !self.device_keys() {
+            Some(ErrorCode::Unsupported)
+        } else if slot != ANY_SLOT && usize::from(slot) >= KEY_SLOTS {
+            Some(ErrorCode::BadArgument)
+        } else if !intact {
+            None
+        } else if slot == ANY_SLOT {
+            Some(ErrorCode::NoFreeKeyBlock)
+        } else {
+            Some(ErrorCode::SlotUsed)
+        };
+        if expected.is_some() {
+            assert_eq!(code, expected, "KeyImport slot {slot}");
+        }
+    }
+
+    fn public_key(&mut self) {
+        let slot = self.slot();
+        let (answer, code) = self.call_coded(RequestBody::PublicKey { slot });
+        match self.slot_refusal(slot) {
+            Some(refusal) => assert_eq!(code, Some(refusal), "PublicKey slot {slot}"),
+            None => {
+                let n = self.slot_key.as_ref().unwrap().fields[0].clone();
+                assert_eq!(answer, Answer::PublicKey(n));
+            }
+        }
+    }
+
+    fn sign_digest_slot(&mut self) {
+        let slot = self.slot();
+        let digest: [u8; 32] = self.bytes(32).try_into().unwrap();
+        let refusal = self.slot_refusal(slot);
+        if refusal.is_none() && !self.may_sign() {
+            return;
+        }
+        let (answer, code) = self.call_coded(RequestBody::SignDigestSlot { digest, slot });
+        match refusal {
+            Some(refusal) => assert_eq!(code, Some(refusal), "SignDigestSlot slot {slot}"),
+            None => self.check_slot_signature(answer, &digest),
+        }
+    }
+
+    /// A hash session finished with the slot's key: the session rules of `SignHashed`, then
+    /// the slot's.
+    fn sign_slot(&mut self) {
+        let flags = self.byte();
+        let slot = self.slot();
+        let id = self.session_id(flags);
+        let received = match &self.open {
+            Open::Hash { received, .. } => *received,
+            _ => 0,
+        };
+        let length = if flags & 0x40 != 0 {
+            received ^ 1
+        } else {
+            received
+        };
+        let named = self.open.id() == Some(id);
+        let hashed =
+            named && matches!(&self.open, Open::Hash { received, .. } if *received == length);
+        let refusal = self.slot_refusal(slot);
+        if hashed && refusal.is_none() && !self.may_sign() {
+            return;
+        }
+        let (answer, code) = self.call_coded(RequestBody::SignSlot {
+            session: id,
+            length,
+            slot,
+        });
+        // The session named ends, whatever its kind and the outcome.
+        let open = if named {
+            std::mem::replace(&mut self.open, Open::None)
+        } else {
+            Open::None
+        };
+        let Open::Hash { hasher, .. } = open else {
+            return assert_eq!(code, Some(ErrorCode::NoSession));
+        };
+        if !hashed {
+            return assert_eq!(code, Some(ErrorCode::BadArgument));
+        }
+        match refusal {
+            Some(refusal) => assert_eq!(code, Some(refusal), "SignSlot slot {slot}"),
+            None => {
+                let digest: [u8; 32] = hasher.finalize().into();
+                self.check_slot_signature(answer, &digest);
+            }
+        }
+    }
+
+    /// A signature by slot 0's key (through the virtual DS peripheral) verifies with its public
+    /// half; the device never refuses it.
+    fn check_slot_signature(&self, answer: Answer, digest: &[u8; 32]) {
+        let Answer::Signature(sig) = answer else {
+            panic!("slot 0 refused to sign: {answer:?}")
+        };
+        let public = self.slot_key.as_ref().unwrap().public().unwrap();
+        check_rs256(&public, digest, &sig).expect("the slot's signature verifies");
+    }
+
+    /// The handle a request names: usually the last one given (loaded, or unloaded since, or
+    /// from before a `Hello`), sometimes another.
+    fn handle(&mut self, flags: u8) -> u32 {
+        match flags >> 6 {
+            0 | 1 => self.last_handle,
+            2 => self.last_handle ^ u32::from(self.byte() | 1),
+            _ => 0,
+        }
+    }
+
+    /// Whether `handle` names the loaded key.
+    fn is_loaded(&self, handle: u32) -> bool {
+        self.loaded.as_ref().is_some_and(|l| l.handle == handle)
+    }
+
+    fn load_key(&mut self) {
+        let (key, intact) = self.key();
+        let (answer, _) = self.call_coded(RequestBody::LoadKey {
+            key: key.as_request(),
+        });
+        // A load replaces the key loaded before, and a refused one leaves none.
+        self.loaded = None;
+        match answer {
+            Answer::KeyLoaded(handle) => {
+                assert_ne!(handle, 0, "handles are never 0");
+                assert_ne!(handle, self.last_handle, "a new handle for each load");
+                self.last_handle = handle;
+                self.loaded = Some(Loaded {
+                    handle,
+                    key,
+                    intact,
+                });
+            }
+            other => {
+                assert!(!intact, "a good key refused: {other:?}");
+                assert_eq!(other, Answer::Error);
+            }
+        }
+    }
+
+    /// `SignDigestLoaded` or `SignHashedLoaded`.
+    fn sign_loaded(&mut self) {
+        let flags = self.byte();
+        let handle = self.handle(flags);
+        if flags & 1 == 0 {
+            self.sign_digest_loaded(handle);
+        } else {
+            self.sign_hashed_loaded(flags, handle);
+        }
+    }
+
+    fn sign_digest_loaded(&mut self, handle: u32) {
+        let digest: [u8; 32] = self.bytes(32).try_into().unwrap();
+        let loaded = self.is_loaded(handle);
+        if loaded && !self.may_sign() {
+            return;
+        }
+        let (answer, code) = self.call_coded(RequestBody::SignDigestLoaded { handle, digest });
+        if !loaded {
+            return assert_eq!(code, Some(ErrorCode::NoKey), "handle {handle}");
+        }
+        self.check_loaded_signature(answer, &digest);
+    }
+
+    fn sign_hashed_loaded(&mut self, flags: u8, handle: u32) {
+        // Bit 4 names another session, whatever the handle (bits 7..6).
+        let id = self.session_id(flags << 3);
+        let received = match &self.open {
+            Open::Hash { received, .. } => *received,
+            _ => 0,
+        };
+        let length = if flags & 0x20 != 0 {
+            received ^ 1
+        } else {
+            received
+        };
+        let named = self.open.id() == Some(id);
+        let hashed =
+            named && matches!(&self.open, Open::Hash { received, .. } if *received == length);
+        let loaded = self.is_loaded(handle);
+        if hashed && loaded && !self.may_sign() {
+            return;
+        }
+        let (answer, code) = self.call_coded(RequestBody::SignHashedLoaded {
+            handle,
+            session: id,
+            length,
+        });
+        // The session named ends, whatever its kind and the outcome.
+        let open = if named {
+            std::mem::replace(&mut self.open, Open::None)
+        } else {
+            Open::None
+        };
+        // An unknown handle is the answer even when the session is also wrong.
+        if !loaded {
+            return assert_eq!(code, Some(ErrorCode::NoKey), "handle {handle}");
+        }
+        let Open::Hash { hasher, .. } = open else {
+            return assert_eq!(code, Some(ErrorCode::NoSession));
+        };
+        if !hashed {
+            return assert_eq!(code, Some(ErrorCode::BadArgument));
+        }
+        let digest: [u8; 32] = hasher.finalize().into();
+        self.check_loaded_signature(answer, &digest);
+    }
+
+    /// A signature by the loaded key verifies with its public half; an intact key never fails.
+    fn check_loaded_signature(&mut self, answer: Answer, digest: &[u8; 32]) {
+        let Loaded { key, intact, .. } = self.loaded.as_ref().unwrap();
+        let (key, intact) = (key.clone(), *intact);
+        // `signed` counts the signature itself.
+        self.signatures -= 1;
+        self.signed(answer, &key, intact, digest);
+    }
+
+    fn unload_key(&mut self) {
+        let flags = self.byte();
+        let handle = self.handle(flags);
+        let (answer, code) = self.call_coded(RequestBody::UnloadKey { handle });
+        if self.is_loaded(handle) {
+            assert_eq!(answer, Answer::KeyUnloaded);
+            self.loaded = None;
+        } else {
+            // A handle from before an `UnloadKey`, a `Hello` or another `LoadKey` is refused,
+            // and the loaded key stays.
+            assert_eq!(code, Some(ErrorCode::NoKey), "handle {handle}");
+        }
+    }
+
+    /// `SetBaud`: taken from 9,600 to 5,000,000 and answered with the rate; otherwise
+    /// `BadArgument` and the rate stays.
+    fn set_baud(&mut self, flags: u8) {
+        const EDGES: [u32; 8] = [
+            MIN_BAUD,
+            MIN_BAUD - 1,
+            MAX_BAUD,
+            MAX_BAUD + 1,
+            115_200,
+            921_600,
+            0,
+            u32::MAX,
+        ];
+        let baud = match EDGES.get(usize::from(flags >> 2) % 16) {
+            Some(&baud) => baud,
+            None => u32::from_le_bytes(self.bytes(4).try_into().unwrap()),
+        };
+        let (answer, code) = self.call_coded(RequestBody::SetBaud { baud });
+        if (MIN_BAUD..=MAX_BAUD).contains(&baud) {
+            assert_eq!(answer, Answer::BaudSet(baud));
+            self.baud = baud;
+        } else {
+            assert_eq!(code, Some(ErrorCode::BadArgument), "baud {baud}");
+        }
+        assert_eq!(self.device.line_baud(), self.baud);
     }
 }

@@ -44,6 +44,8 @@ pub enum BurnFault {
     LoseReadProtection,
     /// Flash writes fail (the record cannot be stored).
     FlashWrite,
+    /// This many more flash writes succeed, then they fail (a record cut short by a reset).
+    FlashWriteAfter(u32),
 }
 
 /// The eFuse blocks, the flash image and the DS peripheral of a virtual device.
@@ -198,8 +200,14 @@ impl KeyHardware for VirtualKeyHardware {
     }
 
     fn record_write(&mut self, offset: usize, data: &[u8]) -> Result<(), BackendError> {
-        if self.fault == Some(BurnFault::FlashWrite) {
-            return Err(BackendError::Hardware);
+        match self.fault {
+            Some(BurnFault::FlashWrite | BurnFault::FlashWriteAfter(0)) => {
+                return Err(BackendError::Hardware)
+            }
+            Some(BurnFault::FlashWriteAfter(n)) => {
+                self.fault = Some(BurnFault::FlashWriteAfter(n - 1))
+            }
+            _ => {}
         }
         let end = offset
             .checked_add(data.len())

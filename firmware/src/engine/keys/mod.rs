@@ -300,11 +300,16 @@ fn store<'d, B: Backend>(
 
     // The record must have room on erased flash before anything is burned.
     let hw = backend.key_hardware().ok_or(NO_KEYS)?;
-    if !record::has_room(hw, record::record_len(block.c_len, spki_len)).unwrap_or(false) {
-        return Err((
+    match record::room(hw, slot, record::record_len(block.c_len, spki_len)) {
+        Ok(record::Room::Yes) => {}
+        Ok(record::Room::SlotHasEntries) => return Err((
+            ErrorCode::StorageFailed,
+            "the esp_secure_cert partition already has entries for this slot (erase it to reuse the slot): nothing was burned",
+        )),
+        _ => return Err((
             ErrorCode::StorageFailed,
             "no erased room for the key record in the esp_secure_cert partition: nothing was burned",
-        ));
+        )),
     }
 
     // The burn: key block first, then purpose and protection in one BLOCK0 write.

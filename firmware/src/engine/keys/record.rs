@@ -4,7 +4,9 @@
 //! Each entry: `magic 0xBA5EBA11 (u32 LE) | flags u8 | 3 reserved | type u8 | subtype u8 |
 //! length u16 LE | data | zero padding to 16 bytes | CRC-32 (u32 LE)`, the CRC being zlib's
 //! `crc32(header ‖ data ‖ padding, 0xffffffff)`. Entries follow each other from the partition's
-//! start; the first word that is not the magic ends the list. A slot's record is three entries
+//! start; the first word that is not the magic ends the list. Reading follows esp_secure_cert_mgr
+//! (`srcs/esp_secure_cert_tlv_read.c`): the first entry of a type and subtype is the one, and a
+//! slot never gets a second record (docs/keys.md, "The flash record"). A slot's record is three entries
 //! with `subtype` = slot: `DS_DATA` (type 3: `L` as i32, IV, ciphertext), `DS_CONTEXT` (type 4:
 //! 4 zero bytes, eFuse key id, 0, key bits as u16) and `USER_DATA_1` (type 51: the public key's
 //! DER `SubjectPublicKeyInfo`, which the DS block does not give in the clear).
@@ -61,69 +63,116 @@ fn padded(len: usize) -> usize {
     len.div_ceil(16) * 16
 }
 
-/// Walks the entries; calls `visit(offset of data, type, subtype, length)` for each entry with
-/// a good CRC. Returns the offset just past the last entry (where the next one goes).
-fn walk(
-    hw: &mut dyn KeyHardware,
-    mut visit: impl FnMut(&mut dyn KeyHardware, usize, u8, u8, usize),
-) -> Result<usize, BackendError> {
-    let end = hw.record_partition_len();
-    let mut offset = 0;
-    let mut chunk = [0u8; 64];
-    while offset + HEADER_LEN + 4 <= end {
-        let mut header = [0u8; HEADER_LEN];
-        hw.record_read(offset, &mut header)?;
-        if u32::from_le_bytes([header[0], header[1], header[2], header[3]]) != MAGIC {
-            break;
-        }
-        let (kind, subtype) = (header[8], header[9]);
-        let len = usize::from(u16::from_le_bytes([header[10], header[11]]));
-        let total = HEADER_LEN + padded(len) + 4;
-        if offset + total > end {
-            break;
-        }
-        let mut digest = CRC.digest();
-        digest.update(&header);
-        let mut at = offset + HEADER_LEN;
-        let body_end = at + padded(len);
-        while at < body_end {
-            let n = chunk.len().min(body_end - at);
-            hw.record_read(at, &mut chunk[..n])?;
-            digest.update(&chunk[..n]);
-            at += n;
-        }
-        let mut crc = [0u8; 4];
-        hw.record_read(body_end, &mut crc)?;
-        if digest.finalize() == u32::from_le_bytes(crc) {
-            visit(hw, offset + HEADER_LEN, kind, subtype, len);
-        }
-        offset += total;
-    }
-    Ok(offset)
+/// An entry's header as found in the list.
+struct Header {
+    /// Offset of the entry (its magic) in the partition.
+    offset: usize,
+    flags: u8,
+    kind: u8,
+    subtype: u8,
+    len: usize,
 }
 
-/// Reads `slot`'s record; `Ok(false)` when it has none (or a part is missing or damaged). The
-/// last good entry of each kind counts, so a record written again later wins.
+impl Header {
+    /// Bytes the whole entry takes: header, data, padding, CRC.
+    fn total(&self) -> usize {
+        HEADER_LEN + padded(self.len) + 4
+    }
+}
+
+/// The entry at `offset`, or `None` where the list ends: a first word that is not the magic, as
+/// esp_secure_cert_mgr decides, or an entry that would run past the partition (where
+/// esp_secure_cert_mgr would read on past it).
+fn header_at(hw: &mut dyn KeyHardware, offset: usize) -> Result<Option<Header>, BackendError> {
+    let end = hw.record_partition_len();
+    if offset + HEADER_LEN + 4 > end {
+        return Ok(None);
+    }
+    let mut h = [0u8; HEADER_LEN];
+    hw.record_read(offset, &mut h)?;
+    if u32::from_le_bytes([h[0], h[1], h[2], h[3]]) != MAGIC {
+        return Ok(None);
+    }
+    let header = Header {
+        offset,
+        flags: h[4],
+        kind: h[8],
+        subtype: h[9],
+        len: usize::from(u16::from_le_bytes([h[10], h[11]])),
+    };
+    Ok((offset + header.total() <= end).then_some(header))
+}
+
+/// Visits the entries in order, skipping from one to the next by their lengths alone (no CRC is
+/// checked on the way, as esp_secure_cert_mgr walks); stops early when `visit` returns `true`.
+/// Returns the entry `visit` stopped at, or `None` and the offset where the list ends.
+fn walk(
+    hw: &mut dyn KeyHardware,
+    mut visit: impl FnMut(&Header) -> bool,
+) -> Result<(Option<Header>, usize), BackendError> {
+    let mut offset = 0;
+    while let Some(header) = header_at(hw, offset)? {
+        if visit(&header) {
+            return Ok((Some(header), offset));
+        }
+        offset += header.total();
+    }
+    Ok((None, offset))
+}
+
+/// Whether the CRC of `header`'s entry is right: zlib's CRC-32 of header, data and padding as
+/// they are in flash.
+fn crc_ok(hw: &mut dyn KeyHardware, header: &Header) -> Result<bool, BackendError> {
+    let mut digest = CRC.digest();
+    let mut chunk = [0u8; 64];
+    let mut at = header.offset;
+    let body_end = at + HEADER_LEN + padded(header.len);
+    while at < body_end {
+        let n = chunk.len().min(body_end - at);
+        hw.record_read(at, &mut chunk[..n])?;
+        digest.update(&chunk[..n]);
+        at += n;
+    }
+    let mut crc = [0u8; 4];
+    hw.record_read(body_end, &mut crc)?;
+    Ok(digest.finalize() == u32::from_le_bytes(crc))
+}
+
+/// esp_secure_cert_mgr's `esp_secure_cert_find_tlv` followed by `esp_secure_cert_tlv_get_addr`:
+/// the FIRST entry of `kind` and `subtype`; `(offset of its data, length)` if its CRC is right
+/// and its data is stored in the clear, `None` otherwise. A damaged or HMAC-flagged first entry
+/// is not passed over for a later one: ESP-IDF would not, and the engine must find what an
+/// ESP-IDF application on the same chip finds.
+fn find(
+    hw: &mut dyn KeyHardware,
+    kind: u8,
+    subtype: u8,
+) -> Result<Option<(usize, usize)>, BackendError> {
+    let (Some(header), _) = walk(hw, |h| h.kind == kind && h.subtype == subtype)? else {
+        return Ok(None);
+    };
+    // Flag bits 7..6 = 0b10 (HMAC-encrypted) or 0b01 (HMAC-derived key): ESP-IDF hands out
+    // something else than the stored bytes.
+    let hmac_scheme = matches!(header.flags & 0xc0, 0x80 | 0x40);
+    if hmac_scheme || !crc_ok(hw, &header)? {
+        return Ok(None);
+    }
+    Ok(Some((header.offset + HEADER_LEN, header.len)))
+}
+
+/// Reads `slot`'s record as ESP-IDF would: the first entry of each kind with `subtype` = slot;
+/// `Ok(false)` when a part is missing, damaged or not of our shape.
 pub(crate) fn read(
     hw: &mut dyn KeyHardware,
     slot: u8,
     max_c_len: usize,
     out: &mut SlotRecord,
 ) -> Result<bool, BackendError> {
-    let (mut data, mut context, mut key) = (None, None, None);
-    walk(hw, |_, at, kind, subtype, len| {
-        if subtype == slot {
-            match kind {
-                TYPE_DS_DATA => data = Some((at, len)),
-                TYPE_DS_CONTEXT => context = Some((at, len)),
-                TYPE_PUBLIC_KEY => key = Some((at, len)),
-                _ => {}
-            }
-        }
-    })?;
-    let (Some((data_at, data_len)), Some((context_at, 8)), Some((key_at, key_len))) =
-        (data, context, key)
-    else {
+    let (Some((data_at, data_len)), Some((context_at, 8)), Some((key_at, key_len))) = (
+        find(hw, TYPE_DS_DATA, slot)?,
+        find(hw, TYPE_DS_CONTEXT, slot)?,
+        find(hw, TYPE_PUBLIC_KEY, slot)?,
+    ) else {
         return Ok(false);
     };
     if data_len != 4 + 16 + max_c_len || max_c_len > DS_MAX_C_LEN || key_len > MAX_SPKI_LEN {
@@ -152,13 +201,32 @@ pub(crate) fn record_len(c_len: usize, spki_len: usize) -> usize {
     entry(4 + 16 + c_len) + entry(8) + entry(spki_len)
 }
 
-/// Whether a record of `len` bytes fits after the existing entries on erased flash (`0xFF`):
-/// checked before a burn, so a key is never burned without room for its record.
-pub(crate) fn has_room(hw: &mut dyn KeyHardware, len: usize) -> Result<bool, BackendError> {
-    let start = walk(hw, |_, _, _, _, _| {})?;
-    let end = match start.checked_add(len) {
+/// Whether a new record for a slot can be appended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Room {
+    Yes,
+    /// The partition already has an entry of the record's kinds for this slot (a record from
+    /// another chip's flash, an older image, or a half-written one): ESP-IDF's reader stops at
+    /// the first, so a second record would never be read.
+    SlotHasEntries,
+    /// Not enough erased (`0xFF`) bytes after the last entry.
+    Full,
+}
+
+/// Checked before a burn, so a key is never burned without a place for its record: no entry
+/// of the record's kinds with `subtype` = slot yet (good or damaged; esp_secure_cert_mgr's
+/// writer likewise refuses a type and subtype that exists), and `len` erased bytes after the
+/// list plus one erased word to end it inside the partition.
+pub(crate) fn room(hw: &mut dyn KeyHardware, slot: u8, len: usize) -> Result<Room, BackendError> {
+    let (taken, start) = walk(hw, |h| {
+        h.subtype == slot && matches!(h.kind, TYPE_DS_DATA | TYPE_DS_CONTEXT | TYPE_PUBLIC_KEY)
+    })?;
+    if taken.is_some() {
+        return Ok(Room::SlotHasEntries);
+    }
+    let end = match start.checked_add(len + 4) {
         Some(end) if end <= hw.record_partition_len() => end,
-        _ => return Ok(false),
+        _ => return Ok(Room::Full),
     };
     let mut chunk = [0u8; 64];
     let mut at = start;
@@ -166,14 +234,14 @@ pub(crate) fn has_room(hw: &mut dyn KeyHardware, len: usize) -> Result<bool, Bac
         let n = chunk.len().min(end - at);
         hw.record_read(at, &mut chunk[..n])?;
         if chunk[..n].iter().any(|&b| b != 0xff) {
-            return Ok(false);
+            return Ok(Room::Full);
         }
         at += n;
     }
-    Ok(true)
+    Ok(Room::Yes)
 }
 
-/// Appends `slot`'s record after the existing entries.
+/// Appends `slot`'s record where the list ends.
 pub(crate) fn append(
     hw: &mut dyn KeyHardware,
     slot: u8,
@@ -181,7 +249,7 @@ pub(crate) fn append(
     bits: u16,
     spki: &[u8],
 ) -> Result<(), BackendError> {
-    let mut offset = walk(hw, |_, _, _, _, _| {})?;
+    let (_, mut offset) = walk(hw, |_| false)?;
     let rsa_length = block.rsa_length.to_le_bytes();
     let data: [&[u8]; 3] = [&rsa_length, &block.iv, block.ciphertext()];
     let bits = bits.to_le_bytes();
@@ -197,7 +265,9 @@ pub(crate) fn append(
     Ok(())
 }
 
-/// Writes one entry whose data is `parts` joined at `offset`; returns the offset after it.
+/// Writes one entry whose data is `parts` joined at `offset`; returns the offset after it. The
+/// magic goes last: until it is programmed the word reads erased, so an entry cut short by a
+/// reset or a failed write is past the end of the list for every reader.
 fn write_entry(
     hw: &mut dyn KeyHardware,
     offset: usize,
@@ -217,7 +287,7 @@ fn write_entry(
     header[10..].copy_from_slice(&(len as u16).to_le_bytes());
     let mut digest = CRC.digest();
     digest.update(&header);
-    hw.record_write(offset, &header)?;
+    hw.record_write(offset + 4, &header[4..])?;
     let mut at = offset + HEADER_LEN;
     for part in parts {
         digest.update(part);
@@ -230,6 +300,7 @@ fn write_entry(
     hw.record_write(at, &padding[..pad])?;
     at += pad;
     hw.record_write(at, &digest.finalize().to_le_bytes())?;
+    hw.record_write(offset, &header[..4])?;
     Ok(at + 4)
 }
 
@@ -241,5 +312,24 @@ mod tests {
     fn crc_is_zlibs_started_from_all_ones() {
         // Python: zlib.crc32(b"123456789", 0xffffffff) == 0xd202d277
         assert_eq!(CRC.checksum(b"123456789"), 0xd202_d277);
+    }
+
+    #[test]
+    fn an_entry_with_hmac_flags_is_not_plain_data() {
+        use crate::backend::virtual_keys::VirtualKeyHardware;
+        for (flags, plain) in [(0x00, true), (0x08, true), (0x80, false), (0x40, false)] {
+            let mut hw = VirtualKeyHardware::new();
+            write_entry(&mut hw, 0, TYPE_DS_CONTEXT, 1, &[&[7; 8]]).unwrap();
+            // The flags byte set, and the CRC made right again (over header and data).
+            let mut entry = [0u8; 32];
+            hw.record_read(0, &mut entry).unwrap();
+            entry[4] = flags;
+            let crc = CRC.checksum(&entry[..28]).to_le_bytes();
+            entry[28..].copy_from_slice(&crc);
+            let mut fresh = VirtualKeyHardware::new();
+            fresh.record_write(0, &entry).unwrap();
+            let found = find(&mut fresh, TYPE_DS_CONTEXT, 1).unwrap();
+            assert_eq!(found, plain.then_some((12, 8)), "flags {flags:#x}");
+        }
     }
 }

@@ -3,6 +3,7 @@
 //! signatures against those Python's `cryptography` made with the same keys.
 use std::format;
 use std::string::String;
+use std::vec;
 use std::vec::Vec;
 
 use sha2::{Digest, Sha256};
@@ -73,8 +74,15 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// Writes the virtual device's eFuse file and key partition, runs the Python check on `slot`
-/// and returns its output line.
+/// (ESP-IDF's way of finding the entries) and returns its output line.
 fn python_check(engine: &Device, slot: u8, d: Option<&[u8]>) -> String {
+    let (ok, text) = python_run(engine, slot, d);
+    assert!(ok, "{text}");
+    text
+}
+
+/// The Python check's verdict and output, for a record it may refuse.
+fn python_run(engine: &Device, slot: u8, d: Option<&[u8]>) -> (bool, String) {
     let keys = engine.backend().keys().unwrap();
     let dir = std::env::temp_dir().join(format!(
         "ucrypto-keys-{}-{}",
@@ -85,12 +93,7 @@ fn python_check(engine: &Device, slot: u8, d: Option<&[u8]>) -> String {
     let efuse = dir.join("efuse.bin");
     let part = dir.join("esp_secure_cert.bin");
     std::fs::write(&efuse, keys.efuse_bytes()).unwrap();
-    std::fs::write(
-        &part,
-        &keys.flash_bytes()
-            [RECORD_PARTITION_OFFSET..RECORD_PARTITION_OFFSET + RECORD_PARTITION_LEN],
-    )
-    .unwrap();
+    std::fs::write(&part, partition(engine)).unwrap();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/check_ds_record.py");
     let mut cmd = std::process::Command::new("python3");
     cmd.arg(script)
@@ -104,12 +107,48 @@ fn python_check(engine: &Device, slot: u8, d: Option<&[u8]>) -> String {
     let out = cmd.output().expect("python3 runs");
     std::fs::remove_dir_all(&dir).ok();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    text
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.is_empty(), "{text}{stderr}");
+    (out.status.success(), text)
+}
+
+/// The device's `esp_secure_cert` partition.
+fn partition(engine: &Device) -> Vec<u8> {
+    engine.backend().keys().unwrap().flash_bytes()
+        [RECORD_PARTITION_OFFSET..RECORD_PARTITION_OFFSET + RECORD_PARTITION_LEN]
+        .to_vec()
+}
+
+/// Puts `bytes` at the start of the device's `esp_secure_cert` partition, erased after them.
+fn set_partition(engine: &mut Device, bytes: &[u8]) {
+    let hw = engine.backend_mut().keys_mut().unwrap();
+    let mut flash = hw.flash_bytes().to_vec();
+    let part = &mut flash[RECORD_PARTITION_OFFSET..RECORD_PARTITION_OFFSET + RECORD_PARTITION_LEN];
+    part.fill(0xff);
+    part[..bytes.len()].copy_from_slice(bytes);
+    hw.load_flash(&flash).unwrap();
+}
+
+/// The TLV entries at the start of a partition, as (offset, length of the whole entry), read
+/// from the format: a header's u16 length at byte 10, data padded to 16, a 4-byte CRC.
+fn tlv_entries(part: &[u8]) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut off = 0;
+    while part[off..off + 4] == 0xBA5E_BA11u32.to_le_bytes() {
+        let len = usize::from(u16::from_le_bytes([part[off + 10], part[off + 11]]));
+        let total = 12 + len.div_ceil(16) * 16 + 4;
+        out.push((off, total));
+        off += total;
+    }
+    out
+}
+
+/// The bytes of the TLV list at the start of a partition.
+fn tlv_list(part: &[u8]) -> &[u8] {
+    let end = tlv_entries(part)
+        .last()
+        .map_or(0, |&(off, total)| off + total);
+    &part[..end]
 }
 
 static COUNTER: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
@@ -567,4 +606,199 @@ fn no_burn_without_erased_room_for_the_record() {
         "nothing burned"
     );
     assert_eq!(slots(&mut dev).unwrap()[0], SlotState::Free);
+}
+
+fn device_seeded(chip: Chip, seed: u64) -> Device {
+    Engine::new(SoftwareBackend::new(chip, Seed::Fixed(seed)))
+}
+
+fn trimmed(b: &[u8]) -> Vec<u8> {
+    b.iter().skip_while(|&&x| x == 0).copied().collect()
+}
+
+#[test]
+fn the_first_record_of_a_slot_is_the_one_as_in_esp_idf() {
+    // Two records for slot 0 in one partition: key A's (under this chip's eFuse key), then key
+    // B's from another chip. esp_secure_cert_find_tlv takes the first entry of a type and
+    // subtype, so an ESP-IDF application signs with A; the engine must too.
+    let a = vector("2048");
+    let b = vector("3072 e=3");
+    let mut first = device_seeded(Chip::Esp32C3, 11);
+    import(&mut first, 0, &a);
+    let mut second = device_seeded(Chip::Esp32C3, 12);
+    import(&mut second, 0, &b);
+    let mut both = tlv_list(&partition(&first)).to_vec();
+    both.extend_from_slice(tlv_list(&partition(&second)));
+
+    let mut dev = device_seeded(Chip::Esp32C3, 13);
+    let efuse = first.backend().keys().unwrap().efuse_bytes();
+    dev.backend_mut()
+        .keys_mut()
+        .unwrap()
+        .load_efuse(&efuse)
+        .unwrap();
+    set_partition(&mut dev, &both);
+
+    assert!(matches!(
+        slots(&mut dev).unwrap()[0],
+        SlotState::DsKey { bits: 2048, .. }
+    ));
+    let (bits, n, _) = public_key(&ask(&mut dev, RequestBody::PublicKey { slot: 0 }));
+    assert_eq!((bits, n), (2048, trimmed(a.get("n"))));
+    let sig = signature(&ask(
+        &mut dev,
+        RequestBody::SignDigestSlot {
+            digest: a.digest(),
+            slot: 0,
+        },
+    ));
+    assert_eq!(sig, a.get("signature"));
+    let line = python_check(&dev, 0, Some(&python_d(&a)));
+    assert!(
+        line.starts_with(&format!("ok 2048 {} ", hex(&trimmed(a.get("n"))))),
+        "{line}"
+    );
+}
+
+#[test]
+fn a_damaged_first_entry_is_not_passed_over_for_a_later_one() {
+    let v = vector("2048");
+    let mut dev = device(Chip::Esp32C3);
+    import(&mut dev, 0, &v);
+    let record = tlv_list(&partition(&dev)).to_vec();
+    // The same record twice: the first copy is the one read, the second is never looked at.
+    let mut twice = record.clone();
+    twice.extend_from_slice(&record);
+    set_partition(&mut dev, &twice);
+    assert!(matches!(
+        slots(&mut dev).unwrap()[0],
+        SlotState::DsKey { .. }
+    ));
+    python_check(&dev, 0, Some(&python_d(&v)));
+    // A bit flipped in the first copy's ciphertext: ESP-IDF fails on that entry's CRC and does
+    // not go on to the good copy after it.
+    twice[100] ^= 0x01;
+    set_partition(&mut dev, &twice);
+    assert_eq!(slots(&mut dev).unwrap()[0], SlotState::RecordMissing);
+    assert_eq!(
+        refusal(
+            &mut dev,
+            RequestBody::SignDigestSlot {
+                digest: v.digest(),
+                slot: 0
+            }
+        ),
+        ErrorCode::NoKey
+    );
+    let (ok, line) = python_run(&dev, 0, None);
+    assert!(!ok && line.contains("type 3 subtype 0: bad CRC"), "{line}");
+}
+
+#[test]
+fn entries_of_other_slots_are_skipped_by_length_without_their_crc() {
+    let v = vector("2048");
+    let mut dev = device(Chip::Esp32C3);
+    import(&mut dev, 1, &v);
+    import(&mut dev, 0, &vector("2048 p < q"));
+    let mut part = partition(&dev);
+    // Slot 1's DS_DATA (the first entry) damaged: slot 1 is gone, slot 0 after it is not.
+    part[100] ^= 0x01;
+    set_partition(&mut dev, tlv_list(&part));
+    let states = slots(&mut dev).unwrap();
+    assert_eq!(states[1], SlotState::RecordMissing);
+    assert!(matches!(states[0], SlotState::DsKey { .. }));
+    python_check(&dev, 0, None);
+    let (ok, line) = python_run(&dev, 1, None);
+    assert!(!ok && line.contains("bad CRC"), "{line}");
+}
+
+#[test]
+fn a_slot_whose_entries_are_in_flash_already_is_not_burned() {
+    // A partition from another chip (or an older image) holds slot 0's record; this chip's
+    // slot 0 is free, but a new record would come second and never be read by ESP-IDF.
+    let mut other = device_seeded(Chip::Esp32C3, 21);
+    import(&mut other, 0, &vector("2048"));
+    let mut dev = device_seeded(Chip::Esp32C3, 22);
+    set_partition(&mut dev, tlv_list(&partition(&other)));
+    assert_eq!(slots(&mut dev).unwrap()[0], SlotState::Free);
+    let efuse = dev.backend().keys().unwrap().efuse_bytes();
+    let v = vector("2048 p < q");
+    assert_eq!(
+        refusal(
+            &mut dev,
+            RequestBody::KeyImport {
+                slot: 0,
+                key: v.key()
+            }
+        ),
+        ErrorCode::StorageFailed
+    );
+    assert_eq!(
+        dev.backend().keys().unwrap().efuse_bytes(),
+        efuse,
+        "nothing burned"
+    );
+    // Another slot is stored after the entries there.
+    let (bits, n, _) = public_key(&import(&mut dev, 1, &v));
+    assert_eq!(n, trimmed(v.get("n")));
+    let line = python_check(&dev, 1, Some(&python_d(&v)));
+    assert!(line.starts_with(&format!("ok {bits} ")), "{line}");
+}
+
+#[test]
+fn the_list_ends_with_an_erased_word_inside_the_partition() {
+    // ESP-IDF finds the end of the list at the first word that is not the magic, with no
+    // bound: a list filling the partition to its last byte would be read on past it.
+    let v = vector("2048");
+    let mut probe = device(Chip::Esp32C3);
+    import(&mut probe, 0, &v);
+    let record = tlv_list(&partition(&probe)).len();
+    for (spare, stored) in [(0, false), (16, true)] {
+        // A USER_DATA_2 entry (type 52) leaves exactly `record + spare` bytes erased.
+        let total = RECORD_PARTITION_LEN - record - spare;
+        let len = (total - 16) as u16;
+        let mut filler = vec![0u8; total];
+        filler[..4].copy_from_slice(&0xBA5E_BA11u32.to_le_bytes());
+        filler[8] = 52;
+        filler[10..12].copy_from_slice(&len.to_le_bytes());
+        let mut dev = device(Chip::Esp32C3);
+        set_partition(&mut dev, &filler);
+        let answer = import(&mut dev, 0, &v);
+        if stored {
+            public_key(&answer);
+            let part = partition(&dev);
+            assert_eq!(tlv_list(&part).len(), RECORD_PARTITION_LEN - 16);
+            assert!(part[RECORD_PARTITION_LEN - 16..].iter().all(|&b| b == 0xff));
+            python_check(&dev, 0, None);
+        } else {
+            assert_eq!(error_code(&decode(&answer)), ErrorCode::StorageFailed);
+            assert_eq!(slots(&mut dev).unwrap()[0], SlotState::Free);
+        }
+    }
+}
+
+#[test]
+fn a_record_cut_short_never_shows_a_damaged_entry() {
+    // The magic of each entry is programmed last, so whatever write a reset interrupts, every
+    // entry a reader finds is whole: ESP-IDF sees slot 2's record as missing, never as damaged.
+    let v = vector("2048");
+    let mut writes = 0;
+    loop {
+        let mut dev = device(Chip::Esp32C3);
+        dev.backend_mut().keys_mut().unwrap().fault = Some(BurnFault::FlashWriteAfter(writes));
+        let answer = import(&mut dev, 2, &v);
+        dev.backend_mut().keys_mut().unwrap().fault = None;
+        if matches!(decode(&answer).body, ResponseBody::PublicKey(_)) {
+            assert!(writes > 10, "a record is more than {writes} writes");
+            break;
+        }
+        assert_eq!(error_code(&decode(&answer)), ErrorCode::StorageFailed);
+        assert_eq!(slots(&mut dev).unwrap()[2], SlotState::RecordMissing);
+        let (ok, line) = python_run(&dev, 2, None);
+        assert!(
+            !ok && line.contains("not found"),
+            "after {writes} writes: {line}"
+        );
+        writes += 1;
+    }
 }
