@@ -399,8 +399,9 @@ fn run_in_process(args: &[&str], input: &[u8]) -> Output {
 
 #[test]
 fn streams_survive_lost_frames_and_device_restarts() {
-    // Damaged bytes both ways and a restart every 13 answers: each loss or restart costs a new
-    // session from the last verified chunk, and the output is still exactly openssl's.
+    // Damaged bytes both ways and a restart every 13 answers: each loss costs its chunk sent
+    // again, each restart a new session from the last verified chunk, and the output is still
+    // exactly openssl's.
     let sim = Sim::start(&[
         "--faults",
         "drop=0.000005,flip=0.000005,reset-after=13,seed=7",

@@ -371,8 +371,8 @@ enum Answered {
     /// send it again behind the ones before it.
     Resend,
     /// The session is gone (`NoSession`: a restart or an idle timeout), or the device cannot get
-    /// back to the first unanswered chunk: continue in a new session.
-    Reopen,
+    /// back to the first unanswered chunk (the device's answer): continue in a new session.
+    Reopen(Error),
 }
 
 /// Selective repeat (protocol section 7.1): up to [`WINDOW`] chunks in flight; an answer that
@@ -503,7 +503,12 @@ fn stream<T: Transport>(
                 recovery.delivered();
             }
             Some((_, Some((at, Answered::Resend)))) => pending[at].seq = None,
-            Some((_, Some((_, Answered::Reopen)))) => reopen = true,
+            Some((_, Some((_, Answered::Reopen(cause))))) => {
+                // Counted as a loss: a device that forgets every session cannot loop forever.
+                client.note_retry(&cause);
+                recovery.lost(cause)?;
+                reopen = true;
+            }
             Some((_, None)) | None => {}
         }
         if lost {
@@ -579,11 +584,18 @@ fn check_answer(
         ))),
         ResponseBody::Error(e) => match e.code {
             ErrorCode::OutOfSequence if !first_unanswered => Ok(Answered::Resend),
-            ErrorCode::OutOfSequence | ErrorCode::NoSession => Ok(Answered::Reopen),
-            code => Err(Error::Device {
-                code,
-                message: e.message.to_string(),
-            }),
+            code => {
+                let error = Error::Device {
+                    code,
+                    message: e.message.to_string(),
+                };
+                match code {
+                    ErrorCode::OutOfSequence | ErrorCode::NoSession => {
+                        Ok(Answered::Reopen(error))
+                    }
+                    _ => Err(error),
+                }
+            }
         },
         other => Err(unexpected("AesData", &other)),
     }

@@ -27,16 +27,37 @@ impl SqliteStore {
         conn.busy_timeout(BUSY_TIMEOUT).map_err(fail)?;
         // WAL lets `records list` read while a station writes; a full sync per commit keeps a
         // recorded step recorded through a power cut.
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(fail)?;
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(fail)?;
-        conn.pragma_update(None, "foreign_keys", "ON")
-            .map_err(fail)?;
+        for (pragma, value) in [
+            ("journal_mode", "WAL"),
+            ("synchronous", "FULL"),
+            ("foreign_keys", "ON"),
+        ] {
+            when_not_busy(|| conn.pragma_update(None, pragma, value)).map_err(fail)?;
+        }
         Ok(Self {
             conn: Mutex::new(conn),
             path: path.to_path_buf(),
         })
+    }
+}
+
+/// Runs `f` again while another connection holds the lock it needs, up to [`BUSY_TIMEOUT`].
+/// Two stations opening a new file at once race to make it a WAL database, and SQLite answers
+/// the loser `SQLITE_BUSY` at once, without waiting in its busy handler.
+fn when_not_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match f() {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => return other,
+        }
     }
 }
 
