@@ -15,6 +15,14 @@ use crate::recovery::Recovery;
 use crate::transport::Transport;
 use crate::verify::health::HealthTests;
 
+/// One wait for answers: its deadline, and when the next ping goes behind the requests.
+struct Wait {
+    total: Duration,
+    deadline: Instant,
+    poke_interval: Duration,
+    poke_at: Instant,
+}
+
 /// What [`Client::receive_next`] found.
 #[derive(Debug)]
 pub struct Arrival<R> {
@@ -223,10 +231,8 @@ impl<T: Transport> Client<T> {
         wait: Duration,
         f: impl FnOnce(ResponseBody<'_>) -> Result<R>,
     ) -> Result<R> {
-        let deadline = Instant::now() + wait;
+        let mut wait_state = self.start_wait(wait);
         let mut f = Some(f);
-        let mut poke_interval = self.usual_answer_time();
-        let mut poke_at = Instant::now() + poke_interval;
         loop {
             while self.rx_pos < self.rx_len {
                 let (consumed, frame) = self.decoder.push(&self.rx[self.rx_pos..self.rx_len]);
@@ -271,32 +277,8 @@ impl<T: Transport> Client<T> {
                     body => (f.take().expect("called once"))(body),
                 };
             }
-            if interrupted() {
-                return Err(Error::Interrupted);
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(
-                    if self.valid_frames == 0 && self.decoder.drops().total() > 0 {
-                        TransportError::NotOurProtocol.into()
-                    } else {
-                        TransportError::Timeout(wait).into()
-                    },
-                );
-            }
-            if now >= poke_at && position(&self.outstanding, seq).is_some() {
-                let nonce = seq;
-                self.send(&RequestBody::Ping { nonce })?;
-                poke_interval = (poke_interval * 2).min(wait);
-                poke_at = now + poke_interval;
-            }
-            let slice = (deadline - now).min(READ_SLICE).min(
-                poke_at
-                    .saturating_duration_since(now)
-                    .max(Duration::from_millis(1)),
-            );
-            self.rx_len = self.transport.read(&mut self.rx, slice)?;
-            self.rx_pos = 0;
+            let waiting = position(&self.outstanding, seq).is_some();
+            self.read_more(&mut wait_state, waiting.then_some(seq))?;
         }
     }
 
@@ -313,10 +295,8 @@ impl<T: Transport> Client<T> {
         wait: Duration,
         f: impl FnOnce(u32, ResponseBody<'_>) -> Result<R>,
     ) -> Result<Arrival<R>> {
-        let deadline = Instant::now() + wait;
+        let mut wait_state = self.start_wait(wait);
         let mut f = Some(f);
-        let mut poke_interval = self.usual_answer_time();
-        let mut poke_at = Instant::now() + poke_interval;
         loop {
             while self.rx_pos < self.rx_len {
                 let (consumed, frame) = self.decoder.push(&self.rx[self.rx_pos..self.rx_len]);
@@ -352,25 +332,52 @@ impl<T: Transport> Client<T> {
                     answer: Some((seq, answer)),
                 });
             }
-            if interrupted() {
-                return Err(Error::Interrupted);
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(TransportError::Timeout(wait).into());
-            }
-            if now >= poke_at && !self.outstanding.is_empty() {
-                self.send(&RequestBody::Ping { nonce: 0 })?;
-                poke_interval = (poke_interval * 2).min(wait);
-                poke_at = now + poke_interval;
-            }
-            let slice = (deadline - now).min(READ_SLICE).min(
-                poke_at
-                    .saturating_duration_since(now)
-                    .max(Duration::from_millis(1)),
+            let waiting = !self.outstanding.is_empty();
+            self.read_more(&mut wait_state, waiting.then_some(0))?;
+        }
+    }
+
+    /// Between answers: fails at the deadline, sends a `Ping` with `nonce` behind the requests
+    /// in flight when the wait is longer than usual (`None`: nothing is waited for), and reads
+    /// what arrives next.
+    fn read_more(&mut self, wait: &mut Wait, nonce: Option<u32>) -> Result<()> {
+        if interrupted() {
+            return Err(Error::Interrupted);
+        }
+        let now = Instant::now();
+        if now >= wait.deadline {
+            return Err(
+                if self.valid_frames == 0 && self.decoder.drops().total() > 0 {
+                    TransportError::NotOurProtocol.into()
+                } else {
+                    TransportError::Timeout(wait.total).into()
+                },
             );
-            self.rx_len = self.transport.read(&mut self.rx, slice)?;
-            self.rx_pos = 0;
+        }
+        if let Some(nonce) = nonce.filter(|_| now >= wait.poke_at) {
+            self.send(&RequestBody::Ping { nonce })?;
+            wait.poke_interval = (wait.poke_interval * 2).min(wait.total);
+            wait.poke_at = now + wait.poke_interval;
+        }
+        let slice = (wait.deadline - now).min(READ_SLICE).min(
+            wait.poke_at
+                .saturating_duration_since(now)
+                .max(Duration::from_millis(1)),
+        );
+        self.rx_len = self.transport.read(&mut self.rx, slice)?;
+        self.rx_pos = 0;
+        Ok(())
+    }
+
+    /// A new wait of `total`: pings start after the usual answer time.
+    fn start_wait(&self, total: Duration) -> Wait {
+        let poke_interval = self.usual_answer_time();
+        let now = Instant::now();
+        Wait {
+            total,
+            deadline: now + total,
+            poke_interval,
+            poke_at: now + poke_interval,
         }
     }
 
