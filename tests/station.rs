@@ -1674,3 +1674,43 @@ fn station_signing_steps_send_a_key_once_per_signature_and_never_a_slot_key() {
     // key-generate checks the slot's key with one signature, sign-manifest makes one.
     assert_eq!(sent(" SignDigestSlot { slot: 0 }"), 2, "{log}");
 }
+
+#[test]
+fn a_records_file_from_before_the_line_rate_column_is_upgraded_in_place() {
+    let dir = temp_dir();
+    let recipe = write_recipe(dir.path(), "[[step]]\nkind = \"self-test\"\n");
+    let db = dir.path().join("old.db");
+    let db_arg = db.to_str().unwrap();
+    assert_exit(&station(&[&recipe, "--sim", "1", "--records", db_arg]), 0);
+    // Turn it into the version-1 file an older ucrypto left: no line_baud, no migration 2.
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch(
+            "ALTER TABLE devices DROP COLUMN line_baud;
+             DELETE FROM schema_migrations WHERE version = 2;",
+        )
+        .unwrap();
+    assert_exit(&station(&[&recipe, "--sim", "1", "--records", db_arg]), 0);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let versions: Vec<i64> = conn
+        .prepare("SELECT version FROM schema_migrations ORDER BY version")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert_eq!(versions, [1, 2], "migration 2 applied to the old file");
+    let (with_column, seen): (i64, i64) = conn
+        .query_row(
+            "SELECT (SELECT count(*) FROM devices WHERE line_baud IS NULL OR line_baud > 0),
+                    (SELECT count(*) FROM events WHERE kind = 'seen')",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .unwrap();
+    assert!(with_column >= 1, "the devices table has line_baud again");
+    assert_eq!(
+        seen, 2,
+        "the first run's events are kept, the second run's added"
+    );
+}
