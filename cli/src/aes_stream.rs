@@ -132,8 +132,9 @@ fn bad_padded_len(len: u64) -> Error {
 /// Runs `job` on the device: reads `input` to its end and hands each verified piece of output
 /// to `emit`, in order; `progress` is told how many input bytes each answer covered.
 ///
-/// When answers are lost on the line (or the device restarts), the stream continues in a new
-/// session from the last verified chunk: the host knows the IV or counter block there.
+/// When answers are lost on the line, just their chunks are sent again (protocol section 7.1);
+/// when the device restarts, the stream continues in a new session from the last verified
+/// chunk: the host knows the IV or counter block there.
 pub fn run<T: Transport>(
     client: &mut Client<T>,
     job: &AesJob<'_>,
@@ -418,8 +419,14 @@ fn stream<T: Transport>(
             output.zeroize();
         }
         if reopen {
-            // Everything held goes again in the new session, from the first chunk not out.
+            // What was not answered goes again in the new session, from the first chunk not out.
+            // Answers held for later chunks stay good in ECB and CTR (the new session goes to
+            // any offset); in CBC and CFB the new session has no marks there, so they go again.
+            let seeks = matches!(job.mode, AesMode::Ecb | AesMode::Ctr);
             for chunk in &mut pending {
+                if chunk.output.is_some() && seeks {
+                    continue;
+                }
                 chunk.seq = None;
                 if let Some(mut output) = chunk.output.take() {
                     output.zeroize();

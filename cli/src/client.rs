@@ -126,10 +126,11 @@ impl<T: Transport> Client<T> {
             });
             match answer {
                 // A loss found by a ping: the device is there, the line damaged the answer.
-                Err(Error::Transport(TransportError::AnswerLost))
-                    if quick_losses < crate::recovery::MAX_QUICK_LOSSES =>
-                {
-                    quick_losses += 1
+                Err(e @ Error::Transport(TransportError::AnswerLost)) => {
+                    quick_losses += 1;
+                    if quick_losses > crate::recovery::MAX_QUICK_LOSSES {
+                        return Err(e);
+                    }
                 }
                 // Noise can make even our own device look foreign once: ask again.
                 Err(e)

@@ -96,34 +96,34 @@ impl AesStartArgs {
             AesReference::new(self.direction, self.mode, &self.key, self.iv).expect("started");
         match self.mode {
             AesMode::Ecb => {}
-            // The keystream up to `offset`, discarded.
-            AesMode::Ctr => reference.apply(&mut vec![0; offset as usize]),
+            // The counter block of `offset`'s block, then the keystream before `offset` in it.
+            AesMode::Ctr => {
+                let iv = self.iv.expect("CTR has a counter block");
+                let block = u128::from_be_bytes(iv).wrapping_add(u128::from(offset / 16));
+                reference = AesReference::new(
+                    self.direction,
+                    self.mode,
+                    &self.key,
+                    Some(block.to_be_bytes()),
+                )
+                .expect("started");
+                reference.apply(&mut vec![0; (offset % 16) as usize]);
+            }
             _ => reference.apply(&mut history.to_vec()),
         }
         reference
     }
 }
 
-/// Writes a mark at `position` as the device does: over an existing one there, or at the ring's
-/// next slot.
-fn mark(
-    marks: &mut [Option<(u64, Vec<u8>)>],
-    next_mark: &mut usize,
-    position: u64,
-    history: &[u8],
-) {
-    let slot = match marks
-        .iter()
-        .position(|m| m.as_ref().is_some_and(|(at, _)| *at == position))
-    {
-        Some(slot) => slot,
-        None => {
-            let slot = *next_mark;
-            *next_mark = (*next_mark + 1) % MARKS;
-            slot
-        }
-    };
-    marks[slot] = Some((position, history.to_vec()));
+/// Writes a mark at `position` as the spec says: a mark already there is written anew, and
+/// the least recently written goes when there are more than `MARKS`. `marks` is kept oldest
+/// first.
+fn mark(marks: &mut Vec<(u64, Vec<u8>)>, position: u64, history: &[u8]) {
+    marks.retain(|(at, _)| *at != position);
+    marks.push((position, history.to_vec()));
+    if marks.len() > MARKS {
+        marks.remove(0);
+    }
 }
 
 /// The session the model expects the device to hold.
@@ -141,8 +141,7 @@ enum Open {
         history: Vec<u8>,
         /// The device's marks (protocol section 6): the offsets a CBC or CFB chunk may start at,
         /// kept in the same ring of `MARKS` as the device keeps them, with their history.
-        marks: Vec<Option<(u64, Vec<u8>)>>,
-        next_mark: usize,
+        marks: Vec<(u64, Vec<u8>)>,
     },
     Hash {
         id: u32,
@@ -321,9 +320,8 @@ impl<'a> Script<'a> {
                 let Answer::Started(id) = answer else {
                     panic!("a good AES start refused: {answer:?}")
                 };
-                let mut marks = vec![None; MARKS];
-                let mut next_mark = 0;
-                mark(&mut marks, &mut next_mark, 0, &[]);
+                let mut marks = Vec::new();
+                mark(&mut marks, 0, &[]);
                 self.open = Open::Aes {
                     id,
                     mode,
@@ -337,7 +335,6 @@ impl<'a> Script<'a> {
                     },
                     history: Vec::new(),
                     marks,
-                    next_mark,
                 };
             }
             Err(_) => assert_eq!(answer, Answer::Error),
@@ -357,11 +354,15 @@ impl<'a> Script<'a> {
             _ => 0,
         };
         let (id, mut offset) = self.chunk_target(flags, position, u64::wrapping_add);
+        // Sometimes near the end of the offsets, where a chunk may end past 2^64 - 1.
+        if flags & 0x1c == 0x1c {
+            offset = u64::MAX - u64::from(self.byte());
+        }
         // Sometimes back to an earlier chunk end, as a host does after a lost answer.
         if flags & 0x20 != 0 {
             let pick = usize::from(self.byte()) % MARKS;
             if let Open::Aes { marks, .. } = &self.open {
-                if let Some((at, _)) = &marks[pick] {
+                if let Some((at, _)) = marks.get(pick) {
                     offset = *at;
                 }
             }
@@ -382,14 +383,14 @@ impl<'a> Script<'a> {
             start,
             history,
             marks,
-            next_mark,
             ..
         } = &mut self.open
         else {
             // The hash session with this id is not an AES session; it stays open.
             return assert_eq!(answer, Answer::Error);
         };
-        if len > MAX_CHUNK_LEN || (mode.needs_whole_blocks() && len % 16 != 0) {
+        let past_the_end = offset.checked_add(len as u64).is_none();
+        if len > MAX_CHUNK_LEN || past_the_end || (mode.needs_whole_blocks() && len % 16 != 0) {
             assert_eq!(answer, Answer::Error);
             // An error inside a session ends it.
             self.open = Open::None;
@@ -400,7 +401,7 @@ impl<'a> Script<'a> {
         if offset != *position {
             if matches!(mode, AesMode::Ecb | AesMode::Ctr) {
                 *reference = start.reference_at(offset, &[]);
-            } else if let Some((_, before)) = marks.iter().flatten().find(|(at, _)| *at == offset) {
+            } else if let Some((_, before)) = marks.iter().find(|(at, _)| *at == offset) {
                 *history = before.clone();
                 *reference = start.reference_at(offset, history);
             } else {
@@ -414,7 +415,7 @@ impl<'a> Script<'a> {
         reference.apply(&mut expected);
         assert_eq!(answer, Answer::Aes(offset, expected), "AES output differs");
         *position = offset + len as u64;
-        mark(marks, next_mark, *position, history);
+        mark(marks, *position, history);
     }
 
     fn hash_start(&mut self) {

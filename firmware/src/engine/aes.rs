@@ -51,8 +51,9 @@ pub(crate) struct AesSession {
     /// The chaining state at the session's start and at the ends of the latest chunks (CBC and
     /// CFB): the offsets a chunk may go back (or forward) to.
     marks: [Mark; MARKS],
-    /// Where the next mark is written in `marks` (a ring).
-    next_mark: usize,
+    /// Marks written so far: each mark's `written` is its number, the lowest is the oldest (after
+    /// 2^32 marks the count wraps, which only changes which mark goes first).
+    marks_written: u32,
 }
 
 /// How many chunk ends a session remembers: four times the pipelining depth (protocol section
@@ -66,6 +67,8 @@ struct Mark {
     offset: Option<u64>,
     register: [u8; BLOCK],
     block_pos: usize,
+    /// When it was last written (`AesSession::marks_written` then).
+    written: u32,
 }
 
 impl Mark {
@@ -73,6 +76,7 @@ impl Mark {
         offset: None,
         register: [0; BLOCK],
         block_pos: 0,
+        written: 0,
     };
 }
 
@@ -155,7 +159,7 @@ pub(super) fn start<'d, B: Backend>(
         chaining,
         position: 0,
         marks: [Mark::EMPTY; MARKS],
-        next_mark: 0,
+        marks_written: 0,
     };
     session.mark();
     let session = sessions.open(backend, Session::Aes(session))?;
@@ -197,6 +201,12 @@ impl AesSession {
     ) -> Result<usize, (ErrorCode, &'static str)> {
         if data.len() > MAX_CHUNK_LEN {
             return Err((ErrorCode::BadArgument, "a chunk is at most 3072 bytes"));
+        }
+        if offset.checked_add(data.len() as u64).is_none() {
+            return Err((
+                ErrorCode::BadArgument,
+                "the chunk would end past offset 2^64 - 1",
+            ));
         }
         if self.mode.needs_whole_blocks() && !data.len().is_multiple_of(BLOCK) {
             return Err((
@@ -244,24 +254,29 @@ impl AesSession {
         Ok(())
     }
 
-    /// Remembers the chaining state at the current position (replacing an older mark there).
+    /// Remembers the chaining state at the current position: over the mark already there, or
+    /// else over an unused slot or the least recently written mark. Either way it is now the
+    /// newest.
     fn mark(&mut self) {
-        let slot = match self
+        let position = Some(self.position);
+        let slot = self
             .marks
             .iter()
-            .position(|m| m.offset == Some(self.position))
-        {
-            Some(existing) => existing,
-            None => {
-                let slot = self.next_mark;
-                self.next_mark = (self.next_mark + 1) % MARKS;
-                slot
-            }
-        };
+            .position(|m| m.offset == position)
+            .or_else(|| self.marks.iter().position(|m| m.offset.is_none()))
+            .unwrap_or_else(|| {
+                let oldest = self.marks.iter().map(|m| m.written).min();
+                self.marks
+                    .iter()
+                    .position(|m| Some(m.written) == oldest)
+                    .unwrap_or(0)
+            });
+        self.marks_written = self.marks_written.wrapping_add(1);
         self.marks[slot] = Mark {
-            offset: Some(self.position),
+            offset: position,
             register: self.chaining.register,
             block_pos: self.chaining.block_pos,
+            written: self.marks_written,
         };
     }
 }

@@ -493,6 +493,46 @@ fn a_session_remembers_the_last_marks_chunk_ends_and_no_more() {
 }
 
 #[test]
+fn a_mark_written_again_is_the_newest_and_the_least_recently_written_goes_first() {
+    let mut engine = device(Chip::Esp32C3);
+    let s = start(&mut engine, AesDirection::Encrypt, AesMode::Cbc, &KEY, IV).unwrap();
+    let marks = super::aes::MARKS as u64;
+    // Marks at 0 (the start), 16, ..., 16 * (MARKS - 1): all slots used.
+    for i in 0..marks - 1 {
+        chunk(&mut engine, s, i * 16, &[0; 16]).unwrap();
+    }
+    // The chunk at 0 again: its end mark (16) is written anew.
+    chunk(&mut engine, s, 0, &[0; 16]).unwrap();
+    // Two new chunk ends evict the two least recently written marks: 0, then 32.
+    let last = (marks - 1) * 16;
+    chunk(&mut engine, s, last, &[0; 16]).unwrap();
+    chunk(&mut engine, s, last + 16, &[0; 16]).unwrap();
+    for gone in [0, 32] {
+        assert_eq!(
+            chunk(&mut engine, s, gone, &[0; 16]),
+            Err(ErrorCode::OutOfSequence),
+            "mark {gone}"
+        );
+    }
+    assert!(
+        chunk(&mut engine, s, 16, &[0; 16]).is_ok(),
+        "16 was renewed"
+    );
+}
+
+#[test]
+fn a_chunk_that_would_end_past_the_last_offset_is_refused() {
+    let mut engine = device(Chip::Esp32C3);
+    let s = start(&mut engine, AesDirection::Encrypt, AesMode::Ctr, &KEY, IV).unwrap();
+    assert_eq!(
+        chunk(&mut engine, s, u64::MAX - 8, &[0; 16]),
+        Err(ErrorCode::BadArgument)
+    );
+    let s = start(&mut engine, AesDirection::Encrypt, AesMode::Ecb, &KEY, None).unwrap();
+    assert!(chunk(&mut engine, s, u64::MAX - 16, &[0; 16]).is_ok());
+}
+
+#[test]
 fn ecb_and_cbc_refuse_partial_blocks() {
     let mut engine = device(Chip::Esp32C3);
     for (mode, iv) in [(AesMode::Ecb, None), (AesMode::Cbc, IV)] {
