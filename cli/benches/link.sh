@@ -16,9 +16,10 @@ SIM=
 cleanup() { [[ -n $SIM ]] && kill "$SIM" 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-# Starts `ucrypto sim` with the given arguments and sets PORT to its pseudo-terminal.
+# Starts `ucrypto sim` paced at the rate $1, with the sim's arguments after it, and sets PORT to
+# its pseudo-terminal.
 start_sim() {
-  "$BIN" "$@" sim > "$WORK/sim.out" 2>&1 &
+  "$BIN" --baud "$1" sim "${@:2}" > "$WORK/sim.out" 2>&1 &
   SIM=$!
   PORT=
   for _ in $(seq 100); do
@@ -36,7 +37,7 @@ case "${1:-}" in
   clean)
     BAUD=${2:?baud}
     BYTES=${3:-4M}
-    start_sim --baud 115200
+    start_sim 115200
     echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
     "$BIN" --port "$PORT" --baud "$BAUD" bench aes --bytes "$BYTES" --json
     ;;
@@ -45,7 +46,7 @@ case "${1:-}" in
     N=${3:?number of streams}
     K=2b7e151628aed2a6abf7158809cf4f3c
     C=f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff
-    start_sim --baud 921600 --faults "$FAULTS"
+    start_sim 921600 --faults "$FAULTS"
     echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
     exact=0 wrong=0 failed=0 total=0
     for i in $(seq "$N"); do
