@@ -319,8 +319,8 @@ impl<T: Transport> Client<T> {
                 };
                 let (seq, sent) = self.outstanding[pos];
                 measured(&mut self.rtt, sent.elapsed());
-                let lost: Vec<u32> = self.outstanding.drain(..=pos).map(|(s, _)| s).collect();
-                let lost = lost[..lost.len() - 1].to_vec();
+                let mut lost: Vec<u32> = self.outstanding.drain(..=pos).map(|(s, _)| s).collect();
+                lost.pop(); // the request answered
                 if matches!(response.body, ResponseBody::Pong { .. }) {
                     if lost.is_empty() {
                         continue;

@@ -506,6 +506,20 @@ impl<'a> Script<'a> {
         }
     }
 
+    /// The length a request that finishes the hash session claims: what the model hashed, or
+    /// (`wrong`) one off.
+    fn claimed_length(&self, wrong: bool) -> u64 {
+        let received = match &self.open {
+            Open::Hash { received, .. } => *received,
+            _ => 0,
+        };
+        if wrong {
+            received ^ 1
+        } else {
+            received
+        }
+    }
+
     fn sign_hashed(&mut self) {
         let flags = self.byte();
         if self.signatures >= MAX_SIGNATURES {
@@ -513,15 +527,7 @@ impl<'a> Script<'a> {
         }
         let id = self.session_id(flags);
         let (key, intact) = self.key();
-        let received = match &self.open {
-            Open::Hash { received, .. } => *received,
-            _ => 0,
-        };
-        let length = if flags & 0x40 != 0 {
-            received ^ 1
-        } else {
-            received
-        };
+        let length = self.claimed_length(flags & 0x40 != 0);
         let answer = self.call(RequestBody::SignHashed {
             session: id,
             length,
@@ -731,15 +737,7 @@ impl<'a> Script<'a> {
         let flags = self.byte();
         let slot = self.slot();
         let id = self.session_id(flags);
-        let received = match &self.open {
-            Open::Hash { received, .. } => *received,
-            _ => 0,
-        };
-        let length = if flags & 0x40 != 0 {
-            received ^ 1
-        } else {
-            received
-        };
+        let length = self.claimed_length(flags & 0x40 != 0);
         let named = self.open.id() == Some(id);
         let hashed =
             named && matches!(&self.open, Open::Hash { received, .. } if *received == length);
@@ -850,15 +848,7 @@ impl<'a> Script<'a> {
     fn sign_hashed_loaded(&mut self, flags: u8, handle: u32) {
         // Bit 4 names another session, whatever the handle (bits 7..6).
         let id = self.session_id(flags << 3);
-        let received = match &self.open {
-            Open::Hash { received, .. } => *received,
-            _ => 0,
-        };
-        let length = if flags & 0x20 != 0 {
-            received ^ 1
-        } else {
-            received
-        };
+        let length = self.claimed_length(flags & 0x20 != 0);
         let named = self.open.id() == Some(id);
         let hashed =
             named && matches!(&self.open, Open::Hash { received, .. } if *received == length);
