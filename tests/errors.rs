@@ -198,6 +198,8 @@ fn hello_with_version(seq: u32, version: u16, schema: [u8; 8]) -> Vec<u8> {
                 rsa: TestOutcome::Passed,
             },
             key_slots: None,
+            security: None,
+            app_sha256: None,
         }),
     })
     .unwrap()

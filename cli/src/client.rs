@@ -532,6 +532,16 @@ fn summary(body: &RequestBody<'_>) -> String {
         }
         RequestBody::UnloadKey { handle } => format!("UnloadKey {{ key {handle} }}"),
         RequestBody::SetBaud { baud } => format!("SetBaud {{ {baud} }}"),
+        // Their Debug shows payloads as lengths and keys as redacted.
+        RequestBody::Lock
+        | RequestBody::DigestStart { .. }
+        | RequestBody::DigestFinish { .. }
+        | RequestBody::Decrypt { .. }
+        | RequestBody::DecryptSlot { .. }
+        | RequestBody::DecryptLoaded { .. }
+        | RequestBody::CertWrite { .. }
+        | RequestBody::CertRead { .. }
+        | RequestBody::Attest { .. } => format!("{body:?}"),
     }
 }
 

@@ -24,7 +24,17 @@ pub enum SlotState {
     /// A Digital Signature key: the block has purpose 7 (`HMAC_DOWN_DIGITAL_SIGNATURE`) and is
     /// read- and write-protected, and flash holds its parameter block. `spki_sha256` is the
     /// SHA-256 of the public key's DER `SubjectPublicKeyInfo`.
-    DsKey { bits: u16, spki_sha256: [u8; 32] },
+    ///
+    /// `origin` says whether the key was generated on this chip or sent to it; `readable` is
+    /// true when the eFuse key block is not read-protected (a development burn, as Espressif's
+    /// tools make without production settings): software on the chip can read the eFuse key
+    /// and so decrypt the parameter block.
+    DsKey {
+        bits: u16,
+        spki_sha256: [u8; 32],
+        origin: KeyOrigin,
+        readable: bool,
+    },
     /// The block is used for something else (its eFuse `KEY_PURPOSE` value); the device never
     /// touches it.
     OtherPurpose { purpose: u8 },
@@ -34,6 +44,17 @@ pub enum SlotState {
     /// A complete Digital Signature block without a readable flash record (the flash was erased
     /// or overwritten): the key cannot be used again and the slot cannot be reused.
     RecordMissing,
+}
+
+/// Where a device key came from, as the device recorded it when it stored the key.
+#[derive(Serialize, Deserialize, Schema, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyOrigin {
+    /// Generated on this chip by `KeyGenerate`: the private key never existed anywhere else.
+    Generated,
+    /// Sent to the chip by `KeyImport`: the key existed off the chip.
+    Imported,
+    /// A record written by another tool (Espressif's esp_secure_cert tools): unknown.
+    Unknown,
 }
 
 /// The key slots of a device, in `Hello`.

@@ -15,15 +15,17 @@ pub mod limits;
 pub mod link;
 pub mod messages;
 mod redact;
+pub mod trust;
 
 pub use frame::{encode_frame, FrameDecoder, FrameError};
 pub use keys::*;
 pub use limits::*;
 pub use link::*;
 pub use messages::*;
+pub use trust::*;
 
 /// Protocol version: bumped on any change that an older peer cannot read.
-pub const PROTOCOL_VERSION: u16 = 1;
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// Fingerprint of the message schema (FNV-1a 64 over the postcard schema of [`Request`] and
 /// [`Response`]). Both sides compare it in the handshake, so a peer built from other message

@@ -4,6 +4,7 @@ use postcard_schema::Schema;
 use serde::{Deserialize, Serialize};
 
 use crate::keys::{KeySlots, PublicKeyInfo};
+use crate::trust::{CertKind, HashAlg, RsaPadding, SecurityState};
 
 /// A request from the host. `seq` is chosen by the host and echoed by the response, so a late
 /// answer is never taken for the current one. The host never uses 0: the device answers 0 when it
@@ -89,6 +90,52 @@ pub enum RequestBody<'a> {
     /// Moves the UART to `baud` (8N1): answered with [`ResponseBody::BaudSet`] at the old rate,
     /// then the device switches. See [`crate::link`] for the fallback.
     SetBaud { baud: u32 },
+    /// Sets the provisioning lock (an eFuse bit: irreversible, kept across any reflash). A
+    /// locked device refuses every request that burns eFuses or writes provisioning records
+    /// ([`ErrorCode::Locked`]) and still uses its keys. Answered with [`ResponseBody::Locked`],
+    /// also when the device was locked already.
+    Lock,
+    /// Opens a hash session for a digest of its own (not for signing), with `alg`; fed with
+    /// `HashData` like a signing hash session.
+    DigestStart { alg: HashAlg },
+    /// Finishes digest session `session`, which must have received `length` bytes; answered with
+    /// [`ResponseBody::Digest`]. Ends the session either way.
+    DigestFinish { session: u32, length: u64 },
+    /// Decrypts `ciphertext` (as long as the modulus) with `key`, sent for this request only;
+    /// answered with [`ResponseBody::Plaintext`] when the padding is valid, else with
+    /// [`ErrorCode::DecryptFailed`], whatever was wrong.
+    Decrypt {
+        padding: RsaPadding,
+        ciphertext: &'a [u8],
+        key: RsaPrivateKey<'a>,
+    },
+    /// `Decrypt` with the device key in `slot` (the Digital Signature peripheral).
+    DecryptSlot {
+        slot: u8,
+        padding: RsaPadding,
+        ciphertext: &'a [u8],
+    },
+    /// `Decrypt` with the key loaded under `handle`.
+    DecryptLoaded {
+        handle: u32,
+        padding: RsaPadding,
+        ciphertext: &'a [u8],
+    },
+    /// Writes the piece at `offset` of a certificate of `total` bytes (DER) into the device's
+    /// esp_secure_cert partition as the entry of `kind`; the entry is complete when the last
+    /// piece arrives. Answered with [`ResponseBody::CertWritten`]. Refused once locked.
+    CertWrite {
+        kind: CertKind,
+        offset: u32,
+        total: u32,
+        data: &'a [u8],
+    },
+    /// Reads the piece at `offset` of the certificate entry of `kind`; answered with
+    /// [`ResponseBody::Certificate`].
+    CertRead { kind: CertKind, offset: u32 },
+    /// Asks the device to sign an attestation statement (protocol section 6) over `challenge`
+    /// with the key in `slot`; answered with [`ResponseBody::Attestation`].
+    Attest { slot: u8, challenge: [u8; 32] },
 }
 
 /// An RSA private key in CRT form. Every integer is unsigned big-endian without a sign byte.
@@ -194,6 +241,32 @@ pub enum ResponseBody<'a> {
     BaudSet {
         baud: u32,
     },
+    /// The provisioning lock is set (answer to `Lock`).
+    Locked,
+    /// A digest (answer to `DigestFinish`), as long as the algorithm's output.
+    Digest {
+        data: &'a [u8],
+    },
+    /// A decrypted message whose padding was valid (answer to the `Decrypt` requests).
+    Plaintext {
+        data: &'a [u8],
+    },
+    /// The certificate entry has received `received` bytes (answer to `CertWrite`).
+    CertWritten {
+        received: u32,
+    },
+    /// The piece at `offset` of a certificate of `total` bytes (answer to `CertRead`).
+    Certificate {
+        total: u32,
+        offset: u32,
+        data: &'a [u8],
+    },
+    /// A signed attestation statement (answer to `Attest`): `signature` is RSASSA-PKCS1-v1_5
+    /// with SHA-256 over `statement`, by the slot's key.
+    Attestation {
+        statement: &'a [u8],
+        signature: &'a [u8],
+    },
 }
 
 /// The device's answer to `Hello`.
@@ -212,6 +285,12 @@ pub struct HelloInfo<'a> {
     pub self_test: SelfTest,
     /// The key slots; `None` on a device without the Digital Signature peripheral.
     pub key_slots: Option<KeySlots>,
+    /// What the eFuses say about how far the device can be trusted; `None` where the firmware
+    /// cannot read them.
+    pub security: Option<SecurityState>,
+    /// The SHA-256 of the application image the device runs (as written in flash, over the
+    /// image's length including its appended digest); `None` where unknown.
+    pub app_sha256: Option<[u8; 32]>,
 }
 
 #[derive(Serialize, Deserialize, Schema, Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -270,16 +349,31 @@ pub enum Command {
     LoadedKey = 16,
     /// `SetBaud`.
     SetBaud = 32,
+    /// `Lock`.
+    Lock = 64,
+    /// `DigestStart` and `DigestFinish`.
+    Digest = 128,
+    /// `Decrypt`, `DecryptSlot` (with device keys) and `DecryptLoaded`.
+    Decrypt = 256,
+    /// `CertWrite` and `CertRead`.
+    Certificates = 512,
+    /// `Attest`.
+    Attest = 1024,
 }
 
 impl Command {
-    pub const ALL: [Command; 6] = [
+    pub const ALL: [Command; 11] = [
         Command::Random,
         Command::Aes,
         Command::Sign,
         Command::DeviceKeys,
         Command::LoadedKey,
         Command::SetBaud,
+        Command::Lock,
+        Command::Digest,
+        Command::Decrypt,
+        Command::Certificates,
+        Command::Attest,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -290,6 +384,11 @@ impl Command {
             Command::DeviceKeys => "keys",
             Command::LoadedKey => "loaded-key",
             Command::SetBaud => "set-baud",
+            Command::Lock => "lock",
+            Command::Digest => "digest",
+            Command::Decrypt => "decrypt",
+            Command::Certificates => "certificates",
+            Command::Attest => "attest",
         }
     }
 }
@@ -425,6 +524,17 @@ pub enum ErrorCode {
     DsFailed,
     /// 16: writing or reading the key record in flash failed.
     StorageFailed,
+    /// 17: the device is locked (`Lock`): it refuses every burn and provisioning write.
+    Locked,
+    /// 18: the device's security state does not allow this (the message says which eFuse).
+    Insecure,
+    /// 19: a ciphertext did not decrypt to a validly padded message. Deliberately says nothing
+    /// more.
+    DecryptFailed,
+    /// 20: the RNG's continuous health test failed: random numbers and keys are refused.
+    HealthTestFailed,
+    /// 21: the device holds no certificate of that kind.
+    NoCertificate,
 }
 
 impl ErrorCode {
@@ -447,6 +557,11 @@ impl ErrorCode {
             ErrorCode::BurnFailed => "burn-failed",
             ErrorCode::DsFailed => "ds-failed",
             ErrorCode::StorageFailed => "storage-failed",
+            ErrorCode::Locked => "locked",
+            ErrorCode::Insecure => "insecure",
+            ErrorCode::DecryptFailed => "decrypt-failed",
+            ErrorCode::HealthTestFailed => "health-test-failed",
+            ErrorCode::NoCertificate => "no-certificate",
         }
     }
 }
@@ -476,6 +591,17 @@ impl RequestBody<'_> {
                 sign_time_ms(crate::MAX_RSA_BITS as usize / 8)
             }
             RequestBody::UnloadKey { .. } | RequestBody::SetBaud { .. } => 500,
+            // An eFuse burn and its read-back.
+            RequestBody::Lock => 2_000,
+            RequestBody::DigestStart { .. } | RequestBody::DigestFinish { .. } => 500,
+            RequestBody::Decrypt { key, .. } => sign_time_ms(key.n.len()),
+            RequestBody::DecryptSlot { .. } | RequestBody::DecryptLoaded { .. } => {
+                sign_time_ms(crate::MAX_RSA_BITS as usize / 8)
+            }
+            // A flash sector erase and write.
+            RequestBody::CertWrite { .. } => 2_000,
+            RequestBody::CertRead { .. } => 500,
+            RequestBody::Attest { .. } => sign_time_ms(crate::MAX_RSA_BITS as usize / 8),
         }
     }
 
@@ -492,6 +618,12 @@ impl RequestBody<'_> {
                 | RequestBody::LoadKey { .. }
                 | RequestBody::SignDigestLoaded { .. }
                 | RequestBody::UnloadKey { .. }
+                | RequestBody::Lock
+                | RequestBody::Decrypt { .. }
+                | RequestBody::DecryptSlot { .. }
+                | RequestBody::DecryptLoaded { .. }
+                | RequestBody::CertRead { .. }
+                | RequestBody::Attest { .. }
         )
     }
 }
@@ -554,7 +686,7 @@ pub struct RequestPrefix {
 }
 
 /// Number of [`RequestBody`] variants; a prefix with a larger variant is an unknown request.
-pub const REQUEST_VARIANTS: u32 = 20;
+pub const REQUEST_VARIANTS: u32 = 29;
 
 #[cfg(test)]
 mod tests {

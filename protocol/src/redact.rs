@@ -123,6 +123,67 @@ impl fmt::Debug for RequestBody<'_> {
                 f.debug_struct("UnloadKey").field("handle", handle).finish()
             }
             RequestBody::SetBaud { baud } => f.debug_struct("SetBaud").field("baud", baud).finish(),
+            RequestBody::Lock => f.write_str("Lock"),
+            RequestBody::DigestStart { alg } => {
+                f.debug_struct("DigestStart").field("alg", alg).finish()
+            }
+            RequestBody::DigestFinish { session, length } => f
+                .debug_struct("DigestFinish")
+                .field("session", session)
+                .field("length", length)
+                .finish(),
+            RequestBody::Decrypt {
+                padding,
+                ciphertext,
+                key,
+            } => f
+                .debug_struct("Decrypt")
+                .field("padding", padding)
+                .field("ciphertext", &Bytes(ciphertext.len()))
+                .field("key", key)
+                .finish(),
+            RequestBody::DecryptSlot {
+                slot,
+                padding,
+                ciphertext,
+            } => f
+                .debug_struct("DecryptSlot")
+                .field("slot", slot)
+                .field("padding", padding)
+                .field("ciphertext", &Bytes(ciphertext.len()))
+                .finish(),
+            RequestBody::DecryptLoaded {
+                handle,
+                padding,
+                ciphertext,
+            } => f
+                .debug_struct("DecryptLoaded")
+                .field("handle", handle)
+                .field("padding", padding)
+                .field("ciphertext", &Bytes(ciphertext.len()))
+                .finish(),
+            RequestBody::CertWrite {
+                kind,
+                offset,
+                total,
+                data,
+            } => f
+                .debug_struct("CertWrite")
+                .field("kind", kind)
+                .field("offset", offset)
+                .field("total", total)
+                .field("data", &Bytes(data.len()))
+                .finish(),
+            RequestBody::CertRead { kind, offset } => f
+                .debug_struct("CertRead")
+                .field("kind", kind)
+                .field("offset", offset)
+                .finish(),
+            RequestBody::Attest { slot, challenge } => f
+                .debug_struct("Attest")
+                .field("slot", slot)
+                .field("challenge", &Bytes(challenge.len()))
+                .finish(),
         }
     }
 }
@@ -164,6 +225,37 @@ impl fmt::Debug for ResponseBody<'_> {
             ResponseBody::BaudSet { baud } => {
                 f.debug_struct("BaudSet").field("baud", baud).finish()
             }
+            ResponseBody::Locked => f.write_str("Locked"),
+            ResponseBody::Digest { data } => f
+                .debug_struct("Digest")
+                .field("data", &Bytes(data.len()))
+                .finish(),
+            ResponseBody::Plaintext { data } => f
+                .debug_struct("Plaintext")
+                .field("data", &Bytes(data.len()))
+                .finish(),
+            ResponseBody::CertWritten { received } => f
+                .debug_struct("CertWritten")
+                .field("received", received)
+                .finish(),
+            ResponseBody::Certificate {
+                total,
+                offset,
+                data,
+            } => f
+                .debug_struct("Certificate")
+                .field("total", total)
+                .field("offset", offset)
+                .field("data", &Bytes(data.len()))
+                .finish(),
+            ResponseBody::Attestation {
+                statement,
+                signature,
+            } => f
+                .debug_struct("Attestation")
+                .field("statement", &Bytes(statement.len()))
+                .field("signature", &Bytes(signature.len()))
+                .finish(),
         }
     }
 }

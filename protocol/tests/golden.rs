@@ -163,7 +163,7 @@ fn set_baud_frames() {
 fn schema_fingerprint_is_pinned() {
     assert_eq!(
         SCHEMA_FINGERPRINT,
-        [0x7a, 0xe2, 0xee, 0x55, 0x86, 0xae, 0x0f, 0xbd]
+        [0x74, 0xb1, 0xf5, 0x46, 0xd4, 0x24, 0x01, 0x4a]
     );
 }
 
@@ -172,7 +172,10 @@ fn schema_fingerprint_is_pinned() {
 fn request_variant_count_matches_the_enum() {
     let last = Request {
         seq: 1,
-        body: RequestBody::SetBaud { baud: 0 },
+        body: RequestBody::Attest {
+            slot: 0,
+            challenge: [0; 32],
+        },
     };
     let body = postcard::to_allocvec(&last).unwrap();
     assert_eq!(u32::from(body[1]) + 1, REQUEST_VARIANTS);
@@ -192,7 +195,7 @@ fn doc_hello() -> Response<'static> {
     Response {
         seq: 1,
         body: ResponseBody::Hello(HelloInfo {
-            protocol_version: 1,
+            protocol_version: 2,
             schema: SCHEMA_FINGERPRINT,
             firmware_version: "0.1.0",
             chip: Chip::Esp32C3,
@@ -220,6 +223,8 @@ fn doc_hello() -> Response<'static> {
                 SlotState::DsKey {
                     bits: 2048,
                     spki_sha256: [0xaa; 32],
+                    origin: KeyOrigin::Generated,
+                    readable: false,
                 },
                 SlotState::OtherPurpose { purpose: 4 },
                 SlotState::Free,
@@ -227,6 +232,16 @@ fn doc_hello() -> Response<'static> {
                 SlotState::Free,
                 SlotState::Free,
             ]),
+            security: Some(SecurityState {
+                provisioning_locked: true,
+                secure_boot: false,
+                flash_encryption: FlashEncryption::Off,
+                usb_jtag_disabled: true,
+                pad_jtag_disabled: true,
+                download_mode: DownloadMode::Secure,
+                read_protection_locked: false,
+            }),
+            app_sha256: None,
         }),
     }
 }
@@ -235,17 +250,18 @@ fn doc_hello() -> Response<'static> {
 fn hello_response() {
     let body = postcard::to_allocvec(&doc_hello()).unwrap();
     let expected = hex(
-        "01 00 01 7a e2 ee 55 86 ae 0f bd 05 30 2e 31 2e 30 02 00 58 cf 79 01 02 03 \
+        "01 00 02 74 b1 f5 46 d4 24 01 4a 05 30 2e 31 2e 30 02 00 58 cf 79 01 02 03 \
          3f 07 05 80 08 80 20 80 18 00 00 00 00 00 00 \
          01 01 80 10 aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa \
-         aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa 02 04 00 00 00 00",
+         aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa 00 00 02 04 00 00 00 00 \
+         01 01 00 00 01 01 01 00 00",
     );
     assert_eq!(body, expected, "{:02x?}", body);
     let wire = hex(
-        "00 02 01 11 01 7a e2 ee 55 86 ae 0f bd 05 30 2e 31 2e 30 02 10 58 cf 79 01 02 03 3f 07 \
-         05 80 08 80 20 80 18 01 01 01 01 01 27 01 01 80 10 aa aa aa aa aa aa aa aa aa aa aa aa \
-         aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa 02 04 01 01 01 05 a4 b8 52 \
-         40 00",
+        "00 02 01 11 02 74 b1 f5 46 d4 24 01 4a 05 30 2e 31 2e 30 02 10 58 cf 79 01 02 03 3f 07 \
+         05 80 08 80 20 80 18 01 01 01 01 01 25 01 01 80 10 aa aa aa aa aa aa aa aa aa aa aa aa \
+         aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa 01 03 02 04 01 01 01 03 01 \
+         01 01 04 01 01 01 01 05 10 92 2f b5 00",
     );
     assert_eq!(encode_frame_vec(&doc_hello()).unwrap(), wire);
 }

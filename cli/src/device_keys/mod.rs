@@ -58,7 +58,9 @@ impl SlotSummary {
             purpose: None,
         };
         match state {
-            SlotState::DsKey { bits, spki_sha256 } => {
+            SlotState::DsKey {
+                bits, spki_sha256, ..
+            } => {
                 summary.bits = Some(*bits);
                 summary.spki_sha256 = Some(hex::encode(spki_sha256));
             }
@@ -263,11 +265,9 @@ impl SlotPublicKey {
     fn matches_hello(&self, info: &DeviceInfo) -> Result<()> {
         let states = slots(info)?;
         match states[usize::from(self.slot)] {
-            SlotState::DsKey { bits, spki_sha256 }
-                if usize::from(bits) == self.bits() && spki_sha256 == self.spki_sha256 =>
-            {
-                Ok(())
-            }
+            SlotState::DsKey {
+                bits, spki_sha256, ..
+            } if usize::from(bits) == self.bits() && spki_sha256 == self.spki_sha256 => Ok(()),
             other => Err(Error::Verification(format!(
                 "the public key the device answered for slot {} (SPKI SHA-256 {}) is not the key \
                  its Hello lists there ({})",

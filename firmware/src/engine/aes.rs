@@ -23,86 +23,12 @@ use ucrypto_protocol::{
 };
 use zeroize::Zeroize;
 
-use super::session::{Session, SessionSlot};
-use super::Outcome;
+use super::outcome::{refuse_after_failed_self_test, Outcome, Relies};
+use super::session::{AesSession, AesUnit, Chaining, Mark, Session, SessionSlot, MARKS};
 use crate::backend::AesKey;
 use crate::{Backend, BackendError};
 
-const BLOCK: usize = 16;
-
-/// Where a session's block cipher runs, chosen once when the session opens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Engine {
-    /// The chip's AES accelerator, through the backend.
-    Accelerator,
-    /// The `aes` crate on the device's CPU: the accelerator refused this key size.
-    Software,
-}
-
-/// The state of one AES stream.
-pub(crate) struct AesSession {
-    direction: AesDirection,
-    mode: AesMode,
-    key: AesKey,
-    engine: Engine,
-    chaining: Chaining,
-    /// Bytes processed so far: where the next chunk goes unless it names a mark.
-    position: u64,
-    /// The chaining state at the session's start and at the ends of the latest chunks (CBC and
-    /// CFB): the offsets a chunk may go back (or forward) to.
-    marks: [Mark; MARKS],
-    /// Marks written so far: each mark's `written` is its number, the lowest is the oldest (after
-    /// 2^32 marks the count wraps, which only changes which mark goes first).
-    marks_written: u32,
-}
-
-/// How many chunk ends a session remembers: four times the pipelining depth (protocol section
-/// 1), so the chunk after any answer a host may lose is still among them.
-pub(crate) const MARKS: usize = 16;
-
-/// The chaining state at one offset of the stream.
-#[derive(Clone, Copy)]
-struct Mark {
-    /// `None` while the slot is unused.
-    offset: Option<u64>,
-    register: [u8; BLOCK],
-    block_pos: usize,
-    /// When it was last written (`AesSession::marks_written` then).
-    written: u32,
-}
-
-impl Mark {
-    const EMPTY: Mark = Mark {
-        offset: None,
-        register: [0; BLOCK],
-        block_pos: 0,
-        written: 0,
-    };
-}
-
-/// What links one chunk to the next.
-struct Chaining {
-    /// CBC and CFB8: the register (last ciphertext, or the IV). CFB128: the cipher-feedback block
-    /// as `cfb_mode` keeps it. CTR: the initial counter block (the stream position seeks from it).
-    register: [u8; BLOCK],
-    /// CFB128: bytes of `register` already used in the current block.
-    block_pos: usize,
-}
-
-impl Drop for Chaining {
-    fn drop(&mut self) {
-        self.register.zeroize();
-    }
-}
-
-impl Drop for AesSession {
-    fn drop(&mut self) {
-        for mark in &mut self.marks {
-            mark.register.zeroize();
-            mark.offset = None;
-        }
-    }
-}
+use super::session::BLOCK;
 
 /// Opens an AES session, replacing this port's open session. The key is checked, and where the block
 /// cipher will run is decided here: a key size the accelerator refuses runs in software.
@@ -118,12 +44,7 @@ pub(super) fn start<'d, B: Backend>(
     // A new start abandons whatever stream this port had open, even if the start itself fails;
     // another port's session is left alone (Busy).
     sessions.claim()?;
-    if matches!(self_test.aes, TestOutcome::Failed) {
-        return Err((
-            ErrorCode::SelfTestFailed,
-            "the AES self-test failed: AES is refused",
-        ));
-    }
+    refuse_after_failed_self_test(self_test, Relies::Aes)?;
     let key = AesKey::from_slice(key)
         .ok_or((ErrorCode::BadArgument, "the key must be 16, 24 or 32 bytes"))?;
     let iv = match (mode.needs_iv(), iv) {
@@ -383,14 +304,14 @@ where
 fn select_engine<B: Backend>(
     backend: &mut B,
     key: &AesKey,
-) -> Result<Engine, (ErrorCode, &'static str)> {
+) -> Result<AesUnit, (ErrorCode, &'static str)> {
     let mut probe = [0u8; BLOCK];
     let result = backend.aes_encrypt_block(key, &mut probe);
     // E_K(0) identifies the key: it does not stay in memory.
     probe.zeroize();
     match result {
-        Ok(()) => Ok(Engine::Accelerator),
-        Err(BackendError::Unsupported) => Ok(Engine::Software),
+        Ok(()) => Ok(AesUnit::Accelerator),
+        Err(BackendError::Unsupported) => Ok(AesUnit::Software),
         Err(_) => Err(ACCELERATOR_FAILED),
     }
 }
@@ -437,18 +358,18 @@ impl SoftwareAes {
 
 impl<'a, B: Backend> BlockEngine<'a, B> {
     fn new(
-        engine: Engine,
+        engine: AesUnit,
         backend: &'a mut B,
         key: &'a AesKey,
         fault: &'a mut Option<BackendError>,
     ) -> Self {
         match engine {
-            Engine::Accelerator => BlockEngine::Accelerator {
+            AesUnit::Accelerator => BlockEngine::Accelerator {
                 backend,
                 key,
                 fault,
             },
-            Engine::Software => BlockEngine::Software(SoftwareAes::new(key)),
+            AesUnit::Software => BlockEngine::Software(SoftwareAes::new(key)),
         }
     }
 }

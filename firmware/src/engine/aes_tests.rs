@@ -470,7 +470,7 @@ fn ecb_and_ctr_take_a_chunk_at_any_offset_cbc_and_cfb_only_where_a_chunk_ended()
 fn a_session_remembers_the_last_marks_chunk_ends_and_no_more() {
     let mut engine = device(Chip::Esp32C3);
     let s = start(&mut engine, AesDirection::Encrypt, AesMode::Cbc, &KEY, IV).unwrap();
-    let chunks = super::aes::MARKS as u64;
+    let chunks = super::session::MARKS as u64;
     for i in 0..chunks {
         chunk(&mut engine, s, i * 16, &[0; 16]).unwrap();
     }
@@ -486,7 +486,7 @@ fn a_session_remembers_the_last_marks_chunk_ends_and_no_more() {
 fn a_mark_written_again_is_the_newest_and_the_least_recently_written_goes_first() {
     let mut engine = device(Chip::Esp32C3);
     let s = start(&mut engine, AesDirection::Encrypt, AesMode::Cbc, &KEY, IV).unwrap();
-    let marks = super::aes::MARKS as u64;
+    let marks = super::session::MARKS as u64;
     // Marks at 0 (the start), 16, ..., 16 * (MARKS - 1): all slots used.
     for i in 0..marks - 1 {
         chunk(&mut engine, s, i * 16, &[0; 16]).unwrap();

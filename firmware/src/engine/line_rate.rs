@@ -5,7 +5,7 @@ use ucrypto_protocol::{
     ErrorCode, ResponseBody, BAUD_FALLBACK_MS, DEFAULT_BAUD, MAX_BAUD, MIN_BAUD,
 };
 
-use super::Outcome;
+use super::outcome::Outcome;
 
 pub(crate) struct LineRate {
     baud: u32,

@@ -9,9 +9,8 @@ use ucrypto_protocol::{
     ErrorCode, ResponseBody, RsaPrivateKey, SelfTest, KEY_IDLE_MS, MAX_CHUNK_LEN,
 };
 
+use super::outcome::{refuse_after_failed_self_test, Outcome, Relies};
 use super::rsa::{self, Workspace};
-use super::sign::refuse_after_failed_self_test;
-use super::Outcome;
 use crate::{Backend, ChipProfile, PortId};
 
 /// One loaded key at a time (loading another replaces it).
@@ -71,7 +70,7 @@ impl KeySlot {
         self.wipe();
         self.owner = self.port;
         self.last_request_ms = self.now_ms;
-        refuse_after_failed_self_test(self_test)?;
+        refuse_after_failed_self_test(self_test, Relies::Signing)?;
         let max_bits = ChipProfile::of(backend.chip()).max_rsa_bits;
         match self.ws.load(key, max_bits) {
             Ok(len) => {
@@ -97,7 +96,7 @@ impl KeySlot {
         out: &'d mut [u8; MAX_CHUNK_LEN],
     ) -> Outcome<'d> {
         let len = self.len_of(handle)?;
-        refuse_after_failed_self_test(self_test)?;
+        refuse_after_failed_self_test(self_test, Relies::Signing)?;
         let len = rsa::sign_loaded(backend, &mut self.ws, len, digest, out)?;
         Ok(ResponseBody::Signature { data: &out[..len] })
     }

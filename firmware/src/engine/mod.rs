@@ -16,6 +16,7 @@ mod aes;
 mod keys;
 mod line_rate;
 mod loaded_key;
+mod outcome;
 mod random;
 pub(crate) mod rsa;
 mod self_test;
@@ -25,6 +26,7 @@ mod startup_health;
 
 use line_rate::LineRate;
 use loaded_key::KeySlot;
+use outcome::Outcome;
 use session::SessionSlot;
 
 /// Counters the engine keeps about its link, for diagnostics.
@@ -65,9 +67,6 @@ pub(crate) struct Connection {
     keys: KeySlot,
     line: LineRate,
 }
-
-/// What a request handler returns: a response body, or an error code with a hint.
-pub(crate) type Outcome<'d> = Result<ResponseBody<'d>, (ErrorCode, &'static str)>;
 
 impl<B: Backend> Engine<B> {
     /// Wraps `backend`, running the start-up self-tests on it first.
@@ -380,8 +379,24 @@ fn dispatch<'d, B: Backend>(
         RequestBody::SignDigestSlot { digest, slot } => {
             keys::sign_digest(backend, self_test, slot, &digest, data)
         }
+        RequestBody::Lock
+        | RequestBody::DigestStart { .. }
+        | RequestBody::DigestFinish { .. }
+        | RequestBody::Decrypt { .. }
+        | RequestBody::DecryptSlot { .. }
+        | RequestBody::DecryptLoaded { .. }
+        | RequestBody::CertWrite { .. }
+        | RequestBody::CertRead { .. }
+        | RequestBody::Attest { .. } => Err(NOT_YET),
     }
 }
+
+/// Requests of this protocol version that this firmware does not serve yet (their capability bits
+/// are clear): a host that checks `capabilities` never sends them.
+const NOT_YET: outcome::Refusal = (
+    ErrorCode::Unsupported,
+    "this firmware does not serve that request yet: update the firmware",
+);
 
 fn hello<B: Backend>(
     backend: &mut B,
@@ -403,6 +418,8 @@ fn hello<B: Backend>(
         } else {
             None
         },
+        security: None,
+        app_sha256: None,
     }
 }
 

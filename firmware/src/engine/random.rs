@@ -3,7 +3,7 @@ use ucrypto_protocol::{
     EntropyState, ErrorCode, ResponseBody, SelfTest, MAX_CHUNK_LEN, MAX_RANDOM_WORDS,
 };
 
-use super::Outcome;
+use super::outcome::Outcome;
 use crate::Backend;
 
 pub(super) fn serve<'d, B: Backend>(

@@ -1,21 +1,12 @@
 //! RS256 requests: a message streamed into the SHA-256 accelerator over a hash session, then
 //! signed (`SignHashed`), or a digest signed as given (`SignDigest`); the RSA work is in `rsa`.
-use ucrypto_protocol::{
-    ErrorCode, ResponseBody, RsaPrivateKey, SelfTest, TestOutcome, MAX_CHUNK_LEN,
-};
+use ucrypto_protocol::{ErrorCode, ResponseBody, RsaPrivateKey, SelfTest, MAX_CHUNK_LEN};
 
 use super::loaded_key::KeySlot;
+use super::outcome::{refuse_after_failed_self_test, Outcome, Refusal, Relies};
 use super::rsa;
-use super::session::{Session, SessionSlot};
-use super::Outcome;
+use super::session::{HashSession, Session, SessionSlot};
 use crate::{Backend, ChipProfile};
-
-/// The state of one message being hashed for signing.
-pub(crate) struct HashSession<B: Backend> {
-    state: B::Sha256State,
-    /// Bytes hashed so far: the offset the next chunk must have.
-    received: u64,
-}
 
 const NO_SESSION: (ErrorCode, &str) = (
     ErrorCode::NoSession,
@@ -28,7 +19,7 @@ pub(super) fn start<'d, B: Backend>(
     self_test: &SelfTest,
     sessions: &mut SessionSlot<B>,
 ) -> Outcome<'d> {
-    refuse_after_failed_self_test(self_test)?;
+    refuse_after_failed_self_test(self_test, Relies::Signing)?;
     let state = backend.sha256_start();
     let session = sessions.open(backend, Session::Hash(HashSession { state, received: 0 }))?;
     Ok(ResponseBody::SessionStarted { session })
@@ -105,7 +96,7 @@ pub(super) fn finish_hash<B: Backend>(
     sessions: &mut SessionSlot<B>,
     session: u32,
     length: u64,
-) -> Result<[u8; 32], (ErrorCode, &'static str)> {
+) -> Result<[u8; 32], Refusal> {
     let Some(Session::Hash(hash)) = sessions.take(session) else {
         return Err(NO_SESSION);
     };
@@ -126,24 +117,10 @@ pub(super) fn sign_digest<'d, B: Backend>(
     key: &RsaPrivateKey<'_>,
     out: &'d mut [u8; MAX_CHUNK_LEN],
 ) -> Outcome<'d> {
-    refuse_after_failed_self_test(self_test)?;
+    refuse_after_failed_self_test(self_test, Relies::Signing)?;
     let max_bits = ChipProfile::of(backend.chip()).max_rsa_bits;
     let len = rsa::sign_digest(backend, key, digest, max_bits, out)?;
     Ok(ResponseBody::Signature { data: &out[..len] })
-}
-
-pub(super) fn refuse_after_failed_self_test(
-    self_test: &SelfTest,
-) -> Result<(), (ErrorCode, &'static str)> {
-    if matches!(self_test.sha256, TestOutcome::Failed)
-        || matches!(self_test.rsa, TestOutcome::Failed)
-    {
-        return Err((
-            ErrorCode::SelfTestFailed,
-            "the SHA-256 or RSA self-test failed at start-up: signing refused",
-        ));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

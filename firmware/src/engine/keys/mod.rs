@@ -3,16 +3,16 @@
 //! used through the DS peripheral (`KeyGenerate`, `KeyImport`, `PublicKey`, `SignSlot`,
 //! `SignDigestSlot`, and the slot states in `Hello`).
 use ucrypto_protocol::{
-    ErrorCode, KeySlots, PublicKeyInfo, ResponseBody, RsaPrivateKey, SelfTest, SlotState,
-    TestOutcome, ANY_SLOT, KEY_SLOTS, MAX_CHUNK_LEN, MIN_RSA_BITS,
+    ErrorCode, KeyOrigin, KeySlots, PublicKeyInfo, ResponseBody, RsaPrivateKey, SelfTest,
+    SlotState, ANY_SLOT, KEY_SLOTS, MAX_CHUNK_LEN, MIN_RSA_BITS,
 };
 use zeroize::Zeroize;
 
+use super::outcome::{refuse_after_failed_self_test, Outcome, Refusal, Relies};
 use super::rsa::bigint;
 use super::rsa::emsa;
 use super::rsa::montgomery::MontModulus;
 use super::rsa::{self, MAX_WORDS};
-use super::Outcome;
 use crate::backend::keys::{DsBlock, DsError, KEY_WORDS};
 use crate::{Backend, ChipProfile};
 
@@ -24,8 +24,6 @@ mod spki;
 
 use efuse::BlockState;
 use record::SlotRecord;
-
-type Refusal = (ErrorCode, &'static str);
 
 const NO_KEYS: Refusal = (
     ErrorCode::Unsupported,
@@ -66,6 +64,9 @@ fn slot_state<B: Backend>(backend: &mut B, slot: u8, record: &mut SlotRecord) ->
                     SlotState::DsKey {
                         bits: record.bits,
                         spki_sha256: backend.sha256_finish(h),
+                        // Recorded with the key once records carry it (provisioning lock work).
+                        origin: KeyOrigin::Unknown,
+                        readable: false,
                     }
                 }
                 _ => SlotState::RecordMissing,
@@ -90,17 +91,6 @@ pub(crate) fn slots<B: Backend>(backend: &mut B) -> Option<KeySlots> {
         *state = slot_state(backend, slot as u8, &mut record);
     }
     Some(states)
-}
-
-fn refuse_after_failed_self_test(self_test: &SelfTest, keys: bool) -> Result<(), Refusal> {
-    let failed = |o: TestOutcome| matches!(o, TestOutcome::Failed);
-    if failed(self_test.sha256) || failed(self_test.rsa) || (keys && failed(self_test.rng)) {
-        return Err((
-            ErrorCode::SelfTestFailed,
-            "a start-up self-test failed: device keys refused",
-        ));
-    }
-    Ok(())
 }
 
 /// The slot to store a new key in: `slot` if free, or the lowest free one for `ANY_SLOT`.
@@ -155,7 +145,7 @@ pub(crate) fn generate<'d, B: Backend>(
     out: &'d mut [u8; MAX_CHUNK_LEN],
 ) -> Outcome<'d> {
     let max_bits = ds_max_bits(backend).ok_or(NO_KEYS)?;
-    refuse_after_failed_self_test(self_test, true)?;
+    refuse_after_failed_self_test(self_test, Relies::DeviceKeysAndRng)?;
     if bits > max_bits {
         return Err((
             ErrorCode::Unsupported,
@@ -197,7 +187,7 @@ pub(crate) fn import<'d, B: Backend>(
     out: &'d mut [u8; MAX_CHUNK_LEN],
 ) -> Outcome<'d> {
     let max_bits = ds_max_bits(backend).ok_or(NO_KEYS)?;
-    refuse_after_failed_self_test(self_test, false)?;
+    refuse_after_failed_self_test(self_test, Relies::DeviceKeys)?;
     if slot != ANY_SLOT {
         check_slot(slot)?;
     }
@@ -415,7 +405,7 @@ pub(crate) fn sign_digest<'d, B: Backend>(
     out: &'d mut [u8; MAX_CHUNK_LEN],
 ) -> Outcome<'d> {
     ds_max_bits(backend).ok_or(NO_KEYS)?;
-    refuse_after_failed_self_test(self_test, false)?;
+    refuse_after_failed_self_test(self_test, Relies::DeviceKeys)?;
     check_slot(slot)?;
     let mut record = SlotRecord::new();
     let SlotState::DsKey { .. } = slot_state(backend, slot, &mut record) else {

@@ -21,7 +21,7 @@ use montgomery::MontModulus;
 pub(crate) const MAX_WORDS: usize = MAX_RSA_BITS as usize / 32;
 
 /// Why a signature was refused: an error code and a hint for people.
-pub(crate) type Refusal = (ErrorCode, &'static str);
+pub(crate) use super::outcome::Refusal;
 
 /// Every number of one signature: the key in word form with its Montgomery constants, the
 /// message representative and the intermediate values.

@@ -8,9 +8,13 @@
 //! cannot guess it.
 use ucrypto_protocol::{ErrorCode, SESSION_IDLE_TIMEOUT_MS};
 
-use super::aes::AesSession;
-use super::sign::HashSession;
 use crate::{Backend, PortId};
+
+mod aes_state;
+mod hash_state;
+
+pub(crate) use aes_state::{AesSession, AesUnit, Chaining, Mark, BLOCK, MARKS};
+pub(crate) use hash_state::HashSession;
 
 // The device holds one session, in place (it has no heap to box the AES session's marks in); the
 // hash variant being smaller costs nothing.
