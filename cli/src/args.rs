@@ -325,10 +325,15 @@ pub struct SimArgs {
     #[arg(long)]
     pub download_mode: bool,
 
-    /// In download mode, damage the data of the Nth FLASH_DATA block (from 0) as a bad line
-    /// would, so that the ROM answers with its checksum error (for tests).
+    /// In download mode, damage the data of the Nth FLASH_DATA or FLASH_DEFL_DATA block (from
+    /// 0) as a bad line would, so that the loader answers with its checksum error (for tests).
     #[arg(long, value_name = "N", requires = "download_mode", hide = true)]
     pub damage_block: Option<u32>,
+
+    /// In download mode, the ROM refuses to load code into RAM (MEM_BEGIN), as a chip in Secure
+    /// Download Mode does, so no flasher stub can run (for tests).
+    #[arg(long, requires = "download_mode", hide = true)]
+    pub refuse_ram_load: bool,
 }
 
 const FLASH_HELP: &str = "\

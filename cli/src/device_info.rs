@@ -25,6 +25,9 @@ pub struct DeviceInfo {
     pub self_test: SelfTestSummary,
     /// The device-key slots (`null` on a chip without the Digital Signature peripheral).
     pub key_slots: Option<Vec<SlotSummary>>,
+    /// The SHA-256 digest appended to the running application image (docs/protocol.md,
+    /// `HelloInfo.app_sha256`), in hex; `null` when the firmware does not report it.
+    pub app_sha256: Option<String>,
     #[serde(skip)]
     pub raw_key_slots: Option<KeySlots>,
     #[serde(skip)]
@@ -93,6 +96,7 @@ impl DeviceInfo {
             protocol_version: hello.protocol_version,
             schema: hello.schema,
             device_id: hello.device_id,
+            app_sha256: hello.app_sha256.map(hex::encode),
             capabilities: CapabilitySummary {
                 commands: Command::ALL
                     .iter()

@@ -7,27 +7,33 @@ use ucrypto_protocol::Chip;
 
 use crate::error::{Error, Result};
 use crate::esp_image;
-use crate::rom_loader::{Next, RomLoader};
+use crate::rom_loader::{self, Next, RomLoader};
 use crate::sim::PtyDevice;
 use crate::virtual_flash::{VirtualFlash, FLASH_SIZE};
 
 /// Serves the ROM loader until the host leaves download mode, then boots from flash: the
 /// ucrypto engine reporting the image's version if the image checks out, silence if not.
-/// `damage_block` flips a data bit of that FLASH_DATA block (from 0) as a bad line would.
+/// `damage_block` flips a data bit of that FLASH_DATA / FLASH_DEFL_DATA block (from 0) as a
+/// bad line would; `refuse_ram_load` makes the ROM refuse MEM_BEGIN, as in Secure Download
+/// Mode, so no stub can run.
 pub fn serve(
     device: PtyDevice,
     chip: Chip,
     flash: VirtualFlash,
     damage_block: Option<u32>,
+    refuse_ram_load: bool,
 ) -> Result<()> {
     let stopped = |e: &dyn std::fmt::Display| Error::input(format!("virtual chip stopped: {e}"));
     let mut reader = BufReader::new(device.master().try_clone().map_err(|e| stopped(&e))?);
     let mut writer = device.master().try_clone().map_err(|e| stopped(&e))?;
     let mut loader = RomLoader::new(chip, device.device_id(), flash);
+    if refuse_ram_load {
+        loader.refuse_ram_load();
+    }
     let mut decoder = SlipDecoder::new();
     let mut blocks_seen = 0u32;
     log::info!("{}: download mode, waiting for SYNC", chip.name());
-    let reboot = loop {
+    let boots = loop {
         let mut packet = Vec::new();
         match decoder.decode(&mut reader, &mut packet) {
             Ok(_) => {}
@@ -36,8 +42,13 @@ pub fn serve(
             Err(SlipError::EndOfStream) => return Err(stopped(&"the terminal closed")),
             Err(SlipError::ReadError(e)) => return Err(stopped(&e)),
         }
-        // FLASH_DATA: 8 bytes of request header, 16 of block header, then the data.
-        if packet.get(..2) == Some(&[0x00, 0x03]) && packet.len() > 24 {
+        // FLASH_DATA (ROM or stub) and FLASH_DEFL_DATA: 8 bytes of request header, 16 of block
+        // header, then the data.
+        let data_command = [rom_loader::FLASH_DATA, rom_loader::FLASH_DEFL_DATA];
+        if packet.first() == Some(&0x00)
+            && packet.get(1).is_some_and(|c| data_command.contains(c))
+            && packet.len() > 24
+        {
             if damage_block == Some(blocks_seen) {
                 log::warn!("damaging FLASH_DATA block {blocks_seen} as asked");
                 packet[24] ^= 0x01;
@@ -52,14 +63,16 @@ pub fn serve(
                 .and_then(|_| writer.flush())
                 .map_err(|e| stopped(&e))?;
         }
-        if let Next::Boot { reboot } = answer.next {
-            break reboot;
+        match answer.next {
+            Next::Stay => {}
+            Next::Boot => break true,
+            Next::Lost => break false,
         }
     };
-    log::info!(
-        "FLASH_END ({}): leaving download mode, booting from flash",
-        if reboot { "reboot" } else { "run user code" }
-    );
+    if !boots {
+        return silent(reader);
+    }
+    log::info!("FLASH_END (run user code): leaving download mode, booting from flash");
     let flash = loader.into_flash();
     let image = flash.read(0, FLASH_SIZE as u32).expect("the whole flash");
     match esp_image::boot_version(image, chip) {
@@ -73,14 +86,22 @@ pub fn serve(
         }
         Err(why) => {
             log::warn!("nothing boots: {why}; the chip stays silent");
-            // A chip without an application: it reads the line and never answers.
-            loop {
-                let n = reader.fill_buf().map_err(|e| stopped(&e))?.len();
-                if n == 0 {
-                    return Err(stopped(&"the terminal closed"));
-                }
-                reader.consume(n);
-            }
+            silent(reader)
         }
+    }
+}
+
+/// A chip without an application (or running code the model cannot run): it reads the line
+/// and never answers.
+fn silent(mut reader: BufReader<std::fs::File>) -> Result<()> {
+    loop {
+        let n = reader
+            .fill_buf()
+            .map_err(|e| Error::input(format!("virtual chip stopped: {e}")))?
+            .len();
+        if n == 0 {
+            return Err(Error::input("virtual chip stopped: the terminal closed"));
+        }
+        reader.consume(n);
     }
 }

@@ -21,6 +21,9 @@ pub mod exit {
     /// `station run`: some devices failed (each one's line names the device and the step); the
     /// others are done.
     pub const DEVICES_FAILED: i32 = 6;
+    /// `flash`: written and verified, but the board could not be restarted from here (a port
+    /// without reset lines): restart it.
+    pub const RESTART_NEEDED: i32 = 7;
     /// Interrupted (SIGINT, SIGTERM): 128 + SIGINT, as shells expect.
     pub const INTERRUPTED: i32 = 130;
 
@@ -39,6 +42,10 @@ pub mod exit {
         (
             DEVICES_FAILED,
             "`station run`: some devices failed (each one's line names the device and the step); the others are done",
+        ),
+        (
+            RESTART_NEEDED,
+            "`flash`: written and verified, but the port cannot restart the board (no reset line) and it did not start by itself: restart it",
         ),
         (
             INTERRUPTED,
@@ -116,6 +123,9 @@ pub enum Error {
     /// A chip's ROM serial loader answered with an error (`ucrypto flash`).
     #[error("{0}")]
     Rom(String),
+    /// `flash` wrote and verified the image, and the board must be restarted by hand.
+    #[error("{0}")]
+    RestartNeeded(String),
     /// The user interrupted the command; nothing was output.
     #[error("interrupted; nothing was output")]
     Interrupted,
@@ -144,6 +154,7 @@ impl Error {
             Error::Transport(_) => exit::TRANSPORT,
             Error::Unsupported(_) => exit::UNSUPPORTED,
             Error::Interrupted => exit::INTERRUPTED,
+            Error::RestartNeeded(_) => exit::RESTART_NEEDED,
             Error::Records { .. } => exit::TRANSPORT,
             Error::DevicesFailed { .. } => exit::DEVICES_FAILED,
         }
@@ -185,6 +196,7 @@ impl Error {
             Error::Transport(t) => t.slug(),
             Error::Unsupported(_) => "unsupported",
             Error::Rom(_) => "rom-error",
+            Error::RestartNeeded(_) => "restart-needed",
             Error::Output { .. } => "output-failed",
             Error::Interrupted => "interrupted",
             Error::Records { .. } => "records",

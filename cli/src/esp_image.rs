@@ -190,6 +190,24 @@ pub fn boot_partition(table: &[Partition]) -> Option<Partition> {
         .copied()
 }
 
+/// The application image's SHA-256 as `Hello` reports it (docs/protocol.md,
+/// `HelloInfo.app_sha256`): the SHA-256 digest appended to the application image the
+/// bootloader runs from `flash` (a merged image, or the whole flash), which covers the image
+/// from its header to its checksum byte; ESP-IDF's `esp_partition_get_sha256` of an app
+/// partition gives the same 32 bytes. `None` if the image has no appended digest or would
+/// not boot.
+pub fn app_sha256(flash: &[u8], chip: Chip) -> Option<[u8; 32]> {
+    let table_at = PARTITION_TABLE_OFFSET as usize;
+    let app = boot_partition(&partitions(flash.get(table_at..table_at + 0xC00)?))?;
+    let end = (app.offset as usize).saturating_add(app.size as usize);
+    let image = flash.get(app.offset as usize..end.min(flash.len()))?;
+    let info = check(image, chip).ok()?;
+    if image[23] != 1 {
+        return None;
+    }
+    image[info.len - 32..info.len].try_into().ok()
+}
+
 /// What booting a merged flash image (bootloader, partition table, application) finds: the
 /// application's version, or why it would not run.
 pub fn boot_version(flash: &[u8], chip: Chip) -> Result<String, ImageError> {

@@ -170,6 +170,9 @@ impl PtyDevice {
             let _ = hw.load_flash(flash);
         }
         self.engine.set_firmware_version(firmware_version);
+        let chip = self.engine.backend().chip();
+        self.engine
+            .set_app_sha256(crate::esp_image::app_sha256(flash, chip));
         self.engine.reset();
     }
 

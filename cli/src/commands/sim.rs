@@ -50,7 +50,13 @@ pub fn run(global: &GlobalArgs, args: &SimArgs) -> Result<()> {
                 device.path()
             );
         }
-        return crate::download_mode::serve(device, args.chip.into(), flash, args.damage_block);
+        return crate::download_mode::serve(
+            device,
+            args.chip.into(),
+            flash,
+            args.damage_block,
+            args.refuse_ram_load,
+        );
     }
     if !global.json {
         eprintln!(

@@ -59,6 +59,9 @@ pub struct Engine<B: Backend> {
     /// What `Hello` reports: this crate's version, or the version of the image a virtual chip
     /// booted (`set_firmware_version`).
     firmware_version: &'static str,
+    /// The running application image's SHA-256 (docs/protocol.md, `HelloInfo.app_sha256`), set
+    /// by whoever knows the image: the chip's start-up code, or a virtual chip that booted one.
+    app_sha256: Option<[u8; 32]>,
 }
 
 /// What a host sets up for its connection and a new `Hello` or a restart forgets: the loaded
@@ -89,6 +92,7 @@ impl<B: Backend> Engine<B> {
             now_ms: 0,
             device_keys,
             firmware_version: FIRMWARE_VERSION,
+            app_sha256: None,
         }
     }
 
@@ -100,6 +104,11 @@ impl<B: Backend> Engine<B> {
     /// application image reports the version written in that image.
     pub fn set_firmware_version(&mut self, version: &'static str) {
         self.firmware_version = version;
+    }
+
+    /// Reports `digest` in `Hello` as the running application image's SHA-256.
+    pub fn set_app_sha256(&mut self, digest: Option<[u8; 32]>) {
+        self.app_sha256 = digest;
     }
 
     /// The backend, for a host that keeps the virtual device's eFuse and flash images.
@@ -200,6 +209,7 @@ impl<B: Backend> Engine<B> {
             );
             if let ResponseBody::Hello(info) = &mut response.body {
                 info.firmware_version = self.firmware_version;
+                info.app_sha256 = self.app_sha256;
             }
             // The request may have carried a key: none of it stays in the receive buffer.
             self.decoder.wipe_frame();
