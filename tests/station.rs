@@ -1320,6 +1320,7 @@ fn flash_then_provision(dir: &Path, image_name: &str, version: &str) {
 kind = \"flash\"
 image = \"{image_name}\"
 chip = \"esp32c3\"
+sha256 = \"{image_sha256}\"
 [[step]]
 kind = \"self-test\"
 [[step]]
@@ -1383,6 +1384,22 @@ kind = \"csr\"
             .unwrap();
         assert_csr_verifies(&csr, id, &keys[id], dir);
     }
+
+    // A re-run: the boards run the pinned image now, and their ports (ptys) cannot reset them
+    // into download mode. The flash step asks each one's Hello, finds the image's application
+    // (app_sha256) and leaves it alone; everything else is done already.
+    let again = station(&[
+        &recipe,
+        "--ports",
+        &ports.join(","),
+        "--records",
+        db.to_str().unwrap(),
+    ]);
+    assert_exit(&again, 0);
+    let (devices, summary) = json_lines(&again);
+    all_done(&devices, BOARDS);
+    assert_eq!(summary["done"], BOARDS);
+    drop(sims);
 }
 
 #[test]
@@ -1463,6 +1480,31 @@ fn a_flash_step_is_refused_for_in_process_sims_and_a_missing_image() {
     ]);
     assert_exit(&out, 2);
     assert!(stderr(&out).contains("is for esp32c6"), "{}", stderr(&out));
+
+    // A recipe that pins another file's SHA-256 (this one is of the empty file, from
+    // `sha256sum /dev/null`): refused before any board is touched.
+    let empty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    let pinned = write_recipe(
+        dir.path(),
+        &format!("[[step]]\nkind = \"flash\"\nimage = \"c3.bin\"\nsha256 = \"{empty}\"\n"),
+    );
+    let out = station(&[
+        &pinned,
+        "--ports",
+        "/dev/ucrypto-no-such-port",
+        "--records",
+        db.to_str().unwrap(),
+    ]);
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains(&format!("the recipe pins {empty}")),
+        "{}",
+        stderr(&out)
+    );
+    let recipe = write_recipe(
+        dir.path(),
+        "[[step]]\nkind = \"flash\"\nimage = \"c3.bin\"\nchip = \"esp32c3\"\n",
+    );
 
     // A board of another chip than the image's fails alone, with one line.
     std::fs::write(dir.path().join("c3.bin"), merged_image(5, TEST_VERSION)).unwrap();

@@ -339,6 +339,11 @@ fn connect_rom(
     Ok((session, can_reset))
 }
 
+/// Whether `port` has the DTR/RTS lines that reset a board (a pseudo-terminal has none).
+pub fn port_can_reset(port: &str) -> bool {
+    open(port).is_ok_and(|mut serial| serial.write_data_terminal_ready(false).is_ok())
+}
+
 fn open(port: &str) -> Result<TTYPort> {
     serialport::new(port, ROM_BAUD)
         .timeout(Duration::from_secs(3))

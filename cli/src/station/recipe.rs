@@ -62,9 +62,14 @@ pub struct Flash {
     /// any board is touched [default: the image's chip].
     #[serde(default)]
     pub chip: Option<String>,
-    /// Write even when the flash already holds the image.
+    /// Write even when the flash already holds the image (and even when the board already runs
+    /// it: no `Hello` is asked first).
     #[serde(default)]
     pub force: bool,
+    /// The image file's SHA-256 (64 hex digits, as `sha256sum` prints it): a different file
+    /// stops the run before any board is touched.
+    #[serde(default)]
+    pub sha256: Option<String>,
 }
 
 impl Flash {
