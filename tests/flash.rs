@@ -5,7 +5,9 @@ mod common;
 
 use std::path::Path;
 
-use common::firmware_image::{merged_image, partition, DATA_LEN, NVS, SECURE_CERT, TEST_VERSION};
+use common::firmware_image::{
+    merged_image, merged_image_requiring, partition, DATA_LEN, NVS, SECURE_CERT, TEST_VERSION,
+};
 use common::{assert_exit, stderr, stdout, Sim};
 
 fn json(out: &std::process::Output) -> serde_json::Value {
@@ -568,4 +570,58 @@ fn an_image_without_the_key_partition_leaves_the_device_key_alone() {
         "{}",
         stderr(&out)
     );
+}
+
+/// An eFuse file whose BLOCK1 holds a MAC and the wafer version `minor` (ESP32-C3:
+/// `WAFER_VERSION_MINOR_LO` in word 3, bits 18..20, as espefuse lays it out), the rest zero.
+fn efuse_file(path: &Path, minor: u32) {
+    let mut bytes = vec![0u8; 352];
+    // BLOCK1 starts at byte 32: MAC_0 (word 0), MAC_1 (word 1, low half), as the ROM reads them.
+    bytes[32..38].copy_from_slice(&[0x44, 0x33, 0x22, 0x11, 0x02, 0x00]);
+    bytes[44..48].copy_from_slice(&(minor << 18).to_le_bytes());
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// A chip whose eFuses say v0.0 does not run an image built for v0.3 and later: its bootloader
+/// refuses with ESP-IDF's words, the chip stays silent, and `flash` (which wrote and verified
+/// the image) ends with exit 7. The same image runs on a v0.3 chip, and on a chip whose eFuse
+/// file was created by the sim (BLOCK1 not programmed: the virtual C3's v0.3).
+#[test]
+fn a_chip_older_than_the_image_requires_does_not_boot_it() {
+    let dir = common::temp_dir();
+    let image = write(dir.path(), "v03.bin", &merged_image_requiring(5, 3, TEST_VERSION));
+    let old = dir.path().join("old.efuse");
+    efuse_file(&old, 0);
+    let log = dir.path().join("sim.log");
+    let efuse = old.display().to_string();
+    let sim = Sim::start_logging(&["--download-mode", "--efuse", &efuse], &log);
+    let out = sim.run(&["--json", "flash", "--image", &image, "--before", "no-reset"]);
+    assert_exit(&out, 7);
+    let error = &json(&out)["error"];
+    assert_eq!(error["kind"], "restart-needed");
+    assert!(
+        error["message"].as_str().unwrap().contains("written and verified; restart the board"),
+        "{error}"
+    );
+    let said = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        said.contains("chip revision check failed. Required >= v0.3, found v0.0."),
+        "{said}"
+    );
+    assert_exit(&sim.run(&["--timeout", "0.3", "info"]), 4);
+    drop(sim);
+
+    let new = dir.path().join("new.efuse");
+    efuse_file(&new, 3);
+    let efuse = new.display().to_string();
+    let sim = Sim::start(&["--download-mode", "--efuse", &efuse]);
+    let out = sim.run(&["--json", "flash", "--image", &image, "--before", "no-reset"]);
+    assert_exit(&out, 0);
+    drop(sim);
+
+    let created = dir.path().join("created.efuse").display().to_string();
+    let sim = Sim::start(&["--download-mode", "--efuse", &created]);
+    let out = sim.run(&["--json", "flash", "--image", &image, "--before", "no-reset"]);
+    assert_exit(&out, 0);
+    assert_eq!(std::fs::read(&created).unwrap(), vec![0u8; 352]);
 }

@@ -26,7 +26,9 @@ pub fn serve(
     let stopped = |e: &dyn std::fmt::Display| Error::input(format!("virtual chip stopped: {e}"));
     let mut reader = BufReader::new(device.master().try_clone().map_err(|e| stopped(&e))?);
     let mut writer = device.master().try_clone().map_err(|e| stopped(&e))?;
+    let revision = device.chip_revision();
     let mut loader = RomLoader::new(chip, device.device_id(), flash);
+    loader.set_chip_revision(revision);
     if refuse_ram_load {
         loader.refuse_ram_load();
     }
@@ -75,7 +77,12 @@ pub fn serve(
     log::info!("FLASH_END (run user code): leaving download mode, booting from flash");
     let flash = loader.into_flash();
     let image = flash.read(0, FLASH_SIZE as u32).expect("the whole flash");
-    match esp_image::boot_version(image, chip) {
+    let booted = esp_image::boot_version(image, chip).and_then(|version| {
+        esp_image::check_chip_revision(image, revision)
+            .map_err(|e| esp_image::ImageError(format!("E boot_comm: {e}")))?;
+        Ok(version)
+    });
+    match booted {
         Ok(version) => {
             log::info!("booted the application, firmware version {version}");
             let mut device = device;

@@ -50,6 +50,7 @@ pub mod device_keys;
 pub mod download_mode;
 pub mod entropy_mix;
 pub mod error;
+pub mod chip_revision;
 pub mod esp_image;
 pub mod faults;
 pub mod flash;

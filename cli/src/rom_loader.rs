@@ -94,6 +94,8 @@ pub const STUB_GREETING: &[u8] = b"OHAI";
 struct Registers {
     chip: Chip,
     mac: [u8; 6],
+    /// The chip revision (`major * 100 + minor`) the eFuse wafer version fields give.
+    revision: u16,
     /// Registers written by the host (SPI controller set-up, watchdog), read back as written.
     written: std::collections::HashMap<u32, u32>,
 }
@@ -153,13 +155,13 @@ impl Registers {
         if address == block1 + 4 {
             return u32::from(u16::from_be_bytes([m[0], m[1]]));
         }
+        // The wafer version fields (see crate::chip_revision).
+        let (word3, word5) = crate::chip_revision::block1_words(self.chip, self.revision);
         if address == block1 + 12 {
-            // Wafer version minor (bits 114..117 of BLOCK1: bits 18..21 of word 3).
-            let minor = match self.chip {
-                Chip::Esp32C3 => 3,
-                _ => 0,
-            };
-            return minor << 18;
+            return word3;
+        }
+        if address == block1 + 20 {
+            return word5;
         }
         self.written.get(&address).copied().unwrap_or(0)
     }
@@ -238,6 +240,7 @@ impl RomLoader {
             registers: Registers {
                 chip,
                 mac,
+                revision: crate::chip_revision::default_revision(chip),
                 written: Default::default(),
             },
             flash,
@@ -248,6 +251,11 @@ impl RomLoader {
             stub_download: None,
             ram_load_refused: false,
         }
+    }
+
+    /// The chip revision its eFuses give (`major * 100 + minor`).
+    pub fn set_chip_revision(&mut self, revision: u16) {
+        self.registers.revision = revision;
     }
 
     /// Refuses to load code into RAM from now on (MEM_BEGIN fails with "failed to act"), as a
@@ -363,10 +371,8 @@ impl RomLoader {
     pub(crate) fn security_info(&self) -> Vec<u8> {
         let mut info = vec![0u8; 12];
         info.extend_from_slice(&u32::from(crate::esp_image::chip_id(self.chip)).to_le_bytes());
-        let eco: u32 = match self.chip {
-            Chip::Esp32C3 => 3,
-            _ => 0,
-        };
+        // The ECO number follows the minor wafer version on these chips.
+        let eco = u32::from(self.registers.revision % 100);
         info.extend_from_slice(&eco.to_le_bytes());
         info
     }

@@ -156,6 +156,17 @@ impl PtyDevice {
         ucrypto_firmware::Backend::device_id(self.engine.backend())
     }
 
+    /// The chip revision its eFuse BLOCK1 gives (`major * 100 + minor`), or the virtual chip's
+    /// default when BLOCK1 is not programmed ([`crate::chip_revision`]).
+    pub fn chip_revision(&self) -> u16 {
+        let chip = self.engine.backend().chip();
+        self.engine
+            .backend()
+            .keys()
+            .and_then(|hw| crate::chip_revision::from_block1(chip, &hw.efuse_bytes()[32..64]))
+            .unwrap_or_else(|| crate::chip_revision::default_revision(chip))
+    }
+
     /// The terminal's master side, for the ROM loader of download mode.
     pub(crate) fn master(&self) -> &std::fs::File {
         &self.master
