@@ -65,7 +65,10 @@ fn flashes_a_blank_virtual_chip_which_then_boots_the_image() {
     assert_eq!(report["mac"], report["device_id"]);
     // The booted firmware reports the SHA-256 appended to the application image, which is the
     // image's last 32 bytes here (the application is last in the merged image).
-    assert_eq!(report["app_sha256"], hex::encode(&image[image.len() - 32..]));
+    assert_eq!(
+        report["app_sha256"],
+        hex::encode(&image[image.len() - 32..])
+    );
 
     let info = sim.run(&["--json", "info"]);
     assert_exit(&info, 0);
@@ -214,7 +217,14 @@ fn without_a_stub_the_roms_own_commands_write_and_start_the_image() {
     let image = merged_image(5, TEST_VERSION);
     let image_path = write(dir.path(), "c3.bin", &image);
     let sim = Sim::start(&["--download-mode", "--refuse-ram-load"]);
-    let out = sim.run(&["--json", "flash", "--image", &image_path, "--before", "no-reset"]);
+    let out = sim.run(&[
+        "--json",
+        "flash",
+        "--image",
+        &image_path,
+        "--before",
+        "no-reset",
+    ]);
     assert_exit(&out, 0);
     let report = json(&out);
     assert_eq!(report["loader"], "rom");
@@ -352,7 +362,8 @@ fn a_blank_chip_leaving_download_mode_stays_silent() {
     }
     // The words seen against Espressif's ROM.
     assert!(
-        chain.contains("Error while running FlashEnd command: Bootloader failed to execute command"),
+        chain
+            .contains("Error while running FlashEnd command: Bootloader failed to execute command"),
         "{chain}"
     );
     // Still in the loader: it answers.
@@ -529,7 +540,9 @@ fn an_image_without_the_key_partition_leaves_the_device_key_alone() {
     assert_eq!(&record[..4], &0xBA5E_BA11u32.to_le_bytes());
 
     let sim = start();
-    let out = sim.run(&["--json", "flash", "--image", &foreign, "--before", "no-reset"]);
+    let out = sim.run(&[
+        "--json", "flash", "--image", &foreign, "--before", "no-reset",
+    ]);
     assert_exit(&out, 0);
     assert_eq!(json(&out)["firmware_version"], "3.0.0");
     let kept = std::fs::read(&flash_file).unwrap();
@@ -547,7 +560,13 @@ fn an_image_without_the_key_partition_leaves_the_device_key_alone() {
         ],
     );
     let grown = write(dir.path(), "grown.bin", &grown);
-    let out = common::run(&["--port", "/dev/ucrypto-no-such-port", "flash", "--image", &grown]);
+    let out = common::run(&[
+        "--port",
+        "/dev/ucrypto-no-such-port",
+        "flash",
+        "--image",
+        &grown,
+    ]);
     assert_exit(&out, 2);
     assert!(
         stderr(&out).contains("over the device keys' records at 0xd000..0x10000"),
@@ -563,7 +582,13 @@ fn an_image_without_the_key_partition_leaves_the_device_key_alone() {
         ],
     );
     let moved = write(dir.path(), "moved.bin", &moved);
-    let out = common::run(&["--port", "/dev/ucrypto-no-such-port", "flash", "--image", &moved]);
+    let out = common::run(&[
+        "--port",
+        "/dev/ucrypto-no-such-port",
+        "flash",
+        "--image",
+        &moved,
+    ]);
     assert_exit(&out, 2);
     assert!(
         stderr(&out).contains("moves or shrinks esp_secure_cert"),
@@ -589,7 +614,11 @@ fn efuse_file(path: &Path, minor: u32) {
 #[test]
 fn a_chip_older_than_the_image_requires_does_not_boot_it() {
     let dir = common::temp_dir();
-    let image = write(dir.path(), "v03.bin", &merged_image_requiring(5, 3, TEST_VERSION));
+    let image = write(
+        dir.path(),
+        "v03.bin",
+        &merged_image_requiring(5, 3, TEST_VERSION),
+    );
     let old = dir.path().join("old.efuse");
     efuse_file(&old, 0);
     let log = dir.path().join("sim.log");
@@ -600,7 +629,10 @@ fn a_chip_older_than_the_image_requires_does_not_boot_it() {
     let error = &json(&out)["error"];
     assert_eq!(error["kind"], "restart-needed");
     assert!(
-        error["message"].as_str().unwrap().contains("written and verified; restart the board"),
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("written and verified; restart the board"),
         "{error}"
     );
     let said = std::fs::read_to_string(&log).unwrap();

@@ -46,7 +46,10 @@ pub fn from_block1(chip: Chip, block1: &[u8]) -> Option<u16> {
 pub fn block1_words(chip: Chip, revision: u16) -> (u32, u32) {
     let (major, minor) = (u32::from(revision / 100), u32::from(revision % 100));
     match chip {
-        Chip::Esp32C3 => ((minor & 0x7) << 18, (minor >> 3 & 1) << 23 | (major & 3) << 24),
+        Chip::Esp32C3 => (
+            (minor & 0x7) << 18,
+            (minor >> 3 & 1) << 23 | (major & 3) << 24,
+        ),
         Chip::Esp32C6 => ((minor & 0xF) << 18 | (major & 3) << 22, 0),
         _ => (0, 0),
     }

@@ -11,18 +11,59 @@ use crate::rom_loader::{self, Next, RomLoader};
 use crate::sim::PtyDevice;
 use crate::virtual_flash::{VirtualFlash, FLASH_SIZE};
 
+/// How the virtual chip's download mode behaves besides the protocol.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DownloadOptions {
+    /// Flip a data bit of this FLASH_DATA / FLASH_DEFL_DATA block (from 0), as a bad line would.
+    pub damage_block: Option<u32>,
+    /// The ROM refuses MEM_BEGIN, as in Secure Download Mode, so no stub can run.
+    pub refuse_ram_load: bool,
+    /// Pace the line like a UART starting at this rate (the ROM's 115200), following
+    /// CHANGE_BAUDRATE: each byte either way takes 10 bit times, so a benchmark on a pseudo-
+    /// terminal counts what a board's UART would carry.
+    pub baud: Option<u32>,
+}
+
+/// A paced line: when the bytes sent so far have left.
+struct Line {
+    baud: u32,
+    busy_until: std::time::Instant,
+}
+
+impl Line {
+    /// Waits until `bytes` more (8N1) have crossed the line.
+    fn carry(&mut self, bytes: usize) {
+        let now = std::time::Instant::now();
+        let took = std::time::Duration::from_secs_f64(bytes as f64 * 10.0 / f64::from(self.baud));
+        self.busy_until = self.busy_until.max(now) + took;
+        if let Some(wait) = self.busy_until.checked_duration_since(now) {
+            std::thread::sleep(wait);
+        }
+    }
+}
+
+/// A packet's length on the line: SLIP's two frame ends and its escapes.
+fn slip_len(packet: &[u8]) -> usize {
+    2 + packet.len() + packet.iter().filter(|&&b| b == 0xC0 || b == 0xDB).count()
+}
+
 /// Serves the ROM loader until the host leaves download mode, then boots from flash: the
 /// ucrypto engine reporting the image's version if the image checks out, silence if not.
-/// `damage_block` flips a data bit of that FLASH_DATA / FLASH_DEFL_DATA block (from 0) as a
-/// bad line would; `refuse_ram_load` makes the ROM refuse MEM_BEGIN, as in Secure Download
-/// Mode, so no stub can run.
 pub fn serve(
     device: PtyDevice,
     chip: Chip,
     flash: VirtualFlash,
-    damage_block: Option<u32>,
-    refuse_ram_load: bool,
+    options: DownloadOptions,
 ) -> Result<()> {
+    let DownloadOptions {
+        damage_block,
+        refuse_ram_load,
+        baud,
+    } = options;
+    let mut line = baud.map(|baud| Line {
+        baud,
+        busy_until: std::time::Instant::now(),
+    });
     let stopped = |e: &dyn std::fmt::Display| Error::input(format!("virtual chip stopped: {e}"));
     let mut reader = BufReader::new(device.master().try_clone().map_err(|e| stopped(&e))?);
     let mut writer = device.master().try_clone().map_err(|e| stopped(&e))?;
@@ -57,13 +98,29 @@ pub fn serve(
             }
             blocks_seen += 1;
         }
+        if let Some(line) = &mut line {
+            line.carry(slip_len(&packet));
+        }
         let answer = loader.handle(&packet);
         let mut encoder = SlipEncoder::new(true);
         for response in &answer.packets {
+            if let Some(line) = &mut line {
+                line.carry(slip_len(response));
+            }
             encoder
                 .encode(response, &mut writer)
                 .and_then(|_| writer.flush())
                 .map_err(|e| stopped(&e))?;
+        }
+        // CHANGE_BAUDRATE (new rate, old rate): the loader moves once its answer is out.
+        let accepted = answer
+            .packets
+            .first()
+            .is_some_and(|r| r.len() >= 10 && r[8] == 0);
+        if let (Some(line), true, Some(&[0x00, 0x0F])) = (&mut line, accepted, packet.get(..2)) {
+            if let Some(rate) = rom_loader::word(&packet[8..], 0).filter(|&r| r > 0) {
+                line.baud = rate;
+            }
         }
         match answer.next {
             Next::Stay => {}

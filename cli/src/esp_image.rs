@@ -222,7 +222,10 @@ pub fn check_chip_revision(flash: &[u8], revision: u16) -> Result<(), ImageError
     let app = flash
         .get(table_at..table_at + 0xC00)
         .and_then(|t| boot_partition(&partitions(t)));
-    let headers = [Some(BOOTLOADER_OFFSET as usize), app.map(|p| p.offset as usize)];
+    let headers = [
+        Some(BOOTLOADER_OFFSET as usize),
+        app.map(|p| p.offset as usize),
+    ];
     for at in headers.into_iter().flatten() {
         let Some(required) = flash.get(at..).and_then(min_chip_revision) else {
             continue;

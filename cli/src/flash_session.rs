@@ -173,14 +173,17 @@ pub fn write_region(
                 })
             })?;
             for (i, block) in data.chunks(ROM_BLOCK as usize).enumerate() {
-                connection.with_timeout(CommandType::FlashData.timeout_for_size(ROM_BLOCK), |c| {
-                    c.command(Command::FlashData {
-                        sequence: i as u32,
-                        pad_to: ROM_BLOCK as usize,
-                        pad_byte: 0xFF,
-                        data: block,
-                    })
-                })?;
+                connection.with_timeout(
+                    CommandType::FlashData.timeout_for_size(ROM_BLOCK),
+                    |c| {
+                        c.command(Command::FlashData {
+                            sequence: i as u32,
+                            pad_to: ROM_BLOCK as usize,
+                            pad_byte: 0xFF,
+                            data: block,
+                        })
+                    },
+                )?;
                 progress.advance(block.len() as u64);
             }
         }

@@ -330,7 +330,8 @@ impl RomLoader {
             },
             _ if !data.is_empty() && data.len().is_multiple_of(16) => {
                 for i in (0..data.len() / 4).step_by(4) {
-                    let (address, value, mask) = (word(data, i), word(data, i + 1), word(data, i + 2));
+                    let (address, value, mask) =
+                        (word(data, i), word(data, i + 1), word(data, i + 2));
                     if let (Some(a), Some(v), Some(m)) = (address, value, mask) {
                         self.registers.write(a, v, m);
                     }
@@ -452,8 +453,7 @@ impl RomLoader {
         let Some(mem) = &mut self.mem else {
             return Err(rom_error::FAILED_TO_ACT);
         };
-        if sequence != mem.next || sequence >= mem.blocks || block.len() > mem.block_size as usize
-        {
+        if sequence != mem.next || sequence >= mem.blocks || block.len() > mem.block_size as usize {
             return Err(rom_error::INVALID_MESSAGE);
         }
         mem.next += 1;
@@ -478,7 +478,9 @@ impl RomLoader {
             (u64::from(*at)..u64::from(*at) + bytes.len() as u64).contains(&u64::from(entry))
         });
         if !loaded {
-            log::warn!("MEM_END jumps to {entry:#010x}, where nothing was loaded: the chip is lost");
+            log::warn!(
+                "MEM_END jumps to {entry:#010x}, where nothing was loaded: the chip is lost"
+            );
             return Answer {
                 packets: vec![answer],
                 next: Next::Lost,
@@ -551,7 +553,14 @@ pub(crate) fn checked_block(data: &[u8], checksum: u32, bad_checksum: u8) -> Res
 
 /// A response: the ROM ends it with 4 status bytes (status, error, two reserved), the stub
 /// with 2.
-fn response(running: Running, command: u8, value: u32, data: &[u8], status: u8, code: u8) -> Vec<u8> {
+fn response(
+    running: Running,
+    command: u8,
+    value: u32,
+    data: &[u8],
+    status: u8,
+    code: u8,
+) -> Vec<u8> {
     let status_bytes: &[u8] = match running {
         Running::Rom => &[status, code, 0, 0],
         Running::Stub => &[status, code],
@@ -665,7 +674,11 @@ mod tests {
     #[test]
     fn the_rom_refuses_flash_end_reboot_and_runs_user_code_without_answering() {
         let mut rom = loader();
-        rom.handle(&request(op::FLASH_BEGIN, 0, &words(&[4096, 1, 4, 0x1000, 0])));
+        rom.handle(&request(
+            op::FLASH_BEGIN,
+            0,
+            &words(&[4096, 1, 4, 0x1000, 0]),
+        ));
         let mut data = words(&[4, 0, 0, 0]);
         data.extend_from_slice(&[1, 2, 3, 4]);
         rom.handle(&request(op::FLASH_DATA, 0xEB, &data));
@@ -686,7 +699,10 @@ mod tests {
     fn load_stub(rom: &mut RomLoader) {
         // Two segments as espflash loads them (text, data), then MEM_END into the text.
         let text = [0x13u8, 0, 0, 0, 0x13, 0, 0, 0];
-        for (at, bytes) in [(0x4038_0000u32, &text[..]), (0x3FC9_0000, &[1, 2, 3, 4][..])] {
+        for (at, bytes) in [
+            (0x4038_0000u32, &text[..]),
+            (0x3FC9_0000, &[1, 2, 3, 4][..]),
+        ] {
             let begin = rom.handle(&request(
                 op::MEM_BEGIN,
                 0,
@@ -746,7 +762,11 @@ mod tests {
         let end = rom.handle(&request(op::FLASH_DEFL_END, 0, &words(&[1])));
         assert_eq!(end.packets[0][8..10], [0, 0]);
         assert_eq!(rom.running(), Running::Stub);
-        let md5 = rom.handle(&request(op::SPI_FLASH_MD5, 0, &words(&[0x2_0000, 5000, 0, 0])));
+        let md5 = rom.handle(&request(
+            op::SPI_FLASH_MD5,
+            0,
+            &words(&[0x2_0000, 5000, 0, 0]),
+        ));
         assert_eq!(
             hex::encode(&md5.packets[0][8..24]),
             "039db7489d4c85407b23e5212bfec570"
@@ -762,7 +782,11 @@ mod tests {
     fn the_stub_refuses_a_bad_checksum_and_a_short_write_and_reboots_into_the_rom() {
         let mut rom = loader();
         load_stub(&mut rom);
-        rom.handle(&request(op::FLASH_DEFL_BEGIN, 0, &words(&[5000, 1, 0x4000, 0])));
+        rom.handle(&request(
+            op::FLASH_DEFL_BEGIN,
+            0,
+            &words(&[5000, 1, 0x4000, 0]),
+        ));
         let mut data = words(&[2, 0, 0, 0]);
         data.extend_from_slice(&[0x78, 0xDA]);
         let bad = rom.handle(&request(op::FLASH_DEFL_DATA, 0, &data));

@@ -141,7 +141,9 @@ impl RomLoader {
         if ok {
             self.stub_download = None;
             if word(data, 0) == Some(FLASH_END_REBOOT) {
-                log::info!("the stub resets the chip: back in the ROM loader (strapped for download)");
+                log::info!(
+                    "the stub resets the chip: back in the ROM loader (strapped for download)"
+                );
                 self.restart_into_rom();
             }
         }

@@ -23,7 +23,11 @@ pub fn esp_image(chip_id: u16, segments: &[(u32, Vec<u8>)]) -> Vec<u8> {
 }
 
 /// As [`esp_image`], for chips of revision `min_rev_full` (major * 100 + minor) and later.
-pub fn esp_image_requiring(chip_id: u16, min_rev_full: u16, segments: &[(u32, Vec<u8>)]) -> Vec<u8> {
+pub fn esp_image_requiring(
+    chip_id: u16,
+    min_rev_full: u16,
+    segments: &[(u32, Vec<u8>)],
+) -> Vec<u8> {
     let mut image = vec![0xE9, segments.len() as u8, 0x02, 0x20];
     image.extend_from_slice(&0x4038_0000u32.to_le_bytes());
     image.extend_from_slice(&[0xEE, 0, 0, 0]);

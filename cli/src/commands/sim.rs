@@ -50,13 +50,12 @@ pub fn run(global: &GlobalArgs, args: &SimArgs) -> Result<()> {
                 device.path()
             );
         }
-        return crate::download_mode::serve(
-            device,
-            args.chip.into(),
-            flash,
-            args.damage_block,
-            args.refuse_ram_load,
-        );
+        let options = crate::download_mode::DownloadOptions {
+            damage_block: args.damage_block,
+            refuse_ram_load: args.refuse_ram_load,
+            baud: global.baud,
+        };
+        return crate::download_mode::serve(device, args.chip.into(), flash, options);
     }
     if !global.json {
         eprintln!(

@@ -12,9 +12,9 @@ use sha2::{Digest, Sha256};
 use super::recipe::Flash;
 use crate::error::{Error, Result};
 use crate::flash::{Before, FlashOptions, FlashReport, ImageSummary};
+use crate::progress::Progress;
 use crate::transport::SerialTransport;
 use crate::Client;
-use crate::progress::Progress;
 
 /// A `flash` step's image, read and checked for the whole run.
 pub struct FlashImage {
@@ -79,7 +79,11 @@ impl FlashImage {
     }
 
     /// The board already runs this image's application: the step's report, nothing written.
-    fn already_running(&self, port: &str, info: &crate::device_info::DeviceInfo) -> Option<FlashReport> {
+    fn already_running(
+        &self,
+        port: &str,
+        info: &crate::device_info::DeviceInfo,
+    ) -> Option<FlashReport> {
         let digest = self.app_sha256?;
         let runs_it = info.chip == self.summary.chip
             && info.app_sha256.as_deref() == Some(hex::encode(digest).as_str());
@@ -119,7 +123,9 @@ impl FlashImage {
                         info.firmware_version,
                         info.app_sha256
                             .as_deref()
-                            .map_or("no image SHA-256".to_string(), |d| format!("app SHA-256 {d}"))
+                            .map_or("no image SHA-256".to_string(), |d| format!(
+                                "app SHA-256 {d}"
+                            ))
                     )));
                 }
             }
