@@ -59,18 +59,15 @@ pub fn connect(
     chip: espflash::target::Chip,
     baud: Option<u32>,
 ) -> Result<Session, espflash::Error> {
-    let connection = Connection::new(
-        serial,
-        usb,
-        // The reset after flashing is ours (see `leave`).
-        ResetAfterOperation::NoResetNoStub,
-        before,
-        ROM_BAUD,
-    );
+    // The reset after flashing is ours (see `leave`).
+    let after = ResetAfterOperation::NoResetNoStub;
+    let connection = Connection::new(serial, usb.clone(), after, before, ROM_BAUD);
     // First the ROM alone: a chip that does not answer, or another chip, fails here, before any
     // code is loaded into its RAM.
     let rom = Flasher::connect(connection, false, true, false, Some(chip), None)?;
-    let connection = rom.into_connection();
+    // The chip is in its loader now: the next syncs need no reset.
+    let serial = rom.into_connection().into_serial();
+    let connection = Connection::new(serial, usb, after, ResetBeforeOperation::NoReset, ROM_BAUD);
     let connection = match Flasher::try_connect(connection, true, true, false, Some(chip), baud) {
         Ok(mut flasher) => {
             // espflash leaves the stub out by itself in Secure Download Mode: ask who answers.
