@@ -372,7 +372,8 @@ impl RomLoader {
     pub(crate) fn security_info(&self) -> Vec<u8> {
         let mut info = vec![0u8; 12];
         info.extend_from_slice(&u32::from(crate::esp_image::chip_id(self.chip)).to_le_bytes());
-        // The ECO number follows the minor wafer version on these chips.
+        // The ECO number: the minor wafer version on the v0.x chips modelled here (C3 v0.3 is
+        // ECO3).
         let eco = u32::from(self.registers.revision % 100);
         info.extend_from_slice(&eco.to_le_bytes());
         info
