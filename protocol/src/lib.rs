@@ -14,6 +14,7 @@ pub mod keys;
 pub mod limits;
 pub mod link;
 pub mod messages;
+pub mod profile;
 mod redact;
 pub mod trust;
 
@@ -22,6 +23,7 @@ pub use keys::*;
 pub use limits::*;
 pub use link::*;
 pub use messages::*;
+pub use profile::ChipProfile;
 pub use trust::*;
 
 /// Protocol version: bumped on any change that an older peer cannot read.

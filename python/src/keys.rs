@@ -7,7 +7,7 @@ use rsa::pkcs8::DecodePrivateKey;
 use rsa::traits::PublicKeyParts;
 use rsa::RsaPrivateKey;
 use sha2::{Digest, Sha256};
-use ucrypto::keys::{self, Key};
+use ucrypto::key_file::{self as keys, Key};
 use ucrypto::verify::signature::check_rs256;
 use ucrypto::SigningKey;
 
