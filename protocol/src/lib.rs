@@ -9,8 +9,8 @@
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod device_keys;
 pub mod frame;
-pub mod keys;
 pub mod limits;
 pub mod link;
 pub mod messages;
@@ -18,8 +18,8 @@ pub mod profile;
 mod redact;
 pub mod trust;
 
+pub use device_keys::*;
 pub use frame::{encode_frame, FrameDecoder, FrameError};
-pub use keys::*;
 pub use limits::*;
 pub use link::*;
 pub use messages::*;

@@ -2,7 +2,7 @@
 //! FILE --flash FILE`, and the in-process virtual device of the host library).
 use std::path::{Path, PathBuf};
 
-use ucrypto_firmware::backend::virtual_keys::EFUSE_FILE_LEN;
+use ucrypto_firmware::backend::virtual_key_hardware::EFUSE_FILE_LEN;
 use ucrypto_firmware::{Backend, Engine, SoftwareBackend};
 
 use crate::error::{Error, Result};

@@ -15,7 +15,9 @@ use super::super::rsa::tests::{vectors, Vector};
 use super::super::tests::{decode, error_code, exchange, frame};
 use super::super::Engine;
 use crate::backend::software::{Seed, SoftwareBackend};
-use crate::backend::virtual_keys::{BurnFault, RECORD_PARTITION_LEN, RECORD_PARTITION_OFFSET};
+use crate::backend::virtual_key_hardware::{
+    BurnFault, RECORD_PARTITION_LEN, RECORD_PARTITION_OFFSET,
+};
 
 type Device = Engine<SoftwareBackend>;
 

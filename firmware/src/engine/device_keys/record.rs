@@ -10,7 +10,7 @@
 //! with `subtype` = slot: `DS_DATA` (type 3: `L` as i32, IV, ciphertext), `DS_CONTEXT` (type 4:
 //! 4 zero bytes, eFuse key id, 0, key bits as u16) and `USER_DATA_1` (type 51: the public key's
 //! DER `SubjectPublicKeyInfo`, which the DS block does not give in the clear).
-use crate::backend::keys::{DsBlock, DS_MAX_C_LEN};
+use crate::backend::key_hardware::{DsBlock, DS_MAX_C_LEN};
 use crate::backend::{BackendError, KeyHardware};
 
 const MAGIC: u32 = 0xBA5E_BA11;
@@ -316,7 +316,7 @@ mod tests {
 
     #[test]
     fn an_entry_with_hmac_flags_is_not_plain_data() {
-        use crate::backend::virtual_keys::VirtualKeyHardware;
+        use crate::backend::virtual_key_hardware::VirtualKeyHardware;
         for (flags, plain) in [(0x00, true), (0x08, true), (0x80, false), (0x40, false)] {
             let mut hw = VirtualKeyHardware::new();
             write_entry(&mut hw, 0, TYPE_DS_CONTEXT, 1, &[&[7; 8]]).unwrap();

@@ -1,7 +1,7 @@
 //! The eFuse map of the ESP32-C3 and -C6 for key blocks (ESP-IDF `esp_efuse_table.csv`, TRM
 //! "eFuse Controller"): where a key block's purpose and protection bits sit in `BLOCK0`, and what
 //! a slot's bits say about it.
-use crate::backend::keys::{BLOCK0_WORDS, KEY_WORDS};
+use crate::backend::key_hardware::{BLOCK0_WORDS, KEY_WORDS};
 
 /// `KEY_PURPOSE` value `HMAC_DOWN_DIGITAL_SIGNATURE`.
 pub(crate) const PURPOSE_DS: u8 = 7;

@@ -22,7 +22,7 @@ use hmac::{Hmac, Mac};
 use num_bigint::BigUint;
 use sha2::{Digest, Sha256};
 
-use super::keys::{DsBlock, DsError, KeyHardware, BLOCK0_WORDS, KEY_WORDS};
+use super::key_hardware::{DsBlock, DsError, KeyHardware, BLOCK0_WORDS, KEY_WORDS};
 use super::BackendError;
 
 /// eFuse blocks of the ESP32-C3/C6.

@@ -13,7 +13,7 @@ use super::rsa::bigint;
 use super::rsa::emsa;
 use super::rsa::montgomery::MontModulus;
 use super::rsa::{self, MAX_WORDS};
-use crate::backend::keys::{DsBlock, DsError, KEY_WORDS};
+use crate::backend::key_hardware::{DsBlock, DsError, KEY_WORDS};
 use crate::{Backend, ChipProfile};
 
 mod ds_block;

@@ -2,7 +2,7 @@
 //! the HMAC + Digital Signature peripherals, each in its own file as register sequences.
 use esp_hal::hmac::Hmac;
 use esp_hal::peripherals::{FLASH, HMAC};
-use ucrypto_firmware::backend::keys::{DsBlock, DsError, BLOCK0_WORDS, KEY_WORDS};
+use ucrypto_firmware::backend::key_hardware::{DsBlock, DsError, BLOCK0_WORDS, KEY_WORDS};
 use ucrypto_firmware::backend::KeyHardware;
 use ucrypto_firmware::BackendError;
 

@@ -11,7 +11,7 @@
 use aes::cipher::{BlockEncrypt, KeyInit};
 use zeroize::Zeroize;
 
-use crate::backend::keys::DsBlock;
+use crate::backend::key_hardware::DsBlock;
 use crate::Backend;
 
 /// `HMAC-SHA256(key, message)` (RFC 2104) on the backend's SHA-256 accelerator. Written here
