@@ -28,6 +28,8 @@ pub struct SoftwareBackend {
     device_id: [u8; 6],
     /// eFuses, flash and the DS peripheral, on a chip that has them.
     keys: Option<VirtualKeyHardware>,
+    /// A fault: the RNG gives zero words (a stuck entropy source).
+    rng_stuck: bool,
 }
 
 impl SoftwareBackend {
@@ -65,7 +67,14 @@ impl SoftwareBackend {
             entropy,
             device_id,
             keys,
+            rng_stuck: false,
         }
+    }
+
+    /// A fault for tests: from now on the RNG gives only zero words, as a stuck entropy source
+    /// would (the engine's health tests catch it), or gives random words again.
+    pub fn stick_rng(&mut self, stuck: bool) {
+        self.rng_stuck = stuck;
     }
 
     /// The eFuses, flash and DS peripheral (`None` for a chip without DS).
@@ -96,7 +105,11 @@ impl Backend for SoftwareBackend {
     }
 
     fn fill_random(&mut self, out: &mut [u8]) -> Result<(), BackendError> {
-        self.rng.fill_bytes(out);
+        if self.rng_stuck {
+            out.fill(0);
+        } else {
+            self.rng.fill_bytes(out);
+        }
         Ok(())
     }
 

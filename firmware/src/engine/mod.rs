@@ -13,6 +13,7 @@ use zeroize::Zeroize;
 use crate::{Backend, ChipProfile, PortId, FIRMWARE_VERSION};
 
 mod aes;
+mod health_checked;
 mod keys;
 mod line_rate;
 mod loaded_key;
@@ -24,6 +25,7 @@ mod session;
 mod sign;
 mod startup_health;
 
+use health_checked::HealthChecked;
 use line_rate::LineRate;
 use loaded_key::KeySlot;
 use outcome::Outcome;
@@ -42,14 +44,15 @@ pub struct EngineStats {
 
 /// A device: the backend plus the protocol state around it.
 pub struct Engine<B: Backend> {
-    backend: B,
+    /// The backend, its RNG output health-tested word by word.
+    backend: HealthChecked<B>,
     decoder: FrameDecoder,
     /// Payload of the response being built (random bytes, AES output, a signature).
     data: [u8; MAX_CHUNK_LEN],
     scratch: [u8; MAX_FRAME_LEN],
     out: [u8; MAX_WIRE_FRAME_LEN],
     self_test: SelfTest,
-    sessions: SessionSlot<B>,
+    sessions: SessionSlot<HealthChecked<B>>,
     connection: Connection,
     stats: EngineStats,
     /// The time of the last [`Engine::tick`].
@@ -70,7 +73,8 @@ pub(crate) struct Connection {
 
 impl<B: Backend> Engine<B> {
     /// Wraps `backend`, running the start-up self-tests on it first.
-    pub fn new(mut backend: B) -> Self {
+    pub fn new(backend: B) -> Self {
+        let mut backend = HealthChecked::new(backend);
         let self_test = self_test::run(&mut backend);
         let device_keys = keys::available(&mut backend);
         Self {
@@ -96,6 +100,12 @@ impl<B: Backend> Engine<B> {
         &self.backend
     }
 
+    /// Whether a continuous RNG health test has failed since the last reset (then `Hello`
+    /// reports the entropy state `Failed` and every draw from the RNG is refused).
+    pub fn rng_health_failed(&self) -> bool {
+        self.backend.failed()
+    }
+
     /// Reports `version` in `Hello` instead of this crate's: a virtual chip that booted an
     /// application image reports the version written in that image.
     pub fn set_firmware_version(&mut self, version: &'static str) {
@@ -114,6 +124,7 @@ impl<B: Backend> Engine<B> {
         self.sessions.end_any();
         self.connection.keys.wipe();
         self.connection.line.reset();
+        self.backend.restart();
         self.self_test = self_test::run(&mut self.backend);
     }
 

@@ -88,6 +88,40 @@ struct Search {
     tmp: [u32; MAX_WORDS],
 }
 
+impl Search {
+    const fn new() -> Self {
+        Self {
+            m: MontModulus::new(),
+            residues: [0; 302],
+            base: [0; HALF_WORDS],
+            exponent: [0; HALF_WORDS],
+            x: [0; HALF_WORDS],
+            y: [0; HALF_WORDS],
+            minus_one: [0; HALF_WORDS],
+            tmp: [0; MAX_WORDS],
+        }
+    }
+}
+
+/// Whether `candidate` (odd, above 3) passes Miller–Rabin with random bases, as a generated
+/// prime must: `KeyImport` checks `p` and `q` with it before anything is burned. A number longer
+/// than half the largest modulus is [`BackendError::Unsupported`].
+pub(crate) fn is_probable_prime<B: Backend>(
+    backend: &mut B,
+    candidate: &[u32],
+) -> Result<bool, BackendError> {
+    let words = bigint::word_len(candidate);
+    if words > HALF_WORDS {
+        return Err(BackendError::Unsupported);
+    }
+    if words == 0 || candidate[0] & 1 == 0 || bigint::bit_len(candidate) < 3 {
+        return Ok(false);
+    }
+    let mut s = Search::new();
+    s.m.words[..words].copy_from_slice(&candidate[..words]);
+    miller_rabin(backend, &mut s, words, &mut (0, 0))
+}
+
 /// Miller–Rabin rounds for a prime of `bits` bits (FIPS 186-5 table B.1: 5 for 1024-bit
 /// primes, 4 above; 1024-bit keys get the 1024-bit-prime count too).
 fn rounds(bits: usize) -> u32 {
@@ -106,16 +140,7 @@ fn prime<B: Backend>(
     out: &mut [u32],
     stats: &mut (u32, u32),
 ) -> Result<(), BackendError> {
-    let mut s = Search {
-        m: MontModulus::new(),
-        residues: [0; 302],
-        base: [0; HALF_WORDS],
-        exponent: [0; HALF_WORDS],
-        x: [0; HALF_WORDS],
-        y: [0; HALF_WORDS],
-        minus_one: [0; HALF_WORDS],
-        tmp: [0; MAX_WORDS],
-    };
+    let mut s = Search::new();
     let mut bytes = [0u8; 4 * HALF_WORDS];
     'fresh: loop {
         backend.fill_random(&mut bytes[..4 * words])?;
@@ -179,7 +204,9 @@ fn miller_rabin<B: Backend>(
         for (x, chunk) in s.base[..w].iter_mut().zip(random.chunks_exact(4)) {
             *x = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
         }
-        s.base[w - 1] %= s.m.words[w - 1];
+        // The top word scaled into [0, m's top word) by a multiply-high (no division on the
+        // candidate, which is secret once accepted): the base stays below the candidate.
+        s.base[w - 1] = ((u64::from(s.base[w - 1]) * u64::from(s.m.words[w - 1])) >> 32) as u32;
         if bigint::bit_len(&s.base[..w]) < 2 {
             s.base[0] = 2;
         }
