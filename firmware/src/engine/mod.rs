@@ -4,8 +4,8 @@
 use ucrypto_protocol::{
     encode_frame, Capabilities, Command, DeviceError, Entropy, EntropyState, ErrorCode,
     FrameDecoder, HelloInfo, KeySize, Request, RequestBody, RequestPrefix, Response, ResponseBody,
-    SelfTest, TestOutcome, MAX_CHUNK_LEN, MAX_FRAME_LEN, MAX_WIRE_FRAME_LEN, MIN_RSA_BITS,
-    PROTOCOL_VERSION, REQUEST_VARIANTS, SCHEMA_FINGERPRINT,
+    SelfTest, TestOutcome, FRAME_GAP_TIMEOUT_MS, MAX_CHUNK_LEN, MAX_FRAME_LEN, MAX_WIRE_FRAME_LEN,
+    MIN_RSA_BITS, PROTOCOL_VERSION, REQUEST_VARIANTS, SCHEMA_FINGERPRINT,
 };
 
 use zeroize::Zeroize;
@@ -57,6 +57,8 @@ pub struct Engine<B: Backend> {
     stats: EngineStats,
     /// The time of the last [`Engine::tick`].
     now_ms: u64,
+    /// When bytes last arrived: a frame cut short is dropped [`FRAME_GAP_TIMEOUT_MS`] after.
+    last_input_ms: u64,
     /// Whether the backend drives device keys (known at start: it is the hardware's).
     device_keys: bool,
     /// What `Hello` reports: this crate's version, or the version of the image a virtual chip
@@ -91,6 +93,7 @@ impl<B: Backend> Engine<B> {
             },
             stats: EngineStats::default(),
             now_ms: 0,
+            last_input_ms: 0,
             device_keys,
             firmware_version: FIRMWARE_VERSION,
         }
@@ -132,9 +135,16 @@ impl<B: Backend> Engine<B> {
     /// (every pass of the main loop), so that nothing secret outlives its host. An open session
     /// ends after [`ucrypto_protocol::SESSION_IDLE_TIMEOUT_MS`] unused, a loaded key is wiped
     /// after `KEY_IDLE_MS` without a request from its port, and after `BAUD_FALLBACK_MS` without
-    /// a frame the UART rate returns to `DEFAULT_BAUD`.
+    /// a frame the UART rate returns to `DEFAULT_BAUD`, and a frame cut short is dropped and
+    /// wiped [`FRAME_GAP_TIMEOUT_MS`] after its last byte.
     pub fn tick(&mut self, now_ms: u64) {
         self.now_ms = now_ms;
+        if self.decoder.is_receiving()
+            && now_ms.saturating_sub(self.last_input_ms) >= FRAME_GAP_TIMEOUT_MS
+        {
+            // The rest of the frame is not coming: its bytes may be part of a key.
+            self.decoder.reset();
+        }
         self.sessions.expire_idle(now_ms);
         self.connection.keys.tick(now_ms);
         self.connection.line.tick(now_ms);
@@ -180,8 +190,12 @@ impl<B: Backend> Engine<B> {
         mut send: impl FnMut(&[u8]),
     ) {
         self.tick(now_ms);
+        if !input.is_empty() {
+            self.last_input_ms = now_ms;
+        }
         self.sessions.serve_from(port, now_ms);
         self.connection.keys.serve_from(port, now_ms);
+        self.connection.line.serve_from(port);
         while !input.is_empty() {
             let (consumed, frame) = self.decoder.push(input);
             input = &input[consumed..];
