@@ -22,7 +22,6 @@ pub(super) fn finish(sha: &mut Sha<'static>, mut state: Context<Sha256>) -> [u8;
     let mut digest = ShaDigest::restore(sha, &mut state);
     let mut out = [0u8; 32];
     while digest.finish(&mut out).is_err() {}
-    drop(digest);
     // SAFETY: `state` is a valid, exclusive place and a new context a valid value for it; the
     // old one owns nothing that needs dropping (words and bytes). Volatile, so that the wipe of
     // a value about to go out of scope is not optimised away.
