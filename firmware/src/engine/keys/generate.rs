@@ -475,10 +475,13 @@ mod tests {
 
     #[test]
     fn mod_small_matches_num_bigint() {
-        let moduli = SMALL_PRIMES
-            .iter()
-            .map(|&p| u32::from(p))
-            .chain([E, 3, 0xffff_fffb, 0x8000_0001, 4_294_967_291]);
+        let moduli = SMALL_PRIMES.iter().map(|&p| u32::from(p)).chain([
+            E,
+            3,
+            0xffff_fffb,
+            0x8000_0001,
+            4_294_967_291,
+        ]);
         for (seed, m) in moduli.enumerate() {
             let a = words(seed as u64, 1 + seed % 96);
             assert_eq!(
@@ -489,7 +492,10 @@ mod tests {
             );
         }
         assert_eq!(mod_small(&[], 7), 0);
-        assert_eq!(mod_small(&[u32::MAX, u32::MAX], E), ((u64::MAX) % 65_537) as u32);
+        assert_eq!(
+            mod_small(&[u32::MAX, u32::MAX], E),
+            ((u64::MAX) % 65_537) as u32
+        );
     }
 
     #[test]
@@ -523,7 +529,11 @@ mod tests {
             let gcd_one = big(&[x]).gcd_one(m);
             assert_eq!(coprime == 1, gcd_one, "{x} mod {m}");
             if gcd_one {
-                assert_eq!(u64::from(x) * u64::from(inverse) % u64::from(m), 1, "{x} mod {m}");
+                assert_eq!(
+                    u64::from(x) * u64::from(inverse) % u64::from(m),
+                    1,
+                    "{x} mod {m}"
+                );
                 assert!(inverse < m);
             }
         }
@@ -547,7 +557,10 @@ mod tests {
     #[test]
     fn private_exponent_inverts_e_modulo_any_even_modulus() {
         let mut coprime_seen = 0;
-        for (seed, len) in [1usize, 2, 3, 16, 32, 47, 64, 96, 128].into_iter().enumerate() {
+        for (seed, len) in [1usize, 2, 3, 16, 32, 47, 64, 96, 128]
+            .into_iter()
+            .enumerate()
+        {
             for e in [E, 3, 17, 0xffff_fffb] {
                 let mut m = words(seed as u64 * 31 + u64::from(e), len);
                 m[0] &= !1;
@@ -557,7 +570,11 @@ mod tests {
                 assert_eq!(ok, big(&m).gcd_one(e), "{len} words, e = {e}");
                 if ok {
                     coprime_seen += 1;
-                    assert_eq!(big(&d) * e % big(&m), BigUint::from(1u32), "{len} words, e = {e}");
+                    assert_eq!(
+                        big(&d) * e % big(&m),
+                        BigUint::from(1u32),
+                        "{len} words, e = {e}"
+                    );
                 }
             }
         }
@@ -579,10 +596,18 @@ mod tests {
                     let tmp = q.clone();
                     bigint::sub_into(&mut q, &tmp, &delta);
                 }
-                let distance = if big(&p) > big(&q) { big(&p) - big(&q) } else { big(&q) - big(&p) };
+                let distance = if big(&p) > big(&q) {
+                    big(&p) - big(&q)
+                } else {
+                    big(&q) - big(&p)
+                };
                 let expected = distance.bits() as usize > 32 * half - 100;
                 let (mut diff, mut other) = (std::vec![0; half], std::vec![0; half]);
-                assert_eq!(far_apart(&p, &q, &mut diff, &mut other), expected, "{delta_bit}");
+                assert_eq!(
+                    far_apart(&p, &q, &mut diff, &mut other),
+                    expected,
+                    "{delta_bit}"
+                );
             }
         }
     }
@@ -592,7 +617,8 @@ mod tests {
         let (p, q) = (words(3, 8), words(4, 8));
         let mut n = std::vec![0u32; 16];
         bigint::mul(&p, &q, &mut n);
-        let (mut phi, mut tmp, mut scratch) = (std::vec![0; 16], std::vec![0; 16], std::vec![0; 16]);
+        let (mut phi, mut tmp, mut scratch) =
+            (std::vec![0; 16], std::vec![0; 16], std::vec![0; 16]);
         phi_of(&n, &p, &q, &mut phi, &mut tmp, &mut scratch);
         let one = BigUint::from(1u32);
         assert_eq!(big(&phi), (big(&p) - &one) * (big(&q) - &one));
