@@ -18,7 +18,7 @@
 //!   known bits needs (Coppersmith);
 //! - whether `|p - q|` is large enough and whether `e` divides `φ` (both answers are public:
 //!   the pair is drawn again).
-use subtle::Choice;
+use subtle::{Choice, ConditionallySelectable, ConstantTimeEq, ConstantTimeLess};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use super::super::rsa::bigint;
@@ -69,8 +69,11 @@ pub(crate) fn mod_small(a: &[u32], m: u32) -> u32 {
     for &word in a.iter().rev() {
         for bit in (0..32).rev() {
             // r < m, so 2r + 1 < 2m: one subtraction of m at most, kept when it does not borrow.
-            let t = ((r << 1) | u64::from((word >> bit) & 1)).wrapping_sub(m);
-            r = t.wrapping_add(m & (t >> 63).wrapping_neg());
+            // The choice goes through `subtle`: a plain mask on a u64 compiles to a branch on
+            // the 32-bit target.
+            let doubled = (r << 1) | u64::from((word >> bit) & 1);
+            let t = doubled.wrapping_sub(m);
+            r = u64::conditional_select(&t, &doubled, Choice::from((t >> 63) as u8));
         }
     }
     r as u32
@@ -79,7 +82,7 @@ pub(crate) fn mod_small(a: &[u32], m: u32) -> u32 {
 /// `(r + 2) mod m` for `r < m`, `m` odd and at least 3, in constant time.
 fn add_two_mod(r: u32, m: u32) -> u32 {
     let t = (r + 2).wrapping_sub(m);
-    t.wrapping_add(m & (t >> 31).wrapping_neg())
+    u32::conditional_select(&t, &(r + 2), Choice::from((t >> 31) as u8))
 }
 
 /// A generated key's numbers, wiped when dropped.
@@ -338,28 +341,33 @@ fn divide_exact(t: &[u32], e: u32, out: &mut [u32]) {
 /// is `φ mod e`, a secret.
 #[inline(never)]
 fn inverse_mod(x: u32, m: u32) -> (u32, u32) {
-    let m64 = u64::from(m);
     // Invariants: a ≡ u x and b ≡ v x (mod m); b stays odd; a + b shrinks by a bit a step.
-    let (mut a, mut b) = (u64::from(x), m64);
-    let (mut u, mut v) = (1u64, 0u64);
+    // Every choice goes through `subtle` (compared and selected without a branch).
+    let (mut a, mut b) = (x, m);
+    let (mut u, mut v) = (1u32, 0u32);
+    let half_m_up = (m >> 1) + 1;
     for _ in 0..2 * 32 + 2 {
-        let odd = (a & 1).wrapping_neg();
+        let odd = Choice::from((a & 1) as u8);
         // a odd and a < b: swap, so that a - b below stays non-negative.
-        let swap = odd & (a.wrapping_sub(b) >> 63).wrapping_neg();
-        let (da, du) = ((a ^ b) & swap, (u ^ v) & swap);
-        (a, b, u, v) = (a ^ da, b ^ da, u ^ du, v ^ du);
+        let swap = odd & a.ct_lt(&b);
+        u32::conditional_swap(&mut a, &mut b, swap);
+        u32::conditional_swap(&mut u, &mut v, swap);
         // a odd: a -= b, u -= v (mod m).
-        a -= b & odd;
-        let t = u.wrapping_sub(v & odd);
-        u = t.wrapping_add(m64 & (t >> 63).wrapping_neg());
-        // a is even: halve it, and u modulo m (m odd: add m first when u is odd).
+        let (b_odd, v_odd) = (
+            u32::conditional_select(&0, &b, odd),
+            u32::conditional_select(&0, &v, odd),
+        );
+        a -= b_odd;
+        let borrow = u.ct_lt(&v_odd);
+        let t = u.wrapping_sub(v_odd);
+        u = u32::conditional_select(&t, &t.wrapping_add(m), borrow);
+        // a is even: halve it, and u modulo m: (u + m) / 2 when u is odd (m is odd).
         a >>= 1;
-        u = (u + (m64 & (u & 1).wrapping_neg())) >> 1;
+        let u_odd = Choice::from((u & 1) as u8);
+        u = (u >> 1) + u32::conditional_select(&0, &half_m_up, u_odd);
     }
     // Now a = 0 and b = gcd(x, m), with v x ≡ b.
-    let one = b ^ 1;
-    let coprime = (((one | one.wrapping_neg()) >> 63) ^ 1) as u32;
-    (v as u32, coprime)
+    (v, u32::from(b.ct_eq(&1).unwrap_u8()))
 }
 
 /// Whether `|p - q| > 2^(32 half - 100)` (which also rules out `p = q`), in constant time: the
@@ -384,15 +392,22 @@ fn far_apart(p: &[u32], q: &[u32], diff: &mut [u32], other: &mut [u32]) -> bool 
 /// length; `tmp` and `scratch` as long as `n`.
 #[inline(never)]
 fn phi_of(n: &[u32], p: &[u32], q: &[u32], phi: &mut [u32], tmp: &mut [u32], scratch: &mut [u32]) {
-    let (words, half) = (n.len(), n.len() / 2);
+    let half = n.len() / 2;
     phi.copy_from_slice(n);
-    for prime in [p, q] {
-        scratch.fill(0);
-        scratch[..half].copy_from_slice(&prime[..half]);
-        tmp.copy_from_slice(phi);
-        bigint::sub_into(&mut phi[..words], &tmp[..words], &scratch[..words]);
-    }
+    // p and q one after the other, not through an array of slices: the check sees slices in
+    // registers only (one read back from memory counts as secret).
+    subtract_half(phi, &p[..half], tmp, scratch);
+    subtract_half(phi, &q[..half], tmp, scratch);
     bigint::add_assign(phi, &[1]);
+}
+
+/// `phi -= prime`, `prime` padded to `phi`'s length in `scratch`.
+#[inline(always)]
+fn subtract_half(phi: &mut [u32], prime: &[u32], tmp: &mut [u32], scratch: &mut [u32]) {
+    scratch.fill(0);
+    scratch[..prime.len()].copy_from_slice(prime);
+    tmp.copy_from_slice(phi);
+    bigint::sub_into(phi, tmp, scratch);
 }
 
 /// Generates a key of `bits` bits (a multiple of 64) into `out`: `n` with its Montgomery
