@@ -221,6 +221,7 @@ impl<B: Backend> Engine<B> {
                 &mut self.connection,
                 &mut self.stats,
                 &mut self.data,
+                &mut self.scratch,
                 body,
             );
             if let ResponseBody::Hello(info) = &mut response.body {
@@ -281,11 +282,12 @@ fn serve<'d, B: Backend>(
     connection: &mut Connection,
     stats: &mut EngineStats,
     data: &'d mut [u8; MAX_CHUNK_LEN],
+    scratch: &mut [u8; MAX_FRAME_LEN],
     body: &[u8],
 ) -> Response<'d> {
-    let request: Request<'_> = match postcard::from_bytes(body) {
-        Ok(request) => request,
-        Err(_) => {
+    let request: Request<'_> = match decode_canonical(body, scratch) {
+        Some(request) => request,
+        None => {
             stats.undecodable = stats.undecodable.wrapping_add(1);
             return match postcard::take_from_bytes::<RequestPrefix>(body) {
                 Ok((prefix, _)) if prefix.variant >= REQUEST_VARIANTS => error(
@@ -315,6 +317,17 @@ fn serve<'d, B: Backend>(
             Err((code, message)) => ResponseBody::Error(DeviceError { code, message }),
         },
     }
+}
+
+/// Decodes `body` only in its one canonical encoding (protocol section 3): re-encoded, the
+/// request must give back the same bytes, so trailing bytes and varints longer than needed are
+/// refused (`Undecodable`) and every request has one encoding. `scratch` takes the re-encoding
+/// and is wiped (the request may carry a key).
+fn decode_canonical<'b>(body: &'b [u8], scratch: &mut [u8]) -> Option<Request<'b>> {
+    let request: Request<'b> = postcard::from_bytes(body).ok()?;
+    let same = postcard::to_slice(&request, scratch).is_ok_and(|encoded| *encoded == *body);
+    scratch.zeroize();
+    same.then_some(request)
 }
 
 fn dispatch<'d, B: Backend>(
