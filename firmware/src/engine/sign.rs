@@ -53,7 +53,7 @@ pub(super) fn update<'d, B: Backend>(
     if offset == hash.received {
         backend.sha256_update(&mut hash.state, chunk);
         hash.received += chunk.len() as u64;
-    } else if !end.is_some_and(|end| end <= hash.received) {
+    } else if end.is_none_or(|end| end > hash.received) {
         return Err((
             ErrorCode::OutOfSequence,
             "chunk offset is not where the message stands: send the chunk at the offset of the last HashProgress",
