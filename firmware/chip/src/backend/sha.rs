@@ -17,7 +17,7 @@ pub(super) fn update(sha: &mut Sha<'static>, state: &mut Context<Sha256>, data: 
 
 /// Finishes the computation and wipes its saved context (an HMAC's inner or outer state is as
 /// good as its key); the engine clears the accelerator's registers after an HMAC
-/// (`engine::keys::ds_block`).
+/// (`engine::device_keys::ds_block`).
 pub(super) fn finish(sha: &mut Sha<'static>, mut state: Context<Sha256>) -> [u8; 32] {
     let mut digest = ShaDigest::restore(sha, &mut state);
     let mut out = [0u8; 32];
