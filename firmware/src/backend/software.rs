@@ -20,6 +20,33 @@ pub enum Seed {
     Fixed(u64),
 }
 
+/// A SHA-256 computation, wiped when dropped: between an HMAC's key block and its end the state
+/// is as good as the key.
+pub struct Sha256State(Sha256);
+
+impl Sha256State {
+    /// Overwrites every byte of the state (hash words, buffered block, length) with a fresh
+    /// state's; a volatile write, so it is not optimised away before the drop.
+    pub fn wipe(&mut self) {
+        // SAFETY: `self.0` is a valid, aligned, exclusive place, and a fresh `Sha256` is a valid
+        // value for it; the old value owns no resources (plain words and bytes), so not dropping
+        // it leaks nothing.
+        unsafe { core::ptr::write_volatile(&mut self.0, Sha256::new()) };
+        core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether the state is a fresh one's (for tests).
+    pub fn is_initial(&self) -> bool {
+        self.0.clone().finalize() == Sha256::new().finalize()
+    }
+}
+
+impl Drop for Sha256State {
+    fn drop(&mut self) {
+        self.wipe();
+    }
+}
+
 /// Software crypto behind the [`Backend`] trait.
 pub struct SoftwareBackend {
     chip: Chip,
@@ -28,6 +55,8 @@ pub struct SoftwareBackend {
     device_id: [u8; 6],
     /// eFuses, flash and the DS peripheral, on a chip that has them.
     keys: Option<VirtualKeyHardware>,
+    /// A fault: the RNG gives zero words (a stuck entropy source).
+    rng_stuck: bool,
 }
 
 impl SoftwareBackend {
@@ -65,7 +94,14 @@ impl SoftwareBackend {
             entropy,
             device_id,
             keys,
+            rng_stuck: false,
         }
+    }
+
+    /// A fault for tests: from now on the RNG gives only zero words, as a stuck entropy source
+    /// would (the engine's health tests catch it), or gives random words again.
+    pub fn stick_rng(&mut self, stuck: bool) {
+        self.rng_stuck = stuck;
     }
 
     /// The eFuses, flash and DS peripheral (`None` for a chip without DS).
@@ -96,7 +132,11 @@ impl Backend for SoftwareBackend {
     }
 
     fn fill_random(&mut self, out: &mut [u8]) -> Result<(), BackendError> {
-        self.rng.fill_bytes(out);
+        if self.rng_stuck {
+            out.fill(0);
+        } else {
+            self.rng.fill_bytes(out);
+        }
         Ok(())
     }
 
@@ -116,18 +156,19 @@ impl Backend for SoftwareBackend {
         self.aes_block(key, block, false)
     }
 
-    type Sha256State = Sha256;
+    type Sha256State = Sha256State;
 
-    fn sha256_start(&mut self) -> Sha256 {
-        Sha256::new()
+    fn sha256_start(&mut self) -> Sha256State {
+        Sha256State(Sha256::new())
     }
 
-    fn sha256_update(&mut self, state: &mut Sha256, data: &[u8]) {
-        state.update(data);
+    fn sha256_update(&mut self, state: &mut Sha256State, data: &[u8]) {
+        state.0.update(data);
     }
 
-    fn sha256_finish(&mut self, state: Sha256) -> [u8; 32] {
-        state.finalize().into()
+    fn sha256_finish(&mut self, mut state: Sha256State) -> [u8; 32] {
+        // Dropping the state wipes it.
+        state.0.finalize_reset().into()
     }
 
     fn rsa_mod_exp(

@@ -4,8 +4,8 @@
 use ucrypto_protocol::{
     encode_frame, Capabilities, Command, DeviceError, Entropy, EntropyState, ErrorCode,
     FrameDecoder, HelloInfo, KeySize, Request, RequestBody, RequestPrefix, Response, ResponseBody,
-    SelfTest, TestOutcome, MAX_CHUNK_LEN, MAX_FRAME_LEN, MAX_WIRE_FRAME_LEN, MIN_RSA_BITS,
-    PROTOCOL_VERSION, REQUEST_VARIANTS, SCHEMA_FINGERPRINT,
+    SelfTest, TestOutcome, FRAME_GAP_TIMEOUT_MS, MAX_CHUNK_LEN, MAX_FRAME_LEN, MAX_WIRE_FRAME_LEN,
+    MIN_RSA_BITS, PROTOCOL_VERSION, REQUEST_VARIANTS, SCHEMA_FINGERPRINT,
 };
 
 use zeroize::Zeroize;
@@ -14,6 +14,7 @@ use crate::{Backend, ChipProfile, PortId, FIRMWARE_VERSION};
 
 mod aes;
 mod device_keys;
+mod health_checked;
 mod line_rate;
 mod loaded_key;
 mod outcome;
@@ -24,6 +25,7 @@ mod session;
 mod sign;
 mod startup_health;
 
+use health_checked::HealthChecked;
 use line_rate::LineRate;
 use loaded_key::KeySlot;
 use outcome::Outcome;
@@ -42,18 +44,21 @@ pub struct EngineStats {
 
 /// A device: the backend plus the protocol state around it.
 pub struct Engine<B: Backend> {
-    backend: B,
+    /// The backend, its RNG output health-tested word by word.
+    backend: HealthChecked<B>,
     decoder: FrameDecoder,
     /// Payload of the response being built (random bytes, AES output, a signature).
     data: [u8; MAX_CHUNK_LEN],
     scratch: [u8; MAX_FRAME_LEN],
     out: [u8; MAX_WIRE_FRAME_LEN],
     self_test: SelfTest,
-    sessions: SessionSlot<B>,
+    sessions: SessionSlot<HealthChecked<B>>,
     connection: Connection,
     stats: EngineStats,
     /// The time of the last [`Engine::tick`].
     now_ms: u64,
+    /// When bytes last arrived: a frame cut short is dropped [`FRAME_GAP_TIMEOUT_MS`] after.
+    last_input_ms: u64,
     /// Whether the backend drives device keys (known at start: it is the hardware's).
     device_keys: bool,
     /// What `Hello` reports: this crate's version, or the version of the image a virtual chip
@@ -73,7 +78,8 @@ pub(crate) struct Connection {
 
 impl<B: Backend> Engine<B> {
     /// Wraps `backend`, running the start-up self-tests on it first.
-    pub fn new(mut backend: B) -> Self {
+    pub fn new(backend: B) -> Self {
+        let mut backend = HealthChecked::new(backend);
         let self_test = self_test::run(&mut backend);
         let device_keys = device_keys::available(&mut backend);
         Self {
@@ -90,6 +96,7 @@ impl<B: Backend> Engine<B> {
             },
             stats: EngineStats::default(),
             now_ms: 0,
+            last_input_ms: 0,
             device_keys,
             firmware_version: FIRMWARE_VERSION,
             app_sha256: None,
@@ -98,6 +105,12 @@ impl<B: Backend> Engine<B> {
 
     pub fn backend(&self) -> &B {
         &self.backend
+    }
+
+    /// Whether a continuous RNG health test has failed since the last reset (then `Hello`
+    /// reports the entropy state `Failed` and every draw from the RNG is refused).
+    pub fn rng_health_failed(&self) -> bool {
+        self.backend.failed()
     }
 
     /// Reports `version` in `Hello` instead of this crate's: a virtual chip that booted an
@@ -123,6 +136,7 @@ impl<B: Backend> Engine<B> {
         self.sessions.end_any();
         self.connection.keys.wipe();
         self.connection.line.reset();
+        self.backend.restart();
         self.self_test = self_test::run(&mut self.backend);
     }
 
@@ -130,9 +144,16 @@ impl<B: Backend> Engine<B> {
     /// (every pass of the main loop), so that nothing secret outlives its host. An open session
     /// ends after [`ucrypto_protocol::SESSION_IDLE_TIMEOUT_MS`] unused, a loaded key is wiped
     /// after `KEY_IDLE_MS` without a request from its port, and after `BAUD_FALLBACK_MS` without
-    /// a frame the UART rate returns to `DEFAULT_BAUD`.
+    /// a frame the UART rate returns to `DEFAULT_BAUD`, and a frame cut short is dropped and
+    /// wiped [`FRAME_GAP_TIMEOUT_MS`] after its last byte.
     pub fn tick(&mut self, now_ms: u64) {
         self.now_ms = now_ms;
+        if self.decoder.is_receiving()
+            && now_ms.saturating_sub(self.last_input_ms) >= FRAME_GAP_TIMEOUT_MS
+        {
+            // The rest of the frame is not coming: its bytes may be part of a key.
+            self.decoder.reset();
+        }
         self.sessions.expire_idle(now_ms);
         self.connection.keys.tick(now_ms);
         self.connection.line.tick(now_ms);
@@ -178,8 +199,12 @@ impl<B: Backend> Engine<B> {
         mut send: impl FnMut(&[u8]),
     ) {
         self.tick(now_ms);
+        if !input.is_empty() {
+            self.last_input_ms = now_ms;
+        }
         self.sessions.serve_from(port, now_ms);
         self.connection.keys.serve_from(port, now_ms);
+        self.connection.line.serve_from(port);
         while !input.is_empty() {
             let (consumed, frame) = self.decoder.push(input);
             input = &input[consumed..];
@@ -205,6 +230,7 @@ impl<B: Backend> Engine<B> {
                 &mut self.connection,
                 &mut self.stats,
                 &mut self.data,
+                &mut self.scratch,
                 body,
             );
             if let ResponseBody::Hello(info) = &mut response.body {
@@ -266,11 +292,12 @@ fn serve<'d, B: Backend>(
     connection: &mut Connection,
     stats: &mut EngineStats,
     data: &'d mut [u8; MAX_CHUNK_LEN],
+    scratch: &mut [u8; MAX_FRAME_LEN],
     body: &[u8],
 ) -> Response<'d> {
-    let request: Request<'_> = match postcard::from_bytes(body) {
-        Ok(request) => request,
-        Err(_) => {
+    let request: Request<'_> = match decode_canonical(body, scratch) {
+        Some(request) => request,
+        None => {
             stats.undecodable = stats.undecodable.wrapping_add(1);
             return match postcard::take_from_bytes::<RequestPrefix>(body) {
                 Ok((prefix, _)) if prefix.variant >= REQUEST_VARIANTS => error(
@@ -300,6 +327,17 @@ fn serve<'d, B: Backend>(
             Err((code, message)) => ResponseBody::Error(DeviceError { code, message }),
         },
     }
+}
+
+/// Decodes `body` only in its one canonical encoding (protocol section 3): re-encoded, the
+/// request must give back the same bytes, so trailing bytes and varints longer than needed are
+/// refused (`Undecodable`) and every request has one encoding. `scratch` takes the re-encoding
+/// and is wiped (the request may carry a key).
+fn decode_canonical<'b>(body: &'b [u8], scratch: &mut [u8]) -> Option<Request<'b>> {
+    let request: Request<'b> = postcard::from_bytes(body).ok()?;
+    let same = postcard::to_slice(&request, scratch).is_ok_and(|encoded| *encoded == *body);
+    scratch.zeroize();
+    same.then_some(request)
 }
 
 fn dispatch<'d, B: Backend>(

@@ -5,6 +5,7 @@ pub mod aes;
 pub mod aes_session;
 pub mod aes_stream;
 pub mod csr;
+mod hash_window;
 pub mod jwt;
 pub mod rand;
 pub mod sign;

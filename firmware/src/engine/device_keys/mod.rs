@@ -8,13 +8,13 @@ use ucrypto_protocol::{
 };
 use zeroize::Zeroize;
 
-use super::outcome::{refuse_after_failed_self_test, Outcome, Refusal, Relies};
+use super::outcome::{refuse_after_failed_self_test, rng_refusal, Outcome, Refusal, Relies};
 use super::rsa::bigint;
 use super::rsa::emsa;
 use super::rsa::montgomery::MontModulus;
 use super::rsa::{self, MAX_WORDS};
 use crate::backend::key_hardware::{DsBlock, DsError, KEY_WORDS};
-use crate::{Backend, ChipProfile};
+use crate::{Backend, BackendError, ChipProfile};
 
 mod ds_block;
 mod efuse;
@@ -160,10 +160,13 @@ pub(crate) fn generate<'d, B: Backend>(
     }
     let slot = free_slot(backend, slot)?;
     let mut key = generate::KeyNumbers::new();
-    generate::generate(backend, usize::from(bits), &mut key).map_err(|_| {
-        (
-            ErrorCode::SelfTestFailed,
-            "the random number generator failed during key generation",
+    generate::generate(backend, usize::from(bits), &mut key).map_err(|e| {
+        rng_refusal(
+            e,
+            (
+                ErrorCode::SelfTestFailed,
+                "the random number generator failed during key generation",
+            ),
         )
     })?;
     let words = usize::from(bits) / 32;
@@ -187,11 +190,12 @@ pub(crate) fn import<'d, B: Backend>(
     out: &'d mut [u8; MAX_CHUNK_LEN],
 ) -> Outcome<'d> {
     let max_bits = ds_max_bits(backend).ok_or(NO_KEYS)?;
-    refuse_after_failed_self_test(self_test, Relies::DeviceKeys)?;
+    // The eFuse key and IV come from the RNG: refused after its start-up test failed too.
+    refuse_after_failed_self_test(self_test, Relies::DeviceKeysAndRng)?;
     if slot != ANY_SLOT {
         check_slot(slot)?;
     }
-    rsa::check_private_key(key, max_bits)?;
+    check_before_burn(backend, key, max_bits)?;
     let mut e = [0u32; 2];
     if !bigint::from_be_bytes(key.e, &mut e) || e[1] != 0 {
         return Err((
@@ -238,6 +242,61 @@ pub(crate) fn import<'d, B: Backend>(
     outcome
 }
 
+/// What an imported key must pass before anything is burned: the checks of a sent key (`p q = n`,
+/// CRT values in range), `p` and `q` probable primes, and a test signature that verifies with
+/// the public exponent (the CRT values belong to this key).
+fn check_before_burn<B: Backend>(
+    backend: &mut B,
+    key: &RsaPrivateKey<'_>,
+    max_bits: u16,
+) -> Result<(), Refusal> {
+    let k = rsa::check_private_key(key, max_bits)?;
+    let mut prime = [0u32; MAX_WORDS];
+    for bytes in [key.p, key.q] {
+        bigint::from_be_bytes(bytes, &mut prime);
+        let probable = generate::is_probable_prime(backend, &prime);
+        prime.zeroize();
+        match probable {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err((
+                    ErrorCode::BadArgument,
+                    "p or q is not prime: nothing was burned",
+                ))
+            }
+            Err(BackendError::Unsupported) => return Err((
+                ErrorCode::Unsupported,
+                "p and q must each be at most half the largest modulus long: nothing was burned",
+            )),
+            Err(e) => {
+                return Err(rng_refusal(
+                    e,
+                    (
+                        ErrorCode::Internal,
+                        "the prime check failed: nothing was burned",
+                    ),
+                ))
+            }
+        }
+    }
+    let mut signature = [0u8; 4 * MAX_WORDS];
+    let signed = rsa::sign_digest(backend, key, &IMPORT_CHECK_DIGEST, max_bits, &mut signature);
+    signature.zeroize();
+    match signed {
+        Ok(len) if len == k => Ok(()),
+        _ => Err((
+            ErrorCode::BadArgument,
+            "the key does not sign (dp, dq or qinv do not belong to it): nothing was burned",
+        )),
+    }
+}
+
+/// SHA-256 of "ucrypto key import check", the digest an imported key signs before the burn.
+const IMPORT_CHECK_DIGEST: [u8; 32] = [
+    0x8b, 0xb5, 0x79, 0xc7, 0xd2, 0xbf, 0xa9, 0x14, 0xfc, 0x77, 0x6a, 0x43, 0x29, 0xc8, 0x32, 0xc1,
+    0xb1, 0x8a, 0xad, 0x2f, 0x1c, 0xdd, 0x2b, 0x52, 0x9d, 0xea, 0xb8, 0x27, 0xca, 0x67, 0xa4, 0xad,
+];
+
 /// Builds the DS block of (`n`, `d`), burns a fresh eFuse key into `slot`, checks the burn with a
 /// DS test signature, writes the record and answers the public key.
 fn store<'d, B: Backend>(
@@ -256,8 +315,13 @@ fn store<'d, B: Backend>(
     let words = n.len;
     let mut k = [0u8; 32];
     let mut iv = [0u8; 16];
-    backend.fill_random(&mut k).map_err(|_| RNG_FAILED)?;
-    backend.fill_random(&mut iv).map_err(|_| RNG_FAILED)?;
+    backend
+        .fill_random(&mut k)
+        .and_then(|()| backend.fill_random(&mut iv))
+        .map_err(|e| {
+            k.zeroize();
+            rng_refusal(e, RNG_FAILED)
+        })?;
     let mut block = DsBlock::empty();
     ds_block::build(
         backend,
@@ -478,5 +542,7 @@ fn ds_sign_checked<B: Backend>(
     Ok(())
 }
 
+#[cfg(test)]
+mod import_tests;
 #[cfg(test)]
 mod tests;

@@ -19,23 +19,23 @@ use crate::backend::virtual_key_hardware::{
     BurnFault, RECORD_PARTITION_LEN, RECORD_PARTITION_OFFSET,
 };
 
-type Device = Engine<SoftwareBackend>;
+pub(super) type Device = Engine<SoftwareBackend>;
 
-fn device(chip: Chip) -> Device {
+pub(super) fn device(chip: Chip) -> Device {
     Engine::new(SoftwareBackend::new(chip, Seed::Fixed(11)))
 }
 
-fn ask(engine: &mut Device, body: RequestBody<'_>) -> Vec<u8> {
+pub(super) fn ask(engine: &mut Device, body: RequestBody<'_>) -> Vec<u8> {
     let mut out = exchange(engine, &frame(1, body));
     assert_eq!(out.len(), 1);
     out.remove(0)
 }
 
-fn refusal(engine: &mut Device, body: RequestBody<'_>) -> ErrorCode {
+pub(super) fn refusal(engine: &mut Device, body: RequestBody<'_>) -> ErrorCode {
     error_code(&decode(&ask(engine, body)))
 }
 
-fn slots(engine: &mut Device) -> Option<KeySlots> {
+pub(super) fn slots(engine: &mut Device) -> Option<KeySlots> {
     match decode(&ask(engine, RequestBody::Hello)).body {
         ResponseBody::Hello(h) => {
             assert_eq!(
@@ -49,25 +49,25 @@ fn slots(engine: &mut Device) -> Option<KeySlots> {
 }
 
 /// The public key answered: (bits, n, e).
-fn public_key(answer: &[u8]) -> (u16, Vec<u8>, Vec<u8>) {
+pub(super) fn public_key(answer: &[u8]) -> (u16, Vec<u8>, Vec<u8>) {
     match decode(answer).body {
         ResponseBody::PublicKey(k) => (k.bits, k.n.to_vec(), k.e.to_vec()),
         other => panic!("expected a public key, got {other:?}"),
     }
 }
 
-fn signature(answer: &[u8]) -> Vec<u8> {
+pub(super) fn signature(answer: &[u8]) -> Vec<u8> {
     match decode(answer).body {
         ResponseBody::Signature { data } => data.to_vec(),
         other => panic!("expected a signature, got {other:?}"),
     }
 }
 
-fn import(engine: &mut Device, slot: u8, v: &Vector) -> Vec<u8> {
+pub(super) fn import(engine: &mut Device, slot: u8, v: &Vector) -> Vec<u8> {
     ask(engine, RequestBody::KeyImport { slot, key: v.key() })
 }
 
-fn vector(name: &str) -> Vector {
+pub(super) fn vector(name: &str) -> Vector {
     vectors().into_iter().find(|v| v.name == name).unwrap()
 }
 
