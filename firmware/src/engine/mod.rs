@@ -379,6 +379,7 @@ fn dispatch<'d, B: Backend>(
         RequestBody::SignDigestSlot { digest, slot } => {
             keys::sign_digest(backend, self_test, slot, &digest, data)
         }
+        RequestBody::Lock if device_keys => keys::lock(backend),
         RequestBody::Lock
         | RequestBody::DigestStart { .. }
         | RequestBody::DigestFinish { .. }
@@ -418,7 +419,11 @@ fn hello<B: Backend>(
         } else {
             None
         },
-        security: None,
+        security: if device_keys {
+            keys::security_state(backend)
+        } else {
+            None
+        },
         app_sha256: None,
     }
 }
@@ -436,7 +441,7 @@ fn entropy<B: Backend>(backend: &B, self_test: &SelfTest) -> Entropy {
 fn capabilities<B: Backend>(backend: &B, device_keys: bool) -> Capabilities {
     let profile = ChipProfile::of(backend.chip());
     let keys = if device_keys {
-        Command::DeviceKeys as u32
+        Command::DeviceKeys as u32 | Command::Lock as u32
     } else {
         0
     };

@@ -6,10 +6,14 @@
 //! `crc32(header ‖ data ‖ padding, 0xffffffff)`. Entries follow each other from the partition's
 //! start; the first word that is not the magic ends the list. Reading follows esp_secure_cert_mgr
 //! (`srcs/esp_secure_cert_tlv_read.c`): the first entry of a type and subtype is the one, and a
-//! slot never gets a second record (docs/keys.md, "The flash record"). A slot's record is three entries
-//! with `subtype` = slot: `DS_DATA` (type 3: `L` as i32, IV, ciphertext), `DS_CONTEXT` (type 4:
-//! 4 zero bytes, eFuse key id, 0, key bits as u16) and `USER_DATA_1` (type 51: the public key's
-//! DER `SubjectPublicKeyInfo`, which the DS block does not give in the clear).
+//! slot never gets a second record (docs/keys.md, "The flash record"). A slot's record is four
+//! entries with `subtype` = slot: `USER_DATA_2` (type 52: the key's origin, written first),
+//! `DS_DATA` (type 3: `L` as i32, IV, ciphertext), `DS_CONTEXT` (type 4: 4 zero bytes, eFuse key
+//! id, 0, key bits as u16) and `USER_DATA_1` (type 51: the public key's DER
+//! `SubjectPublicKeyInfo`, which the DS block does not give in the clear). ESP-IDF reads user
+//! data entries only when asked for them, so the extra entries change nothing for it.
+use ucrypto_protocol::KeyOrigin;
+
 use crate::backend::keys::{DsBlock, DS_MAX_C_LEN};
 use crate::backend::{BackendError, KeyHardware};
 
@@ -18,6 +22,28 @@ const HEADER_LEN: usize = 12;
 const TYPE_DS_DATA: u8 = 3;
 const TYPE_DS_CONTEXT: u8 = 4;
 const TYPE_PUBLIC_KEY: u8 = 51;
+const TYPE_ORIGIN: u8 = 52;
+/// The origin entry's data: format version 1, the origin, two zero bytes.
+const ORIGIN_VERSION: u8 = 1;
+const ORIGIN_GENERATED: u8 = 1;
+const ORIGIN_IMPORTED: u8 = 2;
+
+fn origin_entry(origin: KeyOrigin) -> [u8; 4] {
+    let code = match origin {
+        KeyOrigin::Generated => ORIGIN_GENERATED,
+        KeyOrigin::Imported => ORIGIN_IMPORTED,
+        KeyOrigin::Unknown => 0,
+    };
+    [ORIGIN_VERSION, code, 0, 0]
+}
+
+fn origin_of(entry: &[u8; 4]) -> KeyOrigin {
+    match *entry {
+        [ORIGIN_VERSION, ORIGIN_GENERATED, 0, 0] => KeyOrigin::Generated,
+        [ORIGIN_VERSION, ORIGIN_IMPORTED, 0, 0] => KeyOrigin::Imported,
+        _ => KeyOrigin::Unknown,
+    }
+}
 
 /// Largest DER `SubjectPublicKeyInfo` of a 4096-bit key with a 32-bit exponent, with room.
 pub(crate) const MAX_SPKI_LEN: usize = 560;
@@ -42,6 +68,8 @@ pub(crate) struct SlotRecord {
     pub(crate) bits: u16,
     pub(crate) spki: [u8; MAX_SPKI_LEN],
     pub(crate) spki_len: usize,
+    /// From the origin entry; `Unknown` without one (a record of another tool).
+    pub(crate) origin: KeyOrigin,
 }
 
 impl SlotRecord {
@@ -51,6 +79,7 @@ impl SlotRecord {
             bits: 0,
             spki: [0; MAX_SPKI_LEN],
             spki_len: 0,
+            origin: KeyOrigin::Unknown,
         }
     }
 
@@ -192,13 +221,21 @@ pub(crate) fn read(
     out.bits = u16::from_le_bytes([ctx[6], ctx[7]]);
     hw.record_read(key_at, &mut out.spki[..key_len])?;
     out.spki_len = key_len;
+    out.origin = match find(hw, TYPE_ORIGIN, slot)? {
+        Some((at, 4)) => {
+            let mut entry = [0u8; 4];
+            hw.record_read(at, &mut entry)?;
+            origin_of(&entry)
+        }
+        _ => KeyOrigin::Unknown,
+    };
     Ok(true)
 }
 
 /// Bytes a record takes in the partition.
 pub(crate) fn record_len(c_len: usize, spki_len: usize) -> usize {
     let entry = |len: usize| HEADER_LEN + padded(len) + 4;
-    entry(4 + 16 + c_len) + entry(8) + entry(spki_len)
+    entry(4) + entry(4 + 16 + c_len) + entry(8) + entry(spki_len)
 }
 
 /// Whether a new record for a slot can be appended.
@@ -219,7 +256,11 @@ pub(crate) enum Room {
 /// list plus one erased word to end it inside the partition.
 pub(crate) fn room(hw: &mut dyn KeyHardware, slot: u8, len: usize) -> Result<Room, BackendError> {
     let (taken, start) = walk(hw, |h| {
-        h.subtype == slot && matches!(h.kind, TYPE_DS_DATA | TYPE_DS_CONTEXT | TYPE_PUBLIC_KEY)
+        h.subtype == slot
+            && matches!(
+                h.kind,
+                TYPE_DS_DATA | TYPE_DS_CONTEXT | TYPE_PUBLIC_KEY | TYPE_ORIGIN
+            )
     })?;
     if taken.is_some() {
         return Ok(Room::SlotHasEntries);
@@ -241,21 +282,26 @@ pub(crate) fn room(hw: &mut dyn KeyHardware, slot: u8, len: usize) -> Result<Roo
     Ok(Room::Yes)
 }
 
-/// Appends `slot`'s record where the list ends.
+/// Appends `slot`'s record where the list ends, its origin first (so a record cut short has
+/// no DS entries and reads as missing, never as a key of unknown origin).
 pub(crate) fn append(
     hw: &mut dyn KeyHardware,
     slot: u8,
     block: &DsBlock,
     bits: u16,
     spki: &[u8],
+    origin: KeyOrigin,
 ) -> Result<(), BackendError> {
     let (_, mut offset) = walk(hw, |_| false)?;
+    let origin = origin_entry(origin);
     let rsa_length = block.rsa_length.to_le_bytes();
     let data: [&[u8]; 3] = [&rsa_length, &block.iv, block.ciphertext()];
     let bits = bits.to_le_bytes();
     let context: [&[u8]; 1] = [&[0, 0, 0, 0, slot, 0, bits[0], bits[1]]];
     let key: [&[u8]; 1] = [spki];
+    let origin: [&[u8]; 1] = [&origin];
     for (kind, parts) in [
+        (TYPE_ORIGIN, &origin[..]),
         (TYPE_DS_DATA, &data[..]),
         (TYPE_DS_CONTEXT, &context[..]),
         (TYPE_PUBLIC_KEY, &key[..]),

@@ -1,0 +1,237 @@
+//! The provisioning lock, key origins, the security state in `Hello` and the refusals that
+//! follow from the eFuses, on the virtual device through the engine's frames.
+use ucrypto_protocol::{
+    Chip, Command, DownloadMode, ErrorCode, FlashEncryption, KeyOrigin, RequestBody, ResponseBody,
+    SecurityState, SlotState, ANY_SLOT,
+};
+
+use super::super::super::tests::decode;
+use super::super::super::Engine;
+use super::{
+    ask, device, import, partition, public_key, python_check, refusal, set_partition, signature,
+    slots, tlv_entries, vector, Device,
+};
+use crate::backend::software::{Seed, SoftwareBackend};
+
+fn security(dev: &mut Device) -> SecurityState {
+    match decode(&ask(dev, RequestBody::Hello)).body {
+        ResponseBody::Hello(h) => {
+            assert!(h.capabilities.supports(Command::Lock));
+            h.security.expect("a device with eFuses reports its security state")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Sets `BLOCK0` bits directly in the eFuse model, as espefuse would have burned them.
+fn burn_block0(dev: &mut Device, bits: &[usize]) {
+    let hw = dev.backend_mut().keys_mut().unwrap();
+    let mut efuse = hw.efuse_bytes();
+    for &bit in bits {
+        efuse[bit / 8] |= 1 << (bit % 8);
+    }
+    hw.load_efuse(&efuse).unwrap();
+}
+
+/// The same chip after a reset or a reflash of the application: eFuses and flash kept.
+fn restarted(dev: &Device) -> Device {
+    let keys = dev.backend().keys().unwrap();
+    let mut backend = SoftwareBackend::new(Chip::Esp32C3, Seed::Fixed(5));
+    let hw = backend.keys_mut().unwrap();
+    hw.load_efuse(&keys.efuse_bytes()).unwrap();
+    hw.load_flash(keys.flash_bytes()).unwrap();
+    Engine::new(backend)
+}
+
+fn origin(dev: &mut Device, slot: usize) -> KeyOrigin {
+    match slots(dev).unwrap()[slot] {
+        SlotState::DsKey { origin, readable, .. } => {
+            assert!(!readable);
+            origin
+        }
+        other => panic!("slot {slot}: {other:?}"),
+    }
+}
+
+#[test]
+fn a_new_chip_reports_everything_open() {
+    let mut dev = device(Chip::Esp32C3);
+    assert_eq!(
+        security(&mut dev),
+        SecurityState {
+            provisioning_locked: false,
+            secure_boot: false,
+            flash_encryption: FlashEncryption::Off,
+            usb_jtag_disabled: false,
+            pad_jtag_disabled: false,
+            download_mode: DownloadMode::Enabled,
+            read_protection_locked: false,
+        }
+    );
+}
+
+#[test]
+fn a_locked_device_refuses_every_burn_signs_and_stays_locked_after_a_restart() {
+    let mut dev = device(Chip::Esp32C3);
+    let v = vector("2048");
+    public_key(&import(&mut dev, 3, &v));
+    assert_eq!(
+        decode(&ask(&mut dev, RequestBody::Lock)).body,
+        ResponseBody::Locked
+    );
+    assert!(security(&mut dev).provisioning_locked);
+    // The bit as espefuse reads it: BLOCK0 word 5 (RD_REPEAT_DATA4), bit 23 = bit 183.
+    let efuse = dev.backend().keys().unwrap().efuse_bytes();
+    assert_eq!(efuse[20..24], (1u32 << 23).to_le_bytes());
+    let before = (efuse, partition(&dev));
+
+    // The device as it is, and the same eFuses and flash on a restarted engine.
+    let again = restarted(&dev);
+    for mut dev in [dev, again] {
+        assert!(security(&mut dev).provisioning_locked);
+        assert_eq!(
+            refusal(&mut dev, RequestBody::KeyGenerate { slot: ANY_SLOT, bits: 2048 }),
+            ErrorCode::Locked
+        );
+        assert_eq!(
+            refusal(&mut dev, RequestBody::KeyImport { slot: 2, key: v.key() }),
+            ErrorCode::Locked
+        );
+        // Nothing was burned or written by the refusals.
+        let keys = dev.backend().keys().unwrap();
+        assert_eq!((keys.efuse_bytes(), partition(&dev)), before);
+        // Locking again is answered the same, and signing still works.
+        assert_eq!(
+            decode(&ask(&mut dev, RequestBody::Lock)).body,
+            ResponseBody::Locked
+        );
+        let sig = signature(&ask(
+            &mut dev,
+            RequestBody::SignDigestSlot { digest: v.digest(), slot: 3 },
+        ));
+        assert_eq!(sig, v.get("signature"));
+    }
+}
+
+#[test]
+fn the_lock_survives_a_restart_on_the_same_efuses() {
+    let mut dev = device(Chip::Esp32C3);
+    let v = vector("2048");
+    public_key(&import(&mut dev, 2, &v));
+    ask(&mut dev, RequestBody::Lock);
+    let mut again = restarted(&dev);
+    assert!(security(&mut again).provisioning_locked);
+    assert_eq!(
+        refusal(&mut again, RequestBody::KeyImport { slot: 4, key: v.key() }),
+        ErrorCode::Locked
+    );
+    let sig = signature(&ask(
+        &mut again,
+        RequestBody::SignDigestSlot { digest: v.digest(), slot: 2 },
+    ));
+    assert_eq!(sig, v.get("signature"));
+    assert_eq!(origin(&mut again, 2), KeyOrigin::Imported);
+}
+
+#[test]
+fn the_origin_is_recorded_with_the_key_and_esp_idf_still_reads_the_record() {
+    let mut dev = device(Chip::Esp32C3);
+    let v = vector("2048");
+    public_key(&import(&mut dev, 4, &v));
+    public_key(&ask(&mut dev, RequestBody::KeyGenerate { slot: 2, bits: 2048 }));
+    assert_eq!(origin(&mut dev, 4), KeyOrigin::Imported);
+    assert_eq!(origin(&mut dev, 2), KeyOrigin::Generated);
+    // The extra USER_DATA_2 entries do not disturb ESP-IDF's way of finding the DS entries.
+    python_check(&dev, 4, None);
+    python_check(&dev, 2, None);
+    // The origin entry is the first of each record: type 52, subtype = slot, [1, origin, 0, 0].
+    let part = partition(&dev);
+    let entries = tlv_entries(&part);
+    let (first, total) = entries[0];
+    assert_eq!((part[first + 8], part[first + 9], total), (52, 4, 32));
+    assert_eq!(part[first + 10..first + 16], [4, 0, 1, 2, 0, 0]);
+    assert_eq!(origin(&mut restarted(&dev), 2), KeyOrigin::Generated);
+}
+
+#[test]
+fn a_record_without_an_origin_entry_is_a_key_of_unknown_origin() {
+    let mut dev = device(Chip::Esp32C3);
+    public_key(&import(&mut dev, 5, &vector("2048")));
+    // Overwrite the origin entry's type with USER_DATA_3 (53) and fix its CRC: a record of
+    // another tool, which has no origin entry.
+    let mut part = partition(&dev);
+    let (first, total) = tlv_entries(&part)[0];
+    part[first + 8] = 53;
+    let end = first + total - 4;
+    let crc = crc32_from_ones(&part[first..end]);
+    part[end..end + 4].copy_from_slice(&crc.to_le_bytes());
+    let mut dev = restarted(&dev);
+    set_partition(&mut dev, &part);
+    assert_eq!(origin(&mut dev, 5), KeyOrigin::Unknown);
+}
+
+/// zlib's `crc32(data, 0xffffffff)`, bit by bit (independent of the engine's table).
+fn crc32_from_ones(data: &[u8]) -> u32 {
+    let mut crc = 0u32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
+#[test]
+fn no_key_is_stored_once_rd_dis_is_write_protected_or_flash_is_encrypted() {
+    // WR_DIS bit 0 (WR_DIS.RD_DIS), as ESP-IDF burns it with Secure Boot v2; then
+    // SPI_BOOT_CRYPT_CNT = 1 (bit 82), flash encryption in development mode.
+    for (bits, state) in [(&[0usize][..], "rd_dis"), (&[82][..], "flash")] {
+        let mut dev = device(Chip::Esp32C3);
+        burn_block0(&mut dev, bits);
+        let s = security(&mut dev);
+        match state {
+            "rd_dis" => assert!(s.read_protection_locked),
+            _ => assert_eq!(s.flash_encryption, FlashEncryption::Development),
+        }
+        let before = dev.backend().keys().unwrap().efuse_bytes();
+        assert_eq!(
+            refusal(&mut dev, RequestBody::KeyGenerate { slot: ANY_SLOT, bits: 2048 }),
+            ErrorCode::Insecure
+        );
+        assert_eq!(
+            refusal(&mut dev, RequestBody::KeyImport { slot: 3, key: vector("2048").key() }),
+            ErrorCode::Insecure
+        );
+        assert_eq!(dev.backend().keys().unwrap().efuse_bytes(), before);
+        assert_eq!(slots(&mut dev), Some([SlotState::Free; 6]));
+    }
+}
+
+#[test]
+fn security_bits_burned_as_espefuse_names_them_are_reported() {
+    let mut dev = device(Chip::Esp32C3);
+    // DIS_USB_JTAG 41, DIS_PAD_JTAG 51, SECURE_BOOT_EN 116, ENABLE_SECURITY_DOWNLOAD 133.
+    burn_block0(&mut dev, &[41, 51, 116, 133]);
+    let s = security(&mut dev);
+    assert!(s.usb_jtag_disabled && s.pad_jtag_disabled && s.secure_boot);
+    assert_eq!(s.download_mode, DownloadMode::Secure);
+    assert!(!s.provisioning_locked && !s.read_protection_locked);
+    // SOFT_DIS_JTAG (48..50) alone is not a pad JTAG disabled for good.
+    let mut dev = device(Chip::Esp32C3);
+    burn_block0(&mut dev, &[48]);
+    assert!(!security(&mut dev).pad_jtag_disabled);
+}
+
+#[test]
+fn keys_under_2048_bits_only_on_a_fixed_seed_virtual_device() {
+    let mut random = Engine::new(SoftwareBackend::new(Chip::Esp32C3, Seed::HostOs([7; 32])));
+    assert_eq!(
+        refusal(&mut random, RequestBody::KeyGenerate { slot: 2, bits: 1024 }),
+        ErrorCode::BadArgument
+    );
+    assert_eq!(slots(&mut random), Some([SlotState::Free; 6]));
+    let mut fixed = device(Chip::Esp32C3);
+    let (bits, _, _) = public_key(&ask(&mut fixed, RequestBody::KeyGenerate { slot: 2, bits: 1024 }));
+    assert_eq!(bits, 1024);
+}
