@@ -62,6 +62,7 @@ pub mod progress;
 pub mod records;
 pub mod recovery;
 pub mod rom_loader;
+pub mod security_state;
 pub mod sim;
 pub mod station;
 pub mod transport;

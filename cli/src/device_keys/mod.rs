@@ -8,7 +8,8 @@ use rsa::{BigUint, Pkcs1v15Sign, RsaPublicKey};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use ucrypto_protocol::{
-    Command, ErrorCode, PublicKeyInfo, RequestBody, ResponseBody, SlotState, ANY_SLOT, KEY_SLOTS,
+    Command, ErrorCode, KeyOrigin, PublicKeyInfo, RequestBody, ResponseBody, SlotState, ANY_SLOT,
+    KEY_SLOTS,
 };
 
 use ucrypto_firmware::ChipProfile;
@@ -21,6 +22,7 @@ use crate::transport::Transport;
 
 pub mod confirm;
 pub mod csr;
+pub mod lock;
 pub mod public_format;
 
 /// The first eFuse block of a key slot: slot N is `KEY<N>`, which is `BLOCK<N + 4>`.
@@ -45,6 +47,23 @@ pub struct SlotSummary {
     /// The eFuse key purpose of a block used for something else.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub purpose: Option<u8>,
+    /// Where a device key came from: `generated` (on this chip), `imported`, or `unknown` (a
+    /// record without our origin entry, e.g. written by Espressif's tools).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin: Option<&'static str>,
+    /// A device key whose eFuse block is not read-protected (a development burn): software on
+    /// the chip can read the key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub readable: Option<bool>,
+}
+
+/// The name of a key origin in lists and JSON.
+pub fn origin_name(origin: KeyOrigin) -> &'static str {
+    match origin {
+        KeyOrigin::Generated => "generated",
+        KeyOrigin::Imported => "imported",
+        KeyOrigin::Unknown => "unknown",
+    }
 }
 
 impl SlotSummary {
@@ -56,13 +75,20 @@ impl SlotSummary {
             bits: None,
             spki_sha256: None,
             purpose: None,
+            origin: None,
+            readable: None,
         };
         match state {
             SlotState::DsKey {
-                bits, spki_sha256, ..
+                bits,
+                spki_sha256,
+                origin,
+                readable,
             } => {
                 summary.bits = Some(*bits);
                 summary.spki_sha256 = Some(hex::encode(spki_sha256));
+                summary.origin = Some(origin_name(*origin));
+                summary.readable = Some(*readable);
             }
             SlotState::OtherPurpose { purpose } => summary.purpose = Some(*purpose),
             SlotState::Free | SlotState::BurnIncomplete | SlotState::RecordMissing => {}
@@ -80,7 +106,15 @@ impl SlotSummary {
     /// One line for `ucrypto key list`.
     pub fn line(&self) -> String {
         let detail = match (self.bits, &self.spki_sha256, self.purpose) {
-            (Some(bits), Some(hash), _) => format!("RSA-{bits}  SPKI SHA-256 {hash}"),
+            (Some(bits), Some(hash), _) => format!(
+                "RSA-{bits}  {:<9} SPKI SHA-256 {hash}{}",
+                self.origin.unwrap_or("unknown"),
+                if self.readable == Some(true) {
+                    "  DEVELOPMENT BURN: KEY READABLE (the eFuse block is not read-protected)"
+                } else {
+                    ""
+                }
+            ),
             (_, _, Some(purpose)) => format!("eFuse purpose {purpose}: never touched"),
             _ => match self.state {
                 "burn-incomplete" => "a burn did not finish: the slot is lost".into(),
@@ -115,9 +149,17 @@ fn state_name(state: &SlotState) -> &'static str {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SlotChoice {
     Slot(u8),
-    /// The lowest free slot.
+    /// The highest free slot of 2 to 5 (the device's `ANY_SLOT`): slots 0 and 1 (`KEY0`,
+    /// `KEY1`) are left to Secure Boot and flash encryption unless named.
     Any,
 }
+
+/// The lowest slot `SlotChoice::Any` takes (the engine's rule, docs/keys.md "Slots").
+pub const FIRST_ANY_SLOT: u8 = 2;
+
+/// The smallest device key outside tests; a virtual device with a fixed seed also takes
+/// 1024-bit keys (the engine's rule).
+pub const MIN_DEVICE_KEY_BITS: usize = 2048;
 
 impl SlotChoice {
     pub fn parse(text: &str) -> std::result::Result<Self, String> {
@@ -191,6 +233,14 @@ pub fn plan_slot(
             caps.min_rsa_bits
         )));
     }
+    let test_device = info.virtual_device && info.deterministic();
+    if bits < MIN_DEVICE_KEY_BITS && !test_device {
+        return Err(Error::input(format!(
+            "a {bits}-bit device key is too weak for an identity: use 2048 or 3072 bits (smaller \
+             keys only on a virtual device with --seed, for tests)"
+        )));
+    }
+    refuse_to_store(info)?;
     match choice {
         SlotChoice::Slot(slot) => match &states[usize::from(slot)] {
             SlotState::Free => Ok(slot),
@@ -206,14 +256,51 @@ pub fn plan_slot(
         },
         SlotChoice::Any => (0u8..)
             .zip(states.iter())
-            .find(|(_, state)| **state == SlotState::Free)
+            .filter(|(slot, state)| *slot >= FIRST_ANY_SLOT && **state == SlotState::Free)
             .map(|(slot, _)| slot)
+            .last()
             .ok_or_else(|| Error::Device {
                 code: ErrorCode::NoFreeKeyBlock,
-                message: "no eFuse key block is free (`ucrypto key list`): this chip cannot take \
-                          another device key"
+                message: "no eFuse key block of slots 2 to 5 is free (`ucrypto key list`); slots \
+                          0 and 1 are used only when named (--slot 0 or 1)"
                     .into(),
             }),
+    }
+}
+
+/// What the device would refuse before storing any key, said before anything is sent: the
+/// provisioning lock, and eFuses that make a stored key unsafe (`WR_DIS.RD_DIS`) or unreadable
+/// to ESP-IDF (flash encryption on).
+fn refuse_to_store(info: &DeviceInfo) -> Result<()> {
+    let Some(security) = &info.raw_security else {
+        return Ok(());
+    };
+    let refusal = if security.provisioning_locked {
+        Some((
+            ErrorCode::Locked,
+            "the device is locked (provisioning lock): it stores no more keys",
+        ))
+    } else if security.read_protection_locked {
+        Some((
+            ErrorCode::Insecure,
+            "eFuse WR_DIS.RD_DIS is set (as ESP-IDF's Secure Boot leaves it): a new key block \
+             could not be read-protected; device keys must be made before Secure Boot",
+        ))
+    } else if security.flash_encryption != ucrypto_protocol::FlashEncryption::Off {
+        Some((
+            ErrorCode::Insecure,
+            "flash encryption is on: the device cannot write a key record ESP-IDF could read; \
+             device keys must be made before flash encryption",
+        ))
+    } else {
+        None
+    };
+    match refusal {
+        Some((code, message)) => Err(Error::Device {
+            code,
+            message: format!("{message}: nothing was burned"),
+        }),
+        None => Ok(()),
     }
 }
 
@@ -326,7 +413,7 @@ pub struct MadeKey {
 const CHECK_MESSAGE: &[u8] = b"ucrypto device key check";
 
 /// Makes a key in `slot` (as [`plan_slot`] chose it; `any` is passed on so the device picks
-/// the same lowest free slot), then checks it: the public key is the one asked for (size,
+/// the same highest free slot of 2 to 5), then checks it: the public key is the one asked for (size,
 /// exponent; for an import, the key sent), `Hello` now lists it with the same fingerprint, and
 /// a test signature through the slot verifies with it. Burns eFuses: irreversible.
 pub fn make<T: Transport>(
