@@ -124,8 +124,16 @@ impl SecurityRequirements {
             }
         };
         flag("jtag-disabled", self.jtag_disabled, state.jtag_disabled);
-        flag("usb-jtag-disabled", self.usb_jtag_disabled, state.usb_jtag_disabled);
-        flag("pad-jtag-disabled", self.pad_jtag_disabled, state.pad_jtag_disabled);
+        flag(
+            "usb-jtag-disabled",
+            self.usb_jtag_disabled,
+            state.usb_jtag_disabled,
+        );
+        flag(
+            "pad-jtag-disabled",
+            self.pad_jtag_disabled,
+            state.pad_jtag_disabled,
+        );
         flag("secure-boot", self.secure_boot, state.secure_boot);
         flag(
             "provisioning-locked",
@@ -138,7 +146,11 @@ impl SecurityRequirements {
             state.read_protection_locked,
         );
         for (name, want, have) in [
-            ("flash-encryption", &self.flash_encryption, state.flash_encryption),
+            (
+                "flash-encryption",
+                &self.flash_encryption,
+                state.flash_encryption,
+            ),
             ("download-mode", &self.download_mode, state.download_mode),
         ] {
             if let Some(want) = want {
@@ -188,6 +200,9 @@ mod tests {
             download_mode: Some("off".into()),
             ..Default::default()
         };
-        assert!(bad.check().unwrap_err().contains("enabled, secure or disabled"));
+        assert!(bad
+            .check()
+            .unwrap_err()
+            .contains("enabled, secure or disabled"));
     }
 }

@@ -47,9 +47,7 @@ pub fn warnings(info: &DeviceInfo) -> Vec<String> {
                 "slot {slot} is lost ({}) and stays so",
                 super::SlotSummary::new(slot as u8, state).state
             )),
-            SlotState::DsKey {
-                readable: true, ..
-            } => lines.push(format!(
+            SlotState::DsKey { readable: true, .. } => lines.push(format!(
                 "slot {slot}'s key is readable (development burn) and stays so"
             )),
             _ => {}

@@ -16,6 +16,7 @@ pub mod manifest;
 pub mod recipe;
 pub mod steps;
 pub mod targets;
+pub mod trust_steps;
 pub mod worker;
 
 pub use recipe::{Recipe, Step};

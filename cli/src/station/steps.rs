@@ -9,12 +9,12 @@ use sha2::{Digest, Sha256};
 use ucrypto_protocol::TestOutcome;
 
 use super::recipe::{Csr, KeyGenerate, RandHealth, SignCheck, SignManifest, Step};
-use super::{csr, key_generate, manifest};
+use super::{csr, key_generate, manifest, trust_steps};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::operations::SigningKey;
 use crate::progress::Progress;
-use crate::records::{KeyRecord, RunContext};
+use crate::records::{KeyRecord, Records, RunContext};
 
 /// What steps share for a whole run, prepared before any device is touched.
 pub struct Shared {
@@ -88,6 +88,7 @@ pub fn run(
     step: &Step,
     client: &mut Client,
     shared: &Shared,
+    records: &Records,
     ctx: &RunContext,
     progress: &mut dyn Progress,
 ) -> Result<Found> {
@@ -108,15 +109,18 @@ pub fn run(
                 .expect("Shared::prepare made a key for every sign-check size");
             sign_check(client, check).map(Found::from)
         }
-        Step::KeyGenerate(KeyGenerate { slot, bits }) => {
-            let key = key_generate::ensure_key(client, *slot, *bits)?;
+        Step::KeyGenerate(KeyGenerate { slot, bits, adopt }) => {
+            let ledger = key_generate::Ledger { records, ctx };
+            let key = key_generate::ensure_key(client, *slot, *bits, *adopt, &ledger)?;
             Ok(Found {
                 detail: serde_json::json!({
                     "slot": slot,
                     "bits": bits,
                     "spki_sha256": key.record.spki_sha256,
+                    "origin": key.record.origin,
                     "generated": key.generated,
                     "found_on_device": !key.generated,
+                    "adopted": key.adopted,
                     "signature_verified": true,
                 }),
                 keys: vec![key.record],
@@ -125,6 +129,10 @@ pub fn run(
         Step::SignManifest(SignManifest { slot }) => {
             manifest::sign_manifest(client, ctx, *slot).map(Found::from)
         }
+        Step::SecurityCheck(requirements) => {
+            trust_steps::security_check(client, requirements).map(Found::from)
+        }
+        Step::Lock(_) => trust_steps::lock(client).map(Found::from),
         Step::Csr(Csr { slot, subject }) => {
             let key = csr::make_csr(client, *slot, subject)?;
             Ok(Found {

@@ -193,9 +193,15 @@ mod tests {
             b[2] = v << 18;
             b
         };
-        assert_eq!(state(&cnt(0b001)).flash_encryption, FlashEncryption::Development);
+        assert_eq!(
+            state(&cnt(0b001)).flash_encryption,
+            FlashEncryption::Development
+        );
         assert_eq!(state(&cnt(0b011)).flash_encryption, FlashEncryption::Off);
-        assert_eq!(state(&cnt(0b111)).flash_encryption, FlashEncryption::Development);
+        assert_eq!(
+            state(&cnt(0b111)).flash_encryption,
+            FlashEncryption::Development
+        );
         // Release: counter full, and the ROM loader's manual encryption and cache off.
         let mut b = cnt(0b111);
         b[1] |= 1 << 20 | 1 << 10;

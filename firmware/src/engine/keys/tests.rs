@@ -420,7 +420,13 @@ fn refusals() {
         ));
     }
     assert_eq!(
-        refusal(&mut dev, RequestBody::KeyImport { slot: ANY_SLOT, key: v.key() }),
+        refusal(
+            &mut dev,
+            RequestBody::KeyImport {
+                slot: ANY_SLOT,
+                key: v.key()
+            }
+        ),
         ErrorCode::NoFreeKeyBlock
     );
     for slot in 0..2 {

@@ -17,7 +17,8 @@ fn security(dev: &mut Device) -> SecurityState {
     match decode(&ask(dev, RequestBody::Hello)).body {
         ResponseBody::Hello(h) => {
             assert!(h.capabilities.supports(Command::Lock));
-            h.security.expect("a device with eFuses reports its security state")
+            h.security
+                .expect("a device with eFuses reports its security state")
         }
         other => panic!("{other:?}"),
     }
@@ -45,7 +46,9 @@ fn restarted(dev: &Device) -> Device {
 
 fn origin(dev: &mut Device, slot: usize) -> KeyOrigin {
     match slots(dev).unwrap()[slot] {
-        SlotState::DsKey { origin, readable, .. } => {
+        SlotState::DsKey {
+            origin, readable, ..
+        } => {
             assert!(!readable);
             origin
         }
@@ -90,11 +93,23 @@ fn a_locked_device_refuses_every_burn_signs_and_stays_locked_after_a_restart() {
     for mut dev in [dev, again] {
         assert!(security(&mut dev).provisioning_locked);
         assert_eq!(
-            refusal(&mut dev, RequestBody::KeyGenerate { slot: ANY_SLOT, bits: 2048 }),
+            refusal(
+                &mut dev,
+                RequestBody::KeyGenerate {
+                    slot: ANY_SLOT,
+                    bits: 2048
+                }
+            ),
             ErrorCode::Locked
         );
         assert_eq!(
-            refusal(&mut dev, RequestBody::KeyImport { slot: 2, key: v.key() }),
+            refusal(
+                &mut dev,
+                RequestBody::KeyImport {
+                    slot: 2,
+                    key: v.key()
+                }
+            ),
             ErrorCode::Locked
         );
         // Nothing was burned or written by the refusals.
@@ -107,7 +122,10 @@ fn a_locked_device_refuses_every_burn_signs_and_stays_locked_after_a_restart() {
         );
         let sig = signature(&ask(
             &mut dev,
-            RequestBody::SignDigestSlot { digest: v.digest(), slot: 3 },
+            RequestBody::SignDigestSlot {
+                digest: v.digest(),
+                slot: 3,
+            },
         ));
         assert_eq!(sig, v.get("signature"));
     }
@@ -122,12 +140,21 @@ fn the_lock_survives_a_restart_on_the_same_efuses() {
     let mut again = restarted(&dev);
     assert!(security(&mut again).provisioning_locked);
     assert_eq!(
-        refusal(&mut again, RequestBody::KeyImport { slot: 4, key: v.key() }),
+        refusal(
+            &mut again,
+            RequestBody::KeyImport {
+                slot: 4,
+                key: v.key()
+            }
+        ),
         ErrorCode::Locked
     );
     let sig = signature(&ask(
         &mut again,
-        RequestBody::SignDigestSlot { digest: v.digest(), slot: 2 },
+        RequestBody::SignDigestSlot {
+            digest: v.digest(),
+            slot: 2,
+        },
     ));
     assert_eq!(sig, v.get("signature"));
     assert_eq!(origin(&mut again, 2), KeyOrigin::Imported);
@@ -138,7 +165,13 @@ fn the_origin_is_recorded_with_the_key_and_esp_idf_still_reads_the_record() {
     let mut dev = device(Chip::Esp32C3);
     let v = vector("2048");
     public_key(&import(&mut dev, 4, &v));
-    public_key(&ask(&mut dev, RequestBody::KeyGenerate { slot: 2, bits: 2048 }));
+    public_key(&ask(
+        &mut dev,
+        RequestBody::KeyGenerate {
+            slot: 2,
+            bits: 2048,
+        },
+    ));
     assert_eq!(origin(&mut dev, 4), KeyOrigin::Imported);
     assert_eq!(origin(&mut dev, 2), KeyOrigin::Generated);
     // The extra USER_DATA_2 entries do not disturb ESP-IDF's way of finding the DS entries.
@@ -176,7 +209,11 @@ fn crc32_from_ones(data: &[u8]) -> u32 {
     for &b in data {
         crc ^= u32::from(b);
         for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -196,11 +233,23 @@ fn no_key_is_stored_once_rd_dis_is_write_protected_or_flash_is_encrypted() {
         }
         let before = dev.backend().keys().unwrap().efuse_bytes();
         assert_eq!(
-            refusal(&mut dev, RequestBody::KeyGenerate { slot: ANY_SLOT, bits: 2048 }),
+            refusal(
+                &mut dev,
+                RequestBody::KeyGenerate {
+                    slot: ANY_SLOT,
+                    bits: 2048
+                }
+            ),
             ErrorCode::Insecure
         );
         assert_eq!(
-            refusal(&mut dev, RequestBody::KeyImport { slot: 3, key: vector("2048").key() }),
+            refusal(
+                &mut dev,
+                RequestBody::KeyImport {
+                    slot: 3,
+                    key: vector("2048").key()
+                }
+            ),
             ErrorCode::Insecure
         );
         assert_eq!(dev.backend().keys().unwrap().efuse_bytes(), before);
@@ -227,11 +276,23 @@ fn security_bits_burned_as_espefuse_names_them_are_reported() {
 fn keys_under_2048_bits_only_on_a_fixed_seed_virtual_device() {
     let mut random = Engine::new(SoftwareBackend::new(Chip::Esp32C3, Seed::HostOs([7; 32])));
     assert_eq!(
-        refusal(&mut random, RequestBody::KeyGenerate { slot: 2, bits: 1024 }),
+        refusal(
+            &mut random,
+            RequestBody::KeyGenerate {
+                slot: 2,
+                bits: 1024
+            }
+        ),
         ErrorCode::BadArgument
     );
     assert_eq!(slots(&mut random), Some([SlotState::Free; 6]));
     let mut fixed = device(Chip::Esp32C3);
-    let (bits, _, _) = public_key(&ask(&mut fixed, RequestBody::KeyGenerate { slot: 2, bits: 1024 }));
+    let (bits, _, _) = public_key(&ask(
+        &mut fixed,
+        RequestBody::KeyGenerate {
+            slot: 2,
+            bits: 1024,
+        },
+    ));
     assert_eq!(bits, 1024);
 }
