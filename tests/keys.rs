@@ -836,3 +836,72 @@ fn the_library_generates_signs_and_makes_a_csr() {
         Err(ucrypto::Error::Device { .. })
     ));
 }
+
+/// `ucrypto lock` is confirmed like a burn: a dry run without --burn, the device id typed back
+/// at a terminal (a wrong id or none burns nothing), --burn alone without a terminal. Locked,
+/// the device refuses key generation and import with `locked` and keeps signing; `info` and
+/// `--json info` report the lock; the bit is BLOCK0 bit 183 in the eFuse file.
+#[test]
+fn lock_is_confirmed_like_a_burn_and_refuses_every_later_burn() {
+    let dir = temp_dir();
+    let efuse = dir.path().join("efuse.bin").display().to_string();
+    let sim = Sim::start(&["--seed", "23", "--efuse", &efuse]);
+    assert_exit(
+        &sim.run(&["key", "generate", "--slot", "4", "--bits", BITS, "--burn"]),
+        0,
+    );
+    let id = json(&sim.run(&["--json", "info"]))["device_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let lock_bit = |path: &str| Efuse::read(Path::new(path)).0[22] & 0x80 != 0;
+
+    let out = sim.run(&["lock"]);
+    assert_exit(&out, 0);
+    assert!(
+        stdout(&out).starts_with("dry run: would lock"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!lock_bit(&efuse));
+    let lock = ["--port", &sim.port, "lock", "--burn"];
+    let (screen, out) = at_a_terminal(&lock, true, "to burn: ", "00:11:22:33:44:55");
+    assert_refused(&out, 2, "burn not confirmed");
+    assert!(
+        screen.contains("bit 183"),
+        "the plan names the bit: {screen}"
+    );
+    assert!(!lock_bit(&efuse), "nothing burned");
+    let (_, out) = at_a_terminal(&lock, true, "to burn: ", &id);
+    assert_exit(&out, 0);
+    assert!(stdout(&out).contains("locked"), "{}", stdout(&out));
+    assert!(lock_bit(&efuse));
+
+    // Locking again burns nothing and says so; without a terminal --burn alone confirms.
+    let out = sim.run(&["--json", "lock", "--burn"]);
+    assert_exit(&out, 0);
+    assert_eq!(json(&out)["was_locked"], true);
+    let info = json(&sim.run(&["--json", "info"]));
+    assert_eq!(info["security"]["provisioning_locked"], true);
+    assert_eq!(info["key_slots"][4]["origin"], "generated");
+    assert!(stdout(&sim.run(&["info"])).contains("provisioning:     locked"));
+
+    let out = sim.run(&["key", "generate", "--slot", "2", "--bits", BITS, "--burn"]);
+    assert_refused(&out, 1, "locked");
+    let pem = dir.path().join("k.pem");
+    common::rsa_key(&pem);
+    let out = sim.run(&[
+        "key",
+        "import",
+        "--slot",
+        "2",
+        "-k",
+        pem.to_str().unwrap(),
+        "--burn",
+    ]);
+    assert_refused(&out, 1, "locked");
+    assert_exit(
+        &sim.run(&["sign", "--slot", "4", "-m", "after the lock"]),
+        0,
+    );
+}
