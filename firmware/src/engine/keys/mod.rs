@@ -58,7 +58,8 @@ fn slot_state<B: Backend>(backend: &mut B, slot: u8, record: &mut SlotRecord) ->
         BlockState::Empty => SlotState::Free,
         BlockState::OtherPurpose(purpose) => SlotState::OtherPurpose { purpose },
         BlockState::Partial => SlotState::BurnIncomplete,
-        BlockState::DsKey => {
+        state @ (BlockState::DsKey | BlockState::DsKeyReadable) => {
+            let readable = state == BlockState::DsKeyReadable;
             let c_len = c_len(max_bits);
             match record::read(hw, slot, c_len, record) {
                 Ok(true) if spki::decode(record.spki()).is_some() => {
@@ -68,9 +69,12 @@ fn slot_state<B: Backend>(backend: &mut B, slot: u8, record: &mut SlotRecord) ->
                         bits: record.bits,
                         spki_sha256: backend.sha256_finish(h),
                         origin: record.origin,
-                        readable: false,
+                        readable,
                     }
                 }
+                // A readable key without a record is a burn of ours that lost its read
+                // protection, not a development burn.
+                _ if readable => SlotState::BurnIncomplete,
                 _ => SlotState::RecordMissing,
             }
         }

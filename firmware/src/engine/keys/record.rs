@@ -19,6 +19,7 @@ use crate::backend::{BackendError, KeyHardware};
 
 const MAGIC: u32 = 0xBA5E_BA11;
 const HEADER_LEN: usize = 12;
+const TYPE_DEV_CERT: u8 = 1;
 const TYPE_DS_DATA: u8 = 3;
 const TYPE_DS_CONTEXT: u8 = 4;
 const TYPE_PUBLIC_KEY: u8 = 51;
@@ -189,22 +190,103 @@ fn find(
     Ok(Some((header.offset + HEADER_LEN, header.len)))
 }
 
-/// Reads `slot`'s record as ESP-IDF would: the first entry of each kind with `subtype` = slot;
-/// `Ok(false)` when a part is missing, damaged or not of our shape.
+/// The subtype of the record whose DS context names eFuse key `slot`: `slot` itself (this
+/// firmware's records), else the first other subtype whose context does (Espressif's tools
+/// write subtype 0 with the key id in the context). Each subtype's context is the first entry
+/// of that subtype, as ESP-IDF finds it.
+fn subtype_for(hw: &mut dyn KeyHardware, slot: u8) -> Result<Option<u8>, BackendError> {
+    let names_slot = |hw: &mut dyn KeyHardware, subtype: u8| -> Result<bool, BackendError> {
+        let Some((at, 8)) = find(hw, TYPE_DS_CONTEXT, subtype)? else {
+            return Ok(false);
+        };
+        let mut ctx = [0u8; 8];
+        hw.record_read(at, &mut ctx)?;
+        Ok(ctx[4] == slot)
+    };
+    if names_slot(hw, slot)? {
+        return Ok(Some(slot));
+    }
+    // Subtypes with a DS context, in list order (one bit each).
+    let mut seen = [0u32; 8];
+    walk(hw, |h| {
+        if h.kind == TYPE_DS_CONTEXT {
+            seen[usize::from(h.subtype / 32)] |= 1 << (h.subtype % 32);
+        }
+        false
+    })?;
+    for subtype in 0..=u8::MAX {
+        if subtype != slot
+            && seen[usize::from(subtype / 32)] >> (subtype % 32) & 1 == 1
+            && names_slot(hw, subtype)?
+        {
+            return Ok(Some(subtype));
+        }
+    }
+    Ok(None)
+}
+
+/// Largest device certificate (DER) the public key is taken from, and its PEM text.
+const MAX_CERT_LEN: usize = 2048;
+const MAX_PEM_LEN: usize = MAX_CERT_LEN * 4 / 3 + MAX_CERT_LEN / 32 + 128;
+
+/// The public key from the device certificate entry (`DEV_CERT`, type 1) of `subtype`, in DER
+/// or PEM as esp_secure_cert_mgr stores it, into `out.spki`.
+fn key_from_certificate(
+    hw: &mut dyn KeyHardware,
+    subtype: u8,
+    out: &mut SlotRecord,
+) -> Result<bool, BackendError> {
+    let Some((at, len)) = find(hw, TYPE_DEV_CERT, subtype)? else {
+        return Ok(false);
+    };
+    if len > MAX_PEM_LEN {
+        return Ok(false);
+    }
+    let mut text = [0u8; MAX_PEM_LEN];
+    hw.record_read(at, &mut text[..len])?;
+    let mut der = [0u8; MAX_CERT_LEN];
+    let der_len = if text.first() == Some(&0x30) {
+        if len > MAX_CERT_LEN {
+            return Ok(false);
+        }
+        der[..len].copy_from_slice(&text[..len]);
+        len
+    } else {
+        match super::spki::pem_certificate(&text[..len], &mut der) {
+            Some(n) => n,
+            None => return Ok(false),
+        }
+    };
+    let Some(spki) = super::spki::from_certificate(&der[..der_len]) else {
+        return Ok(false);
+    };
+    if spki.len() > MAX_SPKI_LEN {
+        return Ok(false);
+    }
+    out.spki[..spki.len()].copy_from_slice(spki);
+    out.spki_len = spki.len();
+    Ok(true)
+}
+
+/// Reads `slot`'s record as ESP-IDF would: the first entry of each kind with the subtype whose
+/// DS context names the slot ([`subtype_for`]); the public key from our `USER_DATA_1` entry, else
+/// from the device certificate. `Ok(false)` when a part is missing, damaged or not of the shape.
 pub(crate) fn read(
     hw: &mut dyn KeyHardware,
     slot: u8,
     max_c_len: usize,
     out: &mut SlotRecord,
 ) -> Result<bool, BackendError> {
-    let (Some((data_at, data_len)), Some((context_at, 8)), Some((key_at, key_len))) = (
-        find(hw, TYPE_DS_DATA, slot)?,
-        find(hw, TYPE_DS_CONTEXT, slot)?,
-        find(hw, TYPE_PUBLIC_KEY, slot)?,
+    let Some(subtype) = subtype_for(hw, slot)? else {
+        return Ok(false);
+    };
+    let (Some((data_at, data_len)), Some((context_at, 8))) = (
+        find(hw, TYPE_DS_DATA, subtype)?,
+        find(hw, TYPE_DS_CONTEXT, subtype)?,
     ) else {
         return Ok(false);
     };
-    if data_len != 4 + 16 + max_c_len || max_c_len > DS_MAX_C_LEN || key_len > MAX_SPKI_LEN {
+    if data_len != 4 + 16 + max_c_len || max_c_len > DS_MAX_C_LEN {
         return Ok(false);
     }
     let mut word = [0u8; 4];
@@ -219,9 +301,19 @@ pub(crate) fn read(
         return Ok(false);
     }
     out.bits = u16::from_le_bytes([ctx[6], ctx[7]]);
-    hw.record_read(key_at, &mut out.spki[..key_len])?;
-    out.spki_len = key_len;
-    out.origin = match find(hw, TYPE_ORIGIN, slot)? {
+    match find(hw, TYPE_PUBLIC_KEY, subtype)? {
+        Some((key_at, key_len)) if key_len <= MAX_SPKI_LEN => {
+            hw.record_read(key_at, &mut out.spki[..key_len])?;
+            out.spki_len = key_len;
+        }
+        Some(_) => return Ok(false),
+        None => {
+            if !key_from_certificate(hw, subtype, out)? {
+                return Ok(false);
+            }
+        }
+    }
+    out.origin = match find(hw, TYPE_ORIGIN, subtype)? {
         Some((at, 4)) => {
             let mut entry = [0u8; 4];
             hw.record_read(at, &mut entry)?;

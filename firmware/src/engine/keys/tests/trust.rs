@@ -1,5 +1,9 @@
 //! The provisioning lock, key origins, the security state in `Hello` and the refusals that
 //! follow from the eFuses, on the virtual device through the engine's frames.
+use std::format;
+use std::string::{String, ToString};
+use std::vec::Vec;
+
 use ucrypto_protocol::{
     Chip, Command, DownloadMode, ErrorCode, FlashEncryption, KeyOrigin, RequestBody, ResponseBody,
     SecurityState, SlotState, ANY_SLOT,
@@ -295,4 +299,97 @@ fn keys_under_2048_bits_only_on_a_fixed_seed_virtual_device() {
         },
     ));
     assert_eq!(bits, 1024);
+}
+
+/// A partition and eFuses made as Espressif's tools make them (testdata/
+/// espressif_ds_partition.py, written from esp_secure_cert_mgr's format: subtype 0, the key id
+/// in the DS context, a device certificate and no public-key entry, Y = the key file's d) on a
+/// virtual chip: the slot named by the key id is a DS key of unknown origin whose public key is
+/// the certificate's, and it signs; a burn without read protection is a readable DS key.
+#[test]
+fn a_partition_made_by_espressifs_tools_is_a_ds_key_in_the_slot_its_context_names() {
+    use num_bigint::BigUint;
+    use sha2::{Digest, Sha256};
+    for (key_id, flags) in [(3u8, &[][..]), (1, &["readable", "der"][..])] {
+        let dir =
+            std::env::temp_dir().join(format!("ucrypto-espressif-{}-{key_id}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/testdata/espressif_ds_partition.py"
+        );
+        let out = std::process::Command::new("python3")
+            .arg(script)
+            .arg(&dir)
+            .arg(key_id.to_string())
+            .args(flags)
+            .output()
+            .expect("python3 runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let line = String::from_utf8(out.stdout).unwrap();
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let n = BigUint::parse_bytes(fields[0].as_bytes(), 16).unwrap();
+        let spki_sha256 = fields[2].to_string();
+        let efuse = std::fs::read(dir.join("efuse.bin")).unwrap();
+        let part = std::fs::read(dir.join("esp_secure_cert.bin")).unwrap();
+        std::fs::remove_dir_all(&dir).ok();
+
+        let mut dev = device(Chip::Esp32C3);
+        dev.backend_mut()
+            .keys_mut()
+            .unwrap()
+            .load_efuse(&efuse)
+            .unwrap();
+        set_partition(&mut dev, &part);
+        let states = slots(&mut dev).unwrap();
+        match states[usize::from(key_id)] {
+            SlotState::DsKey {
+                bits: 2048,
+                spki_sha256: fingerprint,
+                origin: KeyOrigin::Unknown,
+                readable,
+            } => {
+                assert_eq!(readable, flags.contains(&"readable"), "key {key_id}");
+                assert_eq!(
+                    super::hex(&fingerprint),
+                    spki_sha256,
+                    "the certificate's key"
+                );
+            }
+            other => panic!("key {key_id}: {other:?}"),
+        }
+        // Only that slot: subtype 0 is not slot 0.
+        for (slot, state) in states.iter().enumerate() {
+            if slot != usize::from(key_id) {
+                assert_eq!(*state, SlotState::Free, "slot {slot}");
+            }
+        }
+        let digest: [u8; 32] = Sha256::digest(b"signed with Espressif's record").into();
+        let sig = signature(&ask(
+            &mut dev,
+            RequestBody::SignDigestSlot {
+                digest,
+                slot: key_id,
+            },
+        ));
+        let em = BigUint::from_bytes_be(&sig)
+            .modpow(&BigUint::from(65537u32), &n)
+            .to_bytes_be();
+        assert_eq!(&em[em.len() - 32..], &digest);
+        // The slot is used: nothing is burned over it.
+        assert_eq!(
+            refusal(
+                &mut dev,
+                RequestBody::KeyGenerate {
+                    slot: key_id,
+                    bits: 2048
+                }
+            ),
+            ErrorCode::SlotUsed
+        );
+    }
 }
