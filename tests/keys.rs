@@ -905,3 +905,50 @@ fn lock_is_confirmed_like_a_burn_and_refuses_every_later_burn() {
         0,
     );
 }
+
+/// A record and eFuses as Espressif's tools leave them in development mode (no read protection,
+/// subtype 0, key id 2 in the DS context; firmware/testdata/espressif_ds_partition.py): `key
+/// list` shows slot 2 as a DS key of unknown origin with a loud line, and it signs.
+#[test]
+fn a_development_burn_by_espressifs_tools_is_listed_loudly_and_signs() {
+    let dir = temp_dir();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../firmware/testdata/espressif_ds_partition.py"
+    );
+    let out = std::process::Command::new("python3")
+        .args([script, dir.path().to_str().unwrap(), "2", "readable"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut flash = vec![0xffu8; 0xd000];
+    flash.extend(std::fs::read(dir.path().join("esp_secure_cert.bin")).unwrap());
+    let flash_path = dir.path().join("flash.bin");
+    std::fs::write(&flash_path, &flash).unwrap();
+    let efuse = dir.path().join("efuse.bin");
+    let sim = Sim::start(&[
+        "--seed",
+        "29",
+        "--efuse",
+        efuse.to_str().unwrap(),
+        "--flash",
+        flash_path.to_str().unwrap(),
+    ]);
+    let out = sim.run(&["key", "list"]);
+    assert_exit(&out, 0);
+    let line = stdout(&out)
+        .lines()
+        .find(|l| l.starts_with("slot 2"))
+        .unwrap()
+        .to_string();
+    assert!(
+        line.contains("ds-key")
+            && line.contains("unknown")
+            && line.contains("DEVELOPMENT BURN: KEY READABLE"),
+        "{line}"
+    );
+    let listed = json(&sim.run(&["--json", "key", "list"]));
+    assert_eq!(listed["slots"][2]["readable"], true);
+    assert_eq!(listed["slots"][2]["origin"], "unknown");
+    assert_exit(&sim.run(&["sign", "--slot", "2", "-m", "dev"]), 0);
+}

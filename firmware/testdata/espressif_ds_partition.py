@@ -2,7 +2,7 @@
 """Makes an esp_secure_cert partition and eFuse state the way Espressif's own tools do, for
 tests that read them (never from the Rust code: from the published format alone).
 
-Usage: espressif_ds_partition.py OUT_DIR KEY_ID [readable] [der]
+Usage: espressif_ds_partition.py OUT_DIR KEY_ID [readable] [der] [hmac=HEX]
 
 Written from esp_secure_cert_mgr's description of its RSA-DS flow (tools/configure_esp_secure_cert.py
 with --configure_ds, tlv_format.py `prepare_tlv` and `generate_partition_rsa_ds`, configure_ds.py
@@ -23,7 +23,8 @@ with --configure_ds, tlv_format.py `prepare_tlv` and `generate_partition_rsa_ds`
   HMAC key, KEY_PURPOSE_<id> = 7, WR_DIS of the key block and its purpose, and RD_DIS of the
   key block unless `readable` (espefuse's --no-read-protect, a development burn).
 
-Writes OUT_DIR/efuse.bin and OUT_DIR/esp_secure_cert.bin (0x3000 bytes, erased 0xFF after the
+`hmac=HEX` fixes the eFuse key (32 bytes) instead of a random one, to match an eFuse file
+made elsewhere (espefuse_virt_c3.bin). Writes OUT_DIR/efuse.bin and OUT_DIR/esp_secure_cert.bin (0x3000 bytes, erased 0xFF after the
 entries) and prints "<n hex> <e> <spki sha256 hex>".
 """
 import datetime
@@ -73,7 +74,8 @@ def main():
         .sign(key, hashes.SHA256())
     )
 
-    hmac_key = os.urandom(32)
+    fixed = [a[5:] for a in sys.argv[3:] if a.startswith("hmac=")]
+    hmac_key = bytes.fromhex(fixed[0]) if fixed else os.urandom(32)
     iv = os.urandom(16)
     bits = 2048
     y, m = priv.d, pub.n

@@ -393,3 +393,83 @@ fn a_partition_made_by_espressifs_tools_is_a_ds_key_in_the_slot_its_context_name
         );
     }
 }
+
+/// espefuse's own `--virt` file (testdata/make_espefuse_fixture.sh: a DS key burned in
+/// BLOCK_KEY3 without read protection, DIS_USB_JTAG, DIS_PAD_JTAG, BLOCK0 bit 183) loads into the
+/// eFuse model: the device reports the lock and both JTAGs off, refuses a burn, and signs with
+/// the key through a record made for that eFuse key; saved, the file is byte-for-byte espefuse's.
+#[test]
+fn espefuses_virtual_efuse_file_loads_with_its_bits_where_espefuse_put_them() {
+    use crate::backend::virtual_keys::ESPEFUSE_FILE_LEN;
+    let fixture = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/testdata/espefuse_virt_c3.bin"
+    ))
+    .unwrap();
+    assert_eq!(fixture.len(), ESPEFUSE_FILE_LEN);
+    let dir = std::env::temp_dir().join(format!("ucrypto-espefuse-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let hmac: String = (0u8..32).map(|b| format!("{b:02x}")).collect();
+    let out = std::process::Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/testdata/espressif_ds_partition.py"
+        ))
+        .arg(&dir)
+        .args(["3", "readable", &format!("hmac={hmac}")])
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let part = std::fs::read(dir.join("esp_secure_cert.bin")).unwrap();
+    // The generator's own eFuse file holds the same key block, in our layout.
+    let ours = std::fs::read(dir.join("efuse.bin")).unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+
+    let mut dev = device(Chip::Esp32C3);
+    let hw = dev.backend_mut().keys_mut().unwrap();
+    hw.load_efuse_file(&fixture).unwrap();
+    assert_eq!(
+        hw.efuse_file_bytes(),
+        fixture,
+        "saved in espefuse's layout again"
+    );
+    assert_eq!(
+        hw.efuse_bytes()[32 * 7..32 * 8],
+        ours[32 * 7..32 * 8],
+        "KEY3"
+    );
+    set_partition(&mut dev, &part);
+    let s = security(&mut dev);
+    assert!(s.provisioning_locked && s.usb_jtag_disabled && s.pad_jtag_disabled);
+    assert!(!s.read_protection_locked && !s.secure_boot);
+    assert!(matches!(
+        slots(&mut dev).unwrap()[3],
+        SlotState::DsKey {
+            bits: 2048,
+            readable: true,
+            origin: KeyOrigin::Unknown,
+            ..
+        }
+    ));
+    assert_eq!(
+        refusal(
+            &mut dev,
+            RequestBody::KeyGenerate {
+                slot: 4,
+                bits: 2048
+            }
+        ),
+        ErrorCode::Locked
+    );
+    signature(&ask(
+        &mut dev,
+        RequestBody::SignDigestSlot {
+            digest: [7; 32],
+            slot: 3,
+        },
+    ));
+}
