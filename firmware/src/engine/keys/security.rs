@@ -51,7 +51,7 @@ pub(crate) fn state(block0: &[u32; BLOCK0_WORDS]) -> SecurityState {
     // ESP-IDF's `esp_get_flash_encryption_mode`: release when the counter can no longer change
     // (write-protected or all three bits set) and the ROM loader can neither write plaintext
     // through the encryption nor run the cache in download mode.
-    let flash_encryption = if crypt_cnt.count_ones() % 2 == 0 {
+    let flash_encryption = if crypt_cnt.count_ones().is_multiple_of(2) {
         FlashEncryption::Off
     } else if (bit(block0, WR_DIS_SPI_BOOT_CRYPT_CNT) || crypt_cnt == 0b111)
         && bit(block0, DIS_DOWNLOAD_MANUAL_ENCRYPT)
