@@ -1194,10 +1194,11 @@ mod postgres_records {
 /// The station is a library call too: a program runs it without the command line.
 #[test]
 fn a_program_runs_the_station_through_the_library() {
-    use ucrypto::station::{self, targets, NoObserver, Recipe, StationOptions};
+    use ucrypto_station::{self as station, targets, NoObserver, Recipe, StationOptions};
 
     let dir = temp_dir();
-    let records = ucrypto::records::open(dir.path().join("lib.db").to_str().unwrap()).unwrap();
+    let records =
+        ucrypto_station::records::open(dir.path().join("lib.db").to_str().unwrap()).unwrap();
     let options = StationOptions {
         recipe: Recipe::parse(RECIPE, "from rust").unwrap(),
         targets: targets::sims(3, 40, ucrypto_protocol::Chip::Esp32C6, None).unwrap(),
@@ -1232,8 +1233,8 @@ fn a_key_burned_but_not_recorded_is_found_and_not_burned_twice() {
     // What the killed station did: the burn recorded as started, then KeyGenerate sent.
     let mut client = client_on(&sim.port);
     let device_id = client.info().device_id_string();
-    let records = ucrypto::records::open(db.to_str().unwrap()).unwrap();
-    let killed = ucrypto::records::RunContext {
+    let records = ucrypto_station::records::open(db.to_str().unwrap()).unwrap();
+    let killed = ucrypto_station::records::RunContext {
         station_id: "killed".into(),
         run_id: "killed-run".into(),
         recipe_sha256: "x".into(),

@@ -1,14 +1,13 @@
 //! `ucrypto lock`: the provisioning lock (an eFuse bit: irreversible). Confirmed like a key
 //! burn: nothing without `--burn`, and at a terminal the device id typed back.
 use crate::args::{GlobalArgs, LockArgs};
-use crate::commands::{add_device_fields, print_json};
-use crate::device_keys::confirm::{confirm_burn, Decision};
-use crate::device_keys::lock::{check_lockable, locked, warnings, LOCK_BIT};
+use crate::confirm::{confirm_burn, Decision};
 use crate::error::Result;
-use crate::output::print_line;
+use crate::output::{add_device_fields, print_json, print_line};
+use ucrypto::device_keys::lock::{check_lockable, locked, warnings, LOCK_BIT};
 
 pub fn run(global: &GlobalArgs, args: &LockArgs) -> Result<()> {
-    let mut client = super::connect(global)?;
+    let mut client = crate::device::connect(global)?;
     let info = client.info().clone();
     check_lockable(&info)?;
     let id = info.device_id_string();

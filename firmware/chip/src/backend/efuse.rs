@@ -14,7 +14,7 @@
 //! and the provisioning lock is one `program_block0` of bit 183 (`RD_REPEAT_DATA4` bit 23), as
 //! `esp_efuse_write_field_bit` burns a single `BLOCK0` bit.
 use esp_hal::peripherals::EFUSE;
-use ucrypto_firmware::backend::keys::{BLOCK0_WORDS, KEY_WORDS};
+use ucrypto_firmware::backend::key_hardware::{BLOCK0_WORDS, KEY_WORDS};
 use ucrypto_firmware::backend::reed_solomon;
 use ucrypto_firmware::BackendError;
 use zeroize::Zeroize;
