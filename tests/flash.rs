@@ -657,3 +657,59 @@ fn a_chip_older_than_the_image_requires_does_not_boot_it() {
     assert_exit(&out, 0);
     assert_eq!(std::fs::read(&created).unwrap(), vec![0u8; 352]);
 }
+
+/// The provisioning lock lives in eFuse: a restart and a reflash of new firmware through the
+/// ROM loader keep it; the locked device refuses a key import after both and still signs.
+#[test]
+fn the_lock_survives_a_restart_and_a_reflash() {
+    let dir = common::temp_dir();
+    let efuse = dir.path().join("efuse.bin").display().to_string();
+    let flash_file = dir.path().join("flash.bin").display().to_string();
+    let v1 = write(dir.path(), "v1.bin", &merged_image(5, "1.0.0"));
+    let v2 = write(dir.path(), "v2.bin", &merged_image(5, "2.0.0"));
+    let key_path = dir.path().join("k.pem");
+    common::rsa_key(&key_path);
+    let key = key_path.display().to_string();
+    let files = ["--efuse", &efuse, "--flash", &flash_file];
+    let start = |download: bool| {
+        let mode: &[&str] = if download { &["--download-mode"] } else { &[] };
+        Sim::start(&[mode, &files[..]].concat())
+    };
+    let locked = |sim: &Sim| {
+        let out = sim.run(&["--json", "info"]);
+        assert_exit(&out, 0);
+        json(&out)["security"]["provisioning_locked"] == true
+    };
+    let refused_and_signs = |sim: &Sim| {
+        let out = sim.run(&["key", "import", "--slot", "2", "-k", &key, "--burn"]);
+        assert_exit(&out, 1);
+        assert!(stderr(&out).contains("locked"), "{}", stderr(&out));
+        assert_exit(&sim.run(&["sign", "--slot", "3", "-m", "still mine"]), 0);
+    };
+
+    let sim = start(true);
+    assert_exit(
+        &sim.run(&["flash", "--image", &v1, "--before", "no-reset"]),
+        0,
+    );
+    assert_exit(
+        &sim.run(&["key", "import", "--slot", "3", "-k", &key, "--burn"]),
+        0,
+    );
+    assert!(!locked(&sim));
+    assert_exit(&sim.run(&["lock", "--burn"]), 0);
+    assert!(locked(&sim));
+    drop(sim);
+
+    let sim = start(false);
+    assert!(locked(&sim), "after a restart");
+    refused_and_signs(&sim);
+    drop(sim);
+
+    let sim = start(true);
+    let out = sim.run(&["--json", "flash", "--image", &v2, "--before", "no-reset"]);
+    assert_exit(&out, 0);
+    assert_eq!(json(&out)["firmware_version"], "2.0.0");
+    assert!(locked(&sim), "after a reflash");
+    refused_and_signs(&sim);
+}

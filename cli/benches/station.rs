@@ -113,6 +113,7 @@ fn records_per_second(url: &str, writers: usize, per_writer: usize) -> f64 {
                     port: "bench".into(),
                     entropy: "bench".into(),
                     self_test: "{}".into(),
+                    security: None,
                 };
                 store.record_device(ctx, &device).unwrap();
                 let outcome = StepOutcome {

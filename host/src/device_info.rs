@@ -30,6 +30,10 @@ pub struct DeviceInfo {
     pub app_sha256: Option<String>,
     #[serde(skip)]
     pub raw_key_slots: Option<KeySlots>,
+    /// What the eFuses say about trusting the device (`null` without eFuse access).
+    pub security: Option<crate::security_state::SecuritySummary>,
+    #[serde(skip)]
+    pub raw_security: Option<ucrypto_protocol::SecurityState>,
     #[serde(skip)]
     pub raw_capabilities: Capabilities,
     #[serde(skip)]
@@ -133,6 +137,11 @@ impl DeviceInfo {
             },
             key_slots: hello.key_slots.map(|slots| SlotSummary::all(&slots)),
             raw_key_slots: hello.key_slots,
+            security: hello
+                .security
+                .as_ref()
+                .map(crate::security_state::SecuritySummary::new),
+            raw_security: hello.security,
             raw_capabilities: caps,
             raw_self_test: hello.self_test,
         }

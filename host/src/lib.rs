@@ -53,6 +53,7 @@ pub mod operations;
 pub mod ports;
 pub mod progress;
 pub mod recovery;
+pub mod security_state;
 pub mod slots;
 pub mod transport;
 pub mod verify;

@@ -384,3 +384,19 @@ fn slot_used_error() {
         &mut Vec::new(),
     );
 }
+
+#[test]
+fn lock_frames() {
+    // seq 20, request variant 20 (Lock), no fields.
+    let lock = Request {
+        seq: 20,
+        body: RequestBody::Lock,
+    };
+    round_trip(&lock, "00 07 14 14 ff b7 ea 57 00", &mut Vec::new());
+    // seq 20, response variant 13 (Locked).
+    let locked = Response {
+        seq: 20,
+        body: ResponseBody::Locked,
+    };
+    round_trip(&locked, "00 07 14 0d 5c ab 06 3f 00", &mut Vec::new());
+}

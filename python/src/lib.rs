@@ -212,7 +212,7 @@ impl Device {
     }
 
     /// Generates a `bits`-bit RSA key on the device into `slot` (a number, or `"any"` for the
-    /// lowest free slot); the private key never leaves the chip. Burns an eFuse key block, which
+    /// highest free slot of 2 to 5); the private key never leaves the chip. Burns an eFuse key block, which
     /// cannot be undone: raises `UsageError` unless `burn=True`. Returns the new key's slot,
     /// size, fingerprint and PEM public key, after a test signature through the slot verified.
     #[pyo3(signature = (slot, bits=2048, *, burn=false))]

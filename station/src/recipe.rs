@@ -51,6 +51,24 @@ pub enum Step {
     /// A PKCS#10 certificate signing request for a slot's key, signed by the device; recorded
     /// with the key.
     Csr(Csr),
+    /// The device's eFuse security state holds what the step requires (e.g.
+    /// `jtag-disabled = true` before `key-generate`); changes nothing.
+    SecurityCheck(ucrypto::security_state::SecurityRequirements),
+    /// The provisioning lock (an eFuse bit: irreversible): the device then refuses every burn
+    /// and provisioning write. Only as the last step.
+    Lock(Lock),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Lock {}
+
+/// The slot the key steps use when the recipe names none: the one `ucrypto key generate` picks
+/// on a new chip (the highest; `KEY0` and `KEY1` are left to Secure Boot and flash encryption).
+pub const DEFAULT_SLOT: u8 = 5;
+
+fn default_slot() -> u8 {
+    DEFAULT_SLOT
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -86,7 +104,7 @@ impl Flash {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Csr {
     /// The key slot whose key the request is for.
-    #[serde(default)]
+    #[serde(default = "default_slot")]
     pub slot: u8,
     /// The subject, RFC 4514 (`{device_id}` is replaced by the device's id).
     #[serde(default = "Csr::default_subject")]
@@ -103,7 +121,7 @@ impl Csr {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct SignManifest {
     /// The key slot whose key signs.
-    #[serde(default)]
+    #[serde(default = "default_slot")]
     pub slot: u8,
 }
 
@@ -111,11 +129,15 @@ pub struct SignManifest {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct KeyGenerate {
     /// The key slot (eFuse key block KEY0..KEY5).
-    #[serde(default)]
+    #[serde(default = "default_slot")]
     pub slot: u8,
     /// Modulus size of the key.
     #[serde(default = "KeyGenerate::default_bits")]
     pub bits: u16,
+    /// Accept a key the slot already holds although this line did not make it (imported, or
+    /// made elsewhere): off, so a board that arrives with someone else's key fails the step.
+    #[serde(default)]
+    pub adopt: bool,
 }
 
 impl KeyGenerate {
@@ -177,6 +199,8 @@ impl Step {
             Step::KeyGenerate(_) => "key-generate",
             Step::SignManifest(_) => "sign-manifest",
             Step::Csr(_) => "csr",
+            Step::SecurityCheck(_) => "security-check",
+            Step::Lock(_) => "lock",
         }
     }
 
@@ -200,7 +224,9 @@ impl Step {
                     ))
                 }
             }
-            Step::KeyGenerate(KeyGenerate { slot, bits }) => {
+            Step::SecurityCheck(requirements) => requirements.check(),
+            Step::Lock(_) => Ok(()),
+            Step::KeyGenerate(KeyGenerate { slot, bits, .. }) => {
                 if usize::from(*slot) >= ucrypto_protocol::KEY_SLOTS {
                     Err(format!(
                         "slot = {slot} does not exist: use 0 to {}",
@@ -286,6 +312,13 @@ impl Recipe {
                     i + 1
                 ));
             }
+            if matches!(step, Step::Lock(_)) && i + 1 != file.steps.len() {
+                return Err(format!(
+                    "step {} (lock): lock must be the last step (a locked device refuses every \
+                     burn after it): move it to the end",
+                    i + 1
+                ));
+            }
             step.check()
                 .map_err(|e| format!("step {} ({}): {e}", i + 1, step.kind()))?;
         }
@@ -352,5 +385,34 @@ mod tests {
         for text in [unknown_kind, unknown_param, unknown_top, range] {
             assert!(!text.contains('\n'), "one line: {text}");
         }
+    }
+
+    #[test]
+    fn lock_only_last_and_security_checks_named() {
+        let early = Recipe::parse(
+            "[[step]]\nkind = \"lock\"\n[[step]]\nkind = \"key-generate\"\n",
+            "x",
+        )
+        .unwrap_err();
+        assert!(early.contains("lock must be the last step"), "{early}");
+        let recipe = Recipe::parse(
+            "[[step]]\nkind = \"security-check\"\njtag-disabled = true\n[[step]]\nkind = \"key-generate\"\nadopt = true\n[[step]]\nkind = \"lock\"\n",
+            "x",
+        )
+        .unwrap();
+        assert_eq!(
+            recipe.steps[1],
+            Step::KeyGenerate(KeyGenerate {
+                slot: DEFAULT_SLOT,
+                bits: 2048,
+                adopt: true
+            })
+        );
+        assert_eq!(recipe.steps[2], Step::Lock(Lock {}));
+        let empty = Recipe::parse("[[step]]\nkind = \"security-check\"\n", "x").unwrap_err();
+        assert!(empty.contains("names nothing to check"), "{empty}");
+        let unknown =
+            Recipe::parse("[[step]]\nkind = \"security-check\"\njtag = true\n", "x").unwrap_err();
+        assert!(unknown.contains("jtag"), "{unknown}");
     }
 }

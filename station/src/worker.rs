@@ -190,7 +190,14 @@ fn run_steps(
         let ran = match (&flashed, step) {
             // Written before connecting; recorded now that the device is known.
             (Some((_, detail)), Step::Flash(_)) => Ok(steps::Found::from(detail.clone())),
-            _ => steps::run(step, &mut client, job.shared, job.ctx, &mut progress),
+            _ => steps::run(
+                step,
+                &mut client,
+                job.shared,
+                job.records,
+                job.ctx,
+                &mut progress,
+            ),
         };
         let outcome = match ran {
             Ok(found) => StepOutcome {
@@ -327,5 +334,9 @@ fn device_record(info: &DeviceInfo, port: &str) -> DeviceRecord {
         port: port.to_string(),
         entropy: format!("{} ({})", info.entropy.source, info.entropy.state),
         self_test: serde_json::to_string(&info.self_test).expect("self-test summary serializes"),
+        security: info
+            .security
+            .as_ref()
+            .map(|s| serde_json::to_string(s).expect("security summary serializes")),
     }
 }

@@ -131,6 +131,10 @@ pub enum Command {
     Key(KeyCommand),
     /// A PKCS#10 certificate request signed by a device key (`openssl req -verify` reads it).
     Csr(CsrArgs),
+    /// The provisioning lock: burn an eFuse bit after which the device refuses every key
+    /// generation, import and certificate write, and keeps signing (irreversible). Without
+    /// --burn: say what would be done, and do nothing.
+    Lock(LockArgs),
     /// Measure the device and its link.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -606,8 +610,9 @@ pub enum KeyCommand {
 
 #[derive(Debug, Args)]
 pub struct KeyGenerateArgs {
-    /// The slot (0-5: eFuse BLOCK4-BLOCK9), or `any` for the lowest free one.
-    #[arg(long, value_name = "N|any", value_parser = SlotChoice::parse)]
+    /// The slot (0-5: eFuse BLOCK4-BLOCK9), or `any` for the highest free one of 2-5 (slots 0
+    /// and 1 are left to Secure Boot and flash encryption unless named).
+    #[arg(long, value_name = "N|any", value_parser = SlotChoice::parse, default_value = "any")]
     pub slot: SlotChoice,
 
     /// RSA modulus size: a multiple of 64 up to the chip's largest (3072 on the ESP32-C3/C6).
@@ -620,9 +625,18 @@ pub struct KeyGenerateArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct LockArgs {
+    /// Burn the lock bit (irreversible). Without it, nothing is done; at a terminal the device
+    /// id is also typed back.
+    #[arg(long)]
+    pub burn: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct KeyImportArgs {
-    /// The slot (0-5: eFuse BLOCK4-BLOCK9), or `any` for the lowest free one.
-    #[arg(long, value_name = "N|any", value_parser = SlotChoice::parse)]
+    /// The slot (0-5: eFuse BLOCK4-BLOCK9), or `any` for the highest free one of 2-5 (slots 0
+    /// and 1 are left to Secure Boot and flash encryption unless named).
+    #[arg(long, value_name = "N|any", value_parser = SlotChoice::parse, default_value = "any")]
     pub slot: SlotChoice,
 
     /// RSA private key: PKCS#8 or PKCS#1, PEM or DER, or encrypted PKCS#8.

@@ -11,6 +11,7 @@ pub mod flash;
 pub mod info;
 pub mod jwt;
 pub mod key;
+pub mod lock;
 pub mod ports;
 pub mod rand;
 pub mod records;
@@ -31,6 +32,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Sign(args) => sign::run(global, &args),
         Command::Jwt(args) => jwt::run(global, &args),
         Command::Verify(args) => verify::run(global, &args),
+        Command::Lock(args) => lock::run(global, &args),
         Command::Key(KeyCommand::Generate(args)) => key::generate(global, &args),
         Command::Key(KeyCommand::Import(args)) => key::import(global, &args),
         Command::Key(KeyCommand::List) => key::list(global),

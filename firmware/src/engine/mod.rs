@@ -427,6 +427,7 @@ fn dispatch<'d, B: Backend>(
         RequestBody::SignDigestSlot { digest, slot } => {
             device_keys::sign_digest(backend, self_test, slot, &digest, data)
         }
+        RequestBody::Lock if device_keys => device_keys::lock(backend),
         RequestBody::Lock
         | RequestBody::DigestStart { .. }
         | RequestBody::DigestFinish { .. }
@@ -466,7 +467,11 @@ fn hello<B: Backend>(
         } else {
             None
         },
-        security: None,
+        security: if device_keys {
+            device_keys::security_state(backend)
+        } else {
+            None
+        },
         app_sha256: None,
     }
 }
@@ -484,7 +489,7 @@ fn entropy<B: Backend>(backend: &B, self_test: &SelfTest) -> Entropy {
 fn capabilities<B: Backend>(backend: &B, device_keys: bool) -> Capabilities {
     let profile = ChipProfile::of(backend.chip());
     let keys = if device_keys {
-        Command::DeviceKeys as u32
+        Command::DeviceKeys as u32 | Command::Lock as u32
     } else {
         0
     };

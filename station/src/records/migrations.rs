@@ -105,6 +105,12 @@ pub const ALL: &[Migration] = &[
         name: "devices.line_baud: the UART rate of the last connection",
         sql: v2,
     },
+    Migration {
+        version: 4,
+        name:
+            "device trust: keys.origin, devices.security (the eFuse state at the last connection)",
+        sql: v4,
+    },
 ];
 
 fn v1(dialect: Dialect) -> String {
@@ -134,6 +140,12 @@ FOR EACH STATEMENT EXECUTE FUNCTION events_append_only();
 
 fn v2(_: Dialect) -> String {
     "ALTER TABLE devices ADD COLUMN line_baud BIGINT;".to_string()
+}
+
+fn v4(_: Dialect) -> String {
+    "ALTER TABLE keys ADD COLUMN origin TEXT;
+ALTER TABLE devices ADD COLUMN security TEXT;"
+        .to_string()
 }
 
 /// The newest schema version this build knows.

@@ -13,6 +13,7 @@ pub mod postgres;
 pub mod report;
 pub mod sql;
 pub mod sqlite;
+pub mod trust;
 
 pub use sql::{Dialect, RecordStore, Row, Sql, Value};
 
@@ -80,6 +81,8 @@ pub struct DeviceRecord {
     pub entropy: String,
     /// JSON object of each self-test's outcome.
     pub self_test: String,
+    /// JSON object of the eFuse security state (`ucrypto info`), when the device reports one.
+    pub security: Option<String>,
 }
 
 /// A public key the device holds in a slot.
@@ -89,6 +92,9 @@ pub struct KeyRecord {
     pub public_key_der: Vec<u8>,
     pub spki_sha256: String,
     pub csr_pem: Option<String>,
+    /// Where the device says the key came from (`generated`, `imported`, `unknown`), when the
+    /// step that recorded it asked.
+    pub origin: Option<String>,
 }
 
 /// Who provisions a device: the first station to claim it, for good.
@@ -248,12 +254,13 @@ impl Records {
         self.transaction(&mut |sql| {
             sql.execute(
                 "INSERT INTO devices (device_id, mac, chip, firmware_version, image_sha256,
-                     is_virtual, port, entropy, self_test, first_seen_ms, last_seen_ms, line_baud)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11)
+                     is_virtual, port, entropy, self_test, first_seen_ms, last_seen_ms, line_baud,
+                     security)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12)
                  ON CONFLICT (device_id) DO UPDATE SET mac = $2, chip = $3,
                      firmware_version = $4, image_sha256 = COALESCE($5, devices.image_sha256),
                      is_virtual = $6, port = $7, entropy = $8, self_test = $9, last_seen_ms = $10,
-                     line_baud = $11",
+                     line_baud = $11, security = $12",
                 &[
                     device.device_id.as_str().into(),
                     device.mac.as_str().into(),
@@ -266,6 +273,7 @@ impl Records {
                     device.self_test.as_str().into(),
                     now.into(),
                     device.line_baud.map(i64::from).into(),
+                    device.security.clone().into(),
                 ],
             )?;
             let mut detail = serde_json::json!({
@@ -457,10 +465,12 @@ fn record_key(
         }
     }
     sql.execute(
-        "INSERT INTO keys (device_id, slot, public_key_der, spki_sha256, csr_pem, run_id, recorded_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
+        "INSERT INTO keys (device_id, slot, public_key_der, spki_sha256, csr_pem, run_id,
+             recorded_ms, origin)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
          ON CONFLICT (device_id, slot) DO UPDATE SET public_key_der = $3, spki_sha256 = $4,
-             csr_pem = COALESCE($5, keys.csr_pem), run_id = $6, recorded_ms = $7",
+             csr_pem = COALESCE($5, keys.csr_pem), run_id = $6, recorded_ms = $7,
+             origin = COALESCE($8, keys.origin)",
         &[
             device_id.into(),
             key.slot.into(),
@@ -469,9 +479,14 @@ fn record_key(
             key.csr_pem.clone().into(),
             ctx.run_id.as_str().into(),
             now_ms().into(),
+            key.origin.clone().into(),
         ],
     )?;
-    let detail = serde_json::json!({ "slot": key.slot, "spki_sha256": key.spki_sha256 });
+    let detail = serde_json::json!({
+        "slot": key.slot,
+        "spki_sha256": key.spki_sha256,
+        "origin": key.origin,
+    });
     append_event(
         sql,
         ctx,
@@ -482,7 +497,7 @@ fn record_key(
     )
 }
 
-fn append_event(
+pub(crate) fn append_event(
     sql: &mut dyn Sql,
     ctx: &RunContext,
     device_id: &str,

@@ -10,7 +10,7 @@ use ucrypto_protocol::TestOutcome;
 
 use crate::error::{Error, Result};
 use crate::recipe::{Csr, KeyGenerate, RandHealth, SignCheck, SignManifest, Step};
-use crate::records::{KeyRecord, RunContext};
+use crate::records::{KeyRecord, Records, RunContext};
 use ucrypto::client::Client;
 use ucrypto::operations::SigningKey;
 use ucrypto::progress::Progress;
@@ -20,6 +20,7 @@ pub mod csr;
 pub mod flash;
 pub mod key_generate;
 pub mod sign_manifest;
+pub mod trust_steps;
 
 /// What steps share for a whole run, prepared before any device is touched.
 pub struct Shared {
@@ -107,6 +108,7 @@ pub fn run(
     step: &Step,
     client: &mut Client,
     shared: &Shared,
+    records: &Records,
     ctx: &RunContext,
     progress: &mut dyn Progress,
 ) -> Result<Found> {
@@ -127,15 +129,18 @@ pub fn run(
                 .expect("Shared::prepare made a key for every sign-check size");
             sign_check(client, check).map(Found::from)
         }
-        Step::KeyGenerate(KeyGenerate { slot, bits }) => {
-            let key = key_generate::ensure_key(client, *slot, *bits)?;
+        Step::KeyGenerate(KeyGenerate { slot, bits, adopt }) => {
+            let ledger = key_generate::Ledger { records, ctx };
+            let key = key_generate::ensure_key(client, *slot, *bits, *adopt, &ledger)?;
             Ok(Found {
                 detail: serde_json::json!({
                     "slot": slot,
                     "bits": bits,
                     "spki_sha256": key.record.spki_sha256,
+                    "origin": key.record.origin,
                     "generated": key.generated,
                     "found_on_device": !key.generated,
+                    "adopted": key.adopted,
                     "signature_verified": true,
                 }),
                 keys: vec![key.record],
@@ -144,6 +149,10 @@ pub fn run(
         Step::SignManifest(SignManifest { slot }) => {
             sign_manifest::sign_manifest(client, ctx, *slot).map(Found::from)
         }
+        Step::SecurityCheck(requirements) => {
+            trust_steps::security_check(client, requirements).map(Found::from)
+        }
+        Step::Lock(_) => trust_steps::lock(client).map(Found::from),
         Step::Csr(Csr { slot, subject }) => {
             let key = csr::make_csr(client, *slot, subject)?;
             Ok(Found {
