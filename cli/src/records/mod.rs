@@ -7,8 +7,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::error::{Error, Result};
 
+pub mod credentials;
 pub mod migrations;
 pub mod postgres;
+mod postgres_tls;
+pub mod postgres_url;
 pub mod report;
 pub mod sql;
 pub mod sqlite;
@@ -39,12 +42,18 @@ pub trait RecordStore: Send + Sync {
 /// Opens the store `--records` names (`postgres://…`/`postgresql://…`, otherwise a SQLite file)
 /// and brings its schema up to date.
 pub fn open(url: &str) -> Result<Records> {
-    let store: Box<dyn RecordStore> =
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Box::new(postgres::PostgresStore::open(url)?)
-        } else {
-            Box::new(sqlite::SqliteStore::open(Path::new(url))?)
-        };
+    if credentials::is_key_value(url) {
+        return Err(Error::input(format!(
+            "--records {} looks like a key=value connection string: give a URL, \
+             postgres://USER@HOST/DATABASE?sslmode=…",
+            credentials::redact(url)
+        )));
+    }
+    let store: Box<dyn RecordStore> = if credentials::is_postgres(url) {
+        Box::new(postgres::PostgresStore::open(url)?)
+    } else {
+        Box::new(sqlite::SqliteStore::open(Path::new(url))?)
+    };
     let records = Records { store };
     records.migrate()?;
     Ok(records)
