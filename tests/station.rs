@@ -1699,7 +1699,7 @@ fn a_records_file_from_before_the_line_rate_column_is_upgraded_in_place() {
         .unwrap()
         .collect::<rusqlite::Result<_>>()
         .unwrap();
-    assert_eq!(versions, [1, 2], "migration 2 applied to the old file");
+    assert_eq!(versions, [1, 2, 3], "migrations 2 and 3 applied to the old file");
     let (with_column, seen): (i64, i64) = conn
         .query_row(
             "SELECT (SELECT count(*) FROM devices WHERE line_baud IS NULL OR line_baud > 0),

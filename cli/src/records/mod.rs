@@ -8,6 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::error::{Error, Result};
 
 pub mod credentials;
+pub mod event_chain;
 pub mod migrations;
 pub mod postgres;
 mod postgres_tls;
@@ -15,6 +16,7 @@ pub mod postgres_url;
 pub mod report;
 pub mod sql;
 pub mod sqlite;
+pub mod untrusted;
 
 pub use sql::{Row, Sql, Value};
 
@@ -186,7 +188,7 @@ impl Records {
                 if applied.contains(&migration.version) {
                     continue;
                 }
-                sql.batch(&migration.sql(dialect))?;
+                migration.apply(sql, dialect)?;
                 sql.execute(
                     "INSERT INTO schema_migrations (version, name, applied_ms) VALUES ($1, $2, $3)",
                     &[migration.version.into(), migration.name.into(), now_ms().into()],
@@ -257,48 +259,12 @@ impl Records {
     }
 
     /// Records what a device said about itself (its row is kept current) with an event.
+    /// The station uses [`Records::claim_device`], which writes the row only for the claim's
+    /// holder.
     pub fn record_device(&self, ctx: &RunContext, device: &DeviceRecord) -> Result<()> {
-        let now = now_ms();
         self.transaction(&mut |sql| {
-            sql.execute(
-                "INSERT INTO devices (device_id, mac, chip, firmware_version, image_sha256,
-                     is_virtual, port, entropy, self_test, first_seen_ms, last_seen_ms, line_baud)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11)
-                 ON CONFLICT (device_id) DO UPDATE SET mac = $2, chip = $3,
-                     firmware_version = $4, image_sha256 = COALESCE($5, devices.image_sha256),
-                     is_virtual = $6, port = $7, entropy = $8, self_test = $9, last_seen_ms = $10,
-                     line_baud = $11",
-                &[
-                    device.device_id.as_str().into(),
-                    device.mac.as_str().into(),
-                    device.chip.as_str().into(),
-                    device.firmware_version.as_str().into(),
-                    device.image_sha256.clone().into(),
-                    i64::from(device.is_virtual).into(),
-                    device.port.as_str().into(),
-                    device.entropy.as_str().into(),
-                    device.self_test.as_str().into(),
-                    now.into(),
-                    device.line_baud.map(i64::from).into(),
-                ],
-            )?;
-            let mut detail = serde_json::json!({
-                "port": device.port,
-                "chip": device.chip,
-                "firmware_version": device.firmware_version,
-                "baud": device.line_baud,
-            });
-            if device.asked_baud.is_some() && device.asked_baud != device.line_baud {
-                detail["baud_asked"] = device.asked_baud.into();
-            }
-            append_event(
-                sql,
-                ctx,
-                &device.device_id,
-                None,
-                "seen",
-                &detail.to_string(),
-            )
+            upsert_device(sql, device)?;
+            seen_event(sql, ctx, device)
         })
     }
 
@@ -307,36 +273,27 @@ impl Records {
     pub fn claim(&self, ctx: &RunContext, device_id: &str) -> Result<Claim> {
         let mut claim = Claim::Ours;
         self.transaction(&mut |sql| {
-            let inserted = sql.execute(
-                "INSERT INTO claims (device_id, station_id, run_id, claimed_ms)
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (device_id) DO NOTHING",
-                &[
-                    device_id.into(),
-                    ctx.station_id.as_str().into(),
-                    ctx.run_id.as_str().into(),
-                    now_ms().into(),
-                ],
-            )?;
-            let holder = sql.query(
-                "SELECT station_id FROM claims WHERE device_id = $1",
-                &[device_id.into()],
-            )?;
-            let holder = holder.first().map(|row| row[0].text()).unwrap_or_default();
-            claim = if holder == ctx.station_id {
-                Claim::Ours
-            } else {
-                Claim::Taken {
-                    station_id: holder.clone(),
-                }
-            };
-            let (kind, detail) = match (&claim, inserted) {
-                (Claim::Ours, 1) => ("claimed", serde_json::json!({})),
-                (Claim::Ours, _) => ("claim-held", serde_json::json!({})),
-                (Claim::Taken { .. }, _) => {
-                    ("claim-refused", serde_json::json!({ "held_by": holder }))
-                }
-            };
-            append_event(sql, ctx, device_id, None, kind, &detail.to_string())
+            claim = claim_in(sql, ctx, device_id)?;
+            Ok(())
+        })?;
+        Ok(claim)
+    }
+
+    /// Claims the device, then, only if this station holds the claim, records what it said
+    /// about itself: a station that loses the claim (or a board cloning another's MAC) leaves
+    /// the device's row as its holder wrote it. One transaction.
+    pub fn claim_device(&self, ctx: &RunContext, device: &DeviceRecord) -> Result<Claim> {
+        let mut claim = Claim::Ours;
+        self.transaction(&mut |sql| {
+            // A claim refers to a device row: a device seen for the first time gets one, which
+            // changes nothing an earlier station wrote.
+            insert_device(sql, device, "DO NOTHING")?;
+            claim = claim_in(sql, ctx, &device.device_id)?;
+            if claim == Claim::Ours {
+                upsert_device(sql, device)?;
+                seen_event(sql, ctx, device)?;
+            }
+            Ok(())
         })?;
         Ok(claim)
     }
@@ -438,6 +395,91 @@ impl Records {
     }
 }
 
+/// Writes the device's row: a new one, or (`on_conflict`) what to do with an existing one.
+fn insert_device(sql: &mut dyn Sql, device: &DeviceRecord, on_conflict: &str) -> Result<()> {
+    sql.execute(
+        &format!(
+            "INSERT INTO devices (device_id, mac, chip, firmware_version, image_sha256,
+                 is_virtual, port, entropy, self_test, first_seen_ms, last_seen_ms, line_baud)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11)
+             ON CONFLICT (device_id) {on_conflict}"
+        ),
+        &[
+            device.device_id.as_str().into(),
+            device.mac.as_str().into(),
+            device.chip.as_str().into(),
+            device.firmware_version.as_str().into(),
+            device.image_sha256.clone().into(),
+            i64::from(device.is_virtual).into(),
+            device.port.as_str().into(),
+            device.entropy.as_str().into(),
+            device.self_test.as_str().into(),
+            now_ms().into(),
+            device.line_baud.map(i64::from).into(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Writes the device's row, keeping it current.
+fn upsert_device(sql: &mut dyn Sql, device: &DeviceRecord) -> Result<()> {
+    insert_device(
+        sql,
+        device,
+        "DO UPDATE SET mac = $2, chip = $3,
+             firmware_version = $4, image_sha256 = COALESCE($5, devices.image_sha256),
+             is_virtual = $6, port = $7, entropy = $8, self_test = $9, last_seen_ms = $10,
+             line_baud = $11",
+    )
+}
+
+/// The `seen` event: where and how the device was connected.
+fn seen_event(sql: &mut dyn Sql, ctx: &RunContext, device: &DeviceRecord) -> Result<()> {
+    let mut detail = serde_json::json!({
+        "port": device.port,
+        "chip": device.chip,
+        "firmware_version": device.firmware_version,
+        "baud": device.line_baud,
+    });
+    if device.asked_baud.is_some() && device.asked_baud != device.line_baud {
+        detail["baud_asked"] = device.asked_baud.into();
+    }
+    append_event(sql, ctx, &device.device_id, None, "seen", &detail.to_string())
+}
+
+/// Inserts this station's claim unless one exists, and says who holds it, with an event.
+fn claim_in(sql: &mut dyn Sql, ctx: &RunContext, device_id: &str) -> Result<Claim> {
+    let inserted = sql.execute(
+        "INSERT INTO claims (device_id, station_id, run_id, claimed_ms)
+         VALUES ($1, $2, $3, $4) ON CONFLICT (device_id) DO NOTHING",
+        &[
+            device_id.into(),
+            ctx.station_id.as_str().into(),
+            ctx.run_id.as_str().into(),
+            now_ms().into(),
+        ],
+    )?;
+    let holder = sql.query(
+        "SELECT station_id FROM claims WHERE device_id = $1",
+        &[device_id.into()],
+    )?;
+    let holder = holder.first().map(|row| row[0].text()).unwrap_or_default();
+    let claim = if holder == ctx.station_id {
+        Claim::Ours
+    } else {
+        Claim::Taken {
+            station_id: holder.clone(),
+        }
+    };
+    let (kind, detail) = match (&claim, inserted) {
+        (Claim::Ours, 1) => ("claimed", serde_json::json!({})),
+        (Claim::Ours, _) => ("claim-held", serde_json::json!({})),
+        (Claim::Taken { .. }, _) => ("claim-refused", serde_json::json!({ "held_by": holder })),
+    };
+    append_event(sql, ctx, device_id, None, kind, &detail.to_string())?;
+    Ok(claim)
+}
+
 /// How a step ended, as recorded.
 #[derive(Debug, Clone)]
 pub struct StepOutcome {
@@ -504,18 +546,16 @@ fn append_event(
     kind: &str,
     detail: &str,
 ) -> Result<()> {
-    sql.execute(
-        "INSERT INTO events (device_id, station_id, run_id, step_index, kind, detail, at_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        &[
-            device_id.into(),
-            ctx.station_id.as_str().into(),
-            ctx.run_id.as_str().into(),
-            step_index.map(|i| i as i64).into(),
-            kind.into(),
-            detail.into(),
-            now_ms().into(),
-        ],
-    )?;
-    Ok(())
+    event_chain::append(
+        sql,
+        &event_chain::EventContent {
+            device_id,
+            station_id: &ctx.station_id,
+            run_id: &ctx.run_id,
+            step_index: step_index.map(|i| i as i64),
+            kind,
+            detail,
+            at_ms: now_ms(),
+        },
+    )
 }

@@ -143,6 +143,10 @@ fn to_postgres(params: &[Value]) -> Vec<Box<dyn ToSql + Sync>> {
 }
 
 impl Sql for PostgresTx<'_> {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
     fn batch(&mut self, sql: &str) -> Result<()> {
         self.tx.batch_execute(sql).map_err(|e| self.store.fail(&e))
     }

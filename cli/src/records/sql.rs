@@ -1,5 +1,6 @@
 //! The little SQL the record store needs, the same for SQLite and PostgreSQL: values, and a
 //! transaction that runs statements with `$1`-style parameters.
+use super::Dialect;
 use crate::error::Result;
 
 /// A column value. Integers are 64-bit everywhere (BIGINT), so both databases agree.
@@ -79,6 +80,9 @@ pub type Row = Vec<Value>;
 /// Statements inside one open transaction. Parameters are written `$1`, `$2`, … (PostgreSQL's
 /// style; the SQLite store rewrites them).
 pub trait Sql {
+    /// Which database this is (for the few statements spelled differently).
+    fn dialect(&self) -> Dialect;
+
     /// Runs several statements without parameters (a migration).
     fn batch(&mut self, sql: &str) -> Result<()>;
 
