@@ -163,13 +163,45 @@ impl Records {
             if dialect == Dialect::Postgres {
                 sql.execute("SELECT pg_advisory_xact_lock($1)", &[MIGRATION_LOCK.into()])?;
             }
-            sql.batch(
-                "CREATE TABLE IF NOT EXISTS schema_migrations (
-                    version BIGINT PRIMARY KEY,
-                    name TEXT NOT NULL,
-                    applied_ms BIGINT NOT NULL
-                )",
+            // A station's role may read the schema but not create it: nothing is created when
+            // every migration is there.
+            let exists = sql.query(
+                match dialect {
+                    Dialect::Sqlite => {
+                        "SELECT count(*) FROM sqlite_master
+                         WHERE type = 'table' AND name = 'schema_migrations'"
+                    }
+                    Dialect::Postgres => {
+                        "SELECT count(*) FROM information_schema.tables
+                         WHERE table_name = 'schema_migrations' AND table_schema = current_schema()"
+                    }
+                },
+                &[],
             )?;
+            // A role that may not change the schema (a station's) is told who can.
+            let needs_admin = |e: Error, version: i64| match e {
+                Error::Records { store, reason } if reason.contains("permission denied") => {
+                    Error::Records {
+                        store,
+                        reason: format!(
+                            "{reason}: the schema needs migration {version}, which the line's \
+                             admin role applies (any `ucrypto records verify` as that role; \
+                             docs/station.md)"
+                        ),
+                    }
+                }
+                other => other,
+            };
+            if exists.first().is_none_or(|row| row[0].int() == 0) {
+                sql.batch(
+                    "CREATE TABLE schema_migrations (
+                        version BIGINT PRIMARY KEY,
+                        name TEXT NOT NULL,
+                        applied_ms BIGINT NOT NULL
+                    )",
+                )
+                .map_err(|e| needs_admin(e, 1))?;
+            }
             let applied: Vec<i64> = sql
                 .query("SELECT version FROM schema_migrations ORDER BY version", &[])?
                 .iter()
@@ -188,7 +220,9 @@ impl Records {
                 if applied.contains(&migration.version) {
                     continue;
                 }
-                migration.apply(sql, dialect)?;
+                migration
+                    .apply(sql, dialect)
+                    .map_err(|e| needs_admin(e, migration.version))?;
                 sql.execute(
                     "INSERT INTO schema_migrations (version, name, applied_ms) VALUES ($1, $2, $3)",
                     &[migration.version.into(), migration.name.into(), now_ms().into()],

@@ -27,7 +27,8 @@ impl PostgresStore {
             store: shown.clone(),
             reason,
         };
-        let target = postgres_url::parse(url).map_err(&fail)?;
+        let target = postgres_url::parse(url)
+            .map_err(|reason| Error::input(format!("--records {shown}: {reason}")))?;
         let tls =
             postgres_tls::connector(target.ssl_mode, target.root_cert.as_deref()).map_err(&fail)?;
         let mut config = target.config.clone();
