@@ -147,7 +147,7 @@ def test_closed_waits_for_the_connection_without_the_gil(relayed):
 def test_a_dropped_aes_session_ends_without_the_gil(relayed):
     dev, relay = relayed
     sessions = [dev.aes("ctr", bytes(16), counter=bytes(16))]
-    assert len(sessions[0].update(b"sixteen bytes..")) == 16
+    assert len(sessions[0].update(b"sixteen bytes...")) == 16
 
     def drop():
         # The last reference: the session's Rust drop runs here and ends it on the device.
