@@ -5,19 +5,14 @@
 mod common;
 
 use std::path::Path;
-use std::process::Output;
 
 use common::firmware_image::merged_image;
-use common::{assert_exit, stderr, stdout, temp_dir, ucrypto, Sim};
+use common::{assert_exit, run, station_on_sims, stderr, stdout, temp_dir, Sim};
 
 fn write_recipe(dir: &Path, text: &str) -> String {
     let path = dir.join("recipe.toml");
     std::fs::write(&path, text).unwrap();
     path.display().to_string()
-}
-
-fn run(args: &[&str]) -> Output {
-    ucrypto().args(args).output().expect("ucrypto runs")
 }
 
 /// A SQLite records file after a one-device, two-step run.
@@ -77,7 +72,10 @@ fn records_verify_names_a_hand_edited_event() {
     // And in --json, the error names it too.
     let out = run(&["--json", "records", "verify", "--records", &db]);
     assert_exit(&out, 3);
-    assert!(stderr(&out).contains(&format!("event {edited} ")) || stdout(&out).contains(&format!("event {edited} ")));
+    assert!(
+        stderr(&out).contains(&format!("event {edited} "))
+            || stdout(&out).contains(&format!("event {edited} "))
+    );
 }
 
 #[test]
@@ -126,7 +124,11 @@ print(n, prev)
         .args(["-c", script, &db])
         .output()
         .expect("python3 runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let printed = String::from_utf8_lossy(&out.stdout);
     let verify = run(&["--json", "records", "verify", "--records", &db]);
     assert_exit(&verify, 0);
@@ -154,9 +156,11 @@ fn insert_or_replace_cannot_rewrite_an_event() {
         .unwrap_err();
     assert!(replace.to_string().contains("append-only"), "{replace}");
     let kind: String = conn
-        .query_row("SELECT kind FROM events WHERE event_id = ?1", [first], |r| {
-            r.get(0)
-        })
+        .query_row(
+            "SELECT kind FROM events WHERE event_id = ?1",
+            [first],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_ne!(kind, "forged");
 }
@@ -202,20 +206,7 @@ fn a_station_that_loses_the_claim_leaves_the_device_row_alone() {
     let dir = temp_dir();
     let recipe = write_recipe(dir.path(), "[[step]]\nkind = \"self-test\"\n");
     let db = dir.path().join("shared.db").display().to_string();
-    let station = |id: &str| {
-        run(&[
-            "--json",
-            "station",
-            "run",
-            &recipe,
-            "--sim",
-            "2",
-            "--records",
-            &db,
-            "--station-id",
-            id,
-        ])
-    };
+    let station = |id: &str| station_on_sims(true, &recipe, 2, &db, &["--station-id", id]);
     assert_exit(&station("east"), 0);
     let rows = || -> Vec<(String, String, i64, i64)> {
         let conn = rusqlite::Connection::open(&db).unwrap();
@@ -231,7 +222,10 @@ fn a_station_that_loses_the_claim_leaves_the_device_row_alone() {
     assert_eq!(before.len(), 2);
     let west = station("west");
     assert_exit(&west, 6);
-    for line in stdout(&west).lines().filter(|l| l.contains("\"device_id\"")) {
+    for line in stdout(&west)
+        .lines()
+        .filter(|l| l.contains("\"device_id\""))
+    {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         if v.get("summary").is_none() {
             assert_eq!(v["error_kind"], "claimed-elsewhere", "{v}");
@@ -273,7 +267,15 @@ fn hostile_device_strings_are_escaped_for_terminals_and_csv() {
          [[step]]\nkind = \"self-test\"\n",
     );
     let db = dir.path().join("station.db").display().to_string();
-    let out = run(&["station", "run", &recipe, "--ports", &sim.port, "--records", &db]);
+    let out = run(&[
+        "station",
+        "run",
+        &recipe,
+        "--ports",
+        &sim.port,
+        "--records",
+        &db,
+    ]);
     assert_exit(&out, 0);
     let recorded: String = rusqlite::Connection::open(&db)
         .unwrap()
@@ -289,10 +291,16 @@ fn hostile_device_strings_are_escaped_for_terminals_and_csv() {
     let list = run(&["records", "list", "--records", &db]);
     assert_exit(&list, 0);
     no_controls(&stdout(&list));
-    assert!(stdout(&list).contains("=1+2\\u{1b}[2J"), "{}", stdout(&list));
+    assert!(
+        stdout(&list).contains("=1+2\\u{1b}[2J"),
+        "{}",
+        stdout(&list)
+    );
     let device_id = rusqlite::Connection::open(&db)
         .unwrap()
-        .query_row("SELECT device_id FROM devices", [], |r| r.get::<_, String>(0))
+        .query_row("SELECT device_id FROM devices", [], |r| {
+            r.get::<_, String>(0)
+        })
         .unwrap();
     let show = run(&["records", "show", &device_id, "--records", &db]);
     assert_exit(&show, 0);
@@ -312,7 +320,10 @@ fn hostile_device_strings_are_escaped_for_terminals_and_csv() {
     // Read back by the csv crate: the cell starts with a quote, never a formula.
     let mut reader = csv::Reader::from_path(&csv_path).unwrap();
     let headers = reader.headers().unwrap().clone();
-    let column = headers.iter().position(|h| h == "firmware_version").unwrap();
+    let column = headers
+        .iter()
+        .position(|h| h == "firmware_version")
+        .unwrap();
     let row = reader.records().next().unwrap().unwrap();
     let cell = &row[column];
     assert!(cell.starts_with("'=1+2"), "{cell:?}");

@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{assert_exit, stderr, stdout, temp_dir, ucrypto};
+use common::{assert_exit, run, station_on_sims, stderr, stdout, temp_dir, ucrypto};
 
 const PASSWORD: &str = "Hunter2-s3cret";
 
@@ -49,25 +49,61 @@ fn make_certificates(dir: &Path) {
         openssl(
             dir,
             &[
-                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                "-nodes", "-days", "2", "-subj", &format!("/CN=ucrypto test {ca}"),
-                "-keyout", &format!("{ca}.key"), "-out", &format!("{ca}.pem"),
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                &format!("/CN=ucrypto test {ca}"),
+                "-keyout",
+                &format!("{ca}.key"),
+                "-out",
+                &format!("{ca}.pem"),
             ],
         );
     }
     openssl(
         dir,
         &[
-            "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-            "-subj", "/CN=localhost", "-keyout", "server.key", "-out", "server.csr",
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
         ],
     );
     std::fs::write(dir.join("server.ext"), "subjectAltName=DNS:localhost\n").unwrap();
     openssl(
         dir,
         &[
-            "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-            "-CAcreateserial", "-days", "2", "-extfile", "server.ext", "-out", "server.pem",
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
+            "-out",
+            "server.pem",
         ],
     );
 }
@@ -159,7 +195,7 @@ impl Server {
                 "start",
             ],
         );
-        let mut admin = server.admin("postgres");
+        let mut admin = server.by_socket("postgres", "postgres");
         admin
             .batch_execute(&format!("ALTER ROLE postgres PASSWORD '{PASSWORD}'"))
             .unwrap();
@@ -171,17 +207,25 @@ impl Server {
         self.dir.path().join("data")
     }
 
-    /// Runs one of PostgreSQL's programs, as the `postgres` user when this is root.
-    fn pg(&self, program: &str, args: &[&str]) {
+    /// One of PostgreSQL's programs, run as the `postgres` user when this is root.
+    fn command(&self, program: &str) -> Command {
         let path = self.bin.join(program);
-        let mut command = if self.as_postgres {
+        if self.as_postgres {
             let mut c = Command::new("runuser");
             c.args(["-u", "postgres", "--"]).arg(&path);
             c
         } else {
             Command::new(&path)
-        };
-        let out = command.args(args).output().expect("PostgreSQL's programs run");
+        }
+    }
+
+    /// Runs one of PostgreSQL's programs; it must succeed.
+    fn pg(&self, program: &str, args: &[&str]) {
+        let out = self
+            .command(program)
+            .args(args)
+            .output()
+            .expect("PostgreSQL's programs run");
         assert!(
             out.status.success(),
             "{program}: {}{}",
@@ -190,15 +234,15 @@ impl Server {
         );
     }
 
-    /// The superuser, by the Unix socket.
-    fn admin(&self, db: &str) -> postgres::Client {
+    /// `role` connected to `db` by the Unix socket (trusted: no password).
+    fn by_socket(&self, role: &str, db: &str) -> postgres::Client {
         postgres::Config::new()
             .host_path(self.dir.path())
             .port(self.port)
-            .user("postgres")
+            .user(role)
             .dbname(db)
             .connect(postgres::NoTls)
-            .expect("the private server takes its superuser")
+            .unwrap_or_else(|e| panic!("{role} connects to {db} by the socket: {e}"))
     }
 
     fn ca(&self, name: &str) -> String {
@@ -218,22 +262,11 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         let data = self.data();
-        let path = self.bin.join("pg_ctl");
-        let mut command = if self.as_postgres {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(&path);
-            c
-        } else {
-            Command::new(&path)
-        };
-        let _ = command
+        let _ = self
+            .command("pg_ctl")
             .args(["-D", data.to_str().unwrap(), "-m", "immediate", "stop"])
             .output();
     }
-}
-
-fn run(args: &[&str]) -> Output {
-    ucrypto().args(args).output().expect("ucrypto runs")
 }
 
 fn recipe(dir: &Path) -> String {
@@ -257,7 +290,12 @@ fn tls_verify_full_connects_and_a_wrong_certificate_is_refused_in_one_line() {
     let out = run(&["--json", "records", "verify", "--records", &good]);
     assert_exit(&out, 0);
     // The server takes TCP over TLS only (`hostnossl … reject`): the connection was TLS.
-    let out = run(&["records", "verify", "--records", &good.replace("verify-full", "disable")]);
+    let out = run(&[
+        "records",
+        "verify",
+        "--records",
+        &good.replace("verify-full", "disable"),
+    ]);
     assert_exit(&out, 4);
 
     // A server whose certificate another CA signed: refused, one line, exit 4.
@@ -265,7 +303,10 @@ fn tls_verify_full_connects_and_a_wrong_certificate_is_refused_in_one_line() {
         "postgres",
         Some(PASSWORD),
         "localhost",
-        &format!("sslmode=verify-full&sslrootcert={}", server.ca("wrong-ca.pem")),
+        &format!(
+            "sslmode=verify-full&sslrootcert={}",
+            server.ca("wrong-ca.pem")
+        ),
     );
     for mode in ["verify-full", "verify-ca", "require"] {
         let out = run(&[
@@ -327,8 +368,14 @@ fn a_password_never_appears_in_any_output() {
     );
     let check = |out: &Output, what: &str| {
         for text in [stdout(out), stderr(out)] {
-            assert!(!text.contains(PASSWORD), "{what}: the password shows: {text}");
-            assert!(!text.contains("s3cret"), "{what}: part of the password: {text}");
+            assert!(
+                !text.contains(PASSWORD),
+                "{what}: the password shows: {text}"
+            );
+            assert!(
+                !text.contains("s3cret"),
+                "{what}: part of the password: {text}"
+            );
         }
     };
     for url in [&in_user, &in_query] {
@@ -337,15 +384,55 @@ fn a_password_never_appears_in_any_output() {
         let unreachable = url.replace(&format!(":{}/", server.port), ":1/");
         let bad_mode = format!("{url}&sslmode=sometimes");
         let cases: Vec<(&str, Vec<&str>, i32)> = vec![
-            ("station run", vec!["station", "run", &recipe, "--sim", "1", "--records", url], 0),
+            (
+                "station run",
+                vec!["station", "run", &recipe, "--sim", "1", "--records", url],
+                0,
+            ),
             ("records list", vec!["records", "list", "--records", url], 0),
-            ("records export", vec!["records", "export", "--format", "csv", "--records", url], 0),
-            ("records verify", vec!["records", "verify", "--records", url], 0),
-            ("records show (no such device)", vec!["records", "show", "00:00:00:00:00:00", "--records", url], 2),
-            ("wrong CA", vec!["records", "list", "--records", &wrong_ca], 4),
-            ("wrong password", vec!["records", "list", "--records", &wrong_password], 4),
-            ("unreachable", vec!["station", "run", &recipe, "--sim", "1", "--records", &unreachable], 4),
-            ("bad sslmode", vec!["records", "verify", "--records", &bad_mode], 2),
+            (
+                "records export",
+                vec!["records", "export", "--format", "csv", "--records", url],
+                0,
+            ),
+            (
+                "records verify",
+                vec!["records", "verify", "--records", url],
+                0,
+            ),
+            (
+                "records show (no such device)",
+                vec!["records", "show", "00:00:00:00:00:00", "--records", url],
+                2,
+            ),
+            (
+                "wrong CA",
+                vec!["records", "list", "--records", &wrong_ca],
+                4,
+            ),
+            (
+                "wrong password",
+                vec!["records", "list", "--records", &wrong_password],
+                4,
+            ),
+            (
+                "unreachable",
+                vec![
+                    "station",
+                    "run",
+                    &recipe,
+                    "--sim",
+                    "1",
+                    "--records",
+                    &unreachable,
+                ],
+                4,
+            ),
+            (
+                "bad sslmode",
+                vec!["records", "verify", "--records", &bad_mode],
+                2,
+            ),
         ];
         for (what, args, code) in cases {
             for json in [false, true] {
@@ -386,7 +473,10 @@ fn a_password_never_appears_in_any_output() {
     let passfile = dir.path().join("pgpass");
     std::fs::write(
         &passfile,
-        format!("# line's database\nlocalhost:{}:line:postgres:{PASSWORD}\n", server.port),
+        format!(
+            "# line's database\nlocalhost:{}:line:postgres:{PASSWORD}\n",
+            server.port
+        ),
     )
     .unwrap();
     let with_file = |mode: u32| {
@@ -405,7 +495,11 @@ fn a_password_never_appears_in_any_output() {
     // A password file others can read is ignored, as libpq ignores it.
     let out = with_file(0o644);
     assert_exit(&out, 4);
-    assert!(stderr(&out).contains("readable by group or others"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("readable by group or others"),
+        "{}",
+        stderr(&out)
+    );
     check(&out, "PGPASSFILE 0644");
 }
 
@@ -432,7 +526,7 @@ fn a_station_role_cannot_rewrite_events_or_drop_the_trigger() {
         return;
     };
     let (server_sql, grants_sql) = docs_roles_sql();
-    let mut admin = server.admin("postgres");
+    let mut admin = server.by_socket("postgres", "postgres");
     // One statement at a time: CREATE DATABASE runs outside a transaction.
     for statement in server_sql.split(';').filter(|s| !s.trim().is_empty()) {
         admin
@@ -450,29 +544,21 @@ fn a_station_role_cannot_rewrite_events_or_drop_the_trigger() {
     // Before the administrator migrates, a station cannot create the schema.
     let dir = temp_dir();
     let recipe = recipe(dir.path());
-    let out = run(&["station", "run", &recipe, "--sim", "1", "--records", &station_url]);
+    let out = station_on_sims(false, &recipe, 1, &station_url, &[]);
     assert_exit(&out, 4);
-    assert!(stderr(&out).contains("permission denied"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("permission denied"),
+        "{}",
+        stderr(&out)
+    );
     assert_exit(&run(&["records", "verify", "--records", &admin_url]), 0);
-    let mut owner = postgres::Config::new()
-        .host_path(server.dir.path())
-        .port(server.port)
-        .user("ucrypto_admin")
-        .dbname("factory")
-        .connect(postgres::NoTls)
-        .unwrap();
+    let mut owner = server.by_socket("ucrypto_admin", "factory");
     owner.batch_execute(&grants_sql).unwrap();
-    let out = run(&["--json", "station", "run", &recipe, "--sim", "2", "--records", &station_url]);
+    let out = station_on_sims(true, &recipe, 2, &station_url, &[]);
     assert_exit(&out, 0);
     assert_exit(&run(&["records", "verify", "--records", &station_url]), 0);
 
-    let mut station = postgres::Config::new()
-        .host_path(server.dir.path())
-        .port(server.port)
-        .user("ucrypto_station")
-        .dbname("factory")
-        .connect(postgres::NoTls)
-        .unwrap();
+    let mut station = server.by_socket("ucrypto_station", "factory");
     for forbidden in [
         "UPDATE events SET kind = 'forged'",
         "DELETE FROM events",
@@ -482,7 +568,10 @@ fn a_station_role_cannot_rewrite_events_or_drop_the_trigger() {
         "DROP TABLE events",
     ] {
         let e = station.batch_execute(forbidden).unwrap_err();
-        let text = e.as_db_error().map(|d| d.message().to_string()).unwrap_or(e.to_string());
+        let text = e
+            .as_db_error()
+            .map(|d| d.message().to_string())
+            .unwrap_or(e.to_string());
         assert!(
             text.contains("permission denied") || text.contains("must be owner"),
             "{forbidden}: {text}"

@@ -780,7 +780,10 @@ fn an_unreachable_database_is_exit_4_without_touching_devices() {
     let err = stderr(&out);
     let lines: Vec<&str> = err.lines().collect();
     assert_eq!(lines.len(), 2, "{err}");
-    assert!(lines[0].starts_with("warning: the --records URL holds a password"), "{err}");
+    assert!(
+        lines[0].starts_with("warning: the --records URL holds a password"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -1704,7 +1707,11 @@ fn a_records_file_from_before_the_line_rate_column_is_upgraded_in_place() {
         .unwrap()
         .collect::<rusqlite::Result<_>>()
         .unwrap();
-    assert_eq!(versions, [1, 2, 3], "migrations 2 and 3 applied to the old file");
+    assert_eq!(
+        versions,
+        [1, 2, 3],
+        "migrations 2 and 3 applied to the old file"
+    );
     let (with_column, seen): (i64, i64) = conn
         .query_row(
             "SELECT (SELECT count(*) FROM devices WHERE line_baud IS NULL OR line_baud > 0),

@@ -102,9 +102,9 @@ impl Device {
     fn info(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let text = py
             .detach(|| {
-                lock(&self.shared)
-                    .as_ref()
-                    .map(|client| serde_json::to_string(client.info()).expect("device info serialises"))
+                lock(&self.shared).as_ref().map(|client| {
+                    serde_json::to_string(client.info()).expect("device info serialises")
+                })
             })
             .ok_or_else(|| usage("this device is closed: open a new ucrypto.Device"))?;
         let json = py.import("json")?;

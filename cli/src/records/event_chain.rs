@@ -174,7 +174,11 @@ pub fn backfill(sql: &mut dyn Sql) -> Result<()> {
             let hash = event_hash(&prev, &event.content());
             sql.execute(
                 "UPDATE events SET prev_hash = $2, hash = $3 WHERE event_id = $1",
-                &[event.event_id.into(), prev.as_str().into(), hash.as_str().into()],
+                &[
+                    event.event_id.into(),
+                    prev.as_str().into(),
+                    hash.as_str().into(),
+                ],
             )?;
             prev = hash;
         }

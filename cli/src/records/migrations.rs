@@ -143,7 +143,9 @@ FOR EACH STATEMENT EXECUTE FUNCTION events_append_only();
 /// is lifted for that, inside this transaction only), and stops SQLite's `INSERT OR REPLACE`
 /// from replacing an event: REPLACE deletes the old row without firing the DELETE trigger.
 fn v3(sql: &mut dyn Sql, dialect: Dialect) -> Result<()> {
-    sql.batch("ALTER TABLE events ADD COLUMN prev_hash TEXT; ALTER TABLE events ADD COLUMN hash TEXT;")?;
+    sql.batch(
+        "ALTER TABLE events ADD COLUMN prev_hash TEXT; ALTER TABLE events ADD COLUMN hash TEXT;",
+    )?;
     match dialect {
         Dialect::Sqlite => {
             sql.batch("DROP TRIGGER events_no_update;")?;

@@ -478,7 +478,14 @@ fn seen_event(sql: &mut dyn Sql, ctx: &RunContext, device: &DeviceRecord) -> Res
     if device.asked_baud.is_some() && device.asked_baud != device.line_baud {
         detail["baud_asked"] = device.asked_baud.into();
     }
-    append_event(sql, ctx, &device.device_id, None, "seen", &detail.to_string())
+    append_event(
+        sql,
+        ctx,
+        &device.device_id,
+        None,
+        "seen",
+        &detail.to_string(),
+    )
 }
 
 /// Inserts this station's claim unless one exists, and says who holds it, with an event.

@@ -27,9 +27,7 @@ pub fn connector(mode: SslMode, root_cert: Option<&Path>) -> Result<MakeRustlsCo
             Some(path) => {
                 let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
                     .and_then(|iter| iter.collect())
-                    .map_err(|e| {
-                        format!("cannot read the CA file {} ({e})", path.display())
-                    })?;
+                    .map_err(|e| format!("cannot read the CA file {} ({e})", path.display()))?;
                 let (added, _) = store.add_parsable_certificates(certs);
                 if added == 0 {
                     return Err(format!(

@@ -223,13 +223,19 @@ mod tests {
 
     #[test]
     fn the_url_fills_the_connection() {
-        let t = parse("postgresql://station:p%40ss@db.line:6543/factory?sslrootcert=/ca.pem")
-            .unwrap();
+        let t =
+            parse("postgresql://station:p%40ss@db.line:6543/factory?sslrootcert=/ca.pem").unwrap();
         assert_eq!(t.config.get_user(), Some("station"));
         assert_eq!(t.config.get_password(), Some(&b"p@ss"[..]));
         assert_eq!(t.config.get_dbname(), Some("factory"));
         assert_eq!(t.config.get_ports(), [6543]);
-        assert_eq!(t.root_cert.as_deref(), Some(std::path::Path::new("/ca.pem")));
-        assert_eq!(t.shown, "postgresql://station:***@db.line:6543/factory?sslrootcert=/ca.pem");
+        assert_eq!(
+            t.root_cert.as_deref(),
+            Some(std::path::Path::new("/ca.pem"))
+        );
+        assert_eq!(
+            t.shown,
+            "postgresql://station:***@db.line:6543/factory?sslrootcert=/ca.pem"
+        );
     }
 }
