@@ -1130,6 +1130,14 @@ mod postgres_records {
             .unwrap()
             .get(0);
         assert_eq!(migrations, 3);
+        // Two stations appending at once left one chain, not a fork.
+        assert_exit(
+            &ucrypto()
+                .args(["records", "verify", "--records", &db.url])
+                .output()
+                .unwrap(),
+            0,
+        );
     }
 
     #[test]

@@ -64,7 +64,8 @@ pub fn serve(
     let image = flash.read(0, FLASH_SIZE as u32).expect("the whole flash");
     match esp_image::boot_version(image, chip) {
         Ok(version) => {
-            log::info!("booted the application, firmware version {version}");
+            // Debug-quoted: the image's text is untrusted and may hold control characters.
+            log::info!("booted the application, firmware version {version:?}");
             let mut device = device;
             // The version lives as long as the process: the engine reports it in every Hello.
             device.boot(Box::leak(version.into_boxed_str()), image);
