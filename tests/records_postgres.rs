@@ -590,3 +590,43 @@ fn a_station_role_cannot_rewrite_events_or_drop_the_trigger() {
     assert_exit(&out, 3);
     assert!(stderr(&out).contains("changed"), "{}", stderr(&out));
 }
+
+/// A PostgreSQL database from before the chain (schema version 2) is hashed in place, under
+/// its no-UPDATE trigger, which stays on.
+#[test]
+fn a_postgres_database_from_before_the_chain_is_hashed_in_place() {
+    let Some(server) = Server::start() else {
+        return;
+    };
+    let dir = temp_dir();
+    let url = server.url(
+        "postgres",
+        None,
+        "localhost",
+        &format!(
+            "sslmode=verify-full&sslrootcert={}&password={PASSWORD}",
+            server.ca("ca.pem")
+        ),
+    );
+    assert_exit(&station_on_sims(false, &recipe(dir.path()), 2, &url, &[]), 0);
+    let mut db = server.by_socket("postgres", "line");
+    db.batch_execute(
+        "ALTER TABLE events DROP COLUMN prev_hash, DROP COLUMN hash;
+         DELETE FROM schema_migrations WHERE version = 3;",
+    )
+    .unwrap();
+    let events: i64 = db
+        .query_one("SELECT count(*) FROM events", &[])
+        .unwrap()
+        .get(0);
+    assert!(events >= 6, "{events}");
+    let out = run(&["--json", "records", "verify", "--records", &url]);
+    assert_exit(&out, 0);
+    let report: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(report["events"], events);
+    let e = db
+        .batch_execute("UPDATE events SET kind = 'forged'")
+        .unwrap_err();
+    let text = e.as_db_error().map(|d| d.message().to_string()).unwrap_or_default();
+    assert!(text.contains("append-only"), "{text}");
+}

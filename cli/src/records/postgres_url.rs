@@ -71,7 +71,12 @@ pub fn parse(text: &str) -> Result<Target, String> {
     let shown = credentials::redact(text);
     let url = Url::parse(text).map_err(|e| format!("not a PostgreSQL URL ({e})"))?;
     let decode = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
-    let mut host = url.host_str().map(decode).unwrap_or_default();
+    let mut host = match url.host() {
+        // Without its brackets, as the driver resolves it.
+        Some(url::Host::Ipv6(ip)) => ip.to_string(),
+        Some(other) => decode(&other.to_string()),
+        None => String::new(),
+    };
     let mut port = url.port();
     let mut user = (!url.username().is_empty()).then(|| decode(url.username()));
     let mut password = url.password().map(decode);
@@ -172,8 +177,6 @@ pub fn parse(text: &str) -> Result<Target, String> {
 fn default_ssl_mode(host: &str, unix_socket: bool) -> SslMode {
     let loopback = host == "localhost"
         || host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback());
     if unix_socket || loopback {
