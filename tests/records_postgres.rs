@@ -608,7 +608,10 @@ fn a_postgres_database_from_before_the_chain_is_hashed_in_place() {
             server.ca("ca.pem")
         ),
     );
-    assert_exit(&station_on_sims(false, &recipe(dir.path()), 2, &url, &[]), 0);
+    assert_exit(
+        &station_on_sims(false, &recipe(dir.path()), 2, &url, &[]),
+        0,
+    );
     let mut db = server.by_socket("postgres", "line");
     db.batch_execute(
         "ALTER TABLE events DROP COLUMN prev_hash, DROP COLUMN hash;
@@ -627,6 +630,9 @@ fn a_postgres_database_from_before_the_chain_is_hashed_in_place() {
     let e = db
         .batch_execute("UPDATE events SET kind = 'forged'")
         .unwrap_err();
-    let text = e.as_db_error().map(|d| d.message().to_string()).unwrap_or_default();
+    let text = e
+        .as_db_error()
+        .map(|d| d.message().to_string())
+        .unwrap_or_default();
     assert!(text.contains("append-only"), "{text}");
 }
