@@ -56,6 +56,7 @@ pub mod recovery;
 pub mod security_state;
 pub mod slots;
 pub mod transport;
+pub mod untrusted;
 pub mod verify;
 
 pub use client::Client;

@@ -97,15 +97,16 @@ impl Device {
         self.port.clone()
     }
 
-    /// What the device said in the handshake, as `ucrypto --json info` prints it.
+    /// What the device said in the handshake, as `ucrypto --json info` prints it. The
+    /// connection's lock is taken with the GIL released: another thread may be in a long call.
     fn info(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let text = {
-            let guard = lock(&self.shared);
-            let client = guard
-                .as_ref()
-                .ok_or_else(|| usage("this device is closed: open a new ucrypto.Device"))?;
-            serde_json::to_string(client.info()).expect("device info serialises")
-        };
+        let text = py
+            .detach(|| {
+                lock(&self.shared).as_ref().map(|client| {
+                    serde_json::to_string(client.info()).expect("device info serialises")
+                })
+            })
+            .ok_or_else(|| usage("this device is closed: open a new ucrypto.Device"))?;
         let json = py.import("json")?;
         Ok(json.call_method1("loads", (text,))?.unbind())
     }
@@ -273,10 +274,10 @@ impl Device {
         drop(client);
     }
 
-    /// Whether `close` was called.
+    /// Whether `close` was called (the lock is waited for with the GIL released).
     #[getter]
-    fn closed(&self) -> bool {
-        lock(&self.shared).is_none()
+    fn closed(&self, py: Python<'_>) -> bool {
+        py.detach(|| lock(&self.shared).is_none())
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {
@@ -336,21 +337,14 @@ impl AesSession {
     /// no padding is added or removed).
     fn finish<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
         let out = self.run(py, |chain, client| chain.finish(client));
-        self.chain.lock().unwrap_or_else(|p| p.into_inner()).take();
+        // The chain's lock is held by a call in another thread while it waits on the device.
+        py.detach(|| self.chain.lock().unwrap_or_else(|p| p.into_inner()).take());
         Ok(PyBytes::new(py, &out?))
     }
 
     /// Ends the session without checking for a partial block. Idempotent.
     fn close(&self, py: Python<'_>) {
-        let chain = self.chain.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(mut chain) = chain {
-            let shared = self.shared.clone();
-            py.detach(move || {
-                if let Some(client) = lock(&shared).as_mut() {
-                    chain.close(client);
-                }
-            });
-        }
+        py.detach(|| self.end());
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {
@@ -364,14 +358,26 @@ impl AesSession {
     }
 }
 
-impl Drop for AesSession {
-    /// A session dropped unclosed is still ended, so the device wipes the key now.
-    fn drop(&mut self) {
-        let chain = self.chain.get_mut().unwrap_or_else(|p| p.into_inner());
-        if let Some(mut chain) = chain.take() {
+impl AesSession {
+    /// Ends the session on the device, once. Called without the GIL: it waits for the
+    /// connection, which another thread's call may hold.
+    fn end(&self) {
+        let chain = self.chain.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(mut chain) = chain {
             if let Some(client) = lock(&self.shared).as_mut() {
                 chain.close(client);
             }
+        }
+    }
+}
+
+impl Drop for AesSession {
+    /// A session dropped unclosed is still ended, so the device wipes the key now, with the
+    /// GIL released (a drop runs with it held). While the interpreter shuts down no other
+    /// Python thread runs, and the session ends directly.
+    fn drop(&mut self) {
+        if Python::try_attach(|py| py.detach(|| self.end())).is_none() {
+            self.end();
         }
     }
 }

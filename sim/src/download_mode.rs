@@ -141,7 +141,8 @@ pub fn serve(
     });
     match booted {
         Ok(version) => {
-            log::info!("booted the application, firmware version {version}");
+            // Debug-quoted: the image's text is untrusted and may hold control characters.
+            log::info!("booted the application, firmware version {version:?}");
             let mut device = device;
             // The version lives as long as the process: the engine reports it in every Hello.
             device.boot(Box::leak(version.into_boxed_str()), image);

@@ -158,8 +158,7 @@ fn run_steps(
     device.line_baud = client.line_baud();
     device.asked_baud = client.asked_baud();
     device.image_sha256 = flashed.as_ref().map(|(sha256, _)| sha256.clone());
-    job.records.record_device(job.ctx, &device)?;
-    if let Claim::Taken { station_id } = job.records.claim(job.ctx, &device_id)? {
+    if let Claim::Taken { station_id } = job.records.claim_device(job.ctx, &device)? {
         report.error_kind = Some("claimed-elsewhere");
         return Err(Error::input(format!(
             "provisioned by station {station_id}: this station leaves it alone"

@@ -25,6 +25,29 @@ pub fn run(args: &[&str]) -> Output {
     ucrypto().args(args).output().expect("ucrypto runs")
 }
 
+/// `ucrypto [--json] station run RECIPE --sim N --records RECORDS EXTRA…`.
+pub fn station_on_sims(
+    json: bool,
+    recipe: &str,
+    sims: usize,
+    records: &str,
+    extra: &[&str],
+) -> Output {
+    let sims = sims.to_string();
+    let mut args = if json { vec!["--json"] } else { Vec::new() };
+    args.extend([
+        "station",
+        "run",
+        recipe,
+        "--sim",
+        &sims,
+        "--records",
+        records,
+    ]);
+    args.extend(extra);
+    run(&args)
+}
+
 pub fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }

@@ -24,7 +24,10 @@ pub fn run(global: &GlobalArgs) -> Result<()> {
             }
         ),
         format!("device id:        {}", info.device_id_string()),
-        format!("firmware:         {}", info.firmware_version),
+        format!(
+            "firmware:         {}",
+            ucrypto::untrusted::for_terminal(&info.firmware_version)
+        ),
         format!(
             "protocol:         v{} (schema {})",
             info.protocol_version,
