@@ -4,7 +4,7 @@
 use ucrypto_protocol::{
     encode_frame, Capabilities, Command, DeviceError, Entropy, EntropyState, ErrorCode,
     FrameDecoder, HelloInfo, KeySize, Request, RequestBody, RequestPrefix, Response, ResponseBody,
-    SelfTest, TestOutcome, MAX_CHUNK_LEN, MAX_FRAME_LEN, MAX_WIRE_FRAME_LEN, MIN_RSA_BITS,
+    SecurityState, SelfTest, TestOutcome, MAX_CHUNK_LEN, MAX_FRAME_LEN, MAX_WIRE_FRAME_LEN, MIN_RSA_BITS,
     PROTOCOL_VERSION, REQUEST_VARIANTS, SCHEMA_FINGERPRINT,
 };
 
@@ -13,6 +13,7 @@ use zeroize::Zeroize;
 use crate::{Backend, ChipProfile, PortId, FIRMWARE_VERSION};
 
 mod aes;
+mod attest;
 mod keys;
 mod line_rate;
 mod loaded_key;
@@ -25,6 +26,7 @@ mod sign;
 mod startup_health;
 
 use line_rate::LineRate;
+use keys::certificate::CertUpload;
 use loaded_key::KeySlot;
 use outcome::Outcome;
 use session::SessionSlot;
@@ -66,6 +68,7 @@ pub struct Engine<B: Backend> {
 pub(crate) struct Connection {
     keys: KeySlot,
     line: LineRate,
+    cert: CertUpload,
 }
 
 impl<B: Backend> Engine<B> {
@@ -84,6 +87,7 @@ impl<B: Backend> Engine<B> {
             connection: Connection {
                 keys: KeySlot::new(),
                 line: LineRate::new(),
+                cert: CertUpload::new(),
             },
             stats: EngineStats::default(),
             now_ms: 0,
@@ -114,6 +118,7 @@ impl<B: Backend> Engine<B> {
         self.sessions.end_any();
         self.connection.keys.wipe();
         self.connection.line.reset();
+        self.connection.cert.forget();
         self.self_test = self_test::run(&mut self.backend);
     }
 
@@ -196,6 +201,7 @@ impl<B: Backend> Engine<B> {
                 &mut self.connection,
                 &mut self.stats,
                 &mut self.data,
+                self.firmware_version,
                 body,
             );
             if let ResponseBody::Hello(info) = &mut response.body {
@@ -256,6 +262,7 @@ fn serve<'d, B: Backend>(
     connection: &mut Connection,
     stats: &mut EngineStats,
     data: &'d mut [u8; MAX_CHUNK_LEN],
+    firmware_version: &str,
     body: &[u8],
 ) -> Response<'d> {
     let request: Request<'_> = match postcard::from_bytes(body) {
@@ -281,6 +288,7 @@ fn serve<'d, B: Backend>(
         sessions,
         connection,
         data,
+        firmware_version,
         request.body,
     );
     Response {
@@ -292,6 +300,7 @@ fn serve<'d, B: Backend>(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn dispatch<'d, B: Backend>(
     backend: &mut B,
     device_keys: bool,
@@ -299,15 +308,21 @@ fn dispatch<'d, B: Backend>(
     sessions: &mut SessionSlot<B>,
     connection: &mut Connection,
     data: &'d mut [u8; MAX_CHUNK_LEN],
+    firmware_version: &str,
     body: RequestBody<'_>,
 ) -> Outcome<'d> {
-    let Connection { keys: loaded, line } = connection;
+    let Connection {
+        keys: loaded,
+        line,
+        cert,
+    } = connection;
     match body {
         RequestBody::Hello => {
             // A new host on this port (or the same one after a timeout): nothing of its old
             // stream or its loaded key survives (the other port's are not this host's to end).
             sessions.end_own();
             loaded.wipe_own();
+            cert.forget();
             Ok(ResponseBody::Hello(hello(backend, device_keys, self_test)))
         }
         RequestBody::Ping { nonce } => Ok(ResponseBody::Pong { nonce }),
@@ -384,10 +399,27 @@ fn dispatch<'d, B: Backend>(
         | RequestBody::DigestFinish { .. }
         | RequestBody::Decrypt { .. }
         | RequestBody::DecryptSlot { .. }
-        | RequestBody::DecryptLoaded { .. }
-        | RequestBody::CertWrite { .. }
-        | RequestBody::CertRead { .. }
-        | RequestBody::Attest { .. } => Err(NOT_YET),
+        | RequestBody::DecryptLoaded { .. } => Err(NOT_YET),
+        RequestBody::CertWrite {
+            kind,
+            offset,
+            total,
+            data: piece,
+        } => cert.write(backend, kind, offset, total, piece),
+        RequestBody::CertRead { kind, offset } => {
+            keys::certificate::read(backend, kind, offset, data)
+        }
+        RequestBody::Attest { slot, challenge } => {
+            let identity = attest::Identity {
+                device_id: backend.device_id(),
+                chip: backend.chip(),
+                virtual_device: backend.is_virtual(),
+                firmware_version,
+                app_sha256: app_sha256(backend),
+                security: security(backend),
+            };
+            attest::attest(backend, self_test, &identity, slot, &challenge, data)
+        }
     }
 }
 
@@ -418,9 +450,21 @@ fn hello<B: Backend>(
         } else {
             None
         },
-        security: None,
-        app_sha256: None,
+        security: security(backend),
+        app_sha256: app_sha256(backend),
     }
+}
+
+/// The security state `Hello` and `Attest` report: none yet (issue 19, the device-trust work,
+/// reads it from the eFuses).
+fn security<B: Backend>(_backend: &mut B) -> Option<SecurityState> {
+    None
+}
+
+/// The SHA-256 of the running application image that `Hello` and `Attest` report: not known to
+/// the engine yet.
+fn app_sha256<B: Backend>(_backend: &mut B) -> Option<[u8; 32]> {
+    None
 }
 
 /// The backend's entropy source, `Failed` also when the start-up health test failed.
@@ -435,8 +479,10 @@ fn entropy<B: Backend>(backend: &B, self_test: &SelfTest) -> Entropy {
 /// What this engine can do on `backend`'s chip.
 fn capabilities<B: Backend>(backend: &B, device_keys: bool) -> Capabilities {
     let profile = ChipProfile::of(backend.chip());
+    // Certificates live in the same partition as the key records, and attestation signs with a
+    // device key.
     let keys = if device_keys {
-        Command::DeviceKeys as u32
+        Command::DeviceKeys as u32 | Command::Certificates as u32 | Command::Attest as u32
     } else {
         0
     };

@@ -17,23 +17,23 @@ use super::super::Engine;
 use crate::backend::software::{Seed, SoftwareBackend};
 use crate::backend::virtual_keys::{BurnFault, RECORD_PARTITION_LEN, RECORD_PARTITION_OFFSET};
 
-type Device = Engine<SoftwareBackend>;
+pub(super) type Device = Engine<SoftwareBackend>;
 
-fn device(chip: Chip) -> Device {
+pub(super) fn device(chip: Chip) -> Device {
     Engine::new(SoftwareBackend::new(chip, Seed::Fixed(11)))
 }
 
-fn ask(engine: &mut Device, body: RequestBody<'_>) -> Vec<u8> {
+pub(super) fn ask(engine: &mut Device, body: RequestBody<'_>) -> Vec<u8> {
     let mut out = exchange(engine, &frame(1, body));
     assert_eq!(out.len(), 1);
     out.remove(0)
 }
 
-fn refusal(engine: &mut Device, body: RequestBody<'_>) -> ErrorCode {
+pub(super) fn refusal(engine: &mut Device, body: RequestBody<'_>) -> ErrorCode {
     error_code(&decode(&ask(engine, body)))
 }
 
-fn slots(engine: &mut Device) -> Option<KeySlots> {
+pub(super) fn slots(engine: &mut Device) -> Option<KeySlots> {
     match decode(&ask(engine, RequestBody::Hello)).body {
         ResponseBody::Hello(h) => {
             assert_eq!(
@@ -47,7 +47,7 @@ fn slots(engine: &mut Device) -> Option<KeySlots> {
 }
 
 /// The public key answered: (bits, n, e).
-fn public_key(answer: &[u8]) -> (u16, Vec<u8>, Vec<u8>) {
+pub(super) fn public_key(answer: &[u8]) -> (u16, Vec<u8>, Vec<u8>) {
     match decode(answer).body {
         ResponseBody::PublicKey(k) => (k.bits, k.n.to_vec(), k.e.to_vec()),
         other => panic!("expected a public key, got {other:?}"),
@@ -61,11 +61,11 @@ fn signature(answer: &[u8]) -> Vec<u8> {
     }
 }
 
-fn import(engine: &mut Device, slot: u8, v: &Vector) -> Vec<u8> {
+pub(super) fn import(engine: &mut Device, slot: u8, v: &Vector) -> Vec<u8> {
     ask(engine, RequestBody::KeyImport { slot, key: v.key() })
 }
 
-fn vector(name: &str) -> Vector {
+pub(super) fn vector(name: &str) -> Vector {
     vectors().into_iter().find(|v| v.name == name).unwrap()
 }
 
@@ -113,7 +113,7 @@ fn python_run(engine: &Device, slot: u8, d: Option<&[u8]>) -> (bool, String) {
 }
 
 /// The device's `esp_secure_cert` partition.
-fn partition(engine: &Device) -> Vec<u8> {
+pub(super) fn partition(engine: &Device) -> Vec<u8> {
     engine.backend().keys().unwrap().flash_bytes()
         [RECORD_PARTITION_OFFSET..RECORD_PARTITION_OFFSET + RECORD_PARTITION_LEN]
         .to_vec()
