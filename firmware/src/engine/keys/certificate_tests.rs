@@ -154,7 +154,8 @@ fn pieces_must_follow_each_other_and_be_a_certificate() {
     // A piece with no upload before it, and one past the total.
     assert_eq!(refusal(&mut dev, piece(50, 104, &cert[50..])), ErrorCode::BadArgument);
     assert_eq!(refusal(&mut dev, piece(0, 40, &cert[..50])), ErrorCode::BadArgument);
-    let first = decode(&ask(&mut dev, piece(0, 104, &cert[..50]))).body;
+    let answer = ask(&mut dev, piece(0, 104, &cert[..50]));
+    let first = decode(&answer).body;
     assert!(matches!(first, ResponseBody::CertWritten { received: 50 }), "{first:?}");
     assert_eq!(refusal(&mut dev, piece(60, 104, &cert[60..])), ErrorCode::BadArgument);
     // An unfinished entry is invisible.
