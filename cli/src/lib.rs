@@ -42,6 +42,7 @@
 pub mod aes_key;
 pub mod aes_stream;
 pub mod args;
+pub mod ca;
 pub mod client;
 pub mod commands;
 pub mod connect;

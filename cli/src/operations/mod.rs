@@ -3,6 +3,7 @@
 //! one that does not verify is an error. The commands are thin layers over these.
 pub mod aes;
 pub mod aes_session;
+pub mod certificate;
 pub mod jwt;
 pub mod rand;
 pub mod sign;
