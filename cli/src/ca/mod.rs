@@ -100,6 +100,26 @@ impl Ca {
     }
 }
 
+/// The certificates an attestation may chain to for the CA of `config_path`: its own and
+/// those above it (no key is opened).
+pub fn anchors_of(config_path: &Path) -> Result<Vec<Certificate>> {
+    let config = LoadedConfig::read(config_path)?;
+    let mut anchors = Vec::new();
+    for path in [&config.config.certificate, &config.config.chain]
+        .into_iter()
+        .flatten()
+    {
+        anchors.extend(read_certificates(&config.resolve(path))?);
+    }
+    if anchors.is_empty() {
+        return Err(Error::input(format!(
+            "{} names no certificate yet",
+            config_path.display()
+        )));
+    }
+    Ok(anchors)
+}
+
 /// A certificate as PEM.
 pub fn pem_of(cert: &Certificate) -> Result<String> {
     cert.to_pem(x509_cert::der::pem::LineEnding::LF)

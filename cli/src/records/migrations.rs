@@ -105,6 +105,11 @@ pub const ALL: &[Migration] = &[
         name: "devices.line_baud: the UART rate of the last connection",
         sql: v2,
     },
+    Migration {
+        version: 5,
+        name: "certificates: device certificates the line CA issued, their expiry and revocation",
+        sql: v5,
+    },
 ];
 
 fn v1(dialect: Dialect) -> String {
@@ -134,6 +139,10 @@ FOR EACH STATEMENT EXECUTE FUNCTION events_append_only();
 
 fn v2(_: Dialect) -> String {
     "ALTER TABLE devices ADD COLUMN line_baud BIGINT;".to_string()
+}
+
+fn v5(_: Dialect) -> String {
+    super::certificates::TABLES_V5.to_string()
 }
 
 /// The newest schema version this build knows.

@@ -6,7 +6,9 @@ use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::error::{Error, Result};
+pub use certificates::CertificateRecord;
 
+pub mod certificates;
 pub mod migrations;
 pub mod postgres;
 pub mod report;
@@ -419,6 +421,9 @@ impl Records {
             for key in &outcome.keys {
                 record_key(sql, ctx, device_id, index, key)?;
             }
+            for cert in &outcome.certificates {
+                certificates::record(sql, ctx, device_id, index, cert)?;
+            }
             append_event(sql, ctx, device_id, Some(index), event, &detail)
         })
     }
@@ -437,6 +442,8 @@ pub struct StepOutcome {
     pub detail: serde_json::Value,
     /// Keys the device holds that the step found or made.
     pub keys: Vec<KeyRecord>,
+    /// Certificates the step issued or found on the device.
+    pub certificates: Vec<CertificateRecord>,
 }
 
 fn record_key(

@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::line_speed::LineSpeed;
 use crate::records::{Records, RunContext};
 
+pub mod certify;
 pub mod csr;
 pub mod flash_step;
 pub mod key_generate;

@@ -51,6 +51,38 @@ pub enum Step {
     /// A PKCS#10 certificate signing request for a slot's key, signed by the device; recorded
     /// with the key.
     Csr(Csr),
+    /// The line CA issues the device certificate for a slot's key and the station writes it,
+    /// with the CA certificate, into the device's esp_secure_cert partition.
+    Certify(Certify),
+    /// The device attests with a slot's key; the station checks the answer against the CA.
+    Attest(Attest),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Certify {
+    /// The key slot whose key is certified.
+    #[serde(default)]
+    pub slot: u8,
+    /// The CA's config file (`ucrypto ca init`); relative to the recipe's folder.
+    pub ca: PathBuf,
+    /// The subject, RFC 4514 (`{device_id}` is replaced) [default: the CA policy's].
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// Issue a new certificate even when the device holds a valid one.
+    #[serde(default)]
+    pub renew: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Attest {
+    /// The key slot the device attests with.
+    #[serde(default)]
+    pub slot: u8,
+    /// The CA's config file whose certificate (and chain) the answer must chain to; relative
+    /// to the recipe's folder.
+    pub ca: PathBuf,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -172,6 +204,8 @@ impl Step {
             Step::KeyGenerate(_) => "key-generate",
             Step::SignManifest(_) => "sign-manifest",
             Step::Csr(_) => "csr",
+            Step::Certify(_) => "certify",
+            Step::Attest(_) => "attest",
         }
     }
 
@@ -228,6 +262,16 @@ impl Step {
                     ))
                 }
             }
+            Step::Certify(Certify { slot, .. }) | Step::Attest(Attest { slot, .. }) => {
+                if usize::from(*slot) < ucrypto_protocol::KEY_SLOTS {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "slot = {slot} does not exist: use 0 to {}",
+                        ucrypto_protocol::KEY_SLOTS - 1
+                    ))
+                }
+            }
             Step::SignCheck(SignCheck { key_bits }) => {
                 if SIGN_CHECK_KEY_BITS.contains(key_bits) {
                     Ok(())
@@ -258,8 +302,12 @@ impl Recipe {
         // wherever the station was started.
         let folder = path.parent().unwrap_or(Path::new(""));
         for step in &mut recipe.steps {
-            if let Step::Flash(flash) = step {
-                flash.image = folder.join(&flash.image);
+            match step {
+                Step::Flash(flash) => flash.image = folder.join(&flash.image),
+                Step::Certify(Certify { ca, .. }) | Step::Attest(Attest { ca, .. }) => {
+                    *ca = folder.join(&*ca)
+                }
+                _ => {}
             }
         }
         Ok(recipe)

@@ -9,12 +9,12 @@ use sha2::{Digest, Sha256};
 use ucrypto_protocol::TestOutcome;
 
 use super::recipe::{Csr, KeyGenerate, RandHealth, SignCheck, SignManifest, Step};
-use super::{csr, key_generate, manifest};
+use super::{certify, csr, key_generate, manifest};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::operations::SigningKey;
 use crate::progress::Progress;
-use crate::records::{KeyRecord, RunContext};
+use crate::records::{CertificateRecord, KeyRecord, RunContext};
 
 /// What steps share for a whole run, prepared before any device is touched.
 pub struct Shared {
@@ -22,6 +22,10 @@ pub struct Shared {
     pub image: Option<super::flash_step::FlashImage>,
     /// A throwaway signing key per `sign-check` key size, made on the host for this run.
     check_keys: BTreeMap<u32, CheckKey>,
+    /// The CAs of the `certify` steps, opened once (a passphrase or PIN is asked for once).
+    cas: BTreeMap<std::path::PathBuf, std::sync::Mutex<crate::ca::Ca>>,
+    /// The trusted certificates of the `attest` steps' CAs.
+    anchors: BTreeMap<std::path::PathBuf, Vec<x509_cert::Certificate>>,
 }
 
 struct CheckKey {
@@ -36,7 +40,20 @@ impl Shared {
     pub fn prepare(steps: &[Step]) -> Result<Self> {
         let mut check_keys = BTreeMap::new();
         let mut image = None;
+        let mut cas = BTreeMap::new();
+        let mut anchors = BTreeMap::new();
         for step in steps {
+            if let Step::Certify(certify) = step {
+                if !cas.contains_key(&certify.ca) {
+                    let ca = crate::ca::Ca::open(&certify.ca, None)?;
+                    cas.insert(certify.ca.clone(), std::sync::Mutex::new(ca));
+                }
+            }
+            if let Step::Attest(attest) = step {
+                if !anchors.contains_key(&attest.ca) {
+                    anchors.insert(attest.ca.clone(), crate::ca::anchors_of(&attest.ca)?);
+                }
+            }
             if let Step::Flash(flash) = step {
                 image = Some(super::flash_step::FlashImage::load(flash)?);
             }
@@ -62,7 +79,12 @@ impl Shared {
                 );
             }
         }
-        Ok(Self { image, check_keys })
+        Ok(Self {
+            image,
+            check_keys,
+            cas,
+            anchors,
+        })
     }
 }
 
@@ -71,6 +93,7 @@ impl Shared {
 pub struct Found {
     pub detail: serde_json::Value,
     pub keys: Vec<KeyRecord>,
+    pub certificates: Vec<CertificateRecord>,
 }
 
 impl From<serde_json::Value> for Found {
@@ -78,6 +101,7 @@ impl From<serde_json::Value> for Found {
         Found {
             detail,
             keys: Vec::new(),
+            certificates: Vec::new(),
         }
     }
 }
@@ -120,6 +144,7 @@ pub fn run(
                     "signature_verified": true,
                 }),
                 keys: vec![key.record],
+                certificates: Vec::new(),
             })
         }
         Step::SignManifest(SignManifest { slot }) => {
@@ -134,7 +159,22 @@ pub fn run(
                     "csr": key.csr_pem,
                 }),
                 keys: vec![key],
+                certificates: Vec::new(),
             })
+        }
+        Step::Certify(step) => {
+            let ca = shared
+                .cas
+                .get(&step.ca)
+                .expect("Shared::prepare opened every certify step's CA");
+            certify::certify(client, ca, step)
+        }
+        Step::Attest(step) => {
+            let anchors = shared
+                .anchors
+                .get(&step.ca)
+                .expect("Shared::prepare read every attest step's CA");
+            certify::attest(client, anchors, step.slot)
         }
     }
 }

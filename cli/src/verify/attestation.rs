@@ -373,3 +373,37 @@ pub fn check(
         checks,
     })
 }
+
+/// Asks the device in `slot` for an attestation over a fresh random challenge, reads its
+/// certificates and checks everything against `anchors`. The outer error is the device's or
+/// the line's; the inner one a check that failed.
+pub fn attest_device(
+    client: &mut crate::Client,
+    slot: u8,
+    anchors: &[Certificate],
+) -> crate::Result<Result<Verdict, Failure>> {
+    use ucrypto_protocol::CertKind;
+    let mut challenge = [0u8; 32];
+    getrandom::fill(&mut challenge).expect("the host OS has no random number generator");
+    let evidence = client.attest(slot, challenge)?;
+    let Some(device_der) = client.cert_read(CertKind::Device)? else {
+        return Ok(Err(fail(
+            "certificate",
+            "the device holds no device certificate (run certify first)",
+        )));
+    };
+    let device_cert = match Certificate::from_der(&device_der) {
+        Ok(cert) => cert,
+        Err(e) => return Ok(Err(fail("certificate", format!("the device certificate does not parse: {e}")))),
+    };
+    let ca_entry = match client.cert_read(CertKind::Ca)? {
+        Some(der) => Certificate::from_der(&der).ok(),
+        None => None,
+    };
+    let trust = Trust {
+        anchors,
+        challenge,
+        now: SystemTime::now(),
+    };
+    Ok(check(&evidence, &device_cert, ca_entry.as_ref(), &trust))
+}
