@@ -133,6 +133,15 @@ pub enum Command {
     /// Read the station's records: devices, their steps, keys and history.
     #[command(subcommand)]
     Records(crate::commands::records::RecordsCommand),
+    /// The line's certificate authority: make it, revoke, publish its CRL (docs/ca.md).
+    #[command(subcommand)]
+    Ca(crate::commands::ca::CaCommand),
+    /// The certificates the device holds in its esp_secure_cert partition.
+    #[command(subcommand)]
+    Cert(crate::commands::cert::CertCommand),
+    /// Ask the device to prove it holds its certified key; check the answer (exit 3 names a
+    /// failed check).
+    Attest(crate::commands::attest::AttestArgs),
     /// Print shell completions.
     Completions {
         #[arg(value_enum)]

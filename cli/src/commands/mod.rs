@@ -9,7 +9,10 @@ use crate::error::{Error, Result};
 use crate::output::Output;
 
 pub mod aes;
+pub mod attest;
 pub mod bench;
+pub mod ca;
+pub mod cert;
 pub mod csr;
 pub mod flash;
 pub mod info;
@@ -45,6 +48,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Bench(BenchCommand::Aes(args)) => bench::aes(global, &args),
         Command::Station(command) => station::run(global, &command),
         Command::Records(command) => records::run(global, &command),
+        Command::Ca(command) => ca::run(global, &command),
+        Command::Cert(command) => cert::run(global, &command),
+        Command::Attest(args) => attest::run(global, &args),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

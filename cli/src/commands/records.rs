@@ -41,6 +41,9 @@ pub struct RecordsShowArgs {
 pub enum ExportFormat {
     Csv,
     Json,
+    /// Each device's certificate chain (device certificate, then its CAs), after a comment
+    /// line naming the device.
+    Pem,
 }
 
 #[derive(Debug, Args)]
@@ -177,6 +180,11 @@ fn export(args: &RecordsExportArgs) -> Result<()> {
         ExportFormat::Json => {
             serde_json::to_writer(&mut bytes, &devices).expect("devices serialize");
             bytes.push(b'\n');
+        }
+        ExportFormat::Pem => {
+            for (device, chain) in records.certificate_chains()? {
+                bytes.extend_from_slice(format!("# device {device}\n{chain}").as_bytes());
+            }
         }
     }
     let mut output = Output::create(args.output.as_deref(), Format::Raw)?;
