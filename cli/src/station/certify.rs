@@ -33,6 +33,8 @@ fn not_after_ms(cert: &Certificate) -> i64 {
 /// Runs `certify` with the CA `ca` (shared by the station's workers).
 pub fn certify(client: &mut Client, ca: &Mutex<Ca>, step: &Certify) -> Result<Found> {
     let slot = step.slot;
+    // The slots as the device reports them now (an earlier step may have made the key).
+    client.refresh_info()?;
     let public = client.key_public(slot).map_err(|e| match e {
         Error::Device {
             code: ErrorCode::NoKey,
