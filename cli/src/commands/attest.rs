@@ -46,7 +46,8 @@ pub fn run(global: &GlobalArgs, args: &AttestArgs) -> Result<()> {
         None => None,
     };
     let mut client = super::connect(global)?;
-    let mut verdict = match attest_device(&mut client, args.slot, &anchors)? {
+    let (evidence, outcome) = attest_device(&mut client, args.slot, &anchors)?;
+    let mut verdict = match outcome {
         Ok(verdict) => verdict,
         Err(failure) => return failed(global, &failure),
     };
@@ -78,6 +79,12 @@ pub fn run(global: &GlobalArgs, args: &AttestArgs) -> Result<()> {
             "chain": verdict.chain,
             "checks": verdict.checks,
             "statement": verdict.statement,
+            // What a third party checks on its own (docs/examples/verify_attestation.py).
+            "evidence": {
+                "statement": hex::encode(&evidence.statement),
+                "signature": hex::encode(&evidence.signature),
+                "certificate": verdict.certificate_pem,
+            },
         });
         add_device_fields(&mut json, client.info());
         return print_json(&json);

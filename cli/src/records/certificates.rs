@@ -150,6 +150,5 @@ impl Records {
 
 /// A serial as the records keep it.
 pub fn serial_text(bytes: &[u8]) -> String {
-    let text = hex::encode(bytes);
-    text.trim_start_matches("00").to_string()
+    crate::verify::attestation::serial_hex(bytes)
 }

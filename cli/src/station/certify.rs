@@ -158,7 +158,7 @@ fn issue_for(
 
 /// Runs `attest`: a fresh challenge, the device's answer and certificates, every check.
 pub fn attest(client: &mut Client, anchors: &[Certificate], slot: u8) -> Result<Found> {
-    match attest_device(client, slot, anchors)? {
+    match attest_device(client, slot, anchors)?.1 {
         Ok(verdict) => Ok(Found::from(serde_json::json!({
             "slot": slot,
             "verdict": "genuine",

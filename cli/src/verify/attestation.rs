@@ -173,6 +173,8 @@ pub struct Verdict {
     pub chain: Vec<String>,
     /// Names of the checks that passed, in order.
     pub checks: Vec<&'static str>,
+    /// The device certificate, PEM.
+    pub certificate_pem: String,
 }
 
 /// What to check an attestation against.
@@ -182,6 +184,13 @@ pub struct Trust<'a> {
     /// The challenge the host sent.
     pub challenge: [u8; 32],
     pub now: SystemTime,
+}
+
+/// A serial number as ucrypto prints and records it: lower-case hex without the sign byte
+/// (as `openssl x509 -serial` prints it, in lower case).
+pub fn serial_hex(bytes: &[u8]) -> String {
+    let start = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len().saturating_sub(1));
+    hex::encode(&bytes[start..])
 }
 
 /// The certificate's public key.
@@ -365,8 +374,14 @@ pub fn check(
     let chain = chain_to(device_cert, &intermediates, trust.anchors, trust.now)
         .map_err(|e| fail("chain", e))?;
     checks.push("chain");
+    let certificate_pem = x509_cert::der::EncodePem::to_pem(
+        device_cert,
+        x509_cert::der::pem::LineEnding::LF,
+    )
+    .map_err(|e| fail("certificate", e.to_string()))?;
     Ok(Verdict {
-        serial: hex::encode(device_cert.tbs_certificate.serial_number.as_bytes()),
+        certificate_pem,
+        serial: serial_hex(device_cert.tbs_certificate.serial_number.as_bytes()),
         subject: device_cert.tbs_certificate.subject.to_string(),
         statement,
         chain,
@@ -381,20 +396,29 @@ pub fn attest_device(
     client: &mut crate::Client,
     slot: u8,
     anchors: &[Certificate],
-) -> crate::Result<Result<Verdict, Failure>> {
+) -> crate::Result<(Evidence, Result<Verdict, Failure>)> {
     use ucrypto_protocol::CertKind;
     let mut challenge = [0u8; 32];
     getrandom::fill(&mut challenge).expect("the host OS has no random number generator");
     let evidence = client.attest(slot, challenge)?;
     let Some(device_der) = client.cert_read(CertKind::Device)? else {
-        return Ok(Err(fail(
-            "certificate",
-            "the device holds no device certificate (run certify first)",
-        )));
+        return Ok((
+            evidence,
+            Err(fail(
+                "certificate",
+                "the device holds no device certificate (run certify first)",
+            )),
+        ));
     };
     let device_cert = match Certificate::from_der(&device_der) {
         Ok(cert) => cert,
-        Err(e) => return Ok(Err(fail("certificate", format!("the device certificate does not parse: {e}")))),
+        Err(e) => {
+            let failure = fail(
+                "certificate",
+                format!("the device certificate does not parse: {e}"),
+            );
+            return Ok((evidence, Err(failure)));
+        }
     };
     let ca_entry = match client.cert_read(CertKind::Ca)? {
         Some(der) => Certificate::from_der(&der).ok(),
@@ -405,5 +429,6 @@ pub fn attest_device(
         challenge,
         now: SystemTime::now(),
     };
-    Ok(check(&evidence, &device_cert, ca_entry.as_ref(), &trust))
+    let outcome = check(&evidence, &device_cert, ca_entry.as_ref(), &trust);
+    Ok((evidence, outcome))
 }
