@@ -338,3 +338,202 @@ fn a_file_ca_certifies_a_device_whose_certificates_esp_idf_finds_and_which_attes
     assert!(!windows(d_hex.trim()[..64].as_bytes()), "the CA key's exponent leaked as hex");
     assert!(!windows(PASS.as_bytes()), "the passphrase leaked");
 }
+
+fn client_on(port: &str) -> ucrypto::Client {
+    ucrypto::connect(&ucrypto::ConnectOptions::new(ucrypto::Port::Path(
+        port.to_string(),
+    )))
+    .expect("the sim answers")
+}
+
+/// A recipe of `steps` (TOML `[[step]]` tables) under `name`.
+fn recipe_of(dir: &Path, name: &str, steps: &str) -> String {
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, format!("name = \"{name}\"\n{steps}")).unwrap();
+    path.display().to_string()
+}
+
+const KEY_ONLY: &str = "[[step]]\nkind = \"key-generate\"\nslot = 0\nbits = 1024\n";
+
+#[test]
+fn a_swapped_certificate_a_replayed_answer_and_an_unknown_key_each_fail_their_check() {
+    use ucrypto::verify::attestation::{check, Trust};
+    use ucrypto_protocol::CertKind;
+    let dir = temp_dir();
+    let d = dir.path();
+    file_ca(d, "line-ca");
+    let ca_pem = d.join("line-ca/ca.pem").display().to_string();
+    let a = Sim::start(&["--seed", "31"]);
+    let b = Sim::start(&["--seed", "32"]);
+    let db = d.join("records.db");
+    let db_s = db.to_str().unwrap();
+    done_line(&station(d, &recipe(d, "line-ca/ca.toml", "line"), &a.port, db_s));
+    done_line(&station(d, &recipe_of(d, "keys", KEY_ONLY), &b.port, db_s));
+
+    // Board B holds board A's certificate (and the right CA): its signature is not A's key's.
+    let (a_cert, a_ca) = {
+        let mut client = client_on(&a.port);
+        (
+            client.cert_read(CertKind::Device).unwrap().unwrap(),
+            client.cert_read(CertKind::Ca).unwrap().unwrap(),
+        )
+    };
+    {
+        let mut client = client_on(&b.port);
+        client.cert_write(CertKind::Device, &a_cert).unwrap();
+        client.cert_write(CertKind::Ca, &a_ca).unwrap();
+    }
+    assert_check_failed(&b.run(&["attest", "--ca", &ca_pem]), "signature");
+
+    // An answer to another challenge (a replayed one) fails the challenge check.
+    let mut client = client_on(&a.port);
+    let evidence = client.attest(0, [7; 32]).unwrap();
+    let cert = ucrypto::ca::from_der(&a_cert).unwrap();
+    let anchors = ucrypto::ca::read_certificates(Path::new(&ca_pem)).unwrap();
+    let trust = |challenge| Trust {
+        anchors: &anchors,
+        challenge,
+        now: std::time::SystemTime::now(),
+    };
+    let failure = check(&evidence, &cert, None, &trust([8; 32])).unwrap_err();
+    assert_eq!(failure.check, "challenge");
+    let verdict = check(&evidence, &cert, None, &trust([7; 32])).unwrap();
+    assert!(verdict.checks.contains(&"chain"));
+    // A statement changed after signing fails the signature check.
+    let mut forged = evidence.clone();
+    forged.statement[97] ^= 1;
+    assert_eq!(check(&forged, &cert, None, &trust([7; 32])).unwrap_err().check, "signature");
+    drop(client);
+
+    // Records that know board A but not its key.
+    let other = d.join("other.db");
+    let self_test = recipe_of(d, "check", "[[step]]\nkind = \"self-test\"\n");
+    done_line(&station(d, &self_test, &a.port, other.to_str().unwrap()));
+    let out = a.run(&["attest", "--ca", &ca_pem, "--records", other.to_str().unwrap()]);
+    assert_check_failed(&out, "records: key");
+    // And the genuine board with its own records passes.
+    assert_exit(&a.run(&["attest", "--ca", &ca_pem, "--records", db_s]), 0);
+}
+
+/// Nothing certificate-shaped on the device: `cert show` says so.
+fn assert_no_certificate(sim: &Sim) {
+    let out = sim.run(&["cert", "show"]);
+    assert_exit(&out, 2);
+    assert!(stderr(&out).contains("holds no certificate"), "{}", stderr(&out));
+}
+
+/// Exit 2 and one line of error on stderr that contains `text`.
+fn assert_one_line(out: &Output, text: &str) {
+    assert_exit(out, 2);
+    let err = stderr(out);
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("ucrypto: error")).collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    assert!(errors[0].contains(text), "{text} not in {err}");
+}
+
+#[test]
+fn bad_ca_input_is_one_line_and_writes_nothing_to_the_device() {
+    let dir = temp_dir();
+    let d = dir.path();
+    file_ca(d, "line-ca");
+    let sim = Sim::start(&["--seed", "41"]);
+    let recipe_path = recipe(d, "line-ca/ca.toml", "line");
+    let db = d.join("records.db");
+    let db_s = db.to_str().unwrap();
+
+    // A wrong passphrase.
+    let out = ucrypto()
+        .current_dir(d)
+        .env(PASS_VAR, "not the passphrase")
+        .args(["station", "run", &recipe_path, "--ports", &sim.port, "--records", db_s])
+        .output()
+        .unwrap();
+    assert_one_line(&out, "wrong passphrase");
+    assert_no_certificate(&sim);
+
+    // A token whose PIN is not given.
+    let hsm = d.join("hsm-ca");
+    std::fs::create_dir_all(&hsm).unwrap();
+    std::fs::copy(d.join("line-ca/ca.pem"), hsm.join("ca.pem")).unwrap();
+    std::fs::write(
+        hsm.join("ca.toml"),
+        "certificate = \"ca.pem\"\n[key.pkcs11]\nmodule = \"/usr/lib/softhsm/libsofthsm2.so\"\n\
+         token = \"line\"\nkey-label = \"ca\"\npin = \"env:UCRYPTO_TEST_UNSET_PIN\"\n[policy]\n",
+    )
+    .unwrap();
+    let out = run(d, &["station", "run", &recipe(d, "hsm-ca/ca.toml", "hsm"), "--ports", &sim.port, "--records", db_s]);
+    assert_one_line(&out, "UCRYPTO_TEST_UNSET_PIN is not set");
+    assert_no_certificate(&sim);
+
+    // An expired CA certificate (made with the CA's own key by Python's cryptography).
+    let expired = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sys, datetime as dt\n\
+             from cryptography import x509\n\
+             from cryptography.hazmat.primitives import hashes, serialization as s\n\
+             k = s.load_pem_private_key(open(sys.argv[1], 'rb').read(), sys.argv[2].encode())\n\
+             n = x509.Name.from_rfc4514_string('CN=expired line ca')\n\
+             now = dt.datetime.now(dt.timezone.utc)\n\
+             c = (x509.CertificateBuilder().subject_name(n).issuer_name(n).public_key(k.public_key())\n\
+                  .serial_number(x509.random_serial_number())\n\
+                  .not_valid_before(now - dt.timedelta(days=30)).not_valid_after(now - dt.timedelta(days=1))\n\
+                  .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)\n\
+                  .sign(k, hashes.SHA256()))\n\
+             sys.stdout.buffer.write(c.public_bytes(s.Encoding.PEM))",
+            d.join("line-ca/ca-key.pem").to_str().unwrap(),
+            PASS,
+        ])
+        .output()
+        .unwrap();
+    assert!(expired.status.success(), "{}", stderr(&expired));
+    std::fs::write(d.join("line-ca/ca.pem"), &expired.stdout).unwrap();
+    let out = run(d, &["station", "run", &recipe_path, "--ports", &sim.port, "--records", db_s]);
+    assert_one_line(&out, "is not valid now");
+    assert_no_certificate(&sim);
+}
+
+#[test]
+fn a_csr_whose_key_is_not_the_slots_is_refused_before_anything_is_issued() {
+    use ucrypto::ca::issue::{device_certificate, read_request, DeviceRequest};
+    use ucrypto::ca::Ca;
+    let dir = temp_dir();
+    let d = dir.path();
+    file_ca(d, "line-ca");
+    let pass_file = write(d, "pass.txt", PASS.as_bytes());
+    let ca = Ca::open(&d.join("line-ca/ca.toml"), Some(&format!("file:{pass_file}"))).unwrap();
+    let a = Sim::start(&["--seed", "51"]);
+    let b = Sim::start(&["--seed", "52"]);
+    let db = d.join("records.db");
+    for sim in [&a, &b] {
+        done_line(&station(d, &recipe_of(d, "keys", KEY_ONLY), &sim.port, db.to_str().unwrap()));
+    }
+    let mut client_a = client_on(&a.port);
+    let csr = ucrypto::station::csr::make_csr(&mut client_a, 0, "CN={device_id}").unwrap();
+    let request = read_request(csr.csr_pem.unwrap().as_bytes()).unwrap();
+    let b_key = client_on(&b.port).key_public(0).unwrap();
+    let issued = device_certificate(
+        &ca.key,
+        &ca.certificate,
+        &ca.config.config.policy,
+        &DeviceRequest {
+            csr: &request,
+            slot_spki_der: &b_key.spki_der,
+            device_id: client_a.info().device_id,
+            subject: "CN=mismatch",
+        },
+    );
+    let Err(ucrypto::Error::Verification(message)) = issued else {
+        panic!("a CSR for another key was certified");
+    };
+    assert!(message.contains("not the key the device reported"), "{message}");
+    // A damaged CSR signature is refused when it is read.
+    let mut pem = ucrypto::station::csr::make_csr(&mut client_a, 0, "CN={device_id}")
+        .unwrap()
+        .csr_pem
+        .unwrap()
+        .into_bytes();
+    let body_end = pem.len() - 40;
+    pem[body_end] = if pem[body_end] == b'A' { b'B' } else { b'A' };
+    assert!(read_request(&pem).is_err());
+}

@@ -34,7 +34,11 @@ impl CaConfig {
 
 /// Where the CA's private key is: an encrypted PKCS#8 file or a PKCS#11 token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(
+    deny_unknown_fields,
+    rename_all = "kebab-case",
+    rename_all_fields = "kebab-case"
+)]
 pub enum KeyLocation {
     /// An encrypted PKCS#8 PEM file; its passphrase from `passphrase` (`env:VAR` or
     /// `file:PATH`), else `--pass`, else a prompt.
@@ -120,8 +124,18 @@ impl LoadedConfig {
                 path.display()
             ))
         })?;
-        let config: CaConfig = toml::from_str(&text)
-            .map_err(|e| Error::input(format!("{}: {e}", path.display())))?;
+        // toml's message spans several lines with an excerpt: one line, with the line number.
+        let config: CaConfig = toml::from_str(&text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| format!(" (line {})", text[..s.start].lines().count().max(1)))
+                .unwrap_or_default();
+            Error::input(format!(
+                "{}{line}: {}",
+                path.display(),
+                e.message().trim().replace('\n', " ")
+            ))
+        })?;
         Ok(LoadedConfig {
             config,
             path: path.to_path_buf(),
