@@ -537,3 +537,149 @@ fn a_csr_whose_key_is_not_the_slots_is_refused_before_anything_is_issued() {
     pem[body_end] = if pem[body_end] == b'A' { b'B' } else { b'A' };
     assert!(read_request(&pem).is_err());
 }
+
+/// SoftHSM2's module, where Debian's `softhsm2` puts it.
+const SOFTHSM: &str = "/usr/lib/softhsm/libsofthsm2.so";
+
+/// A SoftHSM2 token of this test's own (its store in `dir`, found through SOFTHSM2_CONF).
+struct Token {
+    conf: String,
+}
+
+impl Token {
+    fn create(dir: &Path, label: &str, pin: &str) -> Option<Token> {
+        if !Path::new(SOFTHSM).exists() {
+            eprintln!("######## SKIPPED: no SoftHSM2 ({SOFTHSM}): apt-get install softhsm2 ########");
+            return None;
+        }
+        let store = dir.join("tokens");
+        std::fs::create_dir_all(&store).unwrap();
+        let conf = write(
+            dir,
+            "softhsm2.conf",
+            format!("directories.tokendir = {}\nobjectstore.backend = file\n", store.display()).as_bytes(),
+        );
+        let out = std::process::Command::new("softhsm2-util")
+            .env("SOFTHSM2_CONF", &conf)
+            .args(["--init-token", "--free", "--label", label, "--so-pin", "12345678", "--pin", pin])
+            .output()
+            .expect("softhsm2-util runs");
+        assert!(out.status.success(), "{}", stderr(&out));
+        Some(Token { conf })
+    }
+
+    fn run(&self, dir: &Path, args: &[&str]) -> Output {
+        ucrypto()
+            .current_dir(dir)
+            .env("SOFTHSM2_CONF", &self.conf)
+            .env("UCRYPTO_TEST_PIN", "87654321")
+            .args(args)
+            .output()
+            .expect("ucrypto runs")
+    }
+}
+
+impl Drop for Token {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("softhsm2-util")
+            .env("SOFTHSM2_CONF", &self.conf)
+            .args(["--delete-token", "--token", "line"])
+            .output();
+    }
+}
+
+#[test]
+fn an_intermediate_ca_in_softhsm_under_an_offline_root_certifies_a_device() {
+    let dir = temp_dir();
+    let d = dir.path();
+    let Some(token) = Token::create(d, "line", "87654321") else {
+        return;
+    };
+    // The offline root: openssl's, not ucrypto's.
+    let root_key = d.join("root.key").display().to_string();
+    let root_pem = d.join("root.pem").display().to_string();
+    openssl_run(
+        &[
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", &root_key, "-out", &root_pem,
+            "-subj", "/O=ucrypto test/CN=Offline Root", "-days", "30",
+            "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+        b"",
+    );
+    // The intermediate's key is made on the token; its request goes to the root.
+    let out = token.run(
+        d,
+        &[
+            "ca", "init", "--dir", "inter", "--intermediate", "--subject", "CN=Line Intermediate,O=ucrypto test",
+            "--bits", "2048", "--pkcs11-module", SOFTHSM, "--token", "line", "--key-label", "line-ca",
+            "--pin", "env:UCRYPTO_TEST_PIN",
+        ],
+    );
+    assert_exit(&out, 0);
+    let ext = write(
+        d,
+        "inter.ext",
+        b"basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n\
+          subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n",
+    );
+    let inter_pem = d.join("inter.pem").display().to_string();
+    openssl_run(
+        &[
+            "x509", "-req", "-in", d.join("inter/ca.csr").to_str().unwrap(), "-CA", &root_pem, "-CAkey",
+            &root_key, "-CAcreateserial", "-days", "30", "-extfile", &ext, "-out", &inter_pem,
+        ],
+        b"",
+    );
+    let out = token.run(d, &["ca", "import-cert", "--ca", "inter/ca.toml", &inter_pem, "--chain", &root_pem]);
+    assert_exit(&out, 0);
+    // No key material in the config: a reference to the token and to the PIN's variable.
+    let config = std::fs::read_to_string(d.join("inter/ca.toml")).unwrap();
+    assert!(config.contains("env:UCRYPTO_TEST_PIN") && !config.contains("87654321"), "{config}");
+
+    let sim = Sim::start(&["--seed", "61"]);
+    let db = d.join("records.db");
+    let recipe_path = recipe(d, "inter/ca.toml", "hsm-line");
+    let out = token.run(
+        d,
+        &["--json", "station", "run", &recipe_path, "--ports", &sim.port, "--records", db.to_str().unwrap()],
+    );
+    done_line(&out);
+    let shown = sim.run(&["cert", "show"]);
+    assert_exit(&shown, 0);
+    let device_pem = write(d, "device.pem", stdout(&shown).as_bytes());
+    openssl_run(&["verify", "-CAfile", &root_pem, "-untrusted", &inter_pem, &device_pem], b"");
+    // The device's CA entry is the intermediate, so an attestation chains to the root alone.
+    let ca_entry = sim.run(&["cert", "show", "--kind", "ca"]);
+    assert_eq!(der_of_pem(stdout(&ca_entry).as_bytes()), der_of_pem(&std::fs::read(&inter_pem).unwrap()));
+    let out = sim.run(&["attest", "--ca", &root_pem]);
+    assert_exit(&out, 0);
+    assert!(stdout(&out).contains("chains to CN=Offline Root"), "{}", stdout(&out));
+
+    // A token that is not there, and a wrong PIN: one line each, nothing on a new device.
+    let fresh = Sim::start(&["--seed", "62"]);
+    let config = std::fs::read_to_string(d.join("inter/ca.toml")).unwrap();
+    std::fs::create_dir_all(d.join("gone")).unwrap();
+    for (folder, text) in [
+        ("gone", config.replace("token = \"line\"", "token = \"absent\"")),
+        ("wrong-pin", config.replace("env:UCRYPTO_TEST_PIN", "env:UCRYPTO_TEST_WRONG_PIN")),
+    ] {
+        std::fs::create_dir_all(d.join(folder)).unwrap();
+        for file in ["ca.pem", "chain.pem"] {
+            std::fs::copy(d.join("inter").join(file), d.join(folder).join(file)).unwrap();
+        }
+        std::fs::write(d.join(folder).join("ca.toml"), text).unwrap();
+        let recipe_path = recipe(d, &format!("{folder}/ca.toml"), folder);
+        let out = ucrypto()
+            .current_dir(d)
+            .env("SOFTHSM2_CONF", &token.conf)
+            .env("UCRYPTO_TEST_PIN", "87654321")
+            .env("UCRYPTO_TEST_WRONG_PIN", "11111111")
+            .args(["station", "run", &recipe_path, "--ports", &fresh.port, "--records", db.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let expected = if folder == "gone" { "no token labelled \"absent\"" } else { "refused the PIN" };
+        assert_one_line(&out, expected);
+    }
+    assert_no_certificate(&fresh);
+}
