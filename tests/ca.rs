@@ -51,7 +51,16 @@ fn run(dir: &Path, args: &[&str]) -> Output {
 fn station(dir: &Path, recipe: &str, port: &str, records: &str) -> Output {
     run(
         dir,
-        &["--json", "station", "run", recipe, "--ports", port, "--records", records],
+        &[
+            "--json",
+            "station",
+            "run",
+            recipe,
+            "--ports",
+            port,
+            "--records",
+            records,
+        ],
     )
 }
 
@@ -218,7 +227,10 @@ fn a_file_ca_certifies_a_device_whose_certificates_esp_idf_finds_and_which_attes
     let entries = esp_idf_certificates(d, &flash);
     let device_der = der_of_pem(stdout(&shown).as_bytes());
     let ca_der = der_of_pem(&std::fs::read(&ca_pem).unwrap());
-    assert!(entries.contains(&(1, 0, device_der)), "device certificate entry");
+    assert!(
+        entries.contains(&(1, 0, device_der)),
+        "device certificate entry"
+    );
     assert!(entries.contains(&(0, 0, ca_der)), "CA certificate entry");
 
     // Attestation passes, with the records.
@@ -234,7 +246,10 @@ fn a_file_ca_certifies_a_device_whose_certificates_esp_idf_finds_and_which_attes
     // A third party checks the same answer with Python's cryptography alone.
     let evidence = write(d, "evidence.json", json["evidence"].to_string().as_bytes());
     let challenge = json["statement"]["challenge"].as_str().unwrap();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/examples/verify_attestation.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/examples/verify_attestation.py"
+    );
     let py = std::process::Command::new("python3")
         .args([script, &evidence, &ca_pem, challenge])
         .output()
@@ -252,7 +267,19 @@ fn a_file_ca_certifies_a_device_whose_certificates_esp_idf_finds_and_which_attes
 
     // The records export each device's chain.
     let export = d.join("chains.pem");
-    let out = run(d, &["records", "export", "--format", "pem", "--records", db_s, "-o", export.to_str().unwrap()]);
+    let out = run(
+        d,
+        &[
+            "records",
+            "export",
+            "--format",
+            "pem",
+            "--records",
+            db_s,
+            "-o",
+            export.to_str().unwrap(),
+        ],
+    );
     assert_exit(&out, 0);
     let exported = std::fs::read_to_string(&export).unwrap();
     assert!(exported.starts_with(&format!("# device {device_id}\n")));
@@ -272,31 +299,73 @@ fn a_file_ca_certifies_a_device_whose_certificates_esp_idf_finds_and_which_attes
     assert_check_failed(&sim.run(&["attest", "--ca", &other]), "chain");
     // Records that do not know the device.
     let empty = d.join("empty.db");
-    let out = run(d, &["records", "list", "--records", empty.to_str().unwrap()]);
+    let out = run(
+        d,
+        &["records", "list", "--records", empty.to_str().unwrap()],
+    );
     drop(out);
-    let out = sim.run(&["attest", "--ca", &ca_pem, "--records", empty.to_str().unwrap()]);
+    let out = sim.run(&[
+        "attest",
+        "--ca",
+        &ca_pem,
+        "--records",
+        empty.to_str().unwrap(),
+    ]);
     assert_check_failed(&out, "records: device");
 
     // Revoked: the records say so, and the CRL openssl accepts lists it.
     let out = run(
         d,
-        &["ca", "revoke", &serial, "--reason", "key-compromise", "--ca", "line-ca/ca.toml", "--records", db_s],
+        &[
+            "ca",
+            "revoke",
+            &serial,
+            "--reason",
+            "key-compromise",
+            "--ca",
+            "line-ca/ca.toml",
+            "--records",
+            db_s,
+        ],
     );
     assert_exit(&out, 0);
-    assert_check_failed(&sim.run(&["attest", "--ca", &ca_pem, "--records", db_s]), "revocation");
+    assert_check_failed(
+        &sim.run(&["attest", "--ca", &ca_pem, "--records", db_s]),
+        "revocation",
+    );
     let crl = d.join("line.crl");
-    let out = run(d, &["ca", "crl", "--ca", "line-ca/ca.toml", "-o", crl.to_str().unwrap()]);
+    let out = run(
+        d,
+        &[
+            "ca",
+            "crl",
+            "--ca",
+            "line-ca/ca.toml",
+            "-o",
+            crl.to_str().unwrap(),
+        ],
+    );
     assert_exit(&out, 0);
     let crl_s = crl.to_str().unwrap();
     let crl_text = String::from_utf8(openssl_run(
-        &["crl", "-in", crl_s, "-CAfile", &ca_pem, "-verify", "-noout", "-text"],
+        &[
+            "crl", "-in", crl_s, "-CAfile", &ca_pem, "-verify", "-noout", "-text",
+        ],
         b"",
     ))
     .unwrap();
     assert!(crl_text.contains(&serial.to_uppercase()), "{crl_text}");
     assert!(crl_text.contains("Key Compromise"), "{crl_text}");
     let out = std::process::Command::new("openssl")
-        .args(["verify", "-crl_check", "-CRLfile", crl_s, "-CAfile", &ca_pem, &device_pem])
+        .args([
+            "verify",
+            "-crl_check",
+            "-CRLfile",
+            crl_s,
+            "-CAfile",
+            &ca_pem,
+            &device_pem,
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -320,7 +389,10 @@ fn a_file_ca_certifies_a_device_whose_certificates_esp_idf_finds_and_which_attes
     .unwrap();
     let d_bytes = hex_decode(&format!("{:0>512}", d_hex.trim()));
     let mut seen = std::fs::read(&db).unwrap();
-    for args in [&["--json", "attest", "--ca", &ca_pem][..], &["-vv", "cert", "show"]] {
+    for args in [
+        &["--json", "attest", "--ca", &ca_pem][..],
+        &["-vv", "cert", "show"],
+    ] {
         let out = sim.run(args);
         seen.extend(&out.stdout);
         seen.extend(&out.stderr);
@@ -328,14 +400,30 @@ fn a_file_ca_certifies_a_device_whose_certificates_esp_idf_finds_and_which_attes
     let out = ucrypto()
         .current_dir(d)
         .env(PASS_VAR, PASS)
-        .args(["-vv", "--json", "station", "run", &recipe(d, "line-ca/ca.toml", "third"), "--ports", &sim.port, "--records", db_s])
+        .args([
+            "-vv",
+            "--json",
+            "station",
+            "run",
+            &recipe(d, "line-ca/ca.toml", "third"),
+            "--ports",
+            &sim.port,
+            "--records",
+            db_s,
+        ])
         .output()
         .unwrap();
     seen.extend(&out.stdout);
     seen.extend(&out.stderr);
     let windows = |needle: &[u8]| seen.windows(needle.len()).any(|w| w == needle);
-    assert!(!windows(&d_bytes[d_bytes.len() - 32..]), "the CA key's exponent leaked");
-    assert!(!windows(d_hex.trim()[..64].as_bytes()), "the CA key's exponent leaked as hex");
+    assert!(
+        !windows(&d_bytes[d_bytes.len() - 32..]),
+        "the CA key's exponent leaked"
+    );
+    assert!(
+        !windows(d_hex.trim()[..64].as_bytes()),
+        "the CA key's exponent leaked as hex"
+    );
     assert!(!windows(PASS.as_bytes()), "the passphrase leaked");
 }
 
@@ -367,7 +455,12 @@ fn a_swapped_certificate_a_replayed_answer_and_an_unknown_key_each_fail_their_ch
     let b = Sim::start(&["--seed", "32"]);
     let db = d.join("records.db");
     let db_s = db.to_str().unwrap();
-    done_line(&station(d, &recipe(d, "line-ca/ca.toml", "line"), &a.port, db_s));
+    done_line(&station(
+        d,
+        &recipe(d, "line-ca/ca.toml", "line"),
+        &a.port,
+        db_s,
+    ));
     done_line(&station(d, &recipe_of(d, "keys", KEY_ONLY), &b.port, db_s));
 
     // Board B holds board A's certificate (and the right CA): its signature is not A's key's.
@@ -402,14 +495,25 @@ fn a_swapped_certificate_a_replayed_answer_and_an_unknown_key_each_fail_their_ch
     // A statement changed after signing fails the signature check.
     let mut forged = evidence.clone();
     forged.statement[97] ^= 1;
-    assert_eq!(check(&forged, &cert, None, &trust([7; 32])).unwrap_err().check, "signature");
+    assert_eq!(
+        check(&forged, &cert, None, &trust([7; 32]))
+            .unwrap_err()
+            .check,
+        "signature"
+    );
     drop(client);
 
     // Records that know board A but not its key.
     let other = d.join("other.db");
     let self_test = recipe_of(d, "check", "[[step]]\nkind = \"self-test\"\n");
     done_line(&station(d, &self_test, &a.port, other.to_str().unwrap()));
-    let out = a.run(&["attest", "--ca", &ca_pem, "--records", other.to_str().unwrap()]);
+    let out = a.run(&[
+        "attest",
+        "--ca",
+        &ca_pem,
+        "--records",
+        other.to_str().unwrap(),
+    ]);
     assert_check_failed(&out, "records: key");
     // And the genuine board with its own records passes.
     assert_exit(&a.run(&["attest", "--ca", &ca_pem, "--records", db_s]), 0);
@@ -419,14 +523,21 @@ fn a_swapped_certificate_a_replayed_answer_and_an_unknown_key_each_fail_their_ch
 fn assert_no_certificate(sim: &Sim) {
     let out = sim.run(&["cert", "show"]);
     assert_exit(&out, 2);
-    assert!(stderr(&out).contains("holds no certificate"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("holds no certificate"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// Exit 2 and one line of error on stderr that contains `text`.
 fn assert_one_line(out: &Output, text: &str) {
     assert_exit(out, 2);
     let err = stderr(out);
-    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("ucrypto: error")).collect();
+    let errors: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("ucrypto: error"))
+        .collect();
     assert_eq!(errors.len(), 1, "{err}");
     assert!(errors[0].contains(text), "{text} not in {err}");
 }
@@ -445,7 +556,15 @@ fn bad_ca_input_is_one_line_and_writes_nothing_to_the_device() {
     let out = ucrypto()
         .current_dir(d)
         .env(PASS_VAR, "not the passphrase")
-        .args(["station", "run", &recipe_path, "--ports", &sim.port, "--records", db_s])
+        .args([
+            "station",
+            "run",
+            &recipe_path,
+            "--ports",
+            &sim.port,
+            "--records",
+            db_s,
+        ])
         .output()
         .unwrap();
     assert_one_line(&out, "wrong passphrase");
@@ -461,7 +580,18 @@ fn bad_ca_input_is_one_line_and_writes_nothing_to_the_device() {
          token = \"line\"\nkey-label = \"ca\"\npin = \"env:UCRYPTO_TEST_UNSET_PIN\"\n[policy]\n",
     )
     .unwrap();
-    let out = run(d, &["station", "run", &recipe(d, "hsm-ca/ca.toml", "hsm"), "--ports", &sim.port, "--records", db_s]);
+    let out = run(
+        d,
+        &[
+            "station",
+            "run",
+            &recipe(d, "hsm-ca/ca.toml", "hsm"),
+            "--ports",
+            &sim.port,
+            "--records",
+            db_s,
+        ],
+    );
     assert_one_line(&out, "UCRYPTO_TEST_UNSET_PIN is not set");
     assert_no_certificate(&sim);
 
@@ -488,7 +618,18 @@ fn bad_ca_input_is_one_line_and_writes_nothing_to_the_device() {
         .unwrap();
     assert!(expired.status.success(), "{}", stderr(&expired));
     std::fs::write(d.join("line-ca/ca.pem"), &expired.stdout).unwrap();
-    let out = run(d, &["station", "run", &recipe_path, "--ports", &sim.port, "--records", db_s]);
+    let out = run(
+        d,
+        &[
+            "station",
+            "run",
+            &recipe_path,
+            "--ports",
+            &sim.port,
+            "--records",
+            db_s,
+        ],
+    );
     assert_one_line(&out, "is not valid now");
     assert_no_certificate(&sim);
 }
@@ -501,12 +642,21 @@ fn a_csr_whose_key_is_not_the_slots_is_refused_before_anything_is_issued() {
     let d = dir.path();
     file_ca(d, "line-ca");
     let pass_file = write(d, "pass.txt", PASS.as_bytes());
-    let ca = Ca::open(&d.join("line-ca/ca.toml"), Some(&format!("file:{pass_file}"))).unwrap();
+    let ca = Ca::open(
+        &d.join("line-ca/ca.toml"),
+        Some(&format!("file:{pass_file}")),
+    )
+    .unwrap();
     let a = Sim::start(&["--seed", "51"]);
     let b = Sim::start(&["--seed", "52"]);
     let db = d.join("records.db");
     for sim in [&a, &b] {
-        done_line(&station(d, &recipe_of(d, "keys", KEY_ONLY), &sim.port, db.to_str().unwrap()));
+        done_line(&station(
+            d,
+            &recipe_of(d, "keys", KEY_ONLY),
+            &sim.port,
+            db.to_str().unwrap(),
+        ));
     }
     let mut client_a = client_on(&a.port);
     let csr = ucrypto::station::csr::make_csr(&mut client_a, 0, "CN={device_id}").unwrap();
@@ -526,7 +676,10 @@ fn a_csr_whose_key_is_not_the_slots_is_refused_before_anything_is_issued() {
     let Err(ucrypto::Error::Verification(message)) = issued else {
         panic!("a CSR for another key was certified");
     };
-    assert!(message.contains("not the key the device reported"), "{message}");
+    assert!(
+        message.contains("not the key the device reported"),
+        "{message}"
+    );
     // A damaged CSR signature is refused when it is read.
     let mut pem = ucrypto::station::csr::make_csr(&mut client_a, 0, "CN={device_id}")
         .unwrap()
@@ -549,7 +702,9 @@ struct Token {
 impl Token {
     fn create(dir: &Path, label: &str, pin: &str) -> Option<Token> {
         if !Path::new(SOFTHSM).exists() {
-            eprintln!("######## SKIPPED: no SoftHSM2 ({SOFTHSM}): apt-get install softhsm2 ########");
+            eprintln!(
+                "######## SKIPPED: no SoftHSM2 ({SOFTHSM}): apt-get install softhsm2 ########"
+            );
             return None;
         }
         let store = dir.join("tokens");
@@ -557,11 +712,24 @@ impl Token {
         let conf = write(
             dir,
             "softhsm2.conf",
-            format!("directories.tokendir = {}\nobjectstore.backend = file\n", store.display()).as_bytes(),
+            format!(
+                "directories.tokendir = {}\nobjectstore.backend = file\n",
+                store.display()
+            )
+            .as_bytes(),
         );
         let out = std::process::Command::new("softhsm2-util")
             .env("SOFTHSM2_CONF", &conf)
-            .args(["--init-token", "--free", "--label", label, "--so-pin", "12345678", "--pin", pin])
+            .args([
+                "--init-token",
+                "--free",
+                "--label",
+                label,
+                "--so-pin",
+                "12345678",
+                "--pin",
+                pin,
+            ])
             .output()
             .expect("softhsm2-util runs");
         assert!(out.status.success(), "{}", stderr(&out));
@@ -600,10 +768,23 @@ fn an_intermediate_ca_in_softhsm_under_an_offline_root_certifies_a_device() {
     let root_pem = d.join("root.pem").display().to_string();
     openssl_run(
         &[
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", &root_key, "-out", &root_pem,
-            "-subj", "/O=ucrypto test/CN=Offline Root", "-days", "30",
-            "-addext", "basicConstraints=critical,CA:TRUE",
-            "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            &root_key,
+            "-out",
+            &root_pem,
+            "-subj",
+            "/O=ucrypto test/CN=Offline Root",
+            "-days",
+            "30",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
         ],
         b"",
     );
@@ -611,9 +792,23 @@ fn an_intermediate_ca_in_softhsm_under_an_offline_root_certifies_a_device() {
     let out = token.run(
         d,
         &[
-            "ca", "init", "--dir", "inter", "--intermediate", "--subject", "CN=Line Intermediate,O=ucrypto test",
-            "--bits", "2048", "--pkcs11-module", SOFTHSM, "--token", "line", "--key-label", "line-ca",
-            "--pin", "env:UCRYPTO_TEST_PIN",
+            "ca",
+            "init",
+            "--dir",
+            "inter",
+            "--intermediate",
+            "--subject",
+            "CN=Line Intermediate,O=ucrypto test",
+            "--bits",
+            "2048",
+            "--pkcs11-module",
+            SOFTHSM,
+            "--token",
+            "line",
+            "--key-label",
+            "line-ca",
+            "--pin",
+            "env:UCRYPTO_TEST_PIN",
         ],
     );
     assert_exit(&out, 0);
@@ -626,43 +821,102 @@ fn an_intermediate_ca_in_softhsm_under_an_offline_root_certifies_a_device() {
     let inter_pem = d.join("inter.pem").display().to_string();
     openssl_run(
         &[
-            "x509", "-req", "-in", d.join("inter/ca.csr").to_str().unwrap(), "-CA", &root_pem, "-CAkey",
-            &root_key, "-CAcreateserial", "-days", "30", "-extfile", &ext, "-out", &inter_pem,
+            "x509",
+            "-req",
+            "-in",
+            d.join("inter/ca.csr").to_str().unwrap(),
+            "-CA",
+            &root_pem,
+            "-CAkey",
+            &root_key,
+            "-CAcreateserial",
+            "-days",
+            "30",
+            "-extfile",
+            &ext,
+            "-out",
+            &inter_pem,
         ],
         b"",
     );
-    let out = token.run(d, &["ca", "import-cert", "--ca", "inter/ca.toml", &inter_pem, "--chain", &root_pem]);
+    let out = token.run(
+        d,
+        &[
+            "ca",
+            "import-cert",
+            "--ca",
+            "inter/ca.toml",
+            &inter_pem,
+            "--chain",
+            &root_pem,
+        ],
+    );
     assert_exit(&out, 0);
     // No key material in the config: a reference to the token and to the PIN's variable.
     let config = std::fs::read_to_string(d.join("inter/ca.toml")).unwrap();
-    assert!(config.contains("env:UCRYPTO_TEST_PIN") && !config.contains("87654321"), "{config}");
+    assert!(
+        config.contains("env:UCRYPTO_TEST_PIN") && !config.contains("87654321"),
+        "{config}"
+    );
 
     let sim = Sim::start(&["--seed", "61"]);
     let db = d.join("records.db");
     let recipe_path = recipe(d, "inter/ca.toml", "hsm-line");
     let out = token.run(
         d,
-        &["--json", "station", "run", &recipe_path, "--ports", &sim.port, "--records", db.to_str().unwrap()],
+        &[
+            "--json",
+            "station",
+            "run",
+            &recipe_path,
+            "--ports",
+            &sim.port,
+            "--records",
+            db.to_str().unwrap(),
+        ],
     );
     done_line(&out);
     let shown = sim.run(&["cert", "show"]);
     assert_exit(&shown, 0);
     let device_pem = write(d, "device.pem", stdout(&shown).as_bytes());
-    openssl_run(&["verify", "-CAfile", &root_pem, "-untrusted", &inter_pem, &device_pem], b"");
+    openssl_run(
+        &[
+            "verify",
+            "-CAfile",
+            &root_pem,
+            "-untrusted",
+            &inter_pem,
+            &device_pem,
+        ],
+        b"",
+    );
     // The device's CA entry is the intermediate, so an attestation chains to the root alone.
     let ca_entry = sim.run(&["cert", "show", "--kind", "ca"]);
-    assert_eq!(der_of_pem(stdout(&ca_entry).as_bytes()), der_of_pem(&std::fs::read(&inter_pem).unwrap()));
+    assert_eq!(
+        der_of_pem(stdout(&ca_entry).as_bytes()),
+        der_of_pem(&std::fs::read(&inter_pem).unwrap())
+    );
     let out = sim.run(&["attest", "--ca", &root_pem]);
     assert_exit(&out, 0);
-    assert!(stdout(&out).contains("chains to CN=Offline Root"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("chains to CN=Offline Root"),
+        "{}",
+        stdout(&out)
+    );
 
     // A token that is not there, and a wrong PIN: one line each, nothing on a new device.
     let fresh = Sim::start(&["--seed", "62"]);
     let config = std::fs::read_to_string(d.join("inter/ca.toml")).unwrap();
     std::fs::create_dir_all(d.join("gone")).unwrap();
     for (folder, text) in [
-        ("gone", config.replace("token = \"line\"", "token = \"absent\"")),
-        ("wrong-pin", config.replace("env:UCRYPTO_TEST_PIN", "env:UCRYPTO_TEST_WRONG_PIN")),
+        (
+            "gone",
+            config.replace("token = \"line\"", "token = \"absent\""),
+        ),
+        (
+            "wrong-pin",
+            config.replace("env:UCRYPTO_TEST_PIN", "env:UCRYPTO_TEST_WRONG_PIN"),
+        ),
     ] {
         std::fs::create_dir_all(d.join(folder)).unwrap();
         for file in ["ca.pem", "chain.pem"] {
@@ -675,10 +929,22 @@ fn an_intermediate_ca_in_softhsm_under_an_offline_root_certifies_a_device() {
             .env("SOFTHSM2_CONF", &token.conf)
             .env("UCRYPTO_TEST_PIN", "87654321")
             .env("UCRYPTO_TEST_WRONG_PIN", "11111111")
-            .args(["station", "run", &recipe_path, "--ports", &fresh.port, "--records", db.to_str().unwrap()])
+            .args([
+                "station",
+                "run",
+                &recipe_path,
+                "--ports",
+                &fresh.port,
+                "--records",
+                db.to_str().unwrap(),
+            ])
             .output()
             .unwrap();
-        let expected = if folder == "gone" { "no token labelled \"absent\"" } else { "refused the PIN" };
+        let expected = if folder == "gone" {
+            "no token labelled \"absent\""
+        } else {
+            "refused the PIN"
+        };
         assert_one_line(&out, expected);
     }
     assert_no_certificate(&fresh);

@@ -70,7 +70,11 @@ pub fn crl_pem(ca: &Ca, revocations: &[Revocation], days: u32) -> Result<String>
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs();
-    let ca_spki = ca.certificate.tbs_certificate.subject_public_key_info.clone();
+    let ca_spki = ca
+        .certificate
+        .tbs_certificate
+        .subject_public_key_info
+        .clone();
     let aki = AuthorityKeyIdentifier::try_from(ca_spki.owned_to_ref()).map_err(failed)?;
     let extensions = vec![
         aki.to_extension(&issuer, &[]).map_err(failed)?,
@@ -94,7 +98,8 @@ pub fn crl_pem(ca: &Ca, revocations: &[Revocation], days: u32) -> Result<String>
     let list = CertificateList {
         signature_algorithm: tbs.signature.clone(),
         tbs_cert_list: tbs,
-        signature: BitString::from_bytes(&signature::SignatureEncoding::to_vec(&signature)).map_err(failed)?,
+        signature: BitString::from_bytes(&signature::SignatureEncoding::to_vec(&signature))
+            .map_err(failed)?,
     };
     let der = list.to_der().map_err(failed)?;
     x509_cert::der::pem::encode_string("X509 CRL", x509_cert::der::pem::LineEnding::LF, &der)

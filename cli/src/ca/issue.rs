@@ -52,16 +52,18 @@ fn time(t: SystemTime) -> Result<Time> {
 }
 
 fn spki_of(key: &CaKey) -> Result<SubjectPublicKeyInfoOwned> {
-    let der = key
-        .public()
-        .to_public_key_der()
-        .map_err(build_error)?;
+    let der = key.public().to_public_key_der().map_err(build_error)?;
     SubjectPublicKeyInfoOwned::from_der(der.as_bytes()).map_err(build_error)
 }
 
 /// A self-signed root: basicConstraints CA:true, keyUsage keyCertSign and cRLSign, a subject
 /// key identifier, and DNS name constraints when the policy gives any.
-pub fn root_certificate(key: &CaKey, subject: Name, days: u32, policy: &Policy) -> Result<Certificate> {
+pub fn root_certificate(
+    key: &CaKey,
+    subject: Name,
+    days: u32,
+    policy: &Policy,
+) -> Result<Certificate> {
     let now = SystemTime::now();
     let validity = Validity {
         not_before: time(now)?,
@@ -79,7 +81,9 @@ pub fn root_certificate(key: &CaKey, subject: Name, days: u32, policy: &Policy) 
     if let Some(constraints) = name_constraints(&policy.permitted_dns)? {
         builder.add_extension(&constraints).map_err(build_error)?;
     }
-    let cert = builder.build::<rsa::pkcs1v15::Signature>().map_err(build_error)?;
+    let cert = builder
+        .build::<rsa::pkcs1v15::Signature>()
+        .map_err(build_error)?;
     if !signed_by(&cert, &cert) {
         return Err(Error::Verification(
             "the new CA certificate does not verify with the CA key".into(),

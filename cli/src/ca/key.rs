@@ -40,7 +40,9 @@ pub fn read_secret(spec: &str, what: &str) -> Result<Zeroizing<String>> {
             let text = Zeroizing::new(std::fs::read_to_string(&path).map_err(|e| {
                 Error::input(format!("{what}: cannot read {}: {e}", path.display()))
             })?);
-            Ok(Zeroizing::new(text.lines().next().unwrap_or("").to_string()))
+            Ok(Zeroizing::new(
+                text.lines().next().unwrap_or("").to_string(),
+            ))
         }
     }
 }
@@ -125,9 +127,8 @@ fn find_one(session: &Session, class: ObjectClass, label: &str) -> Result<Option
 }
 
 fn token_public(session: &Session, label: &str) -> Result<RsaPublicKey> {
-    let handle = find_one(session, ObjectClass::PUBLIC_KEY, label)?.ok_or_else(|| {
-        Error::input(format!("the token holds no public key labelled {label:?}"))
-    })?;
+    let handle = find_one(session, ObjectClass::PUBLIC_KEY, label)?
+        .ok_or_else(|| Error::input(format!("the token holds no public key labelled {label:?}")))?;
     let attributes = session
         .get_attributes(
             handle,
@@ -237,12 +238,13 @@ impl CaKey {
         let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
             Error::input(format!("cannot read the CA key {}: {e}", path.display()))
         })?);
-        let key = RsaPrivateKey::from_pkcs8_encrypted_pem(&text, secret.as_bytes()).map_err(|_| {
-            Error::input(format!(
+        let key =
+            RsaPrivateKey::from_pkcs8_encrypted_pem(&text, secret.as_bytes()).map_err(|_| {
+                Error::input(format!(
                 "cannot decrypt the CA key {}: wrong passphrase (or not an encrypted PKCS#8 key)",
                 path.display()
             ))
-        })?;
+            })?;
         Ok(CaKey::File(Box::new(SigningKey::new(key))))
     }
 

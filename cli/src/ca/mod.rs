@@ -140,7 +140,10 @@ pub fn der_of(cert: &Certificate) -> Result<Vec<u8>> {
 
 /// Writes `bytes` to `path` in full or not at all (a temporary file renamed over it).
 pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let failed = |e: std::io::Error| Error::Output {
         path: path.display().to_string(),
         reason: e.to_string(),

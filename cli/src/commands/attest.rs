@@ -57,15 +57,33 @@ pub fn run(global: &GlobalArgs, args: &AttestArgs) -> Result<()> {
         let standing = records.standing(&device, &spki, &verdict.serial)?;
         let failure = |check: &'static str, reason: String| Failure { check, reason };
         if !standing.device_known {
-            return failed(global, &failure("records: device", format!("the records do not know device {device}")));
+            return failed(
+                global,
+                &failure(
+                    "records: device",
+                    format!("the records do not know device {device}"),
+                ),
+            );
         }
         verdict.checks.push("records: device");
         if !standing.key_known {
-            return failed(global, &failure("records: key", format!("the records hold no key {spki} for device {device}")));
+            return failed(
+                global,
+                &failure(
+                    "records: key",
+                    format!("the records hold no key {spki} for device {device}"),
+                ),
+            );
         }
         verdict.checks.push("records: key");
         if let Some(reason) = standing.revoked {
-            return failed(global, &failure("revocation", format!("certificate {} was revoked ({reason})", verdict.serial)));
+            return failed(
+                global,
+                &failure(
+                    "revocation",
+                    format!("certificate {} was revoked ({reason})", verdict.serial),
+                ),
+            );
         }
         verdict.checks.push("revocation");
     }

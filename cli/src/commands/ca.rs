@@ -224,12 +224,18 @@ fn init(global: &GlobalArgs, args: &CaInitArgs) -> Result<()> {
             let key_path = args.dir.join("ca-key.pem");
             let secret = passphrase(args.pass.as_deref(), &key_path, true)?;
             if secret.is_empty() {
-                return Err(Error::input("an empty passphrase would leave the CA key unprotected"));
+                return Err(Error::input(
+                    "an empty passphrase would leave the CA key unprotected",
+                ));
             }
             let private = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, args.bits as usize)
                 .map_err(input)?;
             let pem = private
-                .to_pkcs8_encrypted_pem(&mut rsa::rand_core::OsRng, secret.as_bytes(), LineEnding::LF)
+                .to_pkcs8_encrypted_pem(
+                    &mut rsa::rand_core::OsRng,
+                    secret.as_bytes(),
+                    LineEnding::LF,
+                )
                 .map_err(input)?;
             std::fs::create_dir_all(&args.dir).map_err(|e| Error::Output {
                 path: args.dir.display().to_string(),
@@ -258,7 +264,9 @@ fn init(global: &GlobalArgs, args: &CaInitArgs) -> Result<()> {
     };
     let (kind, written) = if args.intermediate {
         let request = issue::ca_request(&key, subject)?;
-        let pem = request.to_pem(x509_cert::der::pem::LineEnding::LF).map_err(input)?;
+        let pem = request
+            .to_pem(x509_cert::der::pem::LineEnding::LF)
+            .map_err(input)?;
         ca::write_file(&args.dir.join("ca.csr"), pem.as_bytes())?;
         ("intermediate", "ca.csr")
     } else {
@@ -308,16 +316,17 @@ fn csr(args: &CaCsrArgs) -> Result<()> {
     let config = LoadedConfig::read(&args.ca.config)?;
     let key = open_key(&config, args.pass.as_deref())?;
     let existing = std::fs::read(config.resolve(Path::new("ca.csr"))).ok();
-    let subject = match existing.as_deref().map(issue::read_request) {
-        Some(Ok(request)) => request.info.subject,
-        _ => {
-            return Err(Error::input(
+    let subject =
+        match existing.as_deref().map(issue::read_request) {
+            Some(Ok(request)) => request.info.subject,
+            _ => return Err(Error::input(
                 "no ca.csr next to the config: make the intermediate with `ca init --intermediate`",
-            ))
-        }
-    };
+            )),
+        };
     let request = issue::ca_request(&key, subject)?;
-    let pem = request.to_pem(x509_cert::der::pem::LineEnding::LF).map_err(input)?;
+    let pem = request
+        .to_pem(x509_cert::der::pem::LineEnding::LF)
+        .map_err(input)?;
     emit(args.output.as_deref(), &pem)
 }
 
@@ -386,7 +395,11 @@ fn revoke(global: &GlobalArgs, args: &CaRevokeArgs) -> Result<()> {
     print_line(&format!(
         "revoked {serial} ({}){}; publish a new CRL with `ucrypto ca crl`",
         args.reason,
-        if in_records { ", marked in the records" } else { "" }
+        if in_records {
+            ", marked in the records"
+        } else {
+            ""
+        }
     ))
 }
 

@@ -65,8 +65,9 @@ impl Client {
         let mut out: Vec<u8> = Vec::new();
         loop {
             let offset = out.len() as u32;
-            let answer = self.call(RequestBody::CertRead { kind, offset }, |answer| {
-                match answer {
+            let answer = self.call(
+                RequestBody::CertRead { kind, offset },
+                |answer| match answer {
                     ResponseBody::Certificate {
                         total,
                         offset: at,
@@ -75,8 +76,8 @@ impl Client {
                         Ok((total, data.to_vec()))
                     }
                     other => Err(unexpected("a certificate read", &other)),
-                }
-            });
+                },
+            );
             let (total, data) = match answer {
                 Ok(piece) => piece,
                 Err(Error::Device {
@@ -101,15 +102,18 @@ impl Client {
     /// The answer is returned as it came: check it with `verify::attestation`.
     pub fn attest(&mut self, slot: u8, challenge: [u8; 32]) -> Result<Evidence> {
         require(self, Command::Attest, "attestation")?;
-        self.call(RequestBody::Attest { slot, challenge }, |answer| match answer {
-            ResponseBody::Attestation {
-                statement,
-                signature,
-            } => Ok(Evidence {
-                statement: statement.to_vec(),
-                signature: signature.to_vec(),
-            }),
-            other => Err(unexpected("an attestation request", &other)),
-        })
+        self.call(
+            RequestBody::Attest { slot, challenge },
+            |answer| match answer {
+                ResponseBody::Attestation {
+                    statement,
+                    signature,
+                } => Ok(Evidence {
+                    statement: statement.to_vec(),
+                    signature: signature.to_vec(),
+                }),
+                other => Err(unexpected("an attestation request", &other)),
+            },
+        )
     }
 }

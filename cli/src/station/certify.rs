@@ -46,7 +46,9 @@ pub fn certify(client: &mut Client, ca: &Mutex<Ca>, step: &Certify) -> Result<Fo
     })?;
     let spki_hash: [u8; 32] = Sha256::digest(&public.spki_der).into();
     let (ca_cert, chain_pem, policy) = {
-        let ca = ca.lock().expect("the CA lock is never poisoned by a panic in it");
+        let ca = ca
+            .lock()
+            .expect("the CA lock is never poisoned by a panic in it");
         (
             ca.certificate.clone(),
             ca.chain_pem()?,
@@ -84,7 +86,10 @@ pub fn certify(client: &mut Client, ca: &Mutex<Ca>, step: &Certify) -> Result<Fo
             }
             (held, false)
         }
-        None => (issue_for(client, ca, step, &policy, &public.spki_der, &ca_cert)?, true),
+        None => (
+            issue_for(client, ca, step, &policy, &public.spki_der, &ca_cert)?,
+            true,
+        ),
     };
     let cert_der = ca::der_of(&cert)?;
     if issued {
@@ -142,7 +147,9 @@ fn issue_for(
         super::csr::DEVICE_ID_PLACEHOLDER,
         &client.info().device_id_string(),
     );
-    let ca = ca.lock().expect("the CA lock is never poisoned by a panic in it");
+    let ca = ca
+        .lock()
+        .expect("the CA lock is never poisoned by a panic in it");
     issue::device_certificate(
         &ca.key,
         ca_cert,

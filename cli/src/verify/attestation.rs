@@ -189,7 +189,10 @@ pub struct Trust<'a> {
 /// A serial number as ucrypto prints and records it: lower-case hex without the sign byte
 /// (as `openssl x509 -serial` prints it, in lower case).
 pub fn serial_hex(bytes: &[u8]) -> String {
-    let start = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len().saturating_sub(1));
+    let start = bytes
+        .iter()
+        .position(|&b| b != 0)
+        .unwrap_or(bytes.len().saturating_sub(1));
     hex::encode(&bytes[start..])
 }
 
@@ -315,7 +318,9 @@ pub fn parse_certificates(bytes: &[u8]) -> Result<Vec<Certificate>, String> {
         }
         Ok(certs)
     } else {
-        Ok(vec![Certificate::from_der(bytes).map_err(|e| e.to_string())?])
+        Ok(vec![
+            Certificate::from_der(bytes).map_err(|e| e.to_string())?
+        ])
     }
 }
 
@@ -341,8 +346,8 @@ pub fn check(
     }
     checks.push("challenge");
     let key = public_key_of(device_cert).map_err(|e| fail("signature", e))?;
-    let signature =
-        Signature::try_from(evidence.signature.as_slice()).map_err(|e| fail("signature", e.to_string()))?;
+    let signature = Signature::try_from(evidence.signature.as_slice())
+        .map_err(|e| fail("signature", e.to_string()))?;
     VerifyingKey::<Sha256>::new(key)
         .verify(&evidence.statement, &signature)
         .map_err(|_| {
@@ -374,11 +379,9 @@ pub fn check(
     let chain = chain_to(device_cert, &intermediates, trust.anchors, trust.now)
         .map_err(|e| fail("chain", e))?;
     checks.push("chain");
-    let certificate_pem = x509_cert::der::EncodePem::to_pem(
-        device_cert,
-        x509_cert::der::pem::LineEnding::LF,
-    )
-    .map_err(|e| fail("certificate", e.to_string()))?;
+    let certificate_pem =
+        x509_cert::der::EncodePem::to_pem(device_cert, x509_cert::der::pem::LineEnding::LF)
+            .map_err(|e| fail("certificate", e.to_string()))?;
     Ok(Verdict {
         certificate_pem,
         serial: serial_hex(device_cert.tbs_certificate.serial_number.as_bytes()),

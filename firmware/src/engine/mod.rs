@@ -4,8 +4,8 @@
 use ucrypto_protocol::{
     encode_frame, Capabilities, Command, DeviceError, Entropy, EntropyState, ErrorCode,
     FrameDecoder, HelloInfo, KeySize, Request, RequestBody, RequestPrefix, Response, ResponseBody,
-    SecurityState, SelfTest, TestOutcome, MAX_CHUNK_LEN, MAX_FRAME_LEN, MAX_WIRE_FRAME_LEN, MIN_RSA_BITS,
-    PROTOCOL_VERSION, REQUEST_VARIANTS, SCHEMA_FINGERPRINT,
+    SecurityState, SelfTest, TestOutcome, MAX_CHUNK_LEN, MAX_FRAME_LEN, MAX_WIRE_FRAME_LEN,
+    MIN_RSA_BITS, PROTOCOL_VERSION, REQUEST_VARIANTS, SCHEMA_FINGERPRINT,
 };
 
 use zeroize::Zeroize;
@@ -25,8 +25,8 @@ mod session;
 mod sign;
 mod startup_health;
 
-use line_rate::LineRate;
 use keys::certificate::CertUpload;
+use line_rate::LineRate;
 use loaded_key::KeySlot;
 use outcome::Outcome;
 use session::SessionSlot;

@@ -103,22 +103,24 @@ impl CertUpload {
             ));
         }
         if offset.checked_add(data.len()).is_none_or(|end| end > total) {
-            return Err((ErrorCode::BadArgument, "the piece runs past the certificate's total"));
+            return Err((
+                ErrorCode::BadArgument,
+                "the piece runs past the certificate's total",
+            ));
         }
-        let upload = if offset == 0 {
-            self.current = None;
-            begin(hw, kind, total, data)?
-        } else {
-            match self.current {
-                Some(u) if u.kind == kind && u.total == total && u.received == offset => u,
-                _ => {
-                    return Err((
+        let upload =
+            if offset == 0 {
+                self.current = None;
+                begin(hw, kind, total, data)?
+            } else {
+                match self.current {
+                    Some(u) if u.kind == kind && u.total == total && u.received == offset => u,
+                    _ => return Err((
                         ErrorCode::BadArgument,
                         "pieces must follow each other from offset 0: start the certificate again",
-                    ))
+                    )),
                 }
-            }
-        };
+            };
         let result = put(hw, upload, data);
         self.current = None;
         let upload = result?;
@@ -238,8 +240,7 @@ pub(crate) fn read<'d, B: Backend>(
     out: &'d mut [u8; MAX_CHUNK_LEN],
 ) -> Outcome<'d> {
     let hw = backend.key_hardware().ok_or(NO_KEYS)?;
-    let Some((data_at, len)) = record::find(hw, entry_type(kind), SUBTYPE).map_err(storage)?
-    else {
+    let Some((data_at, len)) = record::find(hw, entry_type(kind), SUBTYPE).map_err(storage)? else {
         return Err((
             ErrorCode::NoCertificate,
             "no certificate of this kind on the device: write one first (certify)",

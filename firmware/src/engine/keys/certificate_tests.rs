@@ -111,10 +111,16 @@ fn zlib_crc_check_value() {
 fn certificates_go_in_as_esp_idf_entries_and_read_back() {
     let mut dev = device(Chip::Esp32C3);
     import(&mut dev, 0, &vector("2048"));
-    assert_eq!(read(&mut dev, CertKind::Device), Err(ErrorCode::NoCertificate));
+    assert_eq!(
+        read(&mut dev, CertKind::Device),
+        Err(ErrorCode::NoCertificate)
+    );
     let device_cert = fake_certificate(1500, 3);
     let ca_cert = fake_certificate(900, 77);
-    assert_eq!(write(&mut dev, CertKind::Device, &device_cert, 700), [700, 1400, 1504]);
+    assert_eq!(
+        write(&mut dev, CertKind::Device, &device_cert, 700),
+        [700, 1400, 1504]
+    );
     assert_eq!(write(&mut dev, CertKind::Ca, &ca_cert, 3000), [904]);
     assert_eq!(read(&mut dev, CertKind::Device).unwrap(), device_cert);
     assert_eq!(read(&mut dev, CertKind::Ca).unwrap(), ca_cert);
@@ -149,18 +155,39 @@ fn pieces_must_follow_each_other_and_be_a_certificate() {
         }
     }
     // Not a DER SEQUENCE of that length.
-    assert_eq!(refusal(&mut dev, piece(0, 104, &[1; 50])), ErrorCode::BadArgument);
-    assert_eq!(refusal(&mut dev, piece(0, 105, &cert[..50])), ErrorCode::BadArgument);
+    assert_eq!(
+        refusal(&mut dev, piece(0, 104, &[1; 50])),
+        ErrorCode::BadArgument
+    );
+    assert_eq!(
+        refusal(&mut dev, piece(0, 105, &cert[..50])),
+        ErrorCode::BadArgument
+    );
     // A piece with no upload before it, and one past the total.
-    assert_eq!(refusal(&mut dev, piece(50, 104, &cert[50..])), ErrorCode::BadArgument);
-    assert_eq!(refusal(&mut dev, piece(0, 40, &cert[..50])), ErrorCode::BadArgument);
+    assert_eq!(
+        refusal(&mut dev, piece(50, 104, &cert[50..])),
+        ErrorCode::BadArgument
+    );
+    assert_eq!(
+        refusal(&mut dev, piece(0, 40, &cert[..50])),
+        ErrorCode::BadArgument
+    );
     let answer = ask(&mut dev, piece(0, 104, &cert[..50]));
     let first = decode(&answer).body;
-    assert!(matches!(first, ResponseBody::CertWritten { received: 50 }), "{first:?}");
-    assert_eq!(refusal(&mut dev, piece(60, 104, &cert[60..])), ErrorCode::BadArgument);
+    assert!(
+        matches!(first, ResponseBody::CertWritten { received: 50 }),
+        "{first:?}"
+    );
+    assert_eq!(
+        refusal(&mut dev, piece(60, 104, &cert[60..])),
+        ErrorCode::BadArgument
+    );
     // An unfinished entry is invisible.
     assert_eq!(tlv_find(&partition(&dev), 1, 0), None);
-    assert_eq!(read(&mut dev, CertKind::Device), Err(ErrorCode::NoCertificate));
+    assert_eq!(
+        read(&mut dev, CertKind::Device),
+        Err(ErrorCode::NoCertificate)
+    );
 }
 
 #[test]
@@ -176,10 +203,8 @@ fn a_chip_without_ds_has_no_certificates() {
 /// RSASSA-PKCS1-v1_5 / SHA-256 verification (RFC 8017 section 8.2.2) with num-bigint.
 fn rs256_valid(n: &[u8], e: &[u8], message: &[u8], signature: &[u8]) -> bool {
     let k = n.len();
-    let m = BigUint::from_bytes_be(signature).modpow(
-        &BigUint::from_bytes_be(e),
-        &BigUint::from_bytes_be(n),
-    );
+    let m = BigUint::from_bytes_be(signature)
+        .modpow(&BigUint::from_bytes_be(e), &BigUint::from_bytes_be(n));
     let mut em = vec![0u8; k];
     let bytes = m.to_bytes_be();
     em[k - bytes.len()..].copy_from_slice(&bytes);
