@@ -421,7 +421,7 @@ fn a_file_ca_certifies_a_device_whose_certificates_esp_idf_finds_and_which_attes
         "the CA key's exponent leaked"
     );
     assert!(
-        !windows(d_hex.trim()[..64].as_bytes()),
+        !windows(&d_hex.trim().as_bytes()[..64]),
         "the CA key's exponent leaked as hex"
     );
     assert!(!windows(PASS.as_bytes()), "the passphrase leaked");
