@@ -396,4 +396,37 @@ mod tests {
             assert!(!text.contains('\n'), "one line: {text}");
         }
     }
+
+    #[test]
+    fn certify_and_attest_name_their_ca_next_to_the_recipe() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("line.toml");
+        std::fs::write(
+            &path,
+            "[[step]]\nkind = \"certify\"\nca = \"ca/ca.toml\"\nrenew = true\n\
+             [[step]]\nkind = \"attest\"\nslot = 2\nca = \"ca/ca.toml\"\n",
+        )
+        .unwrap();
+        let recipe = Recipe::load(&path).unwrap();
+        assert_eq!(
+            recipe.steps,
+            [
+                Step::Certify(Certify {
+                    slot: 0,
+                    ca: dir.path().join("ca/ca.toml"),
+                    subject: None,
+                    renew: true,
+                }),
+                Step::Attest(Attest {
+                    slot: 2,
+                    ca: dir.path().join("ca/ca.toml"),
+                }),
+            ]
+        );
+        let no_ca = Recipe::parse("[[step]]\nkind = \"certify\"\n", "x").unwrap_err();
+        assert!(no_ca.contains("ca"), "{no_ca}");
+        let slot =
+            Recipe::parse("[[step]]\nkind = \"attest\"\nca = \"c\"\nslot = 9\n", "x").unwrap_err();
+        assert!(slot.starts_with("step 1 (attest): slot = 9"), "{slot}");
+    }
 }
