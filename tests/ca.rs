@@ -481,8 +481,8 @@ fn a_swapped_certificate_a_replayed_answer_and_an_unknown_key_each_fail_their_ch
     // An answer to another challenge (a replayed one) fails the challenge check.
     let mut client = client_on(&a.port);
     let evidence = client.attest(0, [7; 32]).unwrap();
-    let cert = ucrypto::ca::from_der(&a_cert).unwrap();
-    let anchors = ucrypto::ca::read_certificates(Path::new(&ca_pem)).unwrap();
+    let cert = ucrypto_station::ca::from_der(&a_cert).unwrap();
+    let anchors = ucrypto_station::ca::read_certificates(Path::new(&ca_pem)).unwrap();
     let trust = |challenge| Trust {
         anchors: &anchors,
         challenge,
@@ -636,8 +636,8 @@ fn bad_ca_input_is_one_line_and_writes_nothing_to_the_device() {
 
 #[test]
 fn a_csr_whose_key_is_not_the_slots_is_refused_before_anything_is_issued() {
-    use ucrypto::ca::issue::{device_certificate, read_request, DeviceRequest};
-    use ucrypto::ca::Ca;
+    use ucrypto_station::ca::issue::{device_certificate, read_request, DeviceRequest};
+    use ucrypto_station::ca::Ca;
     let dir = temp_dir();
     let d = dir.path();
     file_ca(d, "line-ca");
@@ -659,7 +659,7 @@ fn a_csr_whose_key_is_not_the_slots_is_refused_before_anything_is_issued() {
         ));
     }
     let mut client_a = client_on(&a.port);
-    let csr = ucrypto::station::csr::make_csr(&mut client_a, 0, "CN={device_id}").unwrap();
+    let csr = ucrypto_station::steps::csr::make_csr(&mut client_a, 0, "CN={device_id}").unwrap();
     let request = read_request(csr.csr_pem.unwrap().as_bytes()).unwrap();
     let b_key = client_on(&b.port).key_public(0).unwrap();
     let issued = device_certificate(
@@ -673,7 +673,7 @@ fn a_csr_whose_key_is_not_the_slots_is_refused_before_anything_is_issued() {
             subject: "CN=mismatch",
         },
     );
-    let Err(ucrypto::Error::Verification(message)) = issued else {
+    let Err(ucrypto_station::Error::Verification(message)) = issued else {
         panic!("a CSR for another key was certified");
     };
     assert!(
@@ -681,7 +681,7 @@ fn a_csr_whose_key_is_not_the_slots_is_refused_before_anything_is_issued() {
         "{message}"
     );
     // A damaged CSR signature is refused when it is read.
-    let mut pem = ucrypto::station::csr::make_csr(&mut client_a, 0, "CN={device_id}")
+    let mut pem = ucrypto_station::steps::csr::make_csr(&mut client_a, 0, "CN={device_id}")
         .unwrap()
         .csr_pem
         .unwrap()

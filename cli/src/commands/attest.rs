@@ -3,28 +3,12 @@
 //! the certificate is the device's and the key's, and with --records that the records know the
 //! device and key and have not revoked the certificate. One line (or --json); a failed check is
 //! exit 3 naming it.
-use std::path::PathBuf;
-
-use clap::Args;
-
+use crate::args::cert::AttestArgs;
 use crate::args::GlobalArgs;
-use crate::commands::{add_device_fields, print_json};
 use crate::error::{Error, Result};
 use crate::output::print_line;
-use crate::verify::attestation::{attest_device, Failure};
-
-#[derive(Debug, Args)]
-pub struct AttestArgs {
-    /// The key slot the device attests with.
-    #[arg(long, default_value_t = 0)]
-    pub slot: u8,
-    /// The CA certificate(s) to trust (PEM; the root, or the line's CA).
-    #[arg(long, value_name = "CA.pem")]
-    pub ca: PathBuf,
-    /// Also check the station's records (a SQLite file or postgres://…).
-    #[arg(long, value_name = "FILE|URL")]
-    pub records: Option<String>,
-}
+use crate::output::{add_device_fields, print_json};
+use ucrypto::verify::attestation::{attest_device, Failure};
 
 fn failed(global: &GlobalArgs, failure: &Failure) -> Result<()> {
     if global.json {
@@ -39,13 +23,13 @@ fn failed(global: &GlobalArgs, failure: &Failure) -> Result<()> {
 }
 
 pub fn run(global: &GlobalArgs, args: &AttestArgs) -> Result<()> {
-    let anchors = crate::ca::read_certificates(&args.ca)?;
+    let anchors = ucrypto_station::ca::read_certificates(&args.ca)?;
     // The records are opened first: an unreachable store is known before the device is asked.
     let records = match &args.records {
-        Some(url) => Some(crate::records::open(url)?),
+        Some(url) => Some(ucrypto_station::records::open(url)?),
         None => None,
     };
-    let mut client = super::connect(global)?;
+    let mut client = crate::device::connect(global)?;
     let (evidence, outcome) = attest_device(&mut client, args.slot, &anchors)?;
     let mut verdict = match outcome {
         Ok(verdict) => verdict,

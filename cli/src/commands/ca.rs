@@ -1,166 +1,23 @@
 //! `ucrypto ca init|csr|import-cert|revoke|crl`: the line's certificate authority. Its key is in
 //! an encrypted PKCS#8 file or on a PKCS#11 token; it never appears in output, logs or records.
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::str::FromStr;
 use std::time::SystemTime;
 
-use clap::{Args, Subcommand};
 use rsa::pkcs8::{EncodePrivateKey, LineEnding};
 use x509_cert::der::EncodePem;
 use x509_cert::name::Name;
 
+use crate::args::ca::{CaCommand, CaCrlArgs, CaCsrArgs, CaImportArgs, CaInitArgs, CaRevokeArgs};
 use crate::args::GlobalArgs;
-use crate::ca::config::{write_config, CaConfig, KeyLocation, LoadedConfig, Policy, CONFIG_FILE};
-use crate::ca::key::{generate_on_token, passphrase, CaKey};
-use crate::ca::{self, crl, issue, Ca, Revocation};
-use crate::commands::print_json;
 use crate::error::{Error, Result};
-use crate::keys::PassSource;
+use crate::output::print_json;
 use crate::output::print_line;
-
-#[derive(Debug, Subcommand)]
-pub enum CaCommand {
-    /// Make a CA in a new folder: its key (encrypted file or PKCS#11 token), its config
-    /// (ca.toml) and a self-signed root certificate, or with --intermediate a request (ca.csr)
-    /// for an offline root to sign.
-    #[command(after_help = CA_HELP)]
-    Init(CaInitArgs),
-    /// Write the intermediate CA's certificate request again (PEM).
-    Csr(CaCsrArgs),
-    /// Take the certificate the offline root issued for this intermediate CA.
-    ImportCert(CaImportArgs),
-    /// Revoke a device certificate by its serial number (it goes into the next CRL).
-    Revoke(CaRevokeArgs),
-    /// The CA's certificate revocation list (PEM), signed by the CA key.
-    Crl(CaCrlArgs),
-}
-
-const CA_HELP: &str = "\
-Passphrases and PINs are read from env:VAR or file:PATH (or prompted for on a terminal), never
-taken on the command line. Example:
-  ucrypto ca init --dir line-ca --subject \"CN=Line CA,O=Example\" --pass env:CA_PASS
-Then a recipe step: [[step]] kind = \"certify\" ca = \"line-ca/ca.toml\". See docs/ca.md.";
-
-/// RSA sizes for a CA key.
-fn ca_bits(s: &str) -> std::result::Result<u32, String> {
-    match s {
-        "2048" | "3072" | "4096" => Ok(s.parse().expect("digits")),
-        _ => Err("use 2048, 3072 or 4096".into()),
-    }
-}
-
-/// Checks that a secret is named by `env:VAR` or `file:PATH`, without echoing it.
-fn secret_spec(s: &str) -> std::result::Result<String, String> {
-    PassSource::from_str(s).map(|_| s.to_string())
-}
-
-#[derive(Debug, Args)]
-pub struct CaConfigArg {
-    /// The CA's config file.
-    #[arg(long = "ca", value_name = "CA.toml", default_value = "ca.toml")]
-    pub config: PathBuf,
-}
-
-#[derive(Debug, Args)]
-pub struct CaInitArgs {
-    /// The folder to make (it must not hold a ca.toml).
-    #[arg(long, value_name = "DIR")]
-    pub dir: PathBuf,
-    /// The CA's subject, RFC 4514.
-    #[arg(long, value_name = "NAME")]
-    pub subject: String,
-    /// RSA key size of the CA key.
-    #[arg(long, default_value_t = 3072, value_parser = ca_bits)]
-    pub bits: u32,
-    /// Days the root certificate is valid.
-    #[arg(long, default_value_t = 3650)]
-    pub days: u32,
-    /// Days each device certificate is valid (the policy in ca.toml).
-    #[arg(long, default_value_t = 3650)]
-    pub device_days: u32,
-    /// Subject template of device certificates ({device_id} is replaced).
-    #[arg(long, default_value = "CN={device_id}")]
-    pub device_subject: String,
-    /// DNS name constraints for the root (permitted subtrees); may be repeated.
-    #[arg(long, value_name = "DOMAIN")]
-    pub permitted_dns: Vec<String>,
-    /// Make an intermediate CA: write a request (ca.csr) for an offline root instead of a
-    /// self-signed certificate.
-    #[arg(long)]
-    pub intermediate: bool,
-    /// The key file's passphrase: env:VAR or file:PATH (kept in ca.toml as that reference);
-    /// prompted for twice when absent.
-    #[arg(long, value_name = "env:VAR|file:PATH", value_parser = secret_spec)]
-    pub pass: Option<String>,
-    /// Keep the key on a PKCS#11 token instead: the module (e.g. libsofthsm2.so).
-    #[arg(long, value_name = "MODULE.so", requires_all = ["token", "pin"])]
-    pub pkcs11_module: Option<PathBuf>,
-    /// The token's label.
-    #[arg(long, value_name = "LABEL")]
-    pub token: Option<String>,
-    /// The key's label on the token.
-    #[arg(long, value_name = "LABEL", default_value = "ucrypto-line-ca")]
-    pub key_label: String,
-    /// The token's user PIN: env:VAR or file:PATH.
-    #[arg(long, value_name = "env:VAR|file:PATH", value_parser = secret_spec)]
-    pub pin: Option<String>,
-}
-
-#[derive(Debug, Args)]
-pub struct CaCsrArgs {
-    #[command(flatten)]
-    pub ca: CaConfigArg,
-    /// Write to FILE instead of stdout.
-    #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
-    /// The key file's passphrase: env:VAR or file:PATH [default: ca.toml's, else a prompt].
-    #[arg(long, value_name = "env:VAR|file:PATH", value_parser = secret_spec)]
-    pub pass: Option<String>,
-}
-
-#[derive(Debug, Args)]
-pub struct CaImportArgs {
-    #[command(flatten)]
-    pub ca: CaConfigArg,
-    /// The certificate the root issued for this CA (PEM).
-    #[arg(value_name = "CERT.pem")]
-    pub certificate: PathBuf,
-    /// The certificates above it up to the root (PEM).
-    #[arg(long, value_name = "ROOT.pem")]
-    pub chain: PathBuf,
-    #[arg(long, value_name = "env:VAR|file:PATH", value_parser = secret_spec)]
-    pub pass: Option<String>,
-}
-
-#[derive(Debug, Args)]
-pub struct CaRevokeArgs {
-    #[command(flatten)]
-    pub ca: CaConfigArg,
-    /// The certificate's serial number, hex (as `ucrypto cert show` prints it).
-    #[arg(value_name = "SERIAL")]
-    pub serial: String,
-    /// Why: unspecified, key-compromise, ca-compromise, affiliation-changed, superseded,
-    /// cessation-of-operation, certificate-hold, privilege-withdrawn.
-    #[arg(long)]
-    pub reason: String,
-    /// Also mark it revoked in the station's records (a SQLite file or postgres://…).
-    #[arg(long, value_name = "FILE|URL")]
-    pub records: Option<String>,
-}
-
-#[derive(Debug, Args)]
-pub struct CaCrlArgs {
-    #[command(flatten)]
-    pub ca: CaConfigArg,
-    /// Days until the CRL's nextUpdate.
-    #[arg(long, default_value_t = 30)]
-    pub days: u32,
-    /// Write to FILE instead of stdout.
-    #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
-    #[arg(long, value_name = "env:VAR|file:PATH", value_parser = secret_spec)]
-    pub pass: Option<String>,
-}
+use ucrypto_station::ca::config::{
+    write_config, CaConfig, KeyLocation, LoadedConfig, Policy, CONFIG_FILE,
+};
+use ucrypto_station::ca::key::{generate_on_token, passphrase, CaKey};
+use ucrypto_station::ca::{self, crl, issue, Ca, Revocation};
 
 pub fn run(global: &GlobalArgs, command: &CaCommand) -> Result<()> {
     match command {
@@ -179,7 +36,7 @@ fn input(e: impl std::fmt::Display) -> Error {
 /// Writes the result to `output` (whole or not at all) or stdout.
 fn emit(output: Option<&Path>, text: &str) -> Result<()> {
     match output {
-        Some(path) => ca::write_file(path, text.as_bytes()),
+        Some(path) => Ok(ca::write_file(path, text.as_bytes())?),
         None => {
             print!("{text}");
             Ok(())
@@ -197,7 +54,7 @@ fn init(global: &GlobalArgs, args: &CaInitArgs) -> Result<()> {
     }
     let subject = Name::from_str(&args.subject)
         .map_err(|e| Error::input(format!("--subject {:?}: {e}", args.subject)))?;
-    crate::station::csr::subject_for(&args.device_subject, "02:00:00:00:00:00")
+    ucrypto_station::steps::csr::subject_for(&args.device_subject, "02:00:00:00:00:00")
         .map_err(Error::input)?;
     let policy = Policy {
         validity_days: args.device_days,
@@ -309,7 +166,7 @@ fn restrict(path: &Path) -> Result<()> {
 
 fn open_key(config: &LoadedConfig, pass: Option<&str>) -> Result<CaKey> {
     let dir = config.path.parent().unwrap_or(Path::new("."));
-    CaKey::open(&config.config.key, dir, pass)
+    Ok(CaKey::open(&config.config.key, dir, pass)?)
 }
 
 fn csr(args: &CaCsrArgs) -> Result<()> {
@@ -335,14 +192,14 @@ fn import_cert(global: &GlobalArgs, args: &CaImportArgs) -> Result<()> {
     let cert = ca::read_certificates(&args.certificate)?.remove(0);
     let chain = ca::read_certificates(&args.chain)?;
     let key = open_key(&config, args.pass.as_deref())?;
-    let cert_key = crate::verify::attestation::public_key_of(&cert).map_err(Error::input)?;
+    let cert_key = ucrypto::verify::attestation::public_key_of(&cert).map_err(Error::input)?;
     if cert_key != key.public() {
         return Err(Error::input(format!(
             "{} is not a certificate for this CA's key",
             args.certificate.display()
         )));
     }
-    let path = crate::verify::attestation::chain_to(&cert, &[], &chain, SystemTime::now())
+    let path = ucrypto::verify::attestation::chain_to(&cert, &[], &chain, SystemTime::now())
         .map_err(|e| Error::input(format!("{}: {e}", args.certificate.display())))?;
     let dir = config.path.parent().unwrap_or(Path::new(".")).to_path_buf();
     ca::write_file(&dir.join("ca.pem"), ca::pem_of(&cert)?.as_bytes())?;
@@ -370,7 +227,7 @@ fn revoke(global: &GlobalArgs, args: &CaRevokeArgs) -> Result<()> {
     }
     let in_records = match &args.records {
         Some(url) => {
-            let records = crate::records::open(url)?;
+            let records = ucrypto_station::records::open(url)?;
             records.revoke_certificate(&serial, &args.reason)?
         }
         None => false,

@@ -6,7 +6,7 @@ use ucrypto_protocol::{
     SlotState, MAX_CHUNK_LEN,
 };
 
-use super::keys;
+use super::device_keys;
 use super::outcome::Outcome;
 use crate::Backend;
 
@@ -123,13 +123,13 @@ pub(crate) fn attest<'d, B: Backend>(
     challenge: &[u8; 32],
     data: &'d mut [u8; MAX_CHUNK_LEN],
 ) -> Outcome<'d> {
-    let key = keys::slot_key(backend, slot)?;
+    let key = device_keys::slot_key(backend, slot)?;
     let len = encode(identity, challenge, slot, &key, &mut data[..]);
     let mut hash = backend.sha256_start();
     backend.sha256_update(&mut hash, &data[..len]);
     let digest = backend.sha256_finish(hash);
     let (statement, rest) = data.split_at_mut(len);
-    let k = keys::sign_digest_into(backend, self_test, slot, &digest, rest)?;
+    let k = device_keys::sign_digest_into(backend, self_test, slot, &digest, rest)?;
     Ok(ResponseBody::Attestation {
         statement,
         signature: &rest[..k],

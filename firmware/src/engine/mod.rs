@@ -14,7 +14,7 @@ use crate::{Backend, ChipProfile, PortId, FIRMWARE_VERSION};
 
 mod aes;
 mod attest;
-mod keys;
+mod device_keys;
 mod line_rate;
 mod loaded_key;
 mod outcome;
@@ -25,7 +25,7 @@ mod session;
 mod sign;
 mod startup_health;
 
-use keys::certificate::CertUpload;
+use device_keys::certificate::CertUpload;
 use line_rate::LineRate;
 use loaded_key::KeySlot;
 use outcome::Outcome;
@@ -75,7 +75,7 @@ impl<B: Backend> Engine<B> {
     /// Wraps `backend`, running the start-up self-tests on it first.
     pub fn new(mut backend: B) -> Self {
         let self_test = self_test::run(&mut backend);
-        let device_keys = keys::available(&mut backend);
+        let device_keys = device_keys::available(&mut backend);
         Self {
             backend,
             decoder: FrameDecoder::new(),
@@ -376,23 +376,23 @@ fn dispatch<'d, B: Backend>(
             // Long: nothing of this port's open stream survives it (the other port's session is
             // not this host's to end).
             sessions.end_own();
-            keys::generate(backend, self_test, slot, bits, data)
+            device_keys::generate(backend, self_test, slot, bits, data)
         }
         RequestBody::KeyImport { slot, key } => {
             sessions.end_own();
-            keys::import(backend, self_test, slot, &key, data)
+            device_keys::import(backend, self_test, slot, &key, data)
         }
-        RequestBody::PublicKey { slot } => keys::public_key(backend, slot, data),
+        RequestBody::PublicKey { slot } => device_keys::public_key(backend, slot, data),
         RequestBody::SignSlot {
             session,
             length,
             slot,
         } => {
             let digest = sign::finish_hash(backend, sessions, session, length)?;
-            keys::sign_digest(backend, self_test, slot, &digest, data)
+            device_keys::sign_digest(backend, self_test, slot, &digest, data)
         }
         RequestBody::SignDigestSlot { digest, slot } => {
-            keys::sign_digest(backend, self_test, slot, &digest, data)
+            device_keys::sign_digest(backend, self_test, slot, &digest, data)
         }
         RequestBody::Lock
         | RequestBody::DigestStart { .. }
@@ -407,7 +407,7 @@ fn dispatch<'d, B: Backend>(
             data: piece,
         } => cert.write(backend, kind, offset, total, piece),
         RequestBody::CertRead { kind, offset } => {
-            keys::certificate::read(backend, kind, offset, data)
+            device_keys::certificate::read(backend, kind, offset, data)
         }
         RequestBody::Attest { slot, challenge } => {
             let identity = attest::Identity {
@@ -446,7 +446,7 @@ fn hello<B: Backend>(
         entropy: entropy(backend, self_test),
         self_test: *self_test,
         key_slots: if device_keys {
-            keys::slots(backend)
+            device_keys::slots(backend)
         } else {
             None
         },
