@@ -277,7 +277,7 @@ fn sixteen_virtual_devices_in_process_recorded_in_sqlite() {
     assert_eq!(count("SELECT count(*) FROM keys WHERE slot = 0"), 16);
     assert_eq!(count("SELECT count(DISTINCT spki_sha256) FROM keys"), 16);
     assert_eq!(count("SELECT count(*) FROM runs WHERE outcome = 'done'"), 1);
-    assert_eq!(count("SELECT max(version) FROM schema_migrations"), 4);
+    assert_eq!(count("SELECT max(version) FROM schema_migrations"), 5);
     let recorded: BTreeSet<String> = conn
         .prepare("SELECT device_id FROM devices")
         .unwrap()
@@ -920,8 +920,38 @@ fn the_guide_recipe_runs() {
     let end = start + guide[start..].find("```").unwrap();
     let dir = temp_dir();
     let recipe = write_recipe(dir.path(), &guide[start..end]);
+    // The guide's certify step names a CA next to the recipe: made as docs/ca.md makes it.
+    let ca_dir = dir.path().join("line-ca");
+    let pass = [("UCRYPTO_TEST_GUIDE_PASS", "guide passphrase")];
+    let out = ucrypto()
+        .envs(pass)
+        .args([
+            "ca",
+            "init",
+            "--dir",
+            ca_dir.to_str().unwrap(),
+            "--subject",
+            "CN=Guide CA",
+        ])
+        .args(["--bits", "2048", "--pass", "env:UCRYPTO_TEST_GUIDE_PASS"])
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
     let db = dir.path().join("station.db");
-    let out = station(&[&recipe, "--sim", "2", "--records", db.to_str().unwrap()]);
+    let out = ucrypto()
+        .envs(pass)
+        .args([
+            "--json",
+            "station",
+            "run",
+            &recipe,
+            "--sim",
+            "2",
+            "--records",
+        ])
+        .arg(&db)
+        .output()
+        .unwrap();
     assert_exit(&out, 0);
     let (devices, _) = json_lines(&out);
     all_done(&devices, 2);
@@ -1033,7 +1063,7 @@ mod postgres_records {
         );
         assert_eq!(
             count(&mut client, "SELECT max(version) FROM schema_migrations"),
-            3
+            5
         );
         let recorded: BTreeSet<String> = client
             .query("SELECT device_id FROM devices", &[])
@@ -1131,7 +1161,8 @@ mod postgres_records {
             .query_one("SELECT count(*) FROM schema_migrations", &[])
             .unwrap()
             .get(0);
-        assert_eq!(migrations, 3);
+        // Migrations 1 to 5.
+        assert_eq!(migrations, 5);
         // Two stations appending at once left one chain, not a fork.
         assert_exit(
             &ucrypto()
@@ -1964,8 +1995,8 @@ fn a_records_file_from_before_the_line_rate_column_is_upgraded_in_place() {
         .unwrap();
     assert_eq!(
         versions,
-        [1, 2, 3, 4],
-        "migrations 2, 3 and 4 applied to the old file"
+        [1, 2, 3, 4, 5],
+        "migrations 2 to 5 applied to the old file"
     );
     let (with_column, seen): (i64, i64) = conn
         .query_row(

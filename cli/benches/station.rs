@@ -120,6 +120,7 @@ fn records_per_second(url: &str, writers: usize, per_writer: usize) -> f64 {
                     state: StepState::Done,
                     detail: serde_json::json!({ "bench": true }),
                     keys: Vec::new(),
+                    certificates: Vec::new(),
                 };
                 for i in 0..per_writer {
                     store

@@ -261,6 +261,59 @@ impl Device {
         Ok(PyBytes::new(py, &der))
     }
 
+    /// Writes `der` (a DER certificate) as the device's certificate entry of `kind`
+    /// (`"device"` or `"ca"`) in its esp_secure_cert partition (docs/ca.md). The device refuses
+    /// a second certificate of a kind (`DeviceError`).
+    #[pyo3(signature = (der, kind="device"))]
+    fn cert_write(&self, py: Python<'_>, der: Vec<u8>, kind: &str) -> PyResult<()> {
+        let kind = cert_kind(kind)?;
+        with_client(py, &self.shared, move |c| c.cert_write(kind, &der))
+    }
+
+    /// The device's certificate entry of `kind` (`"device"` or `"ca"`) as DER bytes, or `None`.
+    #[pyo3(signature = (kind="device"))]
+    fn cert_read<'py>(&self, py: Python<'py>, kind: &str) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let kind = cert_kind(kind)?;
+        let der = with_client(py, &self.shared, move |c| c.cert_read(kind))?;
+        Ok(der.map(|der| PyBytes::new(py, &der)))
+    }
+
+    /// Asks the device to attest with the key in `slot` over a fresh challenge and checks the
+    /// answer against `ca` (PEM or DER certificates to trust): returns the verdict (checks passed,
+    /// serial, chain, the statement's fields, the raw evidence); raises `VerificationError`
+    /// naming the failed check (`"check chain failed: …"`).
+    #[pyo3(signature = (ca, slot=0))]
+    fn attest(&self, py: Python<'_>, ca: KeyBytes, slot: i64) -> PyResult<Py<PyAny>> {
+        let slot = slots::number(slot)?;
+        let anchors = ucrypto::verify::attestation::parse_certificates(&ca.0)
+            .map_err(|e| usage(format!("ca: {e}")))?;
+        let (evidence, outcome) = with_client(py, &self.shared, move |c| {
+            ucrypto::verify::attestation::attest_device(c, slot, &anchors)
+        })?;
+        let verdict = outcome.map_err(|failure| {
+            to_py(&ucrypto::Error::Verification(format!(
+                "attestation: {failure}"
+            )))
+        })?;
+        let text = serde_json::json!({
+            "verdict": "genuine",
+            "slot": slot,
+            "serial": verdict.serial,
+            "subject": verdict.subject,
+            "chain": verdict.chain,
+            "checks": verdict.checks,
+            "statement": verdict.statement,
+            "evidence": {
+                "statement": hex::encode(&evidence.statement),
+                "signature": hex::encode(&evidence.signature),
+                "certificate": verdict.certificate_pem,
+            },
+        })
+        .to_string();
+        let json = py.import("json")?;
+        Ok(json.call_method1("loads", (text,))?.unbind())
+    }
+
     /// Checks an RS256 signature of `message` with `key` (public or private, PEM or DER) on the
     /// host; raises `VerificationError` when it does not hold. Needs no device.
     #[pyo3(signature = (message, signature, key))]
@@ -455,6 +508,14 @@ impl<'a, 'py> FromPyObject<'a, 'py> for KeyBytes {
         obj.extract::<Vec<u8>>()
             .map(|b| Self(zeroize::Zeroizing::new(b)))
             .map_err(|_| usage("a key is PEM text (str) or PEM/DER bytes"))
+    }
+}
+
+fn cert_kind(name: &str) -> PyResult<ucrypto_protocol::CertKind> {
+    match name {
+        "device" => Ok(ucrypto_protocol::CertKind::Device),
+        "ca" => Ok(ucrypto_protocol::CertKind::Ca),
+        other => Err(usage(format!("kind {other:?}: use \"device\" or \"ca\""))),
     }
 }
 

@@ -57,6 +57,11 @@ pub enum Step {
     /// The provisioning lock (an eFuse bit: irreversible): the device then refuses every burn
     /// and provisioning write. Only as the last step.
     Lock(Lock),
+    /// The line CA issues the device certificate for a slot's key and the station writes it,
+    /// with the CA certificate, into the device's esp_secure_cert partition.
+    Certify(Certify),
+    /// The device attests with a slot's key; the station checks the answer against the CA.
+    Attest(Attest),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -69,6 +74,33 @@ pub const DEFAULT_SLOT: u8 = 5;
 
 fn default_slot() -> u8 {
     DEFAULT_SLOT
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Certify {
+    /// The key slot whose key is certified.
+    #[serde(default = "default_slot")]
+    pub slot: u8,
+    /// The CA's config file (`ucrypto ca init`); relative to the recipe's folder.
+    pub ca: PathBuf,
+    /// The subject, RFC 4514 (`{device_id}` is replaced) [default: the CA policy's].
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// Issue a new certificate even when the device holds a valid one.
+    #[serde(default)]
+    pub renew: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Attest {
+    /// The key slot the device attests with.
+    #[serde(default = "default_slot")]
+    pub slot: u8,
+    /// The CA's config file whose certificate (and chain) the answer must chain to; relative
+    /// to the recipe's folder.
+    pub ca: PathBuf,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -201,6 +233,8 @@ impl Step {
             Step::Csr(_) => "csr",
             Step::SecurityCheck(_) => "security-check",
             Step::Lock(_) => "lock",
+            Step::Certify(_) => "certify",
+            Step::Attest(_) => "attest",
         }
     }
 
@@ -259,6 +293,16 @@ impl Step {
                     ))
                 }
             }
+            Step::Certify(Certify { slot, .. }) | Step::Attest(Attest { slot, .. }) => {
+                if usize::from(*slot) < ucrypto_protocol::KEY_SLOTS {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "slot = {slot} does not exist: use 0 to {}",
+                        ucrypto_protocol::KEY_SLOTS - 1
+                    ))
+                }
+            }
             Step::SignCheck(SignCheck { key_bits }) => {
                 if SIGN_CHECK_KEY_BITS.contains(key_bits) {
                     Ok(())
@@ -289,8 +333,12 @@ impl Recipe {
         // wherever the station was started.
         let folder = path.parent().unwrap_or(Path::new(""));
         for step in &mut recipe.steps {
-            if let Step::Flash(flash) = step {
-                flash.image = folder.join(&flash.image);
+            match step {
+                Step::Flash(flash) => flash.image = folder.join(&flash.image),
+                Step::Certify(Certify { ca, .. }) | Step::Attest(Attest { ca, .. }) => {
+                    *ca = folder.join(&*ca)
+                }
+                _ => {}
             }
         }
         Ok(recipe)
@@ -414,5 +462,38 @@ mod tests {
         let unknown =
             Recipe::parse("[[step]]\nkind = \"security-check\"\njtag = true\n", "x").unwrap_err();
         assert!(unknown.contains("jtag"), "{unknown}");
+    }
+
+    #[test]
+    fn certify_and_attest_name_their_ca_next_to_the_recipe() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("line.toml");
+        std::fs::write(
+            &path,
+            "[[step]]\nkind = \"certify\"\nca = \"ca/ca.toml\"\nrenew = true\n\
+             [[step]]\nkind = \"attest\"\nslot = 2\nca = \"ca/ca.toml\"\n",
+        )
+        .unwrap();
+        let recipe = Recipe::load(&path).unwrap();
+        assert_eq!(
+            recipe.steps,
+            [
+                Step::Certify(Certify {
+                    slot: DEFAULT_SLOT,
+                    ca: dir.path().join("ca/ca.toml"),
+                    subject: None,
+                    renew: true,
+                }),
+                Step::Attest(Attest {
+                    slot: 2,
+                    ca: dir.path().join("ca/ca.toml"),
+                }),
+            ]
+        );
+        let no_ca = Recipe::parse("[[step]]\nkind = \"certify\"\n", "x").unwrap_err();
+        assert!(no_ca.contains("ca"), "{no_ca}");
+        let slot =
+            Recipe::parse("[[step]]\nkind = \"attest\"\nca = \"c\"\nslot = 9\n", "x").unwrap_err();
+        assert!(slot.starts_with("step 1 (attest): slot = 9"), "{slot}");
     }
 }

@@ -203,12 +203,14 @@ fn run_steps(
                 state: StepState::Done,
                 detail: found.detail,
                 keys: found.keys,
+                certificates: found.certificates,
             },
             Err(e) => {
                 let failed = StepOutcome {
                     state: StepState::Failed,
                     detail: serde_json::json!({ "error": e.to_string(), "kind": e.slug() }),
                     keys: Vec::new(),
+                    certificates: Vec::new(),
                 };
                 job.records
                     .step_finished(job.ctx, &device_id, index, &failed)?;

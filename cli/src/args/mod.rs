@@ -14,6 +14,8 @@ use ucrypto::key_file::PassSource;
 use crate::error::{exit, Error, Result};
 use crate::output::Format;
 
+pub mod ca;
+pub mod cert;
 mod chip;
 pub mod records;
 pub mod station;
@@ -144,6 +146,15 @@ pub enum Command {
     /// Read the station's records: devices, their steps, keys and history.
     #[command(subcommand)]
     Records(records::RecordsCommand),
+    /// The line's certificate authority: make it, revoke, publish its CRL (docs/ca.md).
+    #[command(subcommand)]
+    Ca(ca::CaCommand),
+    /// The certificates the device holds in its esp_secure_cert partition.
+    #[command(subcommand)]
+    Cert(cert::CertCommand),
+    /// Ask the device to prove it holds its certified key; check the answer (exit 3 names a
+    /// failed check).
+    Attest(cert::AttestArgs),
     /// Print shell completions.
     Completions {
         #[arg(value_enum)]

@@ -37,6 +37,9 @@ pub struct RecordsShowArgs {
 pub enum ExportFormat {
     Csv,
     Json,
+    /// Each device's certificate chain (device certificate, then its CAs), after a comment
+    /// line naming the device.
+    Pem,
 }
 
 #[derive(Debug, Args)]

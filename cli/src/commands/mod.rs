@@ -5,7 +5,10 @@ use crate::args::{BenchCommand, Cli, Command, KeyCommand};
 use crate::error::{Error, Result};
 
 pub mod aes;
+pub mod attest;
 pub mod bench;
+pub mod ca;
+pub mod cert;
 pub mod csr;
 pub mod flash;
 pub mod info;
@@ -42,6 +45,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Bench(BenchCommand::Aes(args)) => bench::aes(global, &args),
         Command::Station(command) => station::run(global, &command),
         Command::Records(command) => records::run(global, &command),
+        Command::Ca(command) => ca::run(global, &command),
+        Command::Cert(command) => cert::run(global, &command),
+        Command::Attest(args) => attest::run(global, &args),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

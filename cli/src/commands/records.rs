@@ -171,6 +171,11 @@ fn export(args: &RecordsExportArgs) -> Result<()> {
             serde_json::to_writer(&mut bytes, &devices).expect("devices serialize");
             bytes.push(b'\n');
         }
+        ExportFormat::Pem => {
+            for (device, chain) in records.certificate_chains()? {
+                bytes.extend_from_slice(format!("# device {device}\n{chain}").as_bytes());
+            }
+        }
     }
     let mut output = Output::create(args.output.as_deref(), Format::Raw)?;
     output.write(&bytes)?;

@@ -4,8 +4,8 @@
 use ucrypto_protocol::{
     encode_frame, Capabilities, Command, DeviceError, Entropy, EntropyState, ErrorCode,
     FrameDecoder, HelloInfo, KeySize, Request, RequestBody, RequestPrefix, Response, ResponseBody,
-    SelfTest, TestOutcome, FRAME_GAP_TIMEOUT_MS, MAX_CHUNK_LEN, MAX_FRAME_LEN, MAX_WIRE_FRAME_LEN,
-    MIN_RSA_BITS, PROTOCOL_VERSION, REQUEST_VARIANTS, SCHEMA_FINGERPRINT,
+    SecurityState, SelfTest, TestOutcome, FRAME_GAP_TIMEOUT_MS, MAX_CHUNK_LEN, MAX_FRAME_LEN,
+    MAX_WIRE_FRAME_LEN, MIN_RSA_BITS, PROTOCOL_VERSION, REQUEST_VARIANTS, SCHEMA_FINGERPRINT,
 };
 
 use zeroize::Zeroize;
@@ -13,6 +13,7 @@ use zeroize::Zeroize;
 use crate::{Backend, ChipProfile, PortId, FIRMWARE_VERSION};
 
 mod aes;
+mod attest;
 mod device_keys;
 mod health_checked;
 mod line_rate;
@@ -25,6 +26,7 @@ mod session;
 mod sign;
 mod startup_health;
 
+use device_keys::certificate::CertUpload;
 use health_checked::HealthChecked;
 use line_rate::LineRate;
 use loaded_key::KeySlot;
@@ -74,6 +76,7 @@ pub struct Engine<B: Backend> {
 pub(crate) struct Connection {
     keys: KeySlot,
     line: LineRate,
+    cert: CertUpload,
 }
 
 impl<B: Backend> Engine<B> {
@@ -93,6 +96,7 @@ impl<B: Backend> Engine<B> {
             connection: Connection {
                 keys: KeySlot::new(),
                 line: LineRate::new(),
+                cert: CertUpload::new(),
             },
             stats: EngineStats::default(),
             now_ms: 0,
@@ -137,6 +141,7 @@ impl<B: Backend> Engine<B> {
         self.connection.keys.wipe();
         self.connection.line.reset();
         self.backend.restart();
+        self.connection.cert.forget();
         self.self_test = self_test::run(&mut self.backend);
     }
 
@@ -231,6 +236,8 @@ impl<B: Backend> Engine<B> {
                 &mut self.stats,
                 &mut self.data,
                 &mut self.scratch,
+                self.firmware_version,
+                self.app_sha256,
                 body,
             );
             if let ResponseBody::Hello(info) = &mut response.body {
@@ -293,6 +300,8 @@ fn serve<'d, B: Backend>(
     stats: &mut EngineStats,
     data: &'d mut [u8; MAX_CHUNK_LEN],
     scratch: &mut [u8; MAX_FRAME_LEN],
+    firmware_version: &str,
+    app_sha256: Option<[u8; 32]>,
     body: &[u8],
 ) -> Response<'d> {
     let request: Request<'_> = match decode_canonical(body, scratch) {
@@ -318,6 +327,8 @@ fn serve<'d, B: Backend>(
         sessions,
         connection,
         data,
+        firmware_version,
+        app_sha256,
         request.body,
     );
     Response {
@@ -340,6 +351,7 @@ fn decode_canonical<'b>(body: &'b [u8], scratch: &mut [u8]) -> Option<Request<'b
     same.then_some(request)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn dispatch<'d, B: Backend>(
     backend: &mut B,
     device_keys: bool,
@@ -347,15 +359,22 @@ fn dispatch<'d, B: Backend>(
     sessions: &mut SessionSlot<B>,
     connection: &mut Connection,
     data: &'d mut [u8; MAX_CHUNK_LEN],
+    firmware_version: &str,
+    app_sha256: Option<[u8; 32]>,
     body: RequestBody<'_>,
 ) -> Outcome<'d> {
-    let Connection { keys: loaded, line } = connection;
+    let Connection {
+        keys: loaded,
+        line,
+        cert,
+    } = connection;
     match body {
         RequestBody::Hello => {
             // A new host on this port (or the same one after a timeout): nothing of its old
             // stream or its loaded key survives (the other port's are not this host's to end).
             sessions.end_own();
             loaded.wipe_own();
+            cert.forget();
             Ok(ResponseBody::Hello(hello(backend, device_keys, self_test)))
         }
         RequestBody::Ping { nonce } => Ok(ResponseBody::Pong { nonce }),
@@ -433,10 +452,27 @@ fn dispatch<'d, B: Backend>(
         | RequestBody::DigestFinish { .. }
         | RequestBody::Decrypt { .. }
         | RequestBody::DecryptSlot { .. }
-        | RequestBody::DecryptLoaded { .. }
-        | RequestBody::CertWrite { .. }
-        | RequestBody::CertRead { .. }
-        | RequestBody::Attest { .. } => Err(NOT_YET),
+        | RequestBody::DecryptLoaded { .. } => Err(NOT_YET),
+        RequestBody::CertWrite {
+            kind,
+            offset,
+            total,
+            data: piece,
+        } => cert.write(backend, kind, offset, total, piece),
+        RequestBody::CertRead { kind, offset } => {
+            device_keys::certificate::read(backend, kind, offset, data)
+        }
+        RequestBody::Attest { slot, challenge } => {
+            let identity = attest::Identity {
+                device_id: backend.device_id(),
+                chip: backend.chip(),
+                virtual_device: backend.is_virtual(),
+                firmware_version,
+                app_sha256,
+                security: security(backend),
+            };
+            attest::attest(backend, self_test, &identity, slot, &challenge, data)
+        }
     }
 }
 
@@ -467,12 +503,18 @@ fn hello<B: Backend>(
         } else {
             None
         },
-        security: if device_keys {
-            device_keys::security_state(backend)
-        } else {
-            None
-        },
+        security: security(backend),
         app_sha256: None,
+    }
+}
+
+/// The security state `Hello` and `Attest` report, read from the eFuses; none without device-key
+/// hardware.
+fn security<B: Backend>(backend: &mut B) -> Option<SecurityState> {
+    if device_keys::available(backend) {
+        device_keys::security_state(backend)
+    } else {
+        None
     }
 }
 
@@ -488,8 +530,13 @@ fn entropy<B: Backend>(backend: &B, self_test: &SelfTest) -> Entropy {
 /// What this engine can do on `backend`'s chip.
 fn capabilities<B: Backend>(backend: &B, device_keys: bool) -> Capabilities {
     let profile = ChipProfile::of(backend.chip());
+    // Certificates live in the same partition as the key records, and attestation signs with a
+    // device key.
     let keys = if device_keys {
-        Command::DeviceKeys as u32 | Command::Lock as u32
+        Command::DeviceKeys as u32
+            | Command::Lock as u32
+            | Command::Certificates as u32
+            | Command::Attest as u32
     } else {
         0
     };

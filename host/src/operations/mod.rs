@@ -4,6 +4,7 @@
 pub mod aes;
 pub mod aes_session;
 pub mod aes_stream;
+pub mod certificate;
 pub mod csr;
 mod hash_window;
 pub mod jwt;

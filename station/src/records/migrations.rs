@@ -118,6 +118,11 @@ pub const ALL: &[Migration] = &[
             "device trust: keys.origin, devices.security (the eFuse state at the last connection)",
         apply: |sql, _| sql.batch(V4),
     },
+    Migration {
+        version: 5,
+        name: "certificates: device certificates the line CA issued, their expiry and revocation",
+        apply: |sql, _| sql.batch(TABLES_V5),
+    },
 ];
 
 fn v1(dialect: Dialect) -> String {
@@ -180,3 +185,21 @@ ALTER TABLE devices ADD COLUMN security TEXT;";
 pub fn latest() -> i64 {
     ALL.last().map_or(0, |m| m.version)
 }
+
+/// Migration 5's tables (device certificates), the same text in both databases.
+pub const TABLES_V5: &str = "
+CREATE TABLE certificates (
+    serial TEXT PRIMARY KEY,
+    device_id TEXT NOT NULL REFERENCES devices (device_id),
+    slot BIGINT NOT NULL,
+    spki_sha256 TEXT NOT NULL,
+    certificate_pem TEXT NOT NULL,
+    chain_pem TEXT NOT NULL,
+    not_after_ms BIGINT NOT NULL,
+    run_id TEXT NOT NULL REFERENCES runs (run_id),
+    recorded_ms BIGINT NOT NULL,
+    revoked_ms BIGINT,
+    revocation_reason TEXT
+);
+CREATE INDEX certificates_device ON certificates (device_id, slot);
+";

@@ -7,6 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::error::{Error, Result};
 
+pub mod certificates;
 pub mod credentials;
 pub mod event_chain;
 pub mod migrations;
@@ -96,6 +97,19 @@ pub struct DeviceRecord {
     pub self_test: String,
     /// JSON object of the eFuse security state (`ucrypto info`), when the device reports one.
     pub security: Option<String>,
+}
+
+/// A device certificate as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateRecord {
+    /// Lower-case hex, as `openssl x509 -serial` prints it.
+    pub serial: String,
+    pub slot: i64,
+    pub spki_sha256: String,
+    pub certificate_pem: String,
+    /// The CA certificates above it (PEM), as written to the device and exported.
+    pub chain_pem: String,
+    pub not_after_ms: i64,
 }
 
 /// A public key the device holds in a slot.
@@ -434,6 +448,9 @@ impl Records {
             for key in &outcome.keys {
                 record_key(sql, ctx, device_id, index, key)?;
             }
+            for cert in &outcome.certificates {
+                record_certificate(sql, ctx, device_id, index, cert)?;
+            }
             append_event(sql, ctx, device_id, Some(index), event, &detail)
         })
     }
@@ -546,6 +563,8 @@ pub struct StepOutcome {
     pub detail: serde_json::Value,
     /// Keys the device holds that the step found or made.
     pub keys: Vec<KeyRecord>,
+    /// Certificates the step issued or found on the device.
+    pub certificates: Vec<CertificateRecord>,
 }
 
 fn record_key(
@@ -599,6 +618,42 @@ fn record_key(
         device_id,
         Some(index),
         "key-recorded",
+        &detail.to_string(),
+    )
+}
+
+/// Records `cert` (migration 5's table) for `device_id` (a certificate found again on a re-run is kept once).
+fn record_certificate(
+    sql: &mut dyn Sql,
+    ctx: &RunContext,
+    device_id: &str,
+    index: usize,
+    cert: &CertificateRecord,
+) -> Result<()> {
+    sql.execute(
+        "INSERT INTO certificates (serial, device_id, slot, spki_sha256, certificate_pem,
+             chain_pem, not_after_ms, run_id, recorded_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         ON CONFLICT (serial) DO NOTHING",
+        &[
+            cert.serial.as_str().into(),
+            device_id.into(),
+            cert.slot.into(),
+            cert.spki_sha256.as_str().into(),
+            cert.certificate_pem.as_str().into(),
+            cert.chain_pem.as_str().into(),
+            cert.not_after_ms.into(),
+            ctx.run_id.as_str().into(),
+            now_ms().into(),
+        ],
+    )?;
+    let detail = serde_json::json!({ "slot": cert.slot, "serial": cert.serial });
+    append_event(
+        sql,
+        ctx,
+        device_id,
+        Some(index),
+        "certificate-recorded",
         &detail.to_string(),
     )
 }

@@ -16,6 +16,7 @@ use super::rsa::{self, MAX_WORDS};
 use crate::backend::key_hardware::{DsBlock, DsError, KEY_WORDS};
 use crate::{Backend, BackendError, ChipProfile};
 
+pub(crate) mod certificate;
 mod ds_block;
 mod efuse;
 pub(crate) mod generate;
@@ -524,6 +525,30 @@ pub(crate) fn sign_digest<'d, B: Backend>(
     digest: &[u8; 32],
     out: &'d mut [u8; MAX_CHUNK_LEN],
 ) -> Outcome<'d> {
+    let k = sign_digest_into(backend, self_test, slot, digest, &mut out[..])?;
+    Ok(ResponseBody::Signature { data: &out[..k] })
+}
+
+/// The slot's key as `Hello` reports it (`SlotState::DsKey`), or `NoKey`.
+pub(crate) fn slot_key<B: Backend>(backend: &mut B, slot: u8) -> Result<SlotState, Refusal> {
+    ds_max_bits(backend).ok_or(NO_KEYS)?;
+    check_slot(slot)?;
+    let mut record = SlotRecord::new();
+    match slot_state(backend, slot, &mut record) {
+        state @ SlotState::DsKey { .. } => Ok(state),
+        _ => Err(no_key()),
+    }
+}
+
+/// Signs `digest` with the slot's key into the start of `out` (at least the modulus's length);
+/// returns the signature's length.
+pub(crate) fn sign_digest_into<B: Backend>(
+    backend: &mut B,
+    self_test: &SelfTest,
+    slot: u8,
+    digest: &[u8; 32],
+    out: &mut [u8],
+) -> Result<usize, Refusal> {
     ds_max_bits(backend).ok_or(NO_KEYS)?;
     refuse_after_failed_self_test(self_test, Relies::DeviceKeys)?;
     check_slot(slot)?;
@@ -541,8 +566,11 @@ pub(crate) fn sign_digest<'d, B: Backend>(
     let mut tmp = [0u32; MAX_WORDS];
     n.compute(&mut tmp);
     let k = bigint::bit_len(&n.words).div_ceil(8);
+    if out.len() < k {
+        return Err((ErrorCode::Internal, "no room for the signature"));
+    }
     ds_sign_checked(backend, slot, &record.block, &n, &e, digest, &mut out[..k])?;
-    Ok(ResponseBody::Signature { data: &out[..k] })
+    Ok(k)
 }
 
 /// Signs `digest` through the DS peripheral with `block` and checks the signature with the
@@ -598,6 +626,8 @@ fn ds_sign_checked<B: Backend>(
     Ok(())
 }
 
+#[cfg(test)]
+mod certificate_tests;
 #[cfg(test)]
 mod import_tests;
 #[cfg(test)]

@@ -17,8 +17,8 @@ use ucrypto_protocol::KeyOrigin;
 use crate::backend::key_hardware::{DsBlock, DS_MAX_C_LEN};
 use crate::backend::{BackendError, KeyHardware};
 
-const MAGIC: u32 = 0xBA5E_BA11;
-const HEADER_LEN: usize = 12;
+pub(super) const MAGIC: u32 = 0xBA5E_BA11;
+pub(super) const HEADER_LEN: usize = 12;
 const TYPE_DEV_CERT: u8 = 1;
 const TYPE_DS_DATA: u8 = 3;
 const TYPE_DS_CONTEXT: u8 = 4;
@@ -52,7 +52,7 @@ pub(crate) const MAX_SPKI_LEN: usize = 560;
 /// zlib's CRC-32 started from `0xffffffff` (as `zlib.crc32(data, 0xffffffff)`): the reflected
 /// polynomial 0x04C11DB7 with the register starting at 0 (zlib inverts the value it is given)
 /// and the result inverted.
-const CRC: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::Algorithm {
+pub(super) const CRC: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::Algorithm {
     width: 32,
     poly: 0x04c1_1db7,
     init: 0x0000_0000,
@@ -89,18 +89,18 @@ impl SlotRecord {
     }
 }
 
-fn padded(len: usize) -> usize {
+pub(super) fn padded(len: usize) -> usize {
     len.div_ceil(16) * 16
 }
 
 /// An entry's header as found in the list.
-struct Header {
+pub(super) struct Header {
     /// Offset of the entry (its magic) in the partition.
-    offset: usize,
+    pub(super) offset: usize,
     flags: u8,
-    kind: u8,
-    subtype: u8,
-    len: usize,
+    pub(super) kind: u8,
+    pub(super) subtype: u8,
+    pub(super) len: usize,
 }
 
 impl Header {
@@ -136,7 +136,7 @@ fn header_at(hw: &mut dyn KeyHardware, offset: usize) -> Result<Option<Header>, 
 /// Visits the entries in order, skipping from one to the next by their lengths alone (no CRC is
 /// checked on the way, as esp_secure_cert_mgr walks); stops early when `visit` returns `true`.
 /// Returns the entry `visit` stopped at, or `None` and the offset where the list ends.
-fn walk(
+pub(super) fn walk(
     hw: &mut dyn KeyHardware,
     mut visit: impl FnMut(&Header) -> bool,
 ) -> Result<(Option<Header>, usize), BackendError> {
@@ -152,7 +152,7 @@ fn walk(
 
 /// Whether the CRC of `header`'s entry is right: zlib's CRC-32 of header, data and padding as
 /// they are in flash.
-fn crc_ok(hw: &mut dyn KeyHardware, header: &Header) -> Result<bool, BackendError> {
+pub(super) fn crc_ok(hw: &mut dyn KeyHardware, header: &Header) -> Result<bool, BackendError> {
     let mut digest = CRC.digest();
     let mut chunk = [0u8; 64];
     let mut at = header.offset;
@@ -173,7 +173,7 @@ fn crc_ok(hw: &mut dyn KeyHardware, header: &Header) -> Result<bool, BackendErro
 /// and its data is stored in the clear, `None` otherwise. A damaged or HMAC-flagged first entry
 /// is not passed over for a later one: ESP-IDF would not, and the engine must find what an
 /// ESP-IDF application on the same chip finds.
-fn find(
+pub(super) fn find(
     hw: &mut dyn KeyHardware,
     kind: u8,
     subtype: u8,

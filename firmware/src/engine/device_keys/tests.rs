@@ -115,7 +115,7 @@ fn python_run(engine: &Device, slot: u8, d: Option<&[u8]>) -> (bool, String) {
 }
 
 /// The device's `esp_secure_cert` partition.
-fn partition(engine: &Device) -> Vec<u8> {
+pub(super) fn partition(engine: &Device) -> Vec<u8> {
     engine.backend().keys().unwrap().flash_bytes()
         [RECORD_PARTITION_OFFSET..RECORD_PARTITION_OFFSET + RECORD_PARTITION_LEN]
         .to_vec()
