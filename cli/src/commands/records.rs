@@ -63,7 +63,7 @@ pub fn run(global: &GlobalArgs, command: &RecordsCommand) -> Result<()> {
 }
 
 /// Reading records must not create a database where none was: a mistyped path is an error.
-fn open_existing(url: &str) -> Result<records::Records> {
+pub(crate) fn open_existing(url: &str) -> Result<records::Records> {
     let is_file = !(url.starts_with("postgres://") || url.starts_with("postgresql://"));
     if is_file && !std::path::Path::new(url).exists() {
         return Err(Error::input(format!(

@@ -7,6 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::error::{Error, Result};
 
+pub mod floor;
 pub mod migrations;
 pub mod postgres;
 pub mod report;

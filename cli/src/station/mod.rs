@@ -14,6 +14,8 @@ pub mod flash_step;
 pub mod key_generate;
 pub mod manifest;
 pub mod recipe;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod steps;
 pub mod targets;
 pub mod worker;

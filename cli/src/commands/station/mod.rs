@@ -12,6 +12,8 @@ use crate::records::{self, DEFAULT_RECORDS};
 use crate::station::{self, targets, Recipe, StationOptions, Target};
 
 mod display;
+#[cfg(feature = "serve")]
+mod serve;
 
 use display::Display;
 
@@ -20,6 +22,11 @@ pub enum StationCommand {
     /// Run RECIPE.toml on every device given, all at once, one worker per device.
     #[command(after_help = STATION_HELP)]
     Run(StationRunArgs),
+    /// Serve the line's live page from the records: stations, each device's step and progress,
+    /// failures, totals per hour, a search over past devices and the exports.
+    #[cfg(feature = "serve")]
+    #[command(after_help = serve::SERVE_HELP)]
+    Serve(serve::StationServeArgs),
 }
 
 const STATION_HELP: &str = "\
@@ -89,10 +96,25 @@ pub struct StationRunArgs {
     /// This station's name in the records [default: the host name].
     #[arg(long, value_name = "NAME")]
     pub station_id: Option<String>,
+
+    /// Also serve the line's live page on ADDR (e.g. 127.0.0.1:8080) while the run goes on.
+    #[cfg(feature = "serve")]
+    #[arg(long, value_name = "ADDR")]
+    pub serve: Option<std::net::SocketAddr>,
+
+    /// The page's token, from an environment variable or a file (needed when ADDR is not
+    /// loopback).
+    #[cfg(feature = "serve")]
+    #[arg(long, value_name = "env:VAR|file:PATH", requires = "serve")]
+    pub token: Option<String>,
 }
 
 pub fn run(global: &GlobalArgs, command: &StationCommand) -> Result<()> {
-    let StationCommand::Run(args) = command;
+    let args = match command {
+        StationCommand::Run(args) => args,
+        #[cfg(feature = "serve")]
+        StationCommand::Serve(args) => return serve::serve(args),
+    };
     // Everything that can be refused is checked before a device or the records are touched.
     let recipe = Recipe::load(&args.recipe)?;
     let station_id = match &args.station_id {
@@ -133,6 +155,12 @@ pub fn run(global: &GlobalArgs, command: &StationCommand) -> Result<()> {
     };
     let labels: Vec<String> = options.targets.iter().map(Target::label).collect();
     let mut display = Display::new(&labels, options.recipe.steps.len(), global.json);
+    #[cfg(feature = "serve")]
+    let summary = match args.serve {
+        Some(listen) => serve::run_serving(&options, &records, &mut display, &args.records, listen, args.token.as_deref())?,
+        None => station::run(&options, &records, &mut display)?,
+    };
+    #[cfg(not(feature = "serve"))]
     let summary = station::run(&options, &records, &mut display)?;
     display.summary(&summary)?;
     if summary.reports.iter().any(|r| r.interrupted) {
