@@ -420,3 +420,83 @@ fn the_running_station_page_updates_live() {
         &Path::new(env!("CARGO_TARGET_TMPDIR")).join("station-page-live.png"),
     );
 }
+
+/// The page's access rules, without a browser: a listener reachable from other machines needs a
+/// token from the environment or a file, and then every request must carry it.
+#[test]
+fn the_page_needs_a_token_beyond_loopback() {
+    let dir = temp_dir();
+    let recipe = dir.path().join("recipe.toml");
+    std::fs::write(&recipe, RECIPE).unwrap();
+    let db = dir.path().join("line.db");
+    let db = db.to_str().unwrap();
+    let made = ucrypto()
+        .args(["station", "run"])
+        .arg(&recipe)
+        .args(["--sim", "1", "--records", db])
+        .output()
+        .unwrap();
+    assert!(made.status.success());
+
+    let refused = ucrypto()
+        .args(["station", "serve", "--records", db, "--listen", "0.0.0.0:0"])
+        .output()
+        .unwrap();
+    common::assert_exit(&refused, 2);
+    assert!(
+        common::stderr(&refused).contains("--token env:VAR"),
+        "{}",
+        common::stderr(&refused)
+    );
+    let literal = ucrypto()
+        .args(["station", "serve", "--records", db, "--listen", "0.0.0.0:0"])
+        .args(["--token", "0123456789abcdef0123"])
+        .output()
+        .unwrap();
+    common::assert_exit(&literal, 2);
+    assert!(common::stderr(&literal).contains("never goes on the command line"));
+    let missing = ucrypto()
+        .args(["station", "serve", "--records", "no-such.db"])
+        .output()
+        .unwrap();
+    common::assert_exit(&missing, 2);
+
+    let token = "5f0c1d7e9a2b4c6d8e0f1a3b5c7d9e1f";
+    let mut server = ucrypto()
+        .args(["station", "serve", "--records", db, "--listen", "0.0.0.0:0"])
+        .args(["--token", "env:PAGE_TOKEN"])
+        .env("PAGE_TOKEN", token)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let url = page_address(&mut server);
+    let _server = Running(server);
+    let port = url.trim_end_matches('/').rsplit(':').next().unwrap().to_string();
+    let api = format!("http://127.0.0.1:{port}/api/floor");
+    let status = |request: ureq::RequestBuilder<ureq::typestate::WithoutBody>| {
+        match request.call() {
+            Ok(response) => response.status().as_u16(),
+            Err(ureq::Error::StatusCode(code)) => code,
+            Err(e) => panic!("{e}"),
+        }
+    };
+    assert_eq!(status(ureq::get(&api)), 401);
+    assert_eq!(
+        status(ureq::get(&api).header("Authorization", "Bearer wrong-token-0123456789")),
+        401
+    );
+    assert_eq!(
+        status(ureq::get(&api).header("Authorization", &format!("Bearer {token}"))),
+        200
+    );
+    assert_eq!(
+        status(ureq::get(&api).header("Cookie", &format!("ucrypto_station_token={token}"))),
+        200
+    );
+    // Read-only: nothing but GET.
+    let post = ureq::post(&api)
+        .header("Authorization", &format!("Bearer {token}"))
+        .send_empty();
+    assert!(matches!(post, Err(ureq::Error::StatusCode(405))), "{post:?}");
+}

@@ -220,6 +220,8 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::SeqCst);
+        // Wakes the open event streams, which end on seeing the stop.
+        self.shared.touch();
         for thread in self.threads.drain(..) {
             let _ = thread.join();
         }

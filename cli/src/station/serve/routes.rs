@@ -1,6 +1,7 @@
 //! The page's routes, all GET: the page itself (HTML, CSS and JS embedded in the binary), its
 //! event stream, the floor as JSON, the device search and history, and the exports.
 use std::convert::Infallible;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, Request, State};
@@ -167,7 +168,7 @@ async fn floor(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
 
 /// The floor as it changes: one `floor` event with the whole state now, then one per change
 /// (changes in between are folded into the next). A finished run's stream ends after its last
-/// state.
+/// state, and every stream ends when the server stops.
 async fn events(
     State(shared): State<Arc<Shared>>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
@@ -180,7 +181,8 @@ async fn events(
             }
             if first {
                 changes.borrow_and_update();
-            } else if changes.changed().await.is_err() {
+            } else if changes.changed().await.is_err() || shared.stop.load(Ordering::SeqCst) {
+                // The server is stopping: the stream ends so that it can.
                 return None;
             }
             let (snapshot, finished) = {
