@@ -186,7 +186,10 @@ fn post(url: &str, body: &Value) -> Value {
     let mut answer = ureq::post(url)
         .send_json(body)
         .unwrap_or_else(|e| panic!("WebDriver {url}: {e}"));
-    let value: Value = answer.body_mut().read_json().expect("WebDriver answers JSON");
+    let value: Value = answer
+        .body_mut()
+        .read_json()
+        .expect("WebDriver answers JSON");
     value["value"].clone()
 }
 
@@ -198,7 +201,10 @@ fn page_address(child: &mut Child) -> String {
         line.clear();
         let read = stderr.read_line(&mut line).expect("stderr");
         assert!(read > 0, "the station ended without serving its page");
-        if let Some(url) = line.trim().strip_prefix("ucrypto: station: the line's page is at ") {
+        if let Some(url) = line
+            .trim()
+            .strip_prefix("ucrypto: station: the line's page is at ")
+        {
             let url = url.to_string();
             std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
             return url;
@@ -265,7 +271,14 @@ fn the_records_page_follows_a_run_without_reloading() {
     assert!(first.status.success(), "the first run failed");
 
     let mut server = ucrypto()
-        .args(["station", "serve", "--records", db, "--listen", "127.0.0.1:0"])
+        .args([
+            "station",
+            "serve",
+            "--records",
+            db,
+            "--listen",
+            "127.0.0.1:0",
+        ])
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
@@ -345,7 +358,10 @@ impl Browser {
             if text[0].as_u64() == Some(count as u64) {
                 return text[1].as_str().unwrap_or("").to_string();
             }
-            assert!(started.elapsed() < PATIENCE, "the search never listed {count}: {text}");
+            assert!(
+                started.elapsed() < PATIENCE,
+                "the search never listed {count}: {text}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -392,12 +408,21 @@ fn the_running_station_page_updates_live() {
             && row(marked_up).is_some_and(|r| r["state"] == "failed")
     });
     assert_eq!(rows(&waiting).len(), 2);
-    let failed = rows(&waiting).iter().find(|r| r["port"] == marked_up).unwrap();
+    let failed = rows(&waiting)
+        .iter()
+        .find(|r| r["port"] == marked_up)
+        .unwrap();
     assert!(
-        failed["text"].as_str().unwrap().contains("cannot open /nonexistent/<b>bold</b>"),
+        failed["text"]
+            .as_str()
+            .unwrap()
+            .contains("cannot open /nonexistent/<b>bold</b>"),
         "the failure's reason is shown as text: {failed}"
     );
-    assert_eq!(waiting["elements_in_cells"], 0, "markup from a device became HTML");
+    assert_eq!(
+        waiting["elements_in_cells"], 0,
+        "markup from a device became HTML"
+    );
     browser.run("window.ucryptoTestMarker = 'not reloaded'; return null;");
     let shot = browser.screenshot();
 
@@ -409,9 +434,18 @@ fn the_running_station_page_updates_live() {
             && f["connection"] == "finished"
     });
     assert_eq!(done["marker"], "not reloaded", "the page was reloaded");
-    let board = rows(&done).iter().find(|r| r["port"] == sim.port.as_str()).unwrap();
-    assert!(board["device"].is_string(), "the board's id is shown: {board}");
-    assert!(board["text"].as_str().unwrap().contains("all 2 done"), "{board}");
+    let board = rows(&done)
+        .iter()
+        .find(|r| r["port"] == sim.port.as_str())
+        .unwrap();
+    assert!(
+        board["device"].is_string(),
+        "the board's id is shown: {board}"
+    );
+    assert!(
+        board["text"].as_str().unwrap().contains("all 2 done"),
+        "{board}"
+    );
     let status = station.0.wait().unwrap();
     // One of the two devices failed (the port that does not exist): exit code 6.
     assert_eq!(status.code(), Some(6));
@@ -472,14 +506,18 @@ fn the_page_needs_a_token_beyond_loopback() {
         .unwrap();
     let url = page_address(&mut server);
     let _server = Running(server);
-    let port = url.trim_end_matches('/').rsplit(':').next().unwrap().to_string();
+    let port = url
+        .trim_end_matches('/')
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_string();
     let api = format!("http://127.0.0.1:{port}/api/floor");
-    let status = |request: ureq::RequestBuilder<ureq::typestate::WithoutBody>| {
-        match request.call() {
-            Ok(response) => response.status().as_u16(),
-            Err(ureq::Error::StatusCode(code)) => code,
-            Err(e) => panic!("{e}"),
-        }
+    let status = |request: ureq::RequestBuilder<ureq::typestate::WithoutBody>| match request.call()
+    {
+        Ok(response) => response.status().as_u16(),
+        Err(ureq::Error::StatusCode(code)) => code,
+        Err(e) => panic!("{e}"),
     };
     assert_eq!(status(ureq::get(&api)), 401);
     assert_eq!(
@@ -498,5 +536,8 @@ fn the_page_needs_a_token_beyond_loopback() {
     let post = ureq::post(&api)
         .header("Authorization", &format!("Bearer {token}"))
         .send_empty();
-    assert!(matches!(post, Err(ureq::Error::StatusCode(405))), "{post:?}");
+    assert!(
+        matches!(post, Err(ureq::Error::StatusCode(405))),
+        "{post:?}"
+    );
 }

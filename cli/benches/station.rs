@@ -107,7 +107,12 @@ fn sim_keygen_seconds(n: usize, runs: usize, dir: &std::path::Path) -> f64 {
             .args(["--json", "station", "run"])
             .arg(&recipe)
             // Fresh devices every run (a device keeps its key): numbers no earlier run used.
-            .args(["--sim", &n.to_string(), "--sim-first", &(1000 * (run + 1) + 100 * n).to_string()])
+            .args([
+                "--sim",
+                &n.to_string(),
+                "--sim-first",
+                &(1000 * (run + 1) + 100 * n).to_string(),
+            ])
             .arg("--records")
             .arg(&db)
             .output()

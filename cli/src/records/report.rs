@@ -67,7 +67,8 @@ pub struct DeviceHistory {
     pub events: Vec<EventSummary>,
 }
 
-pub(super) const DEVICE_COLUMNS: &str = "d.device_id, d.mac, d.chip, d.firmware_version, d.image_sha256,
+pub(super) const DEVICE_COLUMNS: &str =
+    "d.device_id, d.mac, d.chip, d.firmware_version, d.image_sha256,
     d.is_virtual, c.station_id,
     (SELECT count(*) FROM steps s WHERE s.device_id = d.device_id AND s.state = 'done'),
     (SELECT count(*) FROM steps s WHERE s.device_id = d.device_id AND s.state = 'failed'),

@@ -110,11 +110,14 @@ pub struct StationRunArgs {
 }
 
 pub fn run(global: &GlobalArgs, command: &StationCommand) -> Result<()> {
-    let args = match command {
-        StationCommand::Run(args) => args,
+    match command {
+        StationCommand::Run(args) => run_station(global, args),
         #[cfg(feature = "serve")]
-        StationCommand::Serve(args) => return serve::serve(args),
-    };
+        StationCommand::Serve(args) => serve::serve(args),
+    }
+}
+
+fn run_station(global: &GlobalArgs, args: &StationRunArgs) -> Result<()> {
     // Everything that can be refused is checked before a device or the records are touched.
     let recipe = Recipe::load(&args.recipe)?;
     let station_id = match &args.station_id {
@@ -157,7 +160,14 @@ pub fn run(global: &GlobalArgs, command: &StationCommand) -> Result<()> {
     let mut display = Display::new(&labels, options.recipe.steps.len(), global.json);
     #[cfg(feature = "serve")]
     let summary = match args.serve {
-        Some(listen) => serve::run_serving(&options, &records, &mut display, &args.records, listen, args.token.as_deref())?,
+        Some(listen) => serve::run_serving(
+            &options,
+            &records,
+            &mut display,
+            &args.records,
+            listen,
+            args.token.as_deref(),
+        )?,
         None => station::run(&options, &records, &mut display)?,
     };
     #[cfg(not(feature = "serve"))]

@@ -77,11 +77,7 @@ pub fn run_serving(
     token: Option<&str>,
 ) -> Result<RunSummary> {
     let options = options(listen, token)?;
-    let labels: Vec<String> = station_options
-        .targets
-        .iter()
-        .map(Target::label)
-        .collect();
+    let labels: Vec<String> = station_options.targets.iter().map(Target::label).collect();
     let board = Board::live(
         &station_options.station_id,
         "",

@@ -191,9 +191,10 @@ impl Board {
             _ => {}
         }
         let key = (event.station_id.clone(), event.device_id.clone());
-        let view = self.recorded.entry(key).or_insert_with(|| {
-            DeviceView::new(&event.station_id, &event.run_id, String::new())
-        });
+        let view = self
+            .recorded
+            .entry(key)
+            .or_insert_with(|| DeviceView::new(&event.station_id, &event.run_id, String::new()));
         if view.run_id != event.run_id {
             // The device's next run starts from the beginning.
             *view = DeviceView::new(&event.station_id, &event.run_id, view.port.clone());
@@ -247,7 +248,9 @@ impl Board {
     }
 
     fn hour(&mut self, at_ms: i64) -> &mut HourTotals {
-        self.hours.entry(at_ms - at_ms.rem_euclid(HOUR_MS)).or_default()
+        self.hours
+            .entry(at_ms - at_ms.rem_euclid(HOUR_MS))
+            .or_default()
     }
 
     /// The page's whole state as JSON: what `/api/floor` returns and each server-sent event

@@ -54,9 +54,8 @@ impl TokenSource {
                 format!("env:{var}"),
             ),
             TokenSource::File(path) => (
-                std::fs::read_to_string(path).map_err(|e| {
-                    Error::input(format!("--token file:{}: {e}", path.display()))
-                })?,
+                std::fs::read_to_string(path)
+                    .map_err(|e| Error::input(format!("--token file:{}: {e}", path.display())))?,
                 format!("file:{}", path.display()),
             ),
         };
@@ -250,7 +249,9 @@ fn refresh(shared: &Shared) {
         let after = shared.board().last_event;
         let mut events = Vec::new();
         loop {
-            let last = events.last().map_or(after, |e: &records::floor::EventRow| e.event_id);
+            let last = events
+                .last()
+                .map_or(after, |e: &records::floor::EventRow| e.event_id);
             let batch = shared.records.events_after(last, since, 5000)?;
             let more = batch.len() == 5000;
             events.extend(batch);

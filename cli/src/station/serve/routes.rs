@@ -43,10 +43,7 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
         .route("/api/devices/{device_id}", get(device))
         .route("/export.csv", get(export_csv))
         .route("/export.json", get(export_json))
-        .layer(middleware::from_fn_with_state(
-            Arc::clone(&shared),
-            guard,
-        ))
+        .layer(middleware::from_fn_with_state(Arc::clone(&shared), guard))
         .with_state(shared)
 }
 
@@ -85,9 +82,7 @@ async fn guard(
             if query.token.as_deref().is_some_and(|t| same(t, token)) {
                 // The token leaves the address bar: the browser keeps it in a cookie.
                 let mut response = Redirect::to(request.uri().path()).into_response();
-                let cookie = format!(
-                    "{TOKEN_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict"
-                );
+                let cookie = format!("{TOKEN_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict");
                 if let Ok(value) = HeaderValue::from_str(&cookie) {
                     response.headers_mut().insert(header::SET_COOKIE, value);
                 }
@@ -116,7 +111,10 @@ async fn guard(
              img-src 'self'; form-action 'none'; frame-ancestors 'none'",
         ),
     );
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     response
 }
 
@@ -219,11 +217,12 @@ async fn read<T: Send + 'static>(
     }
 }
 
-async fn search(
-    State(shared): State<Arc<Shared>>,
-    Query(query): Query<SearchQuery>,
-) -> Response {
-    match read(&shared, move |s| s.records.search_devices(&query.q, SEARCH_LIMIT)).await {
+async fn search(State(shared): State<Arc<Shared>>, Query(query): Query<SearchQuery>) -> Response {
+    match read(&shared, move |s| {
+        s.records.search_devices(&query.q, SEARCH_LIMIT)
+    })
+    .await
+    {
         Ok(devices) => Json(devices).into_response(),
         Err(response) => response,
     }
