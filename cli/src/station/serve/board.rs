@@ -2,7 +2,7 @@
 //! those runs with its step, progress and failure, and the devices done and failed per hour.
 //! Fed by the records' events (any station of the line) and, in `station run --serve`, by the
 //! running station's own workers, which also give a step's progress in percent.
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
 
@@ -13,6 +13,12 @@ use crate::station::Status;
 /// How far back the totals per hour go.
 pub const HOURS_SHOWN: i64 = 24;
 const HOUR_MS: i64 = 3_600_000;
+
+/// How far below the last event read the next read starts. PostgreSQL hands out event ids when
+/// a transaction inserts, not when it commits, so a station's event can become visible after
+/// one with a higher id from another station; each read looks again at the last ids and folds
+/// only the events it has not seen.
+pub const EVENT_OVERLAP: i64 = 256;
 
 /// One device as the page shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -77,8 +83,9 @@ pub struct Board {
     /// From the records' events, by station and device id.
     recorded: HashMap<(String, String), DeviceView>,
     hours: BTreeMap<i64, HourTotals>,
-    /// The last event folded in.
+    /// The last event folded in, and the ids folded in from `EVENT_OVERLAP` below it.
     pub last_event: i64,
+    seen: BTreeSet<i64>,
     live: Option<Live>,
     /// Why the records could not be read, if the last attempt failed.
     pub records_error: Option<String>,
@@ -174,8 +181,12 @@ impl Board {
         }
     }
 
-    /// Folds one recorded event into the devices and the totals per hour.
-    pub fn fold(&mut self, event: &EventRow) {
+    /// Folds one recorded event into the devices and the totals per hour; false if it was
+    /// folded in before.
+    pub fn fold(&mut self, event: &EventRow) -> bool {
+        if event.event_id <= self.last_event - EVENT_OVERLAP || !self.seen.insert(event.event_id) {
+            return false;
+        }
         self.last_event = self.last_event.max(event.event_id);
         let detail: serde_json::Value =
             serde_json::from_str(&event.detail).unwrap_or(serde_json::Value::Null);
@@ -245,6 +256,7 @@ impl Board {
             }
             _ => {}
         }
+        true
     }
 
     fn hour(&mut self, at_ms: i64) -> &mut HourTotals {
@@ -300,6 +312,8 @@ impl Board {
         let now = now_ms();
         let first_hour = now - now.rem_euclid(HOUR_MS) - (HOURS_SHOWN - 1) * HOUR_MS;
         self.hours.retain(|start, _| *start >= first_hour);
+        let oldest = self.last_event - EVENT_OVERLAP;
+        self.seen.retain(|id| *id > oldest);
         // Devices of a station's earlier runs are no longer on the floor.
         let stations = &self.stations;
         self.recorded.retain(|(station, _), view| {
@@ -309,5 +323,139 @@ impl Board {
                 .and_then(|s| s.run.as_ref())
                 .is_none_or(|run| run.run_id == view.run_id || run.started_ms < view.updated_ms)
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(event_id: i64, device: &str, step: Option<i64>, kind: &str, detail: &str) -> EventRow {
+        EventRow {
+            event_id,
+            at_ms: now_ms(),
+            device_id: device.into(),
+            station_id: "bench-1".into(),
+            run_id: "run-1".into(),
+            step_index: step,
+            kind: kind.into(),
+            detail: detail.into(),
+        }
+    }
+
+    fn device<'a>(snapshot: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+        snapshot["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["device_id"] == id)
+            .unwrap_or_else(|| panic!("{id} is on the board: {snapshot}"))
+    }
+
+    #[test]
+    fn events_fold_into_steps_failures_and_hours_once_each() {
+        let mut board = Board::default();
+        board.set_stations(vec![StationRow {
+            station_id: "bench-1".into(),
+            hostname: "host".into(),
+            last_seen_ms: 0,
+            run: Some(crate::records::floor::RunRow {
+                run_id: "run-1".into(),
+                recipe_name: "line".into(),
+                devices: 2,
+                started_ms: 0,
+                finished_ms: None,
+                outcome: None,
+            }),
+        }]);
+        let a = "02:00:00:00:00:0a";
+        let b = "02:00:00:00:00:0b";
+        assert!(board.fold(&event(1, a, None, "seen", r#"{"port":"/dev/ttyACM0"}"#)));
+        assert!(board.fold(&event(2, a, Some(0), "step-started", "self-test")));
+        assert!(board.fold(&event(3, a, Some(0), "step-done", "{}")));
+        assert!(board.fold(&event(4, a, Some(1), "step-started", "rand-health")));
+        // Event 5 is committed late (another station's transaction): 6 comes first.
+        assert!(board.fold(&event(
+            6,
+            b,
+            Some(0),
+            "step-failed",
+            r#"{"error":"device disconnected","kind":"disconnected"}"#
+        )));
+        let snapshot = board.snapshot();
+        assert_eq!(device(&snapshot, a)["state"], "running");
+        assert_eq!(device(&snapshot, a)["step"], 2);
+        assert_eq!(device(&snapshot, a)["kind"], "rand-health");
+        assert_eq!(device(&snapshot, a)["steps_done"], 1);
+        assert_eq!(device(&snapshot, a)["port"], "/dev/ttyACM0");
+        assert_eq!(device(&snapshot, b)["state"], "failed");
+        assert_eq!(device(&snapshot, b)["error"], "device disconnected");
+
+        assert!(board.fold(&event(5, a, Some(1), "step-done", "{}")));
+        assert!(board.fold(&event(
+            7,
+            a,
+            None,
+            "device-done",
+            r#"{"steps_run":2,"steps_skipped":0}"#
+        )));
+        assert!(board.fold(&event(
+            8,
+            b,
+            None,
+            "device-failed",
+            r#"{"step":1,"error":"device disconnected"}"#
+        )));
+        // Read again (the overlap): nothing counts twice.
+        for id in [5, 6, 7, 8] {
+            let again = event(
+                id,
+                a,
+                None,
+                "device-done",
+                r#"{"steps_run":2,"steps_skipped":0}"#,
+            );
+            assert!(!board.fold(&again));
+        }
+        let snapshot = board.snapshot();
+        assert_eq!(device(&snapshot, a)["state"], "done");
+        assert_eq!(device(&snapshot, a)["steps"], 2);
+        assert_eq!(device(&snapshot, a)["steps_done"], 2);
+        let hours = snapshot["hours"].as_array().unwrap();
+        assert_eq!(hours.len() as i64, HOURS_SHOWN);
+        let total = |name: &str| hours.iter().map(|h| h[name].as_u64().unwrap()).sum::<u64>();
+        assert_eq!((total("done"), total("failed")), (1, 1));
+    }
+
+    #[test]
+    fn a_live_station_shows_its_workers_progress() {
+        let labels = ["sim#0".to_string(), "sim#1".to_string()];
+        let mut board = Board::live("bench-1", "run-1", &labels, 3);
+        board.apply(&Status::Connected {
+            worker: 1,
+            device_id: "02:00:00:00:00:01".into(),
+        });
+        board.apply(&Status::Step {
+            worker: 1,
+            index: 1,
+            kind: "rand-health",
+            skipped: false,
+        });
+        board.apply(&Status::StepProgress {
+            worker: 1,
+            kind: "rand-health",
+            percent: 40,
+        });
+        let snapshot = board.snapshot();
+        let devices = snapshot["devices"].as_array().unwrap();
+        assert_eq!(devices[0]["state"], "connecting");
+        assert_eq!(devices[1]["state"], "running");
+        assert_eq!(devices[1]["step"], 2);
+        assert_eq!(devices[1]["steps"], 3);
+        assert_eq!(devices[1]["steps_done"], 1);
+        assert_eq!(devices[1]["percent"], 40);
+        assert_eq!(snapshot["finished"], false);
+        board.finish();
+        assert_eq!(board.snapshot()["finished"], true);
     }
 }

@@ -246,7 +246,7 @@ fn refresh(shared: &Shared) {
     let since = now_ms() - board::HOURS_SHOWN * 3_600_000;
     let read = || -> Result<(Vec<_>, Vec<_>)> {
         let stations = shared.records.stations()?;
-        let after = shared.board().last_event;
+        let after = (shared.board().last_event - board::EVENT_OVERLAP).max(0);
         let mut events = Vec::new();
         loop {
             let last = events
@@ -265,13 +265,12 @@ fn refresh(shared: &Shared) {
     let mut board = shared.board();
     match result {
         Ok((stations, events)) => {
-            let changed = !events.is_empty()
-                || board.records_error.is_some()
+            let mut changed = board.records_error.is_some()
                 || serde_json::to_value(&stations).ok() != board.stations_json();
             board.records_error = None;
             board.set_stations(stations);
             for event in &events {
-                board.fold(event);
+                changed |= board.fold(event);
             }
             board.prune();
             drop(board);
