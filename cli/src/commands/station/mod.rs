@@ -54,6 +54,9 @@ Each UART's line moves to the fastest rate its USB bridge carries after the hand
 for N, --baud 115200 to stay); a device whose line fails at that rate carries on at 115200 alone,
 and the rate used is recorded (devices.line_baud).
 
+With --serve ADDR the line's page (`ucrypto station serve --help`) shows this run live in a
+browser while it goes on; an ADDR other than loopback needs --token env:VAR or file:PATH.
+
 Exit codes: 0 every device done, 6 some devices failed (one line each names the device and
 the step), 2 bad recipe or options, 4 no device or the records cannot be reached.
 See docs/station.md.";
