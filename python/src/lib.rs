@@ -3,7 +3,7 @@
 //! operations, and the library's errors as Python exceptions.
 //! The Python package (`python/ucrypto/`) re-exports it and adds `ucrypto.pycom`.
 mod errors;
-mod keys;
+mod key_file;
 mod slots;
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -242,7 +242,7 @@ impl Device {
     ) -> PyResult<Py<PyAny>> {
         slots::require_burn(burn, "key_import")?;
         let password = password.map(zeroize::Zeroizing::new);
-        let key = keys::private_key(&key.0, password.as_deref().map(Vec::as_slice))?;
+        let key = key_file::private_key(&key.0, password.as_deref().map(Vec::as_slice))?;
         let made = with_client(py, &self.shared, move |c| c.key_import(slot.0, &key))?;
         made_key(py, &made)
     }
@@ -264,7 +264,7 @@ impl Device {
     /// host; raises `VerificationError` when it does not hold. Needs no device.
     #[pyo3(signature = (message, signature, key))]
     fn verify(&self, message: &[u8], signature: &[u8], key: KeyBytes) -> PyResult<()> {
-        keys::verify(message, signature, &key.0)
+        key_file::verify(message, signature, &key.0)
     }
 
     /// Closes the connection (the device ends any open session at the next one). Idempotent.
@@ -386,7 +386,7 @@ impl ChosenKey {
     fn new(key: Option<KeyBytes>, password: Option<Vec<u8>>, slot: Option<i64>) -> PyResult<Self> {
         let password = password.map(zeroize::Zeroizing::new);
         match (key, slot) {
-            (Some(key), None) => Ok(Self::Sent(Box::new(keys::signing_key(
+            (Some(key), None) => Ok(Self::Sent(Box::new(key_file::signing_key(
                 &key.0,
                 password.as_deref().map(Vec::as_slice),
             )?))),
@@ -503,7 +503,7 @@ fn aes_block(
 #[pyfunction]
 #[pyo3(signature = (message, signature, key))]
 fn verify(message: &[u8], signature: &[u8], key: KeyBytes) -> PyResult<()> {
-    keys::verify(message, signature, &key.0)
+    key_file::verify(message, signature, &key.0)
 }
 
 #[pymodule]

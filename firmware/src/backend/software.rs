@@ -8,7 +8,7 @@ use ucrypto_protocol::{Chip, Entropy, EntropySource, EntropyState};
 
 use sha2::{Digest, Sha256};
 
-use super::virtual_keys::VirtualKeyHardware;
+use super::virtual_key_hardware::VirtualKeyHardware;
 use super::{AesKey, Backend, BackendError, KeyHardware, Modulus};
 
 /// Where the virtual device's randomness comes from.

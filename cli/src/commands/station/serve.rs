@@ -2,41 +2,15 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use clap::Args;
+use ucrypto_station::records::Records;
+use ucrypto_station::serve::{Board, ServeOptions, Server, TokenSource};
+use ucrypto_station::{self as station, Observer, RunSummary, StationOptions, Target};
 
+use crate::args::station::StationServeArgs;
 use crate::error::Result;
-use crate::records::{Records, DEFAULT_RECORDS};
-use crate::station::serve::{Board, ServeOptions, Server, TokenSource};
-use crate::station::{self, Observer, RunSummary, StationOptions, Target};
-
-pub const SERVE_HELP: &str = "\
-The page shows each station of the line with its latest run, the devices of those runs (port,
-device id, step, progress, failure and its reason), and the devices done and failed per hour over
-the last 24 hours; it updates as the records change (server-sent events, no reloads). Below:
-a search over every device recorded, each one's history, and the exports of `records export`.
-
-It only reads. Bound to 127.0.0.1:8080 by default; an address reachable from other machines
-needs --token env:VAR or --token file:PATH (open /?token=TOKEN once in the browser, or send
-Authorization: Bearer TOKEN). Ctrl-C or SIGTERM stops it. See docs/station.md.";
 
 /// How long a finished run's page server waits for open pages to receive the last state.
 const LAST_STATE_GRACE: Duration = Duration::from_secs(2);
-
-#[derive(Debug, Args)]
-pub struct StationServeArgs {
-    /// The record store: a SQLite file, or postgres://user@host/db for a whole line.
-    #[arg(long, value_name = "FILE|URL", default_value = DEFAULT_RECORDS, env = "UCRYPTO_RECORDS")]
-    pub records: String,
-
-    /// Address to serve the page on.
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
-    pub listen: SocketAddr,
-
-    /// The page's token, from an environment variable or a file (needed when ADDR is not
-    /// loopback).
-    #[arg(long, value_name = "env:VAR|file:PATH")]
-    pub token: Option<String>,
-}
 
 fn options(listen: SocketAddr, token: Option<&str>) -> Result<ServeOptions> {
     Ok(ServeOptions {
@@ -57,10 +31,10 @@ pub fn serve(args: &StationServeArgs) -> Result<()> {
     let options = options(args.listen, args.token.as_deref())?;
     // The page reads: a mistyped SQLite path is refused rather than made.
     drop(crate::commands::records::open_existing(&args.records)?);
-    crate::client::handle_interrupts();
+    crate::interrupt::install();
     let server = Server::start(&options, &args.records, Board::default())?;
     announce(&server);
-    while !crate::client::interrupted() {
+    while !ucrypto::interrupt::requested() {
         std::thread::sleep(Duration::from_millis(200));
     }
     drop(server);
@@ -91,5 +65,5 @@ pub fn run_serving(
         station::run(station_options, records, &mut observer)
     };
     server.finish(LAST_STATE_GRACE);
-    summary
+    Ok(summary?)
 }
