@@ -6,20 +6,22 @@
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
 use crate::error::{Error, Result};
-use crate::records::{self, now_ms, Records};
+use crate::records::{self, now_ms};
 use crate::{Observer, Status};
 
 pub mod board;
 mod routes;
+mod shared;
 
 pub use board::Board;
+use shared::Shared;
 
 /// How often the records are read for news from the line.
 const POLL: Duration = Duration::from_millis(500);
@@ -75,27 +77,6 @@ impl TokenSource {
 pub struct ServeOptions {
     pub listen: SocketAddr,
     pub token: Option<TokenSource>,
-}
-
-/// What the routes share.
-pub(crate) struct Shared {
-    board: Mutex<Board>,
-    /// Bumped whenever the board changes; each open page's event stream waits on it.
-    changed: watch::Sender<u64>,
-    records: Records,
-    token: Option<String>,
-    stop: AtomicBool,
-}
-
-impl Shared {
-    fn board(&self) -> MutexGuard<'_, Board> {
-        // A panic while the board was held leaves a board still fit to show.
-        self.board.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn touch(&self) {
-        self.changed.send_modify(|version| *version += 1);
-    }
 }
 
 /// A running page server; dropping it stops it.

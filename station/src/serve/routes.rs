@@ -16,7 +16,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::Shared;
+use super::shared::Shared;
 use crate::records::report::write_csv;
 
 const INDEX_HTML: &str = include_str!("page/index.html");
