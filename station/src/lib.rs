@@ -17,6 +17,8 @@ pub mod flash_session;
 pub mod flasher;
 pub mod recipe;
 pub mod records;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod steps;
 pub mod targets;
 pub mod worker;

@@ -112,6 +112,11 @@ impl Sim {
             .expect("ucrypto runs")
     }
 
+    /// The process id of `ucrypto sim` (to pause it with SIGSTOP and go on with SIGCONT).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

@@ -11,6 +11,10 @@ pub enum StationCommand {
     /// Run RECIPE.toml on every device given, all at once, one worker per device.
     #[command(after_help = STATION_HELP)]
     Run(StationRunArgs),
+    /// Serve the line's live page from the records: stations, each device's step and progress,
+    /// failures, totals per hour, a search over past devices and the exports.
+    #[command(after_help = SERVE_HELP)]
+    Serve(StationServeArgs),
 }
 
 const STATION_HELP: &str = "\
@@ -42,6 +46,9 @@ with \"provisioned by station X\".
 Each UART's line moves to the fastest rate its USB bridge carries after the handshake (--baud N
 for N, --baud 115200 to stay); a device whose line fails at that rate carries on at 115200 alone,
 and the rate used is recorded (devices.line_baud).
+
+With --serve ADDR the line's page (`ucrypto station serve --help`) shows this run live in a
+browser while it goes on; an ADDR other than loopback needs --token env:VAR or file:PATH.
 
 Exit codes: 0 every device done, 6 some devices failed (one line each names the device and
 the step), 2 bad recipe or options, 4 no device or the records cannot be reached.
@@ -85,4 +92,39 @@ pub struct StationRunArgs {
     /// This station's name in the records [default: the host name].
     #[arg(long, value_name = "NAME")]
     pub station_id: Option<String>,
+
+    /// Also serve the line's live page on ADDR (e.g. 127.0.0.1:8080) while the run goes on.
+    #[arg(long, value_name = "ADDR")]
+    pub serve: Option<std::net::SocketAddr>,
+
+    /// The page's token, from an environment variable or a file (needed when ADDR is not
+    /// loopback).
+    #[arg(long, value_name = "env:VAR|file:PATH", requires = "serve")]
+    pub token: Option<String>,
+}
+
+const SERVE_HELP: &str = "\
+The page shows each station of the line with its latest run, the devices of those runs (port,
+device id, step, progress, failure and its reason), and the devices done and failed per hour over
+the last 24 hours; it updates as the records change (server-sent events, no reloads). Below:
+a search over every device recorded, each one's history, and the exports of `records export`.
+
+It only reads. Bound to 127.0.0.1:8080 by default; an address reachable from other machines
+needs --token env:VAR or --token file:PATH (open /?token=TOKEN once in the browser, or send
+Authorization: Bearer TOKEN). Ctrl-C or SIGTERM stops it. See docs/station.md.";
+
+#[derive(Debug, Args)]
+pub struct StationServeArgs {
+    /// The record store: a SQLite file, or postgres://user@host/db for a whole line.
+    #[arg(long, value_name = "FILE|URL", default_value = DEFAULT_RECORDS, env = "UCRYPTO_RECORDS")]
+    pub records: String,
+
+    /// Address to serve the page on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+
+    /// The page's token, from an environment variable or a file (needed when ADDR is not
+    /// loopback).
+    #[arg(long, value_name = "env:VAR|file:PATH")]
+    pub token: Option<String>,
 }

@@ -47,7 +47,7 @@ fn verify(global: &GlobalArgs, args: &RecordsArgs) -> Result<()> {
 }
 
 /// Reading records must not create a database where none was: a mistyped path is an error.
-fn open_existing(url: &str) -> Result<records::Records> {
+pub(crate) fn open_existing(url: &str) -> Result<records::Records> {
     warn_password_on_command_line(url);
     let is_file = !credentials::is_postgres(url) && !credentials::is_key_value(url);
     if is_file && !std::path::Path::new(url).exists() {

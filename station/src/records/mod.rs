@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 pub mod certificates;
 pub mod credentials;
 pub mod event_chain;
+pub mod floor;
 pub mod migrations;
 #[cfg(feature = "postgres")]
 pub mod postgres;

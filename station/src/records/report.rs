@@ -68,7 +68,8 @@ pub struct DeviceHistory {
     pub events: Vec<EventSummary>,
 }
 
-const DEVICE_COLUMNS: &str = "d.device_id, d.mac, d.chip, d.firmware_version, d.image_sha256,
+pub(super) const DEVICE_COLUMNS: &str =
+    "d.device_id, d.mac, d.chip, d.firmware_version, d.image_sha256,
     d.is_virtual, c.station_id,
     (SELECT count(*) FROM steps s WHERE s.device_id = d.device_id AND s.state = 'done'),
     (SELECT count(*) FROM steps s WHERE s.device_id = d.device_id AND s.state = 'failed'),
@@ -79,7 +80,7 @@ fn json_of(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|_| text.into())
 }
 
-fn device_of(row: &[Value]) -> DeviceSummary {
+pub(super) fn device_of(row: &[Value]) -> DeviceSummary {
     DeviceSummary {
         device_id: row[0].text(),
         mac: row[1].text(),
@@ -101,7 +102,7 @@ fn device_of(row: &[Value]) -> DeviceSummary {
     }
 }
 
-fn key_of(row: &[Value]) -> KeySummary {
+pub(super) fn key_of(row: &[Value]) -> KeySummary {
     KeySummary {
         slot: row[1].int(),
         public_key_der: hex::encode(row[2].bytes()),

@@ -5,16 +5,23 @@ use ucrypto_protocol::{MAX_BAUD, MIN_BAUD};
 use ucrypto_station::records;
 use ucrypto_station::{self as station, targets, Recipe, StationOptions, Target};
 
-use crate::args::station::StationCommand;
+use crate::args::station::{StationCommand, StationRunArgs};
 use crate::args::GlobalArgs;
 use crate::error::{Error, Result};
 
 mod display;
+mod serve;
 
 use display::Display;
 
 pub fn run(global: &GlobalArgs, command: &StationCommand) -> Result<()> {
-    let StationCommand::Run(args) = command;
+    match command {
+        StationCommand::Run(args) => run_station(global, args),
+        StationCommand::Serve(args) => serve::serve(args),
+    }
+}
+
+fn run_station(global: &GlobalArgs, args: &StationRunArgs) -> Result<()> {
     crate::commands::records::warn_password_on_command_line(&args.records);
     // Everything that can be refused is checked before a device or the records are touched.
     let recipe = Recipe::load(&args.recipe)?;
@@ -56,7 +63,17 @@ pub fn run(global: &GlobalArgs, command: &StationCommand) -> Result<()> {
     };
     let labels: Vec<String> = options.targets.iter().map(Target::label).collect();
     let mut display = Display::new(&labels, options.recipe.steps.len(), global.json);
-    let summary = station::run(&options, &records, &mut display)?;
+    let summary = match args.serve {
+        Some(listen) => serve::run_serving(
+            &options,
+            &records,
+            &mut display,
+            &args.records,
+            listen,
+            args.token.as_deref(),
+        )?,
+        None => station::run(&options, &records, &mut display)?,
+    };
     display.summary(&summary)?;
     if summary.reports.iter().any(|r| r.interrupted) {
         return Err(Error::Interrupted);
