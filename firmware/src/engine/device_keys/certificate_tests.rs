@@ -264,3 +264,24 @@ fn an_attestation_is_signed_by_the_slot_key_over_the_documented_statement() {
     let other = RequestBody::Attest { slot: 3, challenge };
     assert_eq!(refusal(&mut dev, other), ErrorCode::NoKey);
 }
+
+#[test]
+fn a_locked_device_takes_no_certificate_and_keeps_what_it_holds() {
+    let mut dev = device(Chip::Esp32C3);
+    import(&mut dev, 0, &vector("2048"));
+    let ca_cert = fake_certificate(300, 9);
+    assert_eq!(write(&mut dev, CertKind::Ca, &ca_cert, 3000), [304]);
+    ask(&mut dev, RequestBody::Lock);
+    let before = partition(&dev);
+    let device_cert = fake_certificate(400, 5);
+    let request = RequestBody::CertWrite {
+        kind: CertKind::Device,
+        offset: 0,
+        total: device_cert.len() as u32,
+        data: &device_cert,
+    };
+    assert_eq!(refusal(&mut dev, request), ErrorCode::Locked);
+    assert_eq!(partition(&dev), before, "nothing written after the lock");
+    // What it held before the lock still reads back.
+    assert_eq!(read(&mut dev, CertKind::Ca).unwrap(), ca_cert);
+}
