@@ -254,8 +254,12 @@ fn an_attestation_is_signed_by_the_slot_key_over_the_documented_statement() {
         panic!("{:?}", slots[2])
     };
     assert_eq!(statement[64..96], spki_sha256);
-    assert_eq!(statement[96], 2, "origin unknown until recorded");
-    assert_eq!(statement[98..106], [0xff; 8], "no security state reported");
+    assert_eq!(statement[96], 1, "origin: imported (the key was sent by KeyImport)");
+    assert_eq!(
+        statement[98..106],
+        [1, 0, 0, 0, 0, 0, 0, 0],
+        "a new chip's security state: reported, nothing locked or disabled"
+    );
     assert_eq!(statement[106], 0, "no image hash");
     let version_len = usize::from(statement[139]);
     assert_eq!(statement.len(), 140 + version_len);
