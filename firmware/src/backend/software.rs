@@ -4,9 +4,10 @@ use aes::cipher::{BlockDecrypt, BlockEncrypt, KeyInit};
 use num_bigint::BigUint;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
-use ucrypto_protocol::{Chip, Entropy, EntropySource, EntropyState};
+use ucrypto_protocol::{Chip, Entropy, EntropySource, EntropyState, HashAlg};
 
-use sha2::{Digest, Sha256};
+use sha1::Sha1;
+use sha2::{Digest, Sha224, Sha256};
 
 use super::virtual_keys::VirtualKeyHardware;
 use super::{AesKey, Backend, BackendError, KeyHardware, Modulus};
@@ -18,6 +19,14 @@ pub enum Seed {
     HostOs([u8; 32]),
     /// A fixed number: the same output every run, reported as deterministic.
     Fixed(u64),
+}
+
+/// A software SHA computation of one of the three algorithms.
+#[derive(Clone)]
+pub enum ShaState {
+    Sha256(Sha256),
+    Sha224(Sha224),
+    Sha1(Sha1),
 }
 
 /// Software crypto behind the [`Backend`] trait.
@@ -116,18 +125,31 @@ impl Backend for SoftwareBackend {
         self.aes_block(key, block, false)
     }
 
-    type Sha256State = Sha256;
+    type ShaState = ShaState;
 
-    fn sha256_start(&mut self) -> Sha256 {
-        Sha256::new()
+    fn sha_start(&mut self, alg: HashAlg) -> ShaState {
+        match alg {
+            HashAlg::Sha256 => ShaState::Sha256(Sha256::new()),
+            HashAlg::Sha224 => ShaState::Sha224(Sha224::new()),
+            HashAlg::Sha1 => ShaState::Sha1(Sha1::new()),
+        }
     }
 
-    fn sha256_update(&mut self, state: &mut Sha256, data: &[u8]) {
-        state.update(data);
+    fn sha_update(&mut self, state: &mut ShaState, data: &[u8]) {
+        match state {
+            ShaState::Sha256(s) => s.update(data),
+            ShaState::Sha224(s) => s.update(data),
+            ShaState::Sha1(s) => s.update(data),
+        }
     }
 
-    fn sha256_finish(&mut self, state: Sha256) -> [u8; 32] {
-        state.finalize().into()
+    fn sha_finish(&mut self, state: ShaState, out: &mut [u8; 32]) {
+        out.fill(0);
+        match state {
+            ShaState::Sha256(s) => out.copy_from_slice(&s.finalize()),
+            ShaState::Sha224(s) => out[..28].copy_from_slice(&s.finalize()),
+            ShaState::Sha1(s) => out[..20].copy_from_slice(&s.finalize()),
+        }
     }
 
     fn rsa_mod_exp(

@@ -5,7 +5,7 @@ use ucrypto_protocol::{ErrorCode, ResponseBody, RsaPrivateKey, SelfTest, MAX_CHU
 use super::loaded_key::KeySlot;
 use super::outcome::{refuse_after_failed_self_test, Outcome, Refusal, Relies};
 use super::rsa;
-use super::session::{HashSession, Session, SessionSlot};
+use super::session::{HashPurpose, HashSession, Session, SessionSlot};
 use crate::{Backend, ChipProfile};
 
 const NO_SESSION: (ErrorCode, &str) = (
@@ -21,11 +21,18 @@ pub(super) fn start<'d, B: Backend>(
 ) -> Outcome<'d> {
     refuse_after_failed_self_test(self_test, Relies::Signing)?;
     let state = backend.sha256_start();
-    let session = sessions.open(backend, Session::Hash(HashSession { state, received: 0 }))?;
+    let session = sessions.open(
+        backend,
+        Session::Hash(HashSession {
+            state,
+            purpose: HashPurpose::Signing,
+            received: 0,
+        }),
+    )?;
     Ok(ResponseBody::SessionStarted { session })
 }
 
-/// `HashData`: the chunk at `offset` of the message.
+/// `HashData`: the chunk at `offset` of the message (of a signing or a digest session).
 pub(super) fn update<'d, B: Backend>(
     backend: &mut B,
     sessions: &mut SessionSlot<B>,
@@ -97,16 +104,45 @@ pub(super) fn finish_hash<B: Backend>(
     session: u32,
     length: u64,
 ) -> Result<[u8; 32], Refusal> {
+    let mut digest = [0; 32];
+    finish_session(
+        backend,
+        sessions,
+        session,
+        length,
+        HashPurpose::Signing,
+        &mut digest,
+    )?;
+    Ok(digest)
+}
+
+/// Ends hash session `session`, which must be for `purpose` and have received `length` bytes,
+/// and writes its digest to `out` (see [`Backend::sha_finish`]). The session ends either way.
+pub(super) fn finish_session<B: Backend>(
+    backend: &mut B,
+    sessions: &mut SessionSlot<B>,
+    session: u32,
+    length: u64,
+    purpose: HashPurpose,
+    out: &mut [u8; 32],
+) -> Result<(), Refusal> {
     let Some(Session::Hash(hash)) = sessions.take(session) else {
         return Err(NO_SESSION);
     };
+    if hash.purpose != purpose {
+        return Err((
+            ErrorCode::NoSession,
+            "that session hashes for another request (signing, or a digest): start it again",
+        ));
+    }
     if length != hash.received {
         return Err((
             ErrorCode::BadArgument,
             "length differs from the bytes hashed: a chunk is missing",
         ));
     }
-    Ok(backend.sha256_finish(hash.state))
+    backend.sha_finish(hash.state, out);
+    Ok(())
 }
 
 /// `SignDigest`: signs a SHA-256 digest.
@@ -126,4 +162,4 @@ pub(super) fn sign_digest<'d, B: Backend>(
 #[cfg(test)]
 mod loaded_tests;
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

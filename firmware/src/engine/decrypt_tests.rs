@@ -1,0 +1,210 @@
+//! RSA decryption through the engine's frames, with a sent, a loaded and a device key, against
+//! cases made by Python's `cryptography` and hand-built malformed blocks
+//! (`testdata/decrypt_cases.py`): every valid case opens to its message, every invalid one is
+//! the same `DecryptFailed` answer, word for word.
+use std::format;
+use std::string::String;
+use std::vec::Vec;
+
+use ucrypto_protocol::{
+    Chip, Command, DeviceError, ErrorCode, RequestBody, ResponseBody, RsaPadding,
+};
+
+use super::rsa::tests::{vectors, Vector};
+use super::sign::tests::{ask, engine};
+use super::tests::decode;
+use crate::backend::software::SoftwareBackend;
+
+type Device = super::Engine<SoftwareBackend>;
+
+struct Case {
+    padding: RsaPadding,
+    ciphertext: Vec<u8>,
+    /// The message, or `None` for an invalid case.
+    plaintext: Option<Vec<u8>>,
+    name: String,
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn cases(v: &Vector) -> Vec<Case> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/decrypt_cases.py");
+    let out = std::process::Command::new("python3")
+        .arg(script)
+        .arg(hex(v.get("n")))
+        .arg(hex(v.get("e")))
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let f: Vec<&str> = line.split(' ').collect();
+            let padding = match f[0] {
+                "oaep" => RsaPadding::OaepSha256,
+                _ => RsaPadding::Pkcs1v15,
+            };
+            let plaintext = (f[1] == "valid").then(|| match f[3] {
+                "-" => Vec::new(),
+                m => unhex(m),
+            });
+            Case {
+                padding,
+                ciphertext: unhex(f[2]),
+                plaintext,
+                name: format!("{} {}", f[0], f[3]),
+            }
+        })
+        .collect()
+}
+
+/// The answer as `Ok(plaintext)` or `Err((code, message))`.
+fn answer(raw: &[u8]) -> Result<Vec<u8>, (ErrorCode, String)> {
+    match decode(raw).body {
+        ResponseBody::Plaintext { data } => Ok(data.to_vec()),
+        ResponseBody::Error(DeviceError { code, message }) => Err((code, message.into())),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Runs every case of `v` through `decrypt`, checks the valid ones open and that every invalid
+/// one gets one and the same answer, which is returned.
+fn check_all(
+    v: &Vector,
+    mut decrypt: impl FnMut(&Case) -> Result<Vec<u8>, (ErrorCode, String)>,
+) -> (ErrorCode, String) {
+    let mut refusals = Vec::new();
+    for case in cases(v) {
+        let got = decrypt(&case);
+        match &case.plaintext {
+            Some(message) => assert_eq!(got.as_ref(), Ok(message), "{}: {}", v.name, case.name),
+            None => refusals.push((got.expect_err(&case.name), case.name)),
+        }
+    }
+    assert!(refusals.len() >= 20);
+    let first = refusals[0].0.clone();
+    assert_eq!(first.0, ErrorCode::DecryptFailed);
+    for (refusal, name) in &refusals {
+        assert_eq!(refusal, &first, "{}: {name}", v.name);
+    }
+    first
+}
+
+fn vector(name: &str) -> Vector {
+    vectors().into_iter().find(|v| v.name == name).unwrap()
+}
+
+#[test]
+fn a_sent_key_opens_what_cryptography_sealed_and_refuses_every_malformation_alike() {
+    let mut e: Device = engine(Chip::Esp32C3);
+    assert!(e.capabilities().supports(Command::Decrypt));
+    for name in ["2048", "2048 p < q", "3072 e=3", "4096", "1056", "2047"] {
+        let v = vector(name);
+        check_all(&v, |case| {
+            answer(&ask(
+                &mut e,
+                RequestBody::Decrypt {
+                    padding: case.padding,
+                    ciphertext: &case.ciphertext,
+                    key: v.key(),
+                },
+            ))
+        });
+    }
+}
+
+#[test]
+fn a_loaded_key_decrypts_like_a_sent_one() {
+    let mut e: Device = engine(Chip::Esp32C6);
+    for name in ["2048", "4096"] {
+        let v = vector(name);
+        let handle = match decode(&ask(&mut e, RequestBody::LoadKey { key: v.key() })).body {
+            ResponseBody::KeyLoaded { handle } => handle,
+            other => panic!("{other:?}"),
+        };
+        check_all(&v, |case| {
+            answer(&ask(
+                &mut e,
+                RequestBody::DecryptLoaded {
+                    handle,
+                    padding: case.padding,
+                    ciphertext: &case.ciphertext,
+                },
+            ))
+        });
+        // The key stays loaded after refusals.
+        let answer = ask(&mut e, RequestBody::UnloadKey { handle });
+        assert_eq!(decode(&answer).body, ResponseBody::KeyUnloaded);
+    }
+}
+
+#[test]
+fn a_device_key_decrypts_through_the_ds_peripheral() {
+    let mut e: Device = engine(Chip::Esp32C3);
+    let mut refusal = None;
+    for (slot, name) in [(0u8, "2048"), (1, "3072 e=3"), (2, "2047")] {
+        let v = vector(name);
+        let imported = ask(&mut e, RequestBody::KeyImport { slot, key: v.key() });
+        assert!(matches!(decode(&imported).body, ResponseBody::PublicKey(_)));
+        let this = check_all(&v, |case| {
+            answer(&ask(
+                &mut e,
+                RequestBody::DecryptSlot {
+                    slot,
+                    padding: case.padding,
+                    ciphertext: &case.ciphertext,
+                },
+            ))
+        });
+        // The same answer as with a key on the RSA accelerator.
+        assert_eq!(refusal.get_or_insert(this.clone()), &this);
+    }
+    let answer = ask(
+        &mut e,
+        RequestBody::DecryptSlot {
+            slot: 4,
+            padding: RsaPadding::OaepSha256,
+            ciphertext: &[1; 256],
+        },
+    );
+    assert!(matches!(
+        decode(&answer).body,
+        ResponseBody::Error(DeviceError {
+            code: ErrorCode::NoKey,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn nothing_of_a_refused_block_stays_in_the_engine() {
+    let mut e: Device = engine(Chip::Esp32C3);
+    let v = vector("2048");
+    for case in cases(&v).iter().filter(|c| c.plaintext.is_none()) {
+        ask(
+            &mut e,
+            RequestBody::Decrypt {
+                padding: case.padding,
+                ciphertext: &case.ciphertext,
+                key: v.key(),
+            },
+        );
+        for buffer in e.buffers() {
+            assert!(buffer.iter().all(|&b| b == 0), "{}", case.name);
+        }
+    }
+}
