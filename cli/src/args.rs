@@ -119,6 +119,15 @@ pub enum Command {
     Jwt(JwtArgs),
     /// Check an RS256 signature on the host (no device), e.g. one from `openssl dgst -sign`.
     Verify(VerifyArgs),
+    /// SHA-256 (or SHA-224, or legacy SHA-1) digest on the device's SHA accelerator, checked on
+    /// the host before output.
+    Hash(crate::commands::hash::HashArgs),
+    /// RSA-encrypt a short secret on the host to a public key or a device key (no device
+    /// needed with --pubkey); `openssl pkeyutl -decrypt` opens it.
+    Encrypt(crate::commands::decrypt::EncryptArgs),
+    /// RSA-decrypt on the device: with a device key (--slot) or a key file (--key), padding
+    /// checked on the device in constant time.
+    Decrypt(crate::commands::decrypt::DecryptArgs),
     /// Device keys: RSA keys that never leave the chip (eFuse + Digital Signature peripheral).
     #[command(subcommand)]
     Key(KeyCommand),
@@ -268,6 +277,8 @@ pub enum BenchCommand {
     /// Signatures per second with a key: SHA-256 digests signed on the device, one after the
     /// other, each checked on the host.
     Sign(BenchSignArgs),
+    /// Hash pseudo-random data on the device and report the goodput.
+    Hash(crate::commands::hash::BenchHashArgs),
 }
 
 #[derive(Debug, Args)]
@@ -421,7 +432,7 @@ fn parse_key_bits(s: &str) -> Result<u16, String> {
 }
 
 /// A byte count with an optional K, M or G suffix (powers of 1024).
-fn parse_size(s: &str) -> Result<u64, String> {
+pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
     let (digits, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
         Some((i, _)) => s.split_at(i),
         None => (s, ""),

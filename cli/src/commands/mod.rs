@@ -11,7 +11,9 @@ use crate::output::Output;
 pub mod aes;
 pub mod bench;
 pub mod csr;
+pub mod decrypt;
 pub mod flash;
+pub mod hash;
 pub mod info;
 pub mod jwt;
 pub mod key;
@@ -36,6 +38,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Sign(args) => sign::run(global, &args),
         Command::Jwt(args) => jwt::run(global, &args),
         Command::Verify(args) => verify::run(global, &args),
+        Command::Hash(args) => hash::run(global, &args),
+        Command::Encrypt(args) => decrypt::encrypt(global, &args),
+        Command::Decrypt(args) => decrypt::decrypt(global, &args),
         Command::Key(KeyCommand::Generate(args)) => key::generate(global, &args),
         Command::Key(KeyCommand::Import(args)) => key::import(global, &args),
         Command::Key(KeyCommand::List) => key::list(global),
@@ -43,6 +48,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Csr(args) => csr::run(global, &args),
         Command::Bench(BenchCommand::Sign(args)) => bench::sign(global, &args),
         Command::Bench(BenchCommand::Aes(args)) => bench::aes(global, &args),
+        Command::Bench(BenchCommand::Hash(args)) => hash::bench(global, &args),
         Command::Station(command) => station::run(global, &command),
         Command::Records(command) => records::run(global, &command),
         Command::Completions { shell } => {

@@ -142,6 +142,11 @@ impl SigningKey {
         self.loaded.is_some()
     }
 
+    /// The key's handle on the device, when loaded there.
+    pub fn loaded_handle(&self) -> Option<u32> {
+        self.loaded
+    }
+
     /// Wipes the loaded key on the device now.
     pub fn unload<T: Transport>(&mut self, client: &mut Client<T>) -> Result<()> {
         let Some(handle) = self.loaded.take() else {
