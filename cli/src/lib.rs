@@ -72,5 +72,5 @@ pub use client::Client;
 pub use connect::{connect, host_seed, ConnectOptions, Port};
 pub use device_keys::{MadeKey, SlotChoice, SlotPublicKey, SlotSummary};
 pub use error::{Error, Result, TransportError};
-pub use operations::{AesChain, AesSession, Jwt, Signed, SigningKey};
+pub use operations::{AesChain, AesSession, DigestStream, Digested, Jwt, Signed, SigningKey};
 pub use progress::{NoProgress, Progress};

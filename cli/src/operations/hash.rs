@@ -258,8 +258,7 @@ impl DigestStream {
                     .into(),
             )
         })?;
-        let mut host = host;
-        host.update(&self.pending);
+        // `update` fed the host's hash every byte at once, the held-back ones too.
         Ok(Self {
             alg: self.alg,
             session: None,
