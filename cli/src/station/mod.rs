@@ -10,6 +10,7 @@ use crate::line_speed::LineSpeed;
 use crate::records::{Records, RunContext};
 
 pub mod csr;
+pub mod decrypt_check;
 pub mod flash_step;
 pub mod key_generate;
 pub mod manifest;

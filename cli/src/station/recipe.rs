@@ -51,6 +51,17 @@ pub enum Step {
     /// A PKCS#10 certificate signing request for a slot's key, signed by the device; recorded
     /// with the key.
     Csr(Csr),
+    /// A random secret sealed on the host to a slot's public key (RSA-OAEP) opens on the
+    /// device with that key.
+    DecryptCheck(DecryptCheck),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct DecryptCheck {
+    /// The key slot whose key opens the secret.
+    #[serde(default)]
+    pub slot: u8,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -172,6 +183,7 @@ impl Step {
             Step::KeyGenerate(_) => "key-generate",
             Step::SignManifest(_) => "sign-manifest",
             Step::Csr(_) => "csr",
+            Step::DecryptCheck(_) => "decrypt-check",
         }
     }
 
@@ -218,7 +230,8 @@ impl Step {
                 }
                 super::csr::subject_for(subject, "02:00:00:00:00:00").map(drop)
             }
-            Step::SignManifest(SignManifest { slot }) => {
+            Step::SignManifest(SignManifest { slot })
+            | Step::DecryptCheck(DecryptCheck { slot }) => {
                 if usize::from(*slot) < ucrypto_protocol::KEY_SLOTS {
                     Ok(())
                 } else {

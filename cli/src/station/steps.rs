@@ -8,7 +8,7 @@ use rsa::RsaPrivateKey;
 use sha2::{Digest, Sha256};
 use ucrypto_protocol::TestOutcome;
 
-use super::recipe::{Csr, KeyGenerate, RandHealth, SignCheck, SignManifest, Step};
+use super::recipe::{Csr, DecryptCheck, KeyGenerate, RandHealth, SignCheck, SignManifest, Step};
 use super::{csr, key_generate, manifest};
 use crate::client::Client;
 use crate::error::{Error, Result};
@@ -124,6 +124,9 @@ pub fn run(
         }
         Step::SignManifest(SignManifest { slot }) => {
             manifest::sign_manifest(client, ctx, *slot).map(Found::from)
+        }
+        Step::DecryptCheck(DecryptCheck { slot }) => {
+            super::decrypt_check::decrypt_check(client, *slot).map(Found::from)
         }
         Step::Csr(Csr { slot, subject }) => {
             let key = csr::make_csr(client, *slot, subject)?;
