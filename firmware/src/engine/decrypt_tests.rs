@@ -208,3 +208,149 @@ fn nothing_of_a_refused_block_stays_in_the_engine() {
         }
     }
 }
+
+/// The software backend, with every call the engine makes to the hardware written down.
+struct Traced {
+    inner: SoftwareBackend,
+    trace: Vec<String>,
+}
+
+impl crate::Backend for Traced {
+    fn chip(&self) -> Chip {
+        self.inner.chip()
+    }
+    fn device_id(&self) -> [u8; 6] {
+        self.inner.device_id()
+    }
+    fn is_virtual(&self) -> bool {
+        true
+    }
+    fn entropy(&self) -> ucrypto_protocol::Entropy {
+        self.inner.entropy()
+    }
+    fn fill_random(&mut self, out: &mut [u8]) -> Result<(), crate::BackendError> {
+        self.trace.push(format!("random {}", out.len()));
+        self.inner.fill_random(out)
+    }
+    fn aes_encrypt_block(
+        &mut self,
+        key: &crate::backend::AesKey,
+        block: &mut [u8; 16],
+    ) -> Result<(), crate::BackendError> {
+        self.trace.push("aes".into());
+        self.inner.aes_encrypt_block(key, block)
+    }
+    fn aes_decrypt_block(
+        &mut self,
+        key: &crate::backend::AesKey,
+        block: &mut [u8; 16],
+    ) -> Result<(), crate::BackendError> {
+        self.trace.push("aes".into());
+        self.inner.aes_decrypt_block(key, block)
+    }
+    type ShaState = <SoftwareBackend as crate::Backend>::ShaState;
+    fn sha_start(&mut self, alg: ucrypto_protocol::HashAlg) -> Self::ShaState {
+        self.trace.push(format!("sha start {}", alg.name()));
+        self.inner.sha_start(alg)
+    }
+    fn sha_update(&mut self, state: &mut Self::ShaState, data: &[u8]) {
+        self.trace.push(format!("sha update {}", data.len()));
+        self.inner.sha_update(state, data)
+    }
+    fn sha_finish(&mut self, state: Self::ShaState, out: &mut [u8; 32]) {
+        self.trace.push("sha finish".into());
+        self.inner.sha_finish(state, out)
+    }
+    fn rsa_mod_exp(
+        &mut self,
+        base: &[u32],
+        exponent: &[u32],
+        modulus: &crate::backend::Modulus<'_>,
+        out: &mut [u32],
+    ) -> Result<(), crate::BackendError> {
+        self.trace.push(format!(
+            "exp {} words, exponent {} words",
+            modulus.words.len(),
+            exponent.len()
+        ));
+        self.inner.rsa_mod_exp(base, exponent, modulus, out)
+    }
+    fn rsa_mod_mul(
+        &mut self,
+        a: &[u32],
+        b: &[u32],
+        modulus: &crate::backend::Modulus<'_>,
+        out: &mut [u32],
+    ) -> Result<(), crate::BackendError> {
+        self.trace
+            .push(format!("mul {} words", modulus.words.len()));
+        self.inner.rsa_mod_mul(a, b, modulus, out)
+    }
+    fn key_hardware(&mut self) -> Option<&mut dyn crate::backend::KeyHardware> {
+        self.trace.push("key hardware".into());
+        self.inner.key_hardware()
+    }
+}
+
+/// The device's work for a block does not depend on its padding: every case of one padding
+/// whose ciphertext reaches the private operation (the right length, below the modulus), valid
+/// or not, makes the same calls to the hardware in the same order with the same sizes, for a
+/// sent key and for a device key.
+#[test]
+fn valid_and_invalid_blocks_take_the_same_device_side_path() {
+    let inner = SoftwareBackend::new(Chip::Esp32C3, crate::backend::software::Seed::Fixed(5));
+    let mut e = super::Engine::new(Traced {
+        inner,
+        trace: Vec::new(),
+    });
+    let v = vector("2048");
+    let imported = ask(
+        &mut e,
+        RequestBody::KeyImport {
+            slot: 0,
+            key: v.key(),
+        },
+    );
+    assert!(matches!(decode(&imported).body, ResponseBody::PublicKey(_)));
+    for slot in [false, true] {
+        for padding in [RsaPadding::OaepSha256, RsaPadding::Pkcs1v15] {
+            let mut traces = Vec::new();
+            for case in cases(&v).iter().filter(|c| {
+                c.padding == padding
+                    && !c.name.ends_with("ciphertext-equals-n")
+                    && !c.name.ends_with("one-byte-short")
+            }) {
+                e.backend_mut().trace.clear();
+                let body = if slot {
+                    RequestBody::DecryptSlot {
+                        slot: 0,
+                        padding,
+                        ciphertext: &case.ciphertext,
+                    }
+                } else {
+                    RequestBody::Decrypt {
+                        padding,
+                        ciphertext: &case.ciphertext,
+                        key: v.key(),
+                    }
+                };
+                let answer = ask(&mut e, body);
+                assert_eq!(
+                    matches!(decode(&answer).body, ResponseBody::Plaintext { .. }),
+                    case.plaintext.is_some(),
+                    "{}",
+                    case.name
+                );
+                traces.push((case.name.clone(), e.backend().trace.clone()));
+            }
+            assert!(traces.len() >= 14);
+            let (first_name, first) = &traces[0];
+            assert!(first
+                .iter()
+                .any(|c| c.starts_with("sha") || c.starts_with("exp")));
+            for (name, trace) in &traces {
+                assert_eq!(trace, first, "{name} against {first_name}");
+            }
+        }
+    }
+}
