@@ -150,6 +150,15 @@ fn pkeyutl(args: &[&str], opts: &[&str], input: &str) -> Vec<u8> {
     openssl(&all).stdout
 }
 
+/// `openssl pkeyutl -encrypt` of `input` to the public key `public` into `output`.
+fn openssl_seal(public: &str, opts: &[&str], input: &str, output: &str) {
+    pkeyutl(
+        &["-encrypt", "-pubin", "-inkey", public, "-out", output],
+        opts,
+        input,
+    );
+}
+
 const OAEP: [&str; 4] = [
     "-pkeyopt",
     "rsa_padding_mode:oaep",
@@ -184,18 +193,7 @@ fn ciphertexts_go_both_ways_with_openssl_and_a_sent_key() {
                 b"an AES key, or a Wi-Fi password"
             );
             // openssl seals, the device opens (and the host checks it).
-            pkeyutl(
-                &[
-                    "-encrypt",
-                    "-pubin",
-                    "-inkey",
-                    &p("pub.pem"),
-                    "-out",
-                    &p("o.bin"),
-                ],
-                opts,
-                &p("secret"),
-            );
+            openssl_seal(&p("pub.pem"), opts, &p("secret"), &p("o.bin"));
             let out = sim(&[
                 "decrypt",
                 "--key",
@@ -283,18 +281,7 @@ fn a_device_key_opens_what_openssl_and_ucrypto_sealed_to_it() {
 
     // openssl seals to the exported public key, both paddings.
     for (padding, opts) in [("oaep", &OAEP[..]), ("pkcs1v15", &[][..])] {
-        pkeyutl(
-            &[
-                "-encrypt",
-                "-pubin",
-                "-inkey",
-                &p("pub.pem"),
-                "-out",
-                &p("o.bin"),
-            ],
-            opts,
-            &p("secret"),
-        );
+        openssl_seal(&p("pub.pem"), opts, &p("secret"), &p("o.bin"));
         let out = sim.run(&[
             "--json",
             "decrypt",

@@ -290,10 +290,9 @@ fn key_generate_request() {
     round_trip(&req, "00 03 01 0a 07 80 10 68 64 dd df 00", &mut Vec::new());
 }
 
-#[test]
-fn key_import_request() {
-    // The toy key n = 55 = 11 * 5, e = 3, d = 27 (sizes far below what a device accepts).
-    let key = RsaPrivateKey {
+/// The toy key n = 55 = 11 * 5, e = 3, d = 27 (sizes far below what a device accepts).
+fn toy_key() -> RsaPrivateKey<'static> {
+    RsaPrivateKey {
         n: &[0x37],
         e: &[0x03],
         d: &[0x1b],
@@ -302,7 +301,12 @@ fn key_import_request() {
         dp: &[0x07],
         dq: &[0x03],
         qinv: &[0x09],
-    };
+    }
+}
+
+#[test]
+fn key_import_request() {
+    let key = toy_key();
     let req = Request {
         seq: 2,
         body: RequestBody::KeyImport {
@@ -418,17 +422,7 @@ fn digest_frames() {
 
 #[test]
 fn decrypt_frames() {
-    // The toy key of `key_import_request`.
-    let key = RsaPrivateKey {
-        n: &[0x37],
-        e: &[0x03],
-        d: &[0x1b],
-        p: &[0x0b],
-        q: &[0x05],
-        dp: &[0x07],
-        dq: &[0x03],
-        qinv: &[0x09],
-    };
+    let key = toy_key();
     let req = Request {
         seq: 15,
         body: RequestBody::Decrypt {

@@ -9,8 +9,7 @@ use sha2::Sha256;
 use ucrypto_protocol::{Command, ErrorCode, RequestBody, ResponseBody, RsaPadding};
 use zeroize::Zeroizing;
 
-use super::hash::unexpected;
-use super::sign::{KeySource, SigningKey};
+use super::sign::{unexpected, KeySource, SigningKey};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::transport::Transport;

@@ -9,6 +9,7 @@ use sha1::Sha1;
 use sha2::{Digest as _, Sha224, Sha256};
 use ucrypto_protocol::{Command, HashAlg, RequestBody, ResponseBody, MAX_CHUNK_LEN};
 
+use super::sign::unexpected;
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::progress::Progress;
@@ -324,14 +325,4 @@ fn check_device<T: Transport>(client: &Client<T>) -> Result<()> {
         )));
     }
     Ok(())
-}
-
-pub(crate) fn unexpected(request: &str, answer: &ResponseBody<'_>) -> Error {
-    Error::Verification(format!(
-        "the device answered {request} with {}",
-        match answer {
-            ResponseBody::Hello(_) => "Hello".to_string(),
-            other => format!("{other:?}"),
-        }
-    ))
 }

@@ -387,7 +387,8 @@ fn signature_of(body: ResponseBody<'_>) -> Result<Vec<u8>> {
     }
 }
 
-fn unexpected(request: &str, answer: &ResponseBody<'_>) -> Error {
+/// The error for an answer that is not the one `request` takes.
+pub(crate) fn unexpected(request: &str, answer: &ResponseBody<'_>) -> Error {
     Error::Verification(format!(
         "the device answered {request} with {}",
         match answer {

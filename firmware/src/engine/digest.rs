@@ -5,7 +5,7 @@ use ucrypto_protocol::{HashAlg, ResponseBody, SelfTest, MAX_CHUNK_LEN};
 
 use super::outcome::{refuse_after_failed_self_test, Outcome, Relies};
 use super::session::{HashPurpose, HashSession, Session, SessionSlot};
-use super::sign::finish_session;
+use super::sign::{finish_session, open_hash};
 use crate::Backend;
 
 /// `DigestStart`: opens a hash session for `alg` (ending this port's other session).
@@ -16,16 +16,7 @@ pub(super) fn start<'d, B: Backend>(
     alg: HashAlg,
 ) -> Outcome<'d> {
     refuse_after_failed_self_test(self_test, Relies::Digest)?;
-    let state = backend.sha_start(alg);
-    let session = sessions.open(
-        backend,
-        Session::Hash(HashSession {
-            state,
-            purpose: HashPurpose::Digest(alg),
-            received: 0,
-        }),
-    )?;
-    Ok(ResponseBody::SessionStarted { session })
+    open_hash(backend, sessions, alg, HashPurpose::Digest(alg))
 }
 
 /// `DigestFinish`: the digest of the `length` bytes session `session` received. Ends the

@@ -1,6 +1,6 @@
 //! RS256 requests: a message streamed into the SHA-256 accelerator over a hash session, then
 //! signed (`SignHashed`), or a digest signed as given (`SignDigest`); the RSA work is in `rsa`.
-use ucrypto_protocol::{ErrorCode, ResponseBody, RsaPrivateKey, SelfTest, MAX_CHUNK_LEN};
+use ucrypto_protocol::{ErrorCode, HashAlg, ResponseBody, RsaPrivateKey, SelfTest, MAX_CHUNK_LEN};
 
 use super::loaded_key::KeySlot;
 use super::outcome::{refuse_after_failed_self_test, Outcome, Refusal, Relies};
@@ -20,12 +20,22 @@ pub(super) fn start<'d, B: Backend>(
     sessions: &mut SessionSlot<B>,
 ) -> Outcome<'d> {
     refuse_after_failed_self_test(self_test, Relies::Signing)?;
-    let state = backend.sha256_start();
+    open_hash(backend, sessions, HashAlg::Sha256, HashPurpose::Signing)
+}
+
+/// Opens a hash session with `alg` for `purpose` (`HashStart`, `DigestStart`).
+pub(super) fn open_hash<'d, B: Backend>(
+    backend: &mut B,
+    sessions: &mut SessionSlot<B>,
+    alg: HashAlg,
+    purpose: HashPurpose,
+) -> Outcome<'d> {
+    let state = backend.sha_start(alg);
     let session = sessions.open(
         backend,
         Session::Hash(HashSession {
             state,
-            purpose: HashPurpose::Signing,
+            purpose,
             received: 0,
         }),
     )?;
