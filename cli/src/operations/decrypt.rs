@@ -114,10 +114,15 @@ impl<T: Transport> Client<T> {
         ciphertext: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>> {
         let device = self.decrypt(key, padding, ciphertext)?;
+        // Blinded: the `rsa` crate's arithmetic is not constant time (RUSTSEC-2023-0071, see
+        // deny.toml); random blinding keeps its timing from depending on the ciphertext alone.
+        let rng = &mut rsa::rand_core::OsRng;
         let host = Zeroizing::new(
             match padding {
-                RsaPadding::OaepSha256 => private.decrypt(Oaep::new::<Sha256>(), ciphertext),
-                RsaPadding::Pkcs1v15 => private.decrypt(Pkcs1v15Encrypt, ciphertext),
+                RsaPadding::OaepSha256 => {
+                    private.decrypt_blinded(rng, Oaep::new::<Sha256>(), ciphertext)
+                }
+                RsaPadding::Pkcs1v15 => private.decrypt_blinded(rng, Pkcs1v15Encrypt, ciphertext),
             }
             .map_err(|_| {
                 Error::Verification(
