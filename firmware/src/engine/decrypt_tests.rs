@@ -354,3 +354,143 @@ fn valid_and_invalid_blocks_take_the_same_device_side_path() {
         }
     }
 }
+
+/// The published vectors of `testdata/rsa_decrypt_vectors.txt`: (key name, key fields, cases).
+struct Published {
+    name: String,
+    fields: Vec<(String, Vec<u8>)>,
+    cases: Vec<Case>,
+}
+
+impl Published {
+    fn get(&self, field: &str) -> &[u8] {
+        &self.fields.iter().find(|(k, _)| k == field).unwrap().1
+    }
+
+    fn key(&self) -> ucrypto_protocol::RsaPrivateKey<'_> {
+        ucrypto_protocol::RsaPrivateKey {
+            n: self.get("n"),
+            e: self.get("e"),
+            d: &[],
+            p: self.get("p"),
+            q: self.get("q"),
+            dp: self.get("dp"),
+            dq: self.get("dq"),
+            qinv: self.get("qinv"),
+        }
+    }
+}
+
+fn published() -> Vec<Published> {
+    const TEXT: &str = include_str!("../../testdata/rsa_decrypt_vectors.txt");
+    let mut out = Vec::new();
+    for block in TEXT.split("\n\n") {
+        let mut lines = block
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with('#'));
+        let Some(head) = lines.next() else { continue };
+        let mut key = Published {
+            name: head.trim_start_matches("key ").into(),
+            fields: Vec::new(),
+            cases: Vec::new(),
+        };
+        for line in lines {
+            let f: Vec<&str> = line.split(' ').collect();
+            if f[0] == "case" {
+                key.cases.push(Case {
+                    padding: if f[1] == "oaep" {
+                        RsaPadding::OaepSha256
+                    } else {
+                        RsaPadding::Pkcs1v15
+                    },
+                    ciphertext: unhex(f[2]),
+                    plaintext: Some(if f[3] == "-" { Vec::new() } else { unhex(f[3]) }),
+                    name: format!("{} {}", key.name, key.cases.len() + 1),
+                });
+            } else {
+                key.fields.push((f[0].into(), unhex(f[1])));
+            }
+        }
+        out.push(key);
+    }
+    out
+}
+
+/// pyca's OAEP-SHA256 vectors and RSA Laboratories' PKCS#1 v1.5 vectors (from the
+/// `cryptography_vectors` package) open to their messages with a sent key, and with each
+/// ciphertext damaged in its last byte give the one refusal.
+#[test]
+fn published_vectors_open_with_a_sent_key() {
+    let mut e: Device = engine(Chip::Esp32C3);
+    let keys = published();
+    assert_eq!(keys.len(), 25);
+    let mut refusals = Vec::new();
+    for key in &keys {
+        for case in &key.cases {
+            let decrypt = |e: &mut Device, ciphertext: &[u8]| {
+                answer(&ask(
+                    e,
+                    RequestBody::Decrypt {
+                        padding: case.padding,
+                        ciphertext,
+                        key: key.key(),
+                    },
+                ))
+            };
+            assert_eq!(
+                decrypt(&mut e, &case.ciphertext).as_ref(),
+                Ok(case.plaintext.as_ref().unwrap()),
+                "{}",
+                case.name
+            );
+            let mut damaged = case.ciphertext.clone();
+            *damaged.last_mut().unwrap() ^= 0x40;
+            refusals.push(decrypt(&mut e, &damaged).expect_err(&case.name));
+        }
+    }
+    assert_eq!(refusals.len(), 120);
+    assert!(refusals.iter().all(|r| r == &refusals[0]));
+    assert_eq!(refusals[0].0, ErrorCode::DecryptFailed);
+}
+
+/// The same vectors through the DS peripheral: keys of the sizes DS takes (1024 and 2048 bits
+/// here) imported as device keys.
+#[test]
+fn published_vectors_open_with_device_keys() {
+    let mut e: Device = engine(Chip::Esp32C6);
+    let keys = published();
+    for (slot, name) in [
+        (0u8, "oaep-sha256-1"),
+        (1, "pkcs1v15-1"),
+        (2, "pkcs1v15-15"),
+    ] {
+        let key = keys.iter().find(|k| k.name == name).unwrap();
+        let imported = ask(
+            &mut e,
+            RequestBody::KeyImport {
+                slot,
+                key: key.key(),
+            },
+        );
+        assert!(
+            matches!(decode(&imported).body, ResponseBody::PublicKey(_)),
+            "{name}"
+        );
+        for case in &key.cases {
+            let got = answer(&ask(
+                &mut e,
+                RequestBody::DecryptSlot {
+                    slot,
+                    padding: case.padding,
+                    ciphertext: &case.ciphertext,
+                },
+            ));
+            assert_eq!(
+                got.as_ref(),
+                Ok(case.plaintext.as_ref().unwrap()),
+                "{}",
+                case.name
+            );
+        }
+    }
+}
