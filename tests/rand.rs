@@ -140,7 +140,7 @@ fn info_reports_the_handshake() {
     assert_eq!(v["chip"], "esp32c6");
     assert_eq!(v["virtual"], true);
     assert_eq!(v["port"], sim.port.as_str());
-    assert_eq!(v["protocol_version"], 1);
+    assert_eq!(v["protocol_version"], ucrypto_protocol::PROTOCOL_VERSION);
     assert_eq!(
         v["schema"],
         hex::encode(ucrypto_protocol::SCHEMA_FINGERPRINT)
