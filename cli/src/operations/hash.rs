@@ -9,7 +9,7 @@ use sha1::Sha1;
 use sha2::{Digest as _, Sha224, Sha256};
 use ucrypto_protocol::{Command, HashAlg, RequestBody, ResponseBody, MAX_CHUNK_LEN};
 
-use super::sign::unexpected;
+use super::sign::{receive_progress, unexpected};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::progress::Progress;
@@ -168,14 +168,7 @@ impl DigestStream {
         let Some((seq, expected, wait)) = self.in_flight.pop_front() else {
             return Ok(());
         };
-        let answer = client.receive(seq, wait, |body| match body {
-            ResponseBody::HashProgress { received } if received == expected => Ok(()),
-            ResponseBody::HashProgress { received } => Err(Error::Verification(format!(
-                "the device hashed {received} bytes where {expected} were sent"
-            ))),
-            other => Err(unexpected("HashData", &other)),
-        });
-        match answer {
+        match receive_progress(client, seq, expected, wait) {
             Ok(()) => Ok(()),
             Err(e) => self.lose(client, e),
         }

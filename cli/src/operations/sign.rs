@@ -362,14 +362,7 @@ fn settle<T: Transport>(
     in_flight: &mut VecDeque<(u32, u64, Duration)>,
 ) -> Result<bool> {
     let (seq, expected, wait) = in_flight.pop_front().expect("a chunk is in flight");
-    let answer = client.receive(seq, wait, |body| match body {
-        ResponseBody::HashProgress { received } if received == expected => Ok(()),
-        ResponseBody::HashProgress { received } => Err(Error::Verification(format!(
-            "the device hashed {received} bytes where {expected} were sent"
-        ))),
-        other => Err(unexpected("HashData", &other)),
-    });
-    match answer {
+    match receive_progress(client, seq, expected, wait) {
         Ok(()) => Ok(true),
         Err(e) if e.is_resumable() => {
             client.note_retry(&e);
@@ -378,6 +371,23 @@ fn settle<T: Transport>(
         }
         Err(e) => Err(e),
     }
+}
+
+/// Receives the answer to the `HashData` request `seq`, which must say `expected` bytes were
+/// hashed (signing and digest sessions alike).
+pub(crate) fn receive_progress<T: Transport>(
+    client: &mut Client<T>,
+    seq: u32,
+    expected: u64,
+    wait: Duration,
+) -> Result<()> {
+    client.receive(seq, wait, |body| match body {
+        ResponseBody::HashProgress { received } if received == expected => Ok(()),
+        ResponseBody::HashProgress { received } => Err(Error::Verification(format!(
+            "the device hashed {received} bytes where {expected} were sent"
+        ))),
+        other => Err(unexpected("HashData", &other)),
+    })
 }
 
 fn signature_of(body: ResponseBody<'_>) -> Result<Vec<u8>> {

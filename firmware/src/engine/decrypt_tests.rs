@@ -12,7 +12,7 @@ use ucrypto_protocol::{
 
 use super::rsa::tests::{vectors, Vector};
 use super::sign::tests::{ask, engine};
-use super::tests::decode;
+use super::tests::{decode, python_lines};
 use crate::backend::software::SoftwareBackend;
 
 type Device = super::Engine<SoftwareBackend>;
@@ -38,20 +38,8 @@ fn hex(bytes: &[u8]) -> String {
 
 fn cases(v: &Vector) -> Vec<Case> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/decrypt_cases.py");
-    let out = std::process::Command::new("python3")
-        .arg(script)
-        .arg(hex(v.get("n")))
-        .arg(hex(v.get("e")))
-        .output()
-        .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
+    python_lines(&[script, &hex(v.get("n")), &hex(v.get("e"))])
+        .iter()
         .map(|line| {
             let f: Vec<&str> = line.split(' ').collect();
             let padding = match f[0] {

@@ -6,7 +6,7 @@ use std::vec::Vec;
 use ucrypto_protocol::{Chip, Command, ErrorCode, HashAlg, RequestBody, ResponseBody};
 
 use super::sign::tests::{ask, engine};
-use super::tests::{decode, error_code};
+use super::tests::{decode, error_code, python_lines};
 use crate::Backend;
 
 /// Block boundaries of SHA-1/224/256 (64-byte blocks, 8-byte length: one block holds 55
@@ -26,21 +26,7 @@ fn python_digests(alg: HashAlg, lengths: &[usize]) -> Vec<String> {
          print(hashlib.new('{}', bytes((i*7+3)%256 for i in range(n))).hexdigest())",
         alg.name()
     );
-    let out = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .output()
-        .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(String::from)
-        .collect()
+    python_lines(&["-c", &script])
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -102,6 +102,24 @@ pub(crate) fn exchange<B: Backend>(engine: &mut Engine<B>, input: &[u8]) -> Vec<
     bodies
 }
 
+/// Runs `python3 ARGS` and returns its output lines; a failure shows its stderr.
+pub(crate) fn python_lines(args: &[&str]) -> Vec<std::string::String> {
+    let out = std::process::Command::new("python3")
+        .args(args)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        std::string::String::from_utf8_lossy(&out.stderr)
+    );
+    std::string::String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(std::string::String::from)
+        .collect()
+}
+
 pub(crate) fn decode(body: &[u8]) -> Response<'_> {
     postcard::from_bytes(body).unwrap()
 }
