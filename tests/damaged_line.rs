@@ -197,7 +197,7 @@ fn stream_with_one_loss(mode: &str, line: OneLoss) -> OneLoss {
     let iv: [u8; 16] = hex::decode(COUNTER).unwrap().try_into().unwrap();
     let mut client =
         ucrypto::Client::connect(line, std::time::Duration::from_secs(2)).expect("connects");
-    let job = ucrypto::aes_stream::AesJob {
+    let job = ucrypto::operations::aes_stream::AesJob {
         direction: AesDirection::Encrypt,
         mode: aes_mode,
         key: &key,

@@ -219,8 +219,8 @@ fn flashes_the_real_c3_image_when_it_was_built() {
 /// place each.
 #[test]
 fn the_boot_checks_find_each_kind_of_damage() {
-    use ucrypto::esp_image::boot_version;
     use ucrypto_protocol::Chip;
+    use ucrypto_sim::esp_image::boot_version;
     let good = merged_image(5, TEST_VERSION);
     assert_eq!(boot_version(&good, Chip::Esp32C3).unwrap(), TEST_VERSION);
     let blank = vec![0xFF; 0x2_0000];
@@ -299,8 +299,8 @@ fn a_blank_chip_leaving_download_mode_stays_silent() {
 /// The library call a station makes: the report, and progress that adds up to what was written.
 #[test]
 fn the_library_call_reports_progress_and_the_result() {
-    use ucrypto::flash::{flash, Before, FlashOptions};
     use ucrypto::progress::Progress;
+    use ucrypto_station::flasher::{flash, Before, FlashOptions};
     #[derive(Default)]
     struct Count {
         total: Option<u64>,
@@ -354,8 +354,8 @@ fn a_device_key_survives_a_reflash() {
     let v2 = write(dir.path(), "v2.bin", &merged_image(5, "2.0.0"));
     let key_path = dir.path().join("k.pem");
     common::rsa_key(&key_path);
-    let key = ucrypto::keys::read_private(&key_path, None).unwrap();
-    let device_key = ucrypto::keys::DeviceKey::new(&key).unwrap();
+    let key = ucrypto::key_file::read_private(&key_path, None).unwrap();
+    let device_key = ucrypto::key_file::DeviceKey::new(&key).unwrap();
     let files = ["--efuse", &efuse, "--flash", &flash_file];
     let start = || Sim::start(&[&["--download-mode"][..], &files[..]].concat());
 

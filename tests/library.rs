@@ -5,7 +5,7 @@ mod common;
 use std::sync::Barrier;
 
 use common::{openssl_run, rsa_key, temp_dir};
-use ucrypto::{connect, AesChain, Client, ConnectOptions, Port, Progress, SigningKey};
+use ucrypto::{connect, AesChain, Client, ConnectOptions, ErrorKind, Port, Progress, SigningKey};
 use ucrypto_protocol::{AesDirection, AesMode, Chip};
 
 fn assert_send<T: Send>() {}
@@ -116,7 +116,7 @@ fn an_aes_session_refuses_a_partial_block_in_cbc_and_outputs_whole_blocks() {
         "one whole block so far"
     );
     let err = session.finish().unwrap_err();
-    assert_eq!(err.exit_code(), 2, "{err}");
+    assert_eq!(err.kind(), ErrorKind::Input, "{err}");
     assert!(err.to_string().contains("4 bytes into a block"), "{err}");
 }
 
@@ -228,7 +228,7 @@ fn random_bits_come_rounded_up_and_progress_is_reported() {
     assert_eq!(progress.total, Some(10_000));
     assert_eq!(progress.advanced, 10_000);
     assert!(progress.finished);
-    assert_eq!(client.rand(0).unwrap_err().exit_code(), 2);
+    assert_eq!(client.rand(0).unwrap_err().kind(), ErrorKind::Input);
 }
 
 #[test]
@@ -247,7 +247,7 @@ fn two_virtual_devices_work_at_once_from_two_threads() {
                     let id = client.info().device_id_string();
                     assert_eq!(client.rand(64 * 1024 * 8).unwrap().len(), 64 * 1024);
                     let mut output = Vec::new();
-                    let job = ucrypto::aes_stream::AesJob {
+                    let job = ucrypto::operations::aes_stream::AesJob {
                         direction: AesDirection::Encrypt,
                         mode: AesMode::Ctr,
                         key: &key,
@@ -347,11 +347,11 @@ fn options_read_the_port_strings_of_the_command_line() {
         Port::Sim(Chip::Esp32C6)
     );
     let err = "sim:esp99".parse::<Port>().unwrap_err();
-    assert_eq!(err.exit_code(), 2);
+    assert_eq!(err.kind(), ErrorKind::Input);
     let missing = ConnectOptions::new(Port::Path("/nonexistent/ttyUCRYPTO".into()));
     assert_eq!(
-        connect(&missing).err().expect("no such port").exit_code(),
-        4
+        connect(&missing).err().expect("no such port").kind(),
+        ErrorKind::Transport
     );
 }
 
@@ -384,6 +384,6 @@ fn a_closed_chain_refuses_further_input() {
     assert_eq!(chain.update(&mut client, b"some").unwrap().len(), 4);
     chain.close(&mut client);
     let err = chain.update(&mut client, b"more").unwrap_err();
-    assert_eq!(err.exit_code(), 2, "{err}");
+    assert_eq!(err.kind(), ErrorKind::Input, "{err}");
     assert!(err.to_string().contains("has ended"), "{err}");
 }

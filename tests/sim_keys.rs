@@ -32,8 +32,8 @@ fn an_imported_key_survives_a_restart_in_the_efuse_and_flash_files() {
     let flash = dir.path().join("flash.bin");
     let key_path = dir.path().join("k.pem");
     let key_file = rsa_key(&key_path);
-    let key = ucrypto::keys::read_private(&key_path, None).unwrap();
-    let device_key = ucrypto::keys::DeviceKey::new(&key).unwrap();
+    let key = ucrypto::key_file::read_private(&key_path, None).unwrap();
+    let device_key = ucrypto::key_file::DeviceKey::new(&key).unwrap();
     let files = [
         "--seed",
         "3",

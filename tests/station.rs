@@ -1192,10 +1192,11 @@ mod postgres_records {
 /// The station is a library call too: a program runs it without the command line.
 #[test]
 fn a_program_runs_the_station_through_the_library() {
-    use ucrypto::station::{self, targets, NoObserver, Recipe, StationOptions};
+    use ucrypto_station::{self as station, targets, NoObserver, Recipe, StationOptions};
 
     let dir = temp_dir();
-    let records = ucrypto::records::open(dir.path().join("lib.db").to_str().unwrap()).unwrap();
+    let records =
+        ucrypto_station::records::open(dir.path().join("lib.db").to_str().unwrap()).unwrap();
     let options = StationOptions {
         recipe: Recipe::parse(RECIPE, "from rust").unwrap(),
         targets: targets::sims(3, 40, ucrypto_protocol::Chip::Esp32C6, None).unwrap(),

@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
-use ucrypto::records::{self, RunContext, StepOutcome, StepState};
+use ucrypto_station::records::{self, RunContext, StepOutcome, StepState};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ucrypto");
 

@@ -1,10 +1,7 @@
-//! One error type for the CLI library; each variant maps to one documented exit code and says
-//! what to do about it.
-use std::time::Duration;
+//! The command line's error: the libraries' errors, each mapped to one documented exit code, with
+//! a hint that names the flag to change where the library could only say what went wrong.
+use ucrypto::{ErrorKind, TransportError};
 
-use ucrypto_protocol::ErrorCode;
-
-/// Exit codes, as documented in the README and `--help`.
 pub mod exit {
     pub const OK: i32 = 0;
     /// The device reported an error.
@@ -47,84 +44,40 @@ pub mod exit {
     ];
 }
 
-/// Everything that can go wrong talking to a device over a byte stream.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum TransportError {
-    #[error("no device found{0}: attach a board, or pass --port PATH (or --port sim for the virtual device)")]
-    NoDevice(String),
-    #[error("several devices found ({0}): pick one with --port PATH")]
-    SeveralDevices(String),
-    #[error("port busy: another program has {0} open; close it or pick another --port")]
-    PortBusy(String),
-    #[error("cannot open {port}: {reason}")]
-    Open { port: String, reason: String },
-    #[error("{port} is not a serial port: pass the device's serial port with --port")]
-    NotSerial { port: String },
-    #[error(
-        "no answer from the device within {0:.1?}: check the cable and --port, or raise --timeout"
-    )]
-    Timeout(Duration),
-    #[error("device disconnected ({0}): reconnect it and run the command again")]
-    Disconnected(String),
-    #[error("{0}")]
-    ProtocolMismatch(String),
-    #[error("the device answers, but not in the ucrypto protocol: is the ucrypto firmware flashed on it?")]
-    NotOurProtocol,
-    #[error("answers from the device were lost on the line: check the cable, or lower --baud")]
-    AnswerLost,
-}
-
-impl TransportError {
-    pub fn slug(&self) -> &'static str {
-        match self {
-            TransportError::NoDevice(_) => "no-device",
-            TransportError::SeveralDevices(_) => "several-devices",
-            TransportError::PortBusy(_) => "port-busy",
-            TransportError::Open { .. } => "open-failed",
-            TransportError::NotSerial { .. } => "not-serial",
-            TransportError::Timeout(_) => "timeout",
-            TransportError::Disconnected(_) => "disconnected",
-            TransportError::ProtocolMismatch(_) => "protocol-mismatch",
-            TransportError::NotOurProtocol => "not-our-protocol",
-            TransportError::AnswerLost => "answer-lost",
-        }
-    }
-}
-
-/// The CLI's error.
+/// What a command can fail with.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// From the host library: the device, the link, a key file, a result that did not verify.
+    #[error("{}", with_hint(.0))]
+    Host(#[from] ucrypto::Error),
+    /// From the station: a recipe, the records, the ROM loader, a run with failed devices.
+    #[error("{}", station_message(.0))]
+    Station(#[from] ucrypto_station::Error),
+    /// From the virtual hardware (`ucrypto sim`).
+    #[error(transparent)]
+    Sim(#[from] ucrypto_sim::Error),
     /// Bad arguments or input: the user can fix it.
     #[error("{0}")]
     Input(String),
-    /// The device answered with an error.
-    #[error("device error ({}): {message}", code.name())]
-    Device { code: ErrorCode, message: String },
-    /// A result did not verify: it was not output.
-    #[error("verification failed: {0}; nothing was output")]
-    Verification(String),
-    #[error(transparent)]
-    Transport(#[from] TransportError),
-    /// The connected device cannot do this.
-    #[error("{0}")]
-    Unsupported(String),
     /// Writing the output failed.
     #[error("cannot write {path}: {reason}")]
     Output { path: String, reason: String },
-    /// A chip's ROM serial loader answered with an error (`ucrypto flash`).
-    #[error("{0}")]
-    Rom(String),
     /// The user interrupted the command; nothing was output.
     #[error("interrupted; nothing was output")]
     Interrupted,
-    /// The record store cannot be reached or refused a write.
-    #[error("records ({store}): {reason}")]
-    Records { store: String, reason: String },
+    /// A result did not verify: it was not output.
+    #[error("verification failed: {0}; nothing was output")]
+    Verification(String),
     /// `station run` finished, and some devices failed.
     #[error("{failed} of {total} devices failed; the others are done")]
     DevicesFailed { failed: usize, total: usize },
+}
+
+impl From<TransportError> for Error {
+    fn from(e: TransportError) -> Self {
+        Error::Host(e.into())
+    }
 }
 
 impl Error {
@@ -134,62 +87,105 @@ impl Error {
 
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Input(_) | Error::Output { .. } => exit::USAGE,
-            Error::Device {
-                code: ErrorCode::Unsupported,
-                ..
-            } => exit::UNSUPPORTED,
-            Error::Device { .. } | Error::Rom(_) => exit::DEVICE,
-            Error::Verification(_) => exit::VERIFY,
-            Error::Transport(_) => exit::TRANSPORT,
-            Error::Unsupported(_) => exit::UNSUPPORTED,
+            Error::Host(e) => host_exit_code(e),
+            Error::Station(e) => match e {
+                ucrypto_station::Error::Host(e) => host_exit_code(e),
+                ucrypto_station::Error::Input(_) => exit::USAGE,
+                ucrypto_station::Error::Verification(_) => exit::VERIFY,
+                ucrypto_station::Error::Records { .. } => exit::TRANSPORT,
+                ucrypto_station::Error::Rom(_) => exit::DEVICE,
+                ucrypto_station::Error::DevicesFailed { .. } => exit::DEVICES_FAILED,
+                _ => exit::DEVICE,
+            },
+            Error::Sim(_) | Error::Input(_) | Error::Output { .. } => exit::USAGE,
             Error::Interrupted => exit::INTERRUPTED,
-            Error::Records { .. } => exit::TRANSPORT,
+            Error::Verification(_) => exit::VERIFY,
             Error::DevicesFailed { .. } => exit::DEVICES_FAILED,
         }
-    }
-
-    /// Whether the failure may be the line's (a lost or damaged frame) rather than the
-    /// request's, so that repeating a request that is safe to repeat may succeed.
-    pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            Error::Transport(TransportError::Timeout(_) | TransportError::AnswerLost)
-                | Error::Device {
-                    code: ErrorCode::FrameTooLong | ErrorCode::Undecodable,
-                    ..
-                }
-        )
-    }
-
-    /// Whether a stream should carry on another way (a new session, or the host's own hash)
-    /// rather than fail: the answer was lost on the line, or the device restarted and forgot
-    /// the session.
-    pub fn is_resumable(&self) -> bool {
-        self.is_retryable()
-            || matches!(
-                self,
-                Error::Device {
-                    code: ErrorCode::OutOfSequence | ErrorCode::NoSession,
-                    ..
-                }
-            )
     }
 
     /// A stable machine-readable name for `--json` output.
     pub fn slug(&self) -> &'static str {
         match self {
-            Error::Input(_) => "bad-input",
-            Error::Device { code, .. } => code.name(),
-            Error::Verification(_) => "verification-failed",
-            Error::Transport(t) => t.slug(),
-            Error::Unsupported(_) => "unsupported",
-            Error::Rom(_) => "rom-error",
+            Error::Host(e) => e.slug(),
+            Error::Station(e) => e.slug(),
+            Error::Sim(_) | Error::Input(_) => "bad-input",
             Error::Output { .. } => "output-failed",
             Error::Interrupted => "interrupted",
-            Error::Records { .. } => "records",
+            Error::Verification(_) => "verification-failed",
             Error::DevicesFailed { .. } => "devices-failed",
         }
+    }
+
+    /// Whether `station run` printed its summary as the result (a run whose devices failed).
+    pub fn is_devices_failed(&self) -> bool {
+        matches!(
+            self,
+            Error::DevicesFailed { .. }
+                | Error::Station(ucrypto_station::Error::DevicesFailed { .. })
+        )
+    }
+}
+
+fn host_exit_code(e: &ucrypto::Error) -> i32 {
+    match e.kind() {
+        ErrorKind::Device => exit::DEVICE,
+        ErrorKind::Input => exit::USAGE,
+        ErrorKind::Verification => exit::VERIFY,
+        ErrorKind::Transport => exit::TRANSPORT,
+        ErrorKind::Unsupported => exit::UNSUPPORTED,
+        ErrorKind::Interrupted => exit::INTERRUPTED,
+        _ => exit::DEVICE,
+    }
+}
+
+/// The library's message, with the flag to change where the library says what to change in its
+/// own terms.
+fn with_hint(e: &ucrypto::Error) -> String {
+    use ucrypto::PassphraseError as P;
+    let t = match e {
+        ucrypto::Error::Transport(t) => t,
+        ucrypto::Error::Passphrase(P::Missing { path }) => {
+            return format!(
+                "{} is encrypted: give its passphrase with --pass env:VAR or --pass file:PATH",
+                path.display()
+            )
+        }
+        ucrypto::Error::Passphrase(P::EnvUnset { var }) => {
+            return format!("--pass env:{var}: the environment variable {var} is not set")
+        }
+        ucrypto::Error::Passphrase(P::FileUnreadable { path, reason }) => {
+            return format!("--pass file:{}: cannot read it: {reason}", path.display())
+        }
+        other => return other.to_string(),
+    };
+    match t {
+        TransportError::NoDevice(found) => format!(
+            "no device found{found}: attach a board, or pass --port PATH (or --port sim for the virtual device)"
+        ),
+        TransportError::SeveralDevices(found) => {
+            format!("several devices found ({found}): pick one with --port PATH")
+        }
+        TransportError::PortBusy(port) => {
+            format!("port busy: another program has {port} open; close it or pick another --port")
+        }
+        TransportError::NotSerial { port } => {
+            format!("{port} is not a serial port: pass the device's serial port with --port")
+        }
+        TransportError::Timeout(wait) => format!(
+            "no answer from the device within {wait:.1?}: check the cable and --port, or raise --timeout"
+        ),
+        TransportError::AnswerLost => {
+            "answers from the device were lost on the line: check the cable, or lower --baud".into()
+        }
+        other => other.to_string(),
+    }
+}
+
+fn station_message(e: &ucrypto_station::Error) -> String {
+    match e {
+        ucrypto_station::Error::Host(e) => with_hint(e),
+        other => other.to_string(),
     }
 }
 

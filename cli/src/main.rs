@@ -2,10 +2,20 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use ucrypto::args::Cli;
-use ucrypto::error::exit;
 
+use args::Cli;
+use error::exit;
+
+mod args;
+mod commands;
+mod confirm;
+mod device;
+mod error;
+mod interrupt;
+mod key_choice;
 mod logger;
+mod output;
+mod progress_bar;
 
 fn main() -> ExitCode {
     let json = std::env::args().any(|a| a == "--json");
@@ -26,12 +36,12 @@ fn main() -> ExitCode {
         }
     };
     logger::install(cli.global.verbose, cli.global.json);
-    match ucrypto::commands::run(cli) {
+    match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let code = e.exit_code();
             // A station run whose devices failed has printed its summary as the result.
-            if json && !matches!(e, ucrypto::Error::DevicesFailed { .. }) {
+            if json && !e.is_devices_failed() {
                 print_json_error(e.slug(), code, &e.to_string());
             }
             eprintln!("ucrypto: error: {e}");
@@ -44,5 +54,5 @@ fn print_json_error(kind: &str, code: i32, message: &str) {
     let value = serde_json::json!({
         "error": { "kind": kind, "exit_code": code, "message": message }
     });
-    let _ = ucrypto::output::print_line(&value.to_string());
+    let _ = output::print_line(&value.to_string());
 }

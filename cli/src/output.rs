@@ -10,6 +10,8 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use tempfile::{NamedTempFile, SpooledTempFile};
 
+use ucrypto::device_info::DeviceInfo;
+
 use crate::error::{Error, Result};
 
 /// Bytes of stdout output kept in memory before spilling to an unnamed temporary file.
@@ -113,7 +115,9 @@ impl Output {
     }
 
     /// Appends result bytes, encoded in the output's format.
-    pub fn write(&mut self, bytes: &[u8]) -> Result<()> {
+    ///
+    /// Its error is the library's, so that the library's streams can write here directly.
+    pub fn write(&mut self, bytes: &[u8]) -> ucrypto::Result<()> {
         self.written += bytes.len() as u64;
         let format = self.format;
         let res = match format {
@@ -128,7 +132,10 @@ impl Output {
                 self.stage.writer().write_all(text.as_bytes())
             }
         };
-        res.map_err(|e| self.error(&e))
+        res.map_err(|e| match self.error(&e) {
+            Error::Output { path, reason } => ucrypto::Error::Output { path, reason },
+            other => ucrypto::Error::Input(other.to_string()),
+        })
     }
 
     /// Finishes the encoding and releases the output: renames the file into place, or copies
@@ -239,4 +246,41 @@ pub fn print_line(text: &str) -> Result<()> {
         }),
         _ => Ok(()),
     }
+}
+
+/// JSON carries a result inline only up to this size; larger results need `-o FILE`.
+pub(crate) const MAX_JSON_INLINE: u64 = 16 << 20;
+
+/// Adds what every result's JSON says about the device that produced it.
+pub(crate) fn add_device_fields(json: &mut serde_json::Value, info: &DeviceInfo) {
+    json["virtual"] = info.virtual_device.into();
+    json["chip"] = info.chip.name().into();
+    json["device_id"] = info.device_id_string().into();
+}
+
+/// Releases `output` and prints `json` saying where the result went: the file, as `output`, or
+/// the text itself under `inline_key`.
+pub(crate) fn commit_with_json(
+    output: Output,
+    mut json: serde_json::Value,
+    inline_key: &str,
+) -> Result<()> {
+    if let Some(path) = output.path() {
+        json["output"] = path.display().to_string().into();
+        output.commit()?;
+    } else {
+        if output.written() > MAX_JSON_INLINE {
+            return Err(Error::input(format!(
+                "{} bytes is too much to inline in JSON: write it with -o FILE",
+                output.written()
+            )));
+        }
+        json[inline_key] = output.into_text()?.into();
+    }
+    print_json(&json)
+}
+
+/// Prints a JSON value as one line on stdout.
+pub(crate) fn print_json(value: &serde_json::Value) -> Result<()> {
+    print_line(&value.to_string())
 }

@@ -11,11 +11,10 @@ extern crate std;
 pub mod backend;
 pub mod engine;
 pub mod link;
-pub mod profile;
 
 pub use backend::{Backend, BackendError};
 pub use engine::{Engine, EngineStats};
-pub use profile::ChipProfile;
+pub use ucrypto_protocol::ChipProfile;
 
 #[cfg(feature = "software")]
 pub use backend::software::SoftwareBackend;

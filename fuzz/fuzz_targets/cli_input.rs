@@ -7,9 +7,10 @@ use std::str::FromStr;
 
 use libfuzzer_sys::fuzz_target;
 use ucrypto::aes_key::KeyArg;
-use ucrypto::commands::{sign, verify};
-use ucrypto::faults::FaultSpec;
-use ucrypto::keys::PassSource;
+use ucrypto::operations::sign::parse_digest;
+use ucrypto::verify::signature_text::read_signature;
+use ucrypto_sim::faults::FaultSpec;
+use ucrypto::key_file::PassSource;
 use ucrypto::operations::jwt;
 
 fuzz_target!(|data: &[u8]| {
@@ -45,7 +46,7 @@ fn aes_key(text: &str) {
         }
         Err(e) => {
             assert!(!valid, "refused a good key: {e}");
-            assert_eq!(e.exit_code(), 2);
+            assert_eq!(e.kind(), ucrypto::ErrorKind::Input);
             let message = e.to_string();
             if text.len() >= 8 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
                 assert!(!message.contains(text), "the key is echoed: {message}");
@@ -61,7 +62,7 @@ fn signature(text: &str, which: u8) {
     if text.contains('/') || text.contains('.') || std::path::Path::new(text).exists() {
         return;
     }
-    match verify::read_signature(text, expected) {
+    match read_signature(text, expected) {
         Ok(sig) => {
             let trimmed = text.trim();
             if let Ok(from_hex) = hex::decode(trimmed) {
@@ -72,7 +73,7 @@ fn signature(text: &str, which: u8) {
             assert!(!sig.is_empty() || trimmed.is_empty());
         }
         Err(e) => {
-            assert_eq!(e.exit_code(), 2);
+            assert_eq!(e.kind(), ucrypto::ErrorKind::Input);
             assert!(hex::decode(text.trim()).is_err() || text.trim().is_empty());
         }
     }
@@ -82,14 +83,14 @@ fn signature(text: &str, which: u8) {
 fn digest(text: &str) {
     let trimmed = text.trim();
     let valid = trimmed.len() == 64 && trimmed.bytes().all(|b| b.is_ascii_hexdigit());
-    match sign::parse_digest(text) {
+    match parse_digest(text) {
         Ok(d) => {
             assert!(valid);
             assert_eq!(d.as_slice(), hex::decode(trimmed).unwrap());
         }
         Err(e) => {
             assert!(!valid, "refused a good digest: {e}");
-            assert_eq!(e.exit_code(), 2);
+            assert_eq!(e.kind(), ucrypto::ErrorKind::Input);
         }
     }
 }
@@ -135,7 +136,7 @@ fn claims(text: &str, which: u8) {
                 None => assert_eq!(object.get("exp"), given.get("exp")),
             }
         }
-        Err(e) => assert_eq!(e.exit_code(), 2),
+        Err(e) => assert_eq!(e.kind(), ucrypto::ErrorKind::Input),
     }
 }
 

@@ -147,6 +147,9 @@ pub enum Answer {
     KeyLoaded(u32),
     KeyUnloaded,
     BaudSet(u32),
+    /// An answer of protocol version 2's later requests (lock, digests, decryption,
+    /// certificates, attestation), shown by its redacted `Debug`.
+    Other(String),
 }
 
 /// Sends one request; exactly one response comes back, with its sequence number.
@@ -183,6 +186,7 @@ pub fn call_coded(device: &mut Device, req: &Request<'_>) -> (Answer, Option<Err
         ResponseBody::KeyLoaded { handle } => Answer::KeyLoaded(handle),
         ResponseBody::KeyUnloaded => Answer::KeyUnloaded,
         ResponseBody::BaudSet { baud } => Answer::BaudSet(baud),
+        other => Answer::Other(format!("{other:?}")),
     };
     (answer, code)
 }

@@ -9,19 +9,21 @@
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod device_keys;
 pub mod frame;
-pub mod keys;
 pub mod limits;
 pub mod link;
 pub mod messages;
+pub mod profile;
 mod redact;
 pub mod trust;
 
+pub use device_keys::*;
 pub use frame::{encode_frame, FrameDecoder, FrameError};
-pub use keys::*;
 pub use limits::*;
 pub use link::*;
 pub use messages::*;
+pub use profile::ChipProfile;
 pub use trust::*;
 
 /// Protocol version: bumped on any change that an older peer cannot read.

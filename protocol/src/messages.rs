@@ -3,7 +3,7 @@
 use postcard_schema::Schema;
 use serde::{Deserialize, Serialize};
 
-use crate::keys::{KeySlots, PublicKeyInfo};
+use crate::device_keys::{KeySlots, PublicKeyInfo};
 use crate::trust::{CertKind, HashAlg, RsaPadding, SecurityState};
 
 /// A request from the host. `seq` is chosen by the host and echoed by the response, so a late

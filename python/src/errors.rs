@@ -3,7 +3,7 @@
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
-use ucrypto::error::exit;
+use ucrypto::ErrorKind;
 
 create_exception!(
     ucrypto,
@@ -42,21 +42,36 @@ create_exception!(
     "Not supported by this device (exit code 5)."
 );
 
-/// The exception for a library error: its class from the exit code, its message the CLI's line.
+/// The command line's exit code for each kind of failure (its README table), so a script moving
+/// between the two sees the same numbers.
+fn exit_code(kind: ErrorKind) -> i32 {
+    match kind {
+        ErrorKind::Device => 1,
+        ErrorKind::Input => 2,
+        ErrorKind::Verification => 3,
+        ErrorKind::Transport => 4,
+        ErrorKind::Unsupported => 5,
+        ErrorKind::Interrupted => 130,
+        _ => 1,
+    }
+}
+
+/// The exception for a library error: its class from the kind of failure, its message the
+/// library's.
 pub fn to_py(error: &ucrypto::Error) -> PyErr {
     let message = error.to_string();
-    let err = match error.exit_code() {
-        exit::DEVICE => DeviceError::new_err(message),
-        exit::USAGE => UsageError::new_err(message),
-        exit::VERIFY => VerificationError::new_err(message),
-        exit::TRANSPORT => TransportError::new_err(message),
-        exit::UNSUPPORTED => Unsupported::new_err(message),
+    let err = match error.kind() {
+        ErrorKind::Device => DeviceError::new_err(message),
+        ErrorKind::Input => UsageError::new_err(message),
+        ErrorKind::Verification => VerificationError::new_err(message),
+        ErrorKind::Transport => TransportError::new_err(message),
+        ErrorKind::Unsupported => Unsupported::new_err(message),
         _ => UcryptoError::new_err(message),
     };
     Python::attach(|py| {
         let value = err.value(py);
         // Attributes are informative only: a failure to set them must not hide the error.
-        let _ = value.setattr("exit_code", error.exit_code());
+        let _ = value.setattr("exit_code", exit_code(error.kind()));
         let _ = value.setattr("code", error.slug());
     });
     err

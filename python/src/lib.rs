@@ -4,7 +4,7 @@
 //! The Python package (`python/ucrypto/`) re-exports it and adds `ucrypto.pycom`.
 mod errors;
 mod hashing;
-mod keys;
+mod key_file;
 mod slots;
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -239,7 +239,8 @@ impl Device {
         let plaintext = match (key, slot) {
             (Some(key), None) => {
                 let password = password.map(zeroize::Zeroizing::new);
-                let private = keys::private_key(&key.0, password.as_deref().map(Vec::as_slice))?;
+                let private =
+                    key_file::private_key(&key.0, password.as_deref().map(Vec::as_slice))?;
                 let signing = SigningKey::new(&private).map_err(|e| to_py(&e))?;
                 with_client(py, &self.shared, move |c| {
                     c.decrypt_checked(&signing, &private, padding, &ciphertext)
@@ -314,7 +315,7 @@ impl Device {
     ) -> PyResult<Py<PyAny>> {
         slots::require_burn(burn, "key_import")?;
         let password = password.map(zeroize::Zeroizing::new);
-        let key = keys::private_key(&key.0, password.as_deref().map(Vec::as_slice))?;
+        let key = key_file::private_key(&key.0, password.as_deref().map(Vec::as_slice))?;
         let made = with_client(py, &self.shared, move |c| c.key_import(slot.0, &key))?;
         made_key(py, &made)
     }
@@ -336,7 +337,7 @@ impl Device {
     /// host; raises `VerificationError` when it does not hold. Needs no device.
     #[pyo3(signature = (message, signature, key))]
     fn verify(&self, message: &[u8], signature: &[u8], key: KeyBytes) -> PyResult<()> {
-        keys::verify(message, signature, &key.0)
+        key_file::verify(message, signature, &key.0)
     }
 
     /// Closes the connection (the device ends any open session at the next one). Idempotent.
@@ -458,7 +459,7 @@ impl ChosenKey {
     fn new(key: Option<KeyBytes>, password: Option<Vec<u8>>, slot: Option<i64>) -> PyResult<Self> {
         let password = password.map(zeroize::Zeroizing::new);
         match (key, slot) {
-            (Some(key), None) => Ok(Self::Sent(Box::new(keys::signing_key(
+            (Some(key), None) => Ok(Self::Sent(Box::new(key_file::signing_key(
                 &key.0,
                 password.as_deref().map(Vec::as_slice),
             )?))),
@@ -593,7 +594,7 @@ fn encrypt<'py>(
     padding: &str,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let padding = rsa_padding(padding)?;
-    let public = keys::public_key(&key.0)?;
+    let public = key_file::public_key(&key.0)?;
     let sealed =
         ucrypto::operations::decrypt::encrypt(&public, padding, message).map_err(|e| to_py(&e))?;
     Ok(PyBytes::new(py, &sealed))
@@ -604,7 +605,7 @@ fn encrypt<'py>(
 #[pyfunction]
 #[pyo3(signature = (message, signature, key))]
 fn verify(message: &[u8], signature: &[u8], key: KeyBytes) -> PyResult<()> {
-    keys::verify(message, signature, &key.0)
+    key_file::verify(message, signature, &key.0)
 }
 
 #[pymodule]

@@ -6,13 +6,13 @@ use std::path::Path;
 
 use ucrypto_protocol::{AesDirection, AesMode};
 
-use crate::aes_stream::{self, mode_name, AesJob};
 use crate::args::{AesArgs, GlobalArgs};
-use crate::commands::progress_bar::ProgressDisplay;
-use crate::commands::{add_device_fields, commit_with_json};
 use crate::error::{Error, Result};
+use crate::output::{add_device_fields, commit_with_json};
 use crate::output::{Format, Output};
-use crate::progress::Progress;
+use crate::progress_bar::ProgressDisplay;
+use ucrypto::operations::aes_stream::{self, mode_name, AesJob};
+use ucrypto::progress::Progress;
 
 /// The IV or counter block from `--iv` / `--counter`, each refused where the help says it does
 /// not belong: `--iv` is for CBC and CFB, `--counter` for CTR, neither for ECB.
@@ -80,7 +80,7 @@ pub fn run(global: &GlobalArgs, args: &AesArgs) -> Result<()> {
     for warning in &warnings {
         eprintln!("warning: {warning}");
     }
-    let mut client = super::connect(global)?;
+    let mut client = crate::device::connect(global)?;
     let mut output = Output::create(args.output.as_deref(), format)?;
     let mut progress = ProgressDisplay::default();
     progress.start(input_len);

@@ -6,13 +6,13 @@ use std::time::Instant;
 use ucrypto_protocol::{AesDirection, AesMode};
 use zeroize::Zeroizing;
 
-use crate::aes_stream::{self, mode_name, AesJob};
 use crate::args::{BenchAesArgs, BenchSignArgs, GlobalArgs};
-use crate::commands::print_json;
-use crate::commands::sign::ChosenKey;
 use crate::error::{Error, Result};
+use crate::key_choice::ChosenKey;
+use crate::output::print_json;
 use crate::output::print_line;
-use crate::progress::NoProgress;
+use ucrypto::operations::aes_stream::{self, mode_name, AesJob};
+use ucrypto::progress::NoProgress;
 
 /// Streams generated data through an AES session and reports the goodput, against the line's
 /// capacity when `--baud` names one.
@@ -38,7 +38,7 @@ pub fn aes(global: &GlobalArgs, args: &BenchAesArgs) -> Result<()> {
         args.bytes
     };
 
-    let mut client = super::connect(global)?;
+    let mut client = crate::device::connect(global)?;
     let in_process = client.transport().line_rate().is_none();
     // The line's capacity in bytes per second: 8N1 puts ten bits on the wire per byte.
     let capacity = global.baud.filter(|_| !in_process).map(|baud| baud / 10);
@@ -155,7 +155,7 @@ pub fn sign(global: &GlobalArgs, args: &BenchSignArgs) -> Result<()> {
         return Err(Error::input("--count must be at least 1"));
     }
     let chosen = ChosenKey::load(&args.key)?;
-    let mut client = super::connect(global)?;
+    let mut client = crate::device::connect(global)?;
     let mut key = chosen.resolve(&mut client)?;
     key.check_device(&client)?;
     // The key crosses the line once; each signature then carries only its digest.

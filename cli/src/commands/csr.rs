@@ -1,11 +1,11 @@
 //! `ucrypto csr`: a PKCS#10 certificate request for a device key, signed on the device, so a CA
 //! can certify a key it never sees the private half of.
 use crate::args::{CsrArgs, CsrFormat, GlobalArgs};
-use crate::commands::sign::ChosenKey;
-use crate::commands::{add_device_fields, commit_with_json};
-use crate::device_keys::csr;
 use crate::error::{Error, Result};
+use crate::key_choice::ChosenKey;
+use crate::output::{add_device_fields, commit_with_json};
 use crate::output::{Format, Output};
+use ucrypto::operations::csr;
 
 pub fn run(global: &GlobalArgs, args: &CsrArgs) -> Result<()> {
     let subject = csr::parse_subject(&args.subject)?;
@@ -14,7 +14,7 @@ pub fn run(global: &GlobalArgs, args: &CsrArgs) -> Result<()> {
             "DER bytes cannot go in JSON: use --format pem, or -o FILE",
         ));
     }
-    let mut client = super::connect(global)?;
+    let mut client = crate::device::connect(global)?;
     let key = ChosenKey::Slot(args.slot).resolve(&mut client)?;
     key.check_device(&client)?;
     let request = csr::build(&mut client, &key, subject)?;

@@ -10,13 +10,13 @@ use rsa::traits::PublicKeyParts;
 use ucrypto_protocol::RsaPadding;
 use zeroize::Zeroizing;
 
+use ucrypto::key_file::{self as keys, PassSource};
+use ucrypto::operations::decrypt::{self as decryption, padding_name};
+use ucrypto::operations::SigningKey;
+
 use crate::args::GlobalArgs;
-use crate::commands::{add_device_fields, commit_with_json};
 use crate::error::{Error, Result};
-use crate::keys::{self, PassSource};
-use crate::operations::decrypt::{self as decryption, padding_name};
-use crate::operations::SigningKey;
-use crate::output::{Format, Output};
+use crate::output::{add_device_fields, commit_with_json, Format, Output};
 
 const ENCRYPT_EXAMPLES: &str = "\
 Examples:
@@ -158,8 +158,8 @@ pub fn encrypt(global: &GlobalArgs, args: &EncryptArgs) -> Result<()> {
     let (public, fields) = match (&args.pubkey, args.slot) {
         (Some(path), _) => (keys::read(path, None)?.public(), None),
         (None, Some(slot)) => {
-            let mut client = super::connect(global)?;
-            let public = crate::device_keys::read_public(&mut client, slot)?;
+            let mut client = crate::device::connect(global)?;
+            let public = ucrypto::device_keys::read_public(&mut client, slot)?;
             let mut fields =
                 serde_json::json!({ "slot": slot, "fingerprint": public.fingerprint() });
             add_device_fields(&mut fields, client.info());
@@ -197,7 +197,7 @@ pub fn decrypt(global: &GlobalArgs, args: &DecryptArgs) -> Result<()> {
         Some(path) => Some(Box::new(keys::read_private(path, args.pass.as_ref())?)),
         None => None,
     };
-    let mut client = super::connect(global)?;
+    let mut client = crate::device::connect(global)?;
     let (key, plaintext) = match (&private, args.slot) {
         (Some(private), _) => {
             let key = SigningKey::new(private)?;

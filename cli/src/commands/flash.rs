@@ -1,4 +1,4 @@
-//! `ucrypto flash`: find the image, refuse one for the wrong chip, then [`crate::flash::flash`]
+//! `ucrypto flash`: find the image, refuse one for the wrong chip, then [`ucrypto_station::flasher::flash`]
 //! with a progress bar, and say what happened.
 use std::path::{Path, PathBuf};
 
@@ -6,11 +6,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 use ucrypto_protocol::Chip;
 
 use crate::args::{FlashArgs, GlobalArgs};
-use crate::commands::print_json;
 use crate::error::{Error, Result};
-use crate::flash::FlashOptions;
+use crate::output::print_json;
 use crate::output::print_line;
-use crate::progress::Progress;
+use ucrypto::progress::Progress;
+use ucrypto_station::flasher::FlashOptions;
 
 pub fn run(global: &GlobalArgs, args: &FlashArgs) -> Result<()> {
     let chip = args.chip.map(Chip::from);
@@ -21,14 +21,14 @@ pub fn run(global: &GlobalArgs, args: &FlashArgs) -> Result<()> {
     let image = std::fs::read(&path)
         .map_err(|e| Error::input(format!("cannot read the image {}: {e}", path.display())))?;
     // Before the board is touched: an image for another chip, or one that would not boot.
-    crate::flash::inspect_image(&image, chip)
+    ucrypto_station::flasher::inspect_image(&image, chip)
         .map_err(|e| Error::input(format!("{}: {e}", path.display())))?;
     let port = match global.port.as_deref() {
         Some(p) if p == "sim" || p.starts_with("sim:") => return Err(Error::input(
             "flash needs a serial port: a board's, or the one `ucrypto sim --download-mode` prints",
         )),
         Some(p) => p.to_string(),
-        None => crate::ports::auto_detect()?,
+        None => ucrypto::ports::auto_detect()?,
     };
     let options = FlashOptions {
         before: args.before.into(),
@@ -36,11 +36,11 @@ pub fn run(global: &GlobalArgs, args: &FlashArgs) -> Result<()> {
         flash_baud: args.flash_baud,
         // The restarted firmware listens at its start-up rate; `--baud` is the rate a session
         // moves the line to after its handshake, which the check of `Hello` does not need.
-        baud: crate::connect::DEFAULT_BAUD,
+        baud: ucrypto::connect::DEFAULT_BAUD,
         boot_timeout: global.timeout.max(std::time::Duration::from_secs(5)),
     };
     let mut bar = Bar(None);
-    let report = crate::flash::flash(&port, &image, &options, &mut bar);
+    let report = ucrypto_station::flasher::flash(&port, &image, &options, &mut bar);
     bar.finish();
     let report = report?;
     if global.json {

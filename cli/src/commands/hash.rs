@@ -7,13 +7,13 @@ use std::time::Instant;
 use clap::{ArgGroup, Args, ValueEnum};
 use ucrypto_protocol::HashAlg;
 
+use ucrypto::progress::NoProgress;
+
 use crate::args::{parse_size, GlobalArgs};
 use crate::commands::bench::{peak_memory_bytes, Filler};
-use crate::commands::progress_bar::ProgressDisplay;
-use crate::commands::{add_device_fields, print_json};
 use crate::error::{Error, Result};
-use crate::output::{print_line, Format, Output};
-use crate::progress::NoProgress;
+use crate::output::{add_device_fields, commit_with_json, print_json, print_line, Format, Output};
+use crate::progress_bar::ProgressDisplay;
 
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("hash_source").required(true).args(["message", "input"])))]
@@ -102,7 +102,7 @@ pub fn run(global: &GlobalArgs, args: &HashArgs) -> Result<()> {
         ),
         _ => None,
     };
-    let mut client = super::connect(global)?;
+    let mut client = crate::device::connect(global)?;
     let mut progress = ProgressDisplay::default();
     let digested = match (&args.message, file) {
         (Some(text), _) => client.digest(alg, &mut text.as_bytes(), verify, None, &mut progress)?,
@@ -142,14 +142,14 @@ pub fn run(global: &GlobalArgs, args: &HashArgs) -> Result<()> {
         "verified": digested.verified,
     });
     add_device_fields(&mut json, client.info());
-    super::commit_with_json(output, json, "digest")
+    commit_with_json(output, json, "digest")
 }
 
 /// Hashes generated data on the device and reports the goodput.
 pub fn bench(global: &GlobalArgs, args: &BenchHashArgs) -> Result<()> {
     let alg = HashAlg::from(args.alg);
     warn_if_legacy(alg);
-    let mut client = super::connect(global)?;
+    let mut client = crate::device::connect(global)?;
     let in_process = client.transport().line_rate().is_none();
     let capacity = global.baud.filter(|_| !in_process).map(|baud| baud / 10);
     let started = Instant::now();

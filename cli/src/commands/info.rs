@@ -1,11 +1,11 @@
 //! `ucrypto info`: the device's `Hello`, for people or as JSON.
 use crate::args::GlobalArgs;
-use crate::commands::print_json;
 use crate::error::Result;
+use crate::output::print_json;
 use crate::output::print_line;
 
 pub fn run(global: &GlobalArgs) -> Result<()> {
-    let client = super::connect(global)?;
+    let client = crate::device::connect(global)?;
     let info = client.info();
     if global.json {
         return print_json(&serde_json::to_value(info).expect("device info serializes"));

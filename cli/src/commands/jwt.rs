@@ -3,18 +3,18 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::args::{GlobalArgs, JwtArgs};
-use crate::commands::print_json;
-use crate::commands::sign::ChosenKey;
 use crate::error::{Error, Result};
-use crate::operations::jwt::{jwt_claims, JWT_HEADER};
+use crate::key_choice::ChosenKey;
+use crate::output::print_json;
 use crate::output::print_line;
+use ucrypto::operations::jwt::{jwt_claims, JWT_HEADER};
 
 pub fn run(global: &GlobalArgs, args: &JwtArgs) -> Result<()> {
     let now = now()?;
     // Bad claims are a usage error before the key is read or a device is opened.
     jwt_claims(&args.claims, args.exp, now)?;
     let chosen = ChosenKey::load(&args.key)?;
-    let mut client = super::connect(global)?;
+    let mut client = crate::device::connect(global)?;
     let key = chosen.resolve(&mut client)?;
     let jwt = client.jwt(&key, &args.claims, args.exp, now)?;
     if global.json {

@@ -5,18 +5,18 @@ use std::time::Instant;
 use ucrypto_protocol::DEFAULT_KEY_BITS;
 
 use crate::args::{GlobalArgs, KeyGenerateArgs, KeyImportArgs, KeyPublicArgs};
-use crate::client::Client;
-use crate::commands::{add_device_fields, commit_with_json, print_json};
-use crate::device_keys::confirm::{confirm_burn, Decision};
-use crate::device_keys::public_format::{self, PublicFormat};
-use crate::device_keys::{self, efuse_block, plan_slot, MadeKey, NewKey, SlotChoice, DS_PURPOSE};
+use crate::confirm::{confirm_burn, Decision};
 use crate::error::{Error, Result};
-use crate::keys::{self, DeviceKey};
+use crate::output::{add_device_fields, commit_with_json, print_json};
 use crate::output::{print_line, Format, Output};
-use crate::transport::Transport;
+use ucrypto::device_keys::public_format::{self, PublicFormat};
+use ucrypto::device_keys::{self, efuse_block, plan_slot, MadeKey, NewKey, SlotChoice, DS_PURPOSE};
+use ucrypto::key_file::{self, DeviceKey};
+use ucrypto::transport::Transport;
+use ucrypto::Client;
 
 pub fn generate(global: &GlobalArgs, args: &KeyGenerateArgs) -> Result<()> {
-    let mut client = super::connect(global)?;
+    let mut client = crate::device::connect(global)?;
     let bits = usize::from(args.bits);
     let slot = plan_slot(client.info(), args.slot, bits, true)?;
     if args.bits < DEFAULT_KEY_BITS && !global.json {
@@ -30,13 +30,19 @@ pub fn generate(global: &GlobalArgs, args: &KeyGenerateArgs) -> Result<()> {
         slot,
         &what,
         args.burn,
-        |client| device_keys::make(client, args.slot, NewKey::Generate { bits: args.bits }),
+        |client| {
+            Ok(device_keys::make(
+                client,
+                args.slot,
+                NewKey::Generate { bits: args.bits },
+            )?)
+        },
     )?;
     report("key generate", global, &client, made)
 }
 
 pub fn import(global: &GlobalArgs, args: &KeyImportArgs) -> Result<()> {
-    let key = keys::read_private(&args.key, args.pass.as_ref())?;
+    let key = key_file::read_private(&args.key, args.pass.as_ref())?;
     let device_key = DeviceKey::new(&key)?;
     drop(key);
     if !global.json {
@@ -46,7 +52,7 @@ pub fn import(global: &GlobalArgs, args: &KeyImportArgs) -> Result<()> {
             args.key.display()
         );
     }
-    let mut client = super::connect(global)?;
+    let mut client = crate::device::connect(global)?;
     let slot = plan_slot(client.info(), args.slot, device_key.bits(), false)?;
     let what = format!(
         "store the {}-bit RSA key of {} on the device",
@@ -60,7 +66,13 @@ pub fn import(global: &GlobalArgs, args: &KeyImportArgs) -> Result<()> {
         slot,
         &what,
         args.burn,
-        |client| device_keys::make(client, args.slot, NewKey::Import(&device_key)),
+        |client| {
+            Ok(device_keys::make(
+                client,
+                args.slot,
+                NewKey::Import(&device_key),
+            )?)
+        },
     )?;
     report("key import", global, &client, made)
 }
@@ -154,7 +166,7 @@ fn report<T: Transport>(
 }
 
 pub fn list(global: &GlobalArgs) -> Result<()> {
-    let client = super::connect(global)?;
+    let client = crate::device::connect(global)?;
     let info = client.info();
     device_keys::slots(info)?;
     let slots = info.key_slots.clone().unwrap_or_default();
@@ -170,15 +182,16 @@ pub fn list(global: &GlobalArgs) -> Result<()> {
 }
 
 pub fn public(global: &GlobalArgs, args: &KeyPublicArgs) -> Result<()> {
-    if global.json && args.format == PublicFormat::Der && args.output.is_none() {
+    if global.json && PublicFormat::from(args.format) == PublicFormat::Der && args.output.is_none()
+    {
         return Err(Error::input(
             "DER bytes cannot go in JSON: use --format pem or jwk, or -o FILE",
         ));
     }
-    let mut client = super::connect(global)?;
+    let mut client = crate::device::connect(global)?;
     let public = device_keys::read_public(&mut client, args.slot)?;
     let mut output = Output::create(args.output.as_deref(), Format::Raw)?;
-    output.write(&public_format::encode(&public, args.format)?)?;
+    output.write(&public_format::encode(&public, args.format.into())?)?;
     if !global.json {
         return output.commit();
     }
@@ -187,7 +200,7 @@ pub fn public(global: &GlobalArgs, args: &KeyPublicArgs) -> Result<()> {
         "slot": public.slot,
         "bits": public.bits(),
         "spki_sha256": public.fingerprint(),
-        "format": args.format,
+        "format": PublicFormat::from(args.format),
         "verified": true,
     });
     add_device_fields(&mut json, client.info());

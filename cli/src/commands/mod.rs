@@ -1,12 +1,8 @@
 //! One file per command; each takes its parsed arguments and the global options.
 use clap::CommandFactory;
 
-use crate::args::{BenchCommand, Cli, Command, GlobalArgs, KeyCommand};
-use crate::client::Client;
-use crate::connect::ConnectOptions;
-use crate::device_info::DeviceInfo;
+use crate::args::{BenchCommand, Cli, Command, KeyCommand};
 use crate::error::{Error, Result};
-use crate::output::Output;
 
 pub mod aes;
 pub mod bench;
@@ -18,7 +14,6 @@ pub mod info;
 pub mod jwt;
 pub mod key;
 pub mod ports;
-mod progress_bar;
 pub mod rand;
 pub mod records;
 pub mod sign;
@@ -67,49 +62,4 @@ pub fn run(cli: Cli) -> Result<()> {
                 reason: e.to_string(),
             }),
     }
-}
-
-/// Connects to the device the global options name. Ctrl-C and SIGTERM then end the command
-/// cleanly (nothing output, the port released) instead of killing it mid-write.
-pub(crate) fn connect(global: &GlobalArgs) -> Result<Client> {
-    let options = ConnectOptions::try_from(global)?;
-    crate::client::handle_interrupts();
-    crate::connect(&options)
-}
-
-/// JSON carries a result inline only up to this size; larger results need `-o FILE`.
-pub(crate) const MAX_JSON_INLINE: u64 = 16 << 20;
-
-/// Adds what every result's JSON says about the device that produced it.
-pub(crate) fn add_device_fields(json: &mut serde_json::Value, info: &DeviceInfo) {
-    json["virtual"] = info.virtual_device.into();
-    json["chip"] = info.chip.name().into();
-    json["device_id"] = info.device_id_string().into();
-}
-
-/// Releases `output` and prints `json` saying where the result went: the file, as `output`, or
-/// the text itself under `inline_key`.
-pub(crate) fn commit_with_json(
-    output: Output,
-    mut json: serde_json::Value,
-    inline_key: &str,
-) -> Result<()> {
-    if let Some(path) = output.path() {
-        json["output"] = path.display().to_string().into();
-        output.commit()?;
-    } else {
-        if output.written() > MAX_JSON_INLINE {
-            return Err(Error::input(format!(
-                "{} bytes is too much to inline in JSON: write it with -o FILE",
-                output.written()
-            )));
-        }
-        json[inline_key] = output.into_text()?.into();
-    }
-    print_json(&json)
-}
-
-/// Prints a JSON value as one line on stdout.
-pub(crate) fn print_json(value: &serde_json::Value) -> Result<()> {
-    crate::output::print_line(&value.to_string())
 }

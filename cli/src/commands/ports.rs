@@ -1,9 +1,9 @@
 //! `ucrypto ports`: serial ports that may be a device.
 use crate::args::GlobalArgs;
-use crate::commands::print_json;
 use crate::error::Result;
+use crate::output::print_json;
 use crate::output::print_line;
-use crate::ports::{list, KNOWN_USB_IDS};
+use ucrypto::ports::{list, KNOWN_USB_IDS};
 
 pub fn run(global: &GlobalArgs) -> Result<()> {
     let ports = list();

@@ -2,11 +2,11 @@
 use zeroize::Zeroizing;
 
 use crate::args::{GlobalArgs, RandArgs};
-use crate::commands::progress_bar::ProgressDisplay;
-use crate::commands::{add_device_fields, commit_with_json, MAX_JSON_INLINE};
-use crate::entropy_mix::mix_host_entropy;
 use crate::error::{Error, Result};
+use crate::output::{add_device_fields, commit_with_json, MAX_JSON_INLINE};
 use crate::output::{Format, Output};
+use crate::progress_bar::ProgressDisplay;
+use ucrypto::entropy_mix::mix_host_entropy;
 
 pub fn run(global: &GlobalArgs, args: &RandArgs) -> Result<()> {
     if args.bits == 0 {
@@ -30,7 +30,7 @@ pub fn run(global: &GlobalArgs, args: &RandArgs) -> Result<()> {
         }
     }
 
-    let mut client = super::connect(global)?;
+    let mut client = crate::device::connect(global)?;
     let mut output = Output::create(args.output.as_deref(), args.format)?;
     // The health tests run on the device's bytes inside `rand_into`, before any mixing.
     let mut written = 0u64;

@@ -1,58 +1,13 @@
 //! `ucrypto records list|show|export`: what the station recorded, for people, scripts and
 //! spreadsheets.
-use std::path::PathBuf;
+use ucrypto_station::records::{self, report::write_csv};
 
-use clap::{Args, Subcommand, ValueEnum};
-
+use crate::args::records::{
+    ExportFormat, RecordsArgs, RecordsCommand, RecordsExportArgs, RecordsShowArgs,
+};
 use crate::args::GlobalArgs;
-use crate::commands::print_json;
 use crate::error::{Error, Result};
-use crate::output::{print_line, Format, Output};
-use crate::records::report::write_csv;
-use crate::records::{self, DEFAULT_RECORDS};
-
-#[derive(Debug, Subcommand)]
-pub enum RecordsCommand {
-    /// Every device recorded: id, chip, firmware, station, steps done and failed, keys.
-    List(RecordsArgs),
-    /// One device's record, steps, keys and its whole event history.
-    Show(RecordsShowArgs),
-    /// Every device with its keys, as CSV (one row per device and key slot) or JSON.
-    Export(RecordsExportArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct RecordsArgs {
-    /// The record store: a SQLite file, or postgres://user@host/db.
-    #[arg(long, value_name = "FILE|URL", default_value = DEFAULT_RECORDS, env = "UCRYPTO_RECORDS")]
-    pub records: String,
-}
-
-#[derive(Debug, Args)]
-pub struct RecordsShowArgs {
-    /// The device id (its MAC, as `ucrypto info` shows it).
-    #[arg(value_name = "DEVICE")]
-    pub device: String,
-    #[command(flatten)]
-    pub store: RecordsArgs,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ExportFormat {
-    Csv,
-    Json,
-}
-
-#[derive(Debug, Args)]
-pub struct RecordsExportArgs {
-    #[arg(long, value_enum)]
-    pub format: ExportFormat,
-    /// Write to FILE (written in full or not at all) instead of stdout.
-    #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
-    #[command(flatten)]
-    pub store: RecordsArgs,
-}
+use crate::output::{print_json, print_line, Format, Output};
 
 pub fn run(global: &GlobalArgs, command: &RecordsCommand) -> Result<()> {
     match command {
@@ -70,7 +25,7 @@ fn open_existing(url: &str) -> Result<records::Records> {
             "no records at {url}: pass the station's --records FILE or URL"
         )));
     }
-    records::open(url)
+    Ok(records::open(url)?)
 }
 
 fn list(global: &GlobalArgs, args: &RecordsArgs) -> Result<()> {

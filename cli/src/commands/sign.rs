@@ -3,14 +3,13 @@
 //! the public key before it is output.
 use std::path::Path;
 
-use crate::args::{GlobalArgs, KeyArgs, SignArgs};
-use crate::client::Client;
-use crate::commands::progress_bar::ProgressDisplay;
-use crate::commands::{add_device_fields, commit_with_json};
+use ucrypto::operations::sign::parse_digest;
+
+use crate::args::{GlobalArgs, SignArgs};
 use crate::error::{Error, Result};
-use crate::operations::sign::SigningKey;
-use crate::output::{Format, Output};
-use crate::transport::Transport;
+use crate::key_choice::ChosenKey;
+use crate::output::{add_device_fields, commit_with_json, Format, Output};
+use crate::progress_bar::ProgressDisplay;
 
 pub fn run(global: &GlobalArgs, args: &SignArgs) -> Result<()> {
     let digest = args.digest.as_deref().map(parse_digest).transpose()?;
@@ -20,7 +19,7 @@ pub fn run(global: &GlobalArgs, args: &SignArgs) -> Result<()> {
         ));
     }
     let chosen = ChosenKey::load(&args.key)?;
-    let mut client = super::connect(global)?;
+    let mut client = crate::device::connect(global)?;
     let key = chosen.resolve(&mut client)?;
     key.check_device(&client)?;
     let signed = match (digest, &args.message, &args.input) {
@@ -73,42 +72,4 @@ pub fn run(global: &GlobalArgs, args: &SignArgs) -> Result<()> {
 
 fn is_stdout(path: Option<&Path>) -> bool {
     path.is_none_or(|p| p.as_os_str() == "-")
-}
-
-pub fn parse_digest(text: &str) -> Result<[u8; 32]> {
-    hex::decode(text.trim())
-        .ok()
-        .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
-        .ok_or_else(|| Error::input("--digest takes a SHA-256 digest: 64 hex digits"))
-}
-
-/// `--key` read before connecting (a passphrase prompt comes before the device is touched), or
-/// `--slot`, whose public key only the device can tell.
-pub(crate) enum ChosenKey {
-    File(Box<SigningKey>),
-    Slot(u8),
-}
-
-impl ChosenKey {
-    /// Reads `--key`, asking for the passphrase on the terminal when needed and not given.
-    pub(crate) fn load(args: &KeyArgs) -> Result<Self> {
-        match (&args.key, args.slot) {
-            (Some(path), None) => {
-                SigningKey::read(path, args.pass.as_ref()).map(|key| ChosenKey::File(Box::new(key)))
-            }
-            (None, Some(slot)) => Ok(ChosenKey::Slot(slot)),
-            _ => Err(Error::input(
-                "name one key: --key FILE (sent to the device) or --slot N (a device key)",
-            )),
-        }
-    }
-
-    /// The signing key; for a slot, its public key read from the device and checked against
-    /// the fingerprint in `Hello`.
-    pub(crate) fn resolve<T: Transport>(self, client: &mut Client<T>) -> Result<SigningKey> {
-        match self {
-            ChosenKey::File(key) => Ok(*key),
-            ChosenKey::Slot(slot) => SigningKey::slot(client, slot),
-        }
-    }
 }

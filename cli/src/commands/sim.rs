@@ -5,13 +5,13 @@ use ucrypto_firmware::backend::software::Seed;
 
 use crate::args::{GlobalArgs, SimArgs};
 use crate::error::Result;
-use crate::sim::PtyDevice;
-use crate::virtual_flash::VirtualFlash;
+use ucrypto_sim::virtual_flash::VirtualFlash;
+use ucrypto_sim::PtyDevice;
 
 pub fn run(global: &GlobalArgs, args: &SimArgs) -> Result<()> {
     let seed = match args.seed {
         Some(n) => Seed::Fixed(n),
-        None => crate::host_seed(),
+        None => ucrypto::host_seed(),
     };
     let mut device = PtyDevice::open(args.chip.into(), seed)?;
     if let Some(baud) = global.baud {
@@ -50,7 +50,12 @@ pub fn run(global: &GlobalArgs, args: &SimArgs) -> Result<()> {
                 device.path()
             );
         }
-        return crate::download_mode::serve(device, args.chip.into(), flash, args.damage_block);
+        return Ok(ucrypto_sim::download_mode::serve(
+            device,
+            args.chip.into(),
+            flash,
+            args.damage_block,
+        )?);
     }
     if !global.json {
         eprintln!(
@@ -68,5 +73,5 @@ pub fn run(global: &GlobalArgs, args: &SimArgs) -> Result<()> {
             }
         );
     }
-    device.serve()
+    Ok(device.serve()?)
 }

@@ -7,14 +7,14 @@
 use ucrypto_protocol::{Chip, Entropy, HashAlg};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-pub mod keys;
+pub mod key_hardware;
 pub mod reed_solomon;
 #[cfg(any(test, feature = "software"))]
 pub mod software;
 #[cfg(any(test, feature = "software"))]
-pub mod virtual_keys;
+pub mod virtual_key_hardware;
 
-pub use keys::KeyHardware;
+pub use key_hardware::KeyHardware;
 
 /// A hardware failure reported by a backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

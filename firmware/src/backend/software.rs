@@ -9,7 +9,7 @@ use ucrypto_protocol::{Chip, Entropy, EntropySource, EntropyState, HashAlg};
 use sha1::Sha1;
 use sha2::{Digest, Sha224, Sha256};
 
-use super::virtual_keys::VirtualKeyHardware;
+use super::virtual_key_hardware::VirtualKeyHardware;
 use super::{AesKey, Backend, BackendError, KeyHardware, Modulus};
 
 /// Where the virtual device's randomness comes from.

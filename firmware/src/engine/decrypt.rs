@@ -6,7 +6,7 @@
 use ucrypto_protocol::{ResponseBody, RsaPadding, RsaPrivateKey, SelfTest, MAX_CHUNK_LEN};
 use zeroize::Zeroize;
 
-use super::keys;
+use super::device_keys;
 use super::loaded_key::KeySlot;
 use super::outcome::{refuse_after_failed_self_test, Outcome, Relies};
 use super::rsa::{self, unpad, Workspace};
@@ -53,7 +53,7 @@ pub(super) fn slot<'d, B: Backend>(
     ciphertext: &[u8],
     out: &'d mut [u8; MAX_CHUNK_LEN],
 ) -> Outcome<'d> {
-    let k = keys::decrypt_raw(backend, self_test, slot, ciphertext, out)?;
+    let k = device_keys::decrypt_raw(backend, self_test, slot, ciphertext, out)?;
     unpad_block(backend, padding, k, out)
 }
 

@@ -14,8 +14,8 @@ use crate::{Backend, ChipProfile, PortId, FIRMWARE_VERSION};
 
 mod aes;
 mod decrypt;
+mod device_keys;
 mod digest;
-mod keys;
 mod line_rate;
 mod loaded_key;
 mod outcome;
@@ -74,7 +74,7 @@ impl<B: Backend> Engine<B> {
     /// Wraps `backend`, running the start-up self-tests on it first.
     pub fn new(mut backend: B) -> Self {
         let self_test = self_test::run(&mut backend);
-        let device_keys = keys::available(&mut backend);
+        let device_keys = device_keys::available(&mut backend);
         Self {
             backend,
             decoder: FrameDecoder::new(),
@@ -363,23 +363,23 @@ fn dispatch<'d, B: Backend>(
             // Long: nothing of this port's open stream survives it (the other port's session is
             // not this host's to end).
             sessions.end_own();
-            keys::generate(backend, self_test, slot, bits, data)
+            device_keys::generate(backend, self_test, slot, bits, data)
         }
         RequestBody::KeyImport { slot, key } => {
             sessions.end_own();
-            keys::import(backend, self_test, slot, &key, data)
+            device_keys::import(backend, self_test, slot, &key, data)
         }
-        RequestBody::PublicKey { slot } => keys::public_key(backend, slot, data),
+        RequestBody::PublicKey { slot } => device_keys::public_key(backend, slot, data),
         RequestBody::SignSlot {
             session,
             length,
             slot,
         } => {
             let digest = sign::finish_hash(backend, sessions, session, length)?;
-            keys::sign_digest(backend, self_test, slot, &digest, data)
+            device_keys::sign_digest(backend, self_test, slot, &digest, data)
         }
         RequestBody::SignDigestSlot { digest, slot } => {
-            keys::sign_digest(backend, self_test, slot, &digest, data)
+            device_keys::sign_digest(backend, self_test, slot, &digest, data)
         }
         RequestBody::DigestStart { alg } => digest::start(backend, self_test, sessions, alg),
         RequestBody::DigestFinish { session, length } => {
@@ -432,7 +432,7 @@ fn hello<B: Backend>(
         entropy: entropy(backend, self_test),
         self_test: *self_test,
         key_slots: if device_keys {
-            keys::slots(backend)
+            device_keys::slots(backend)
         } else {
             None
         },

@@ -4,7 +4,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use crate::error::Result;
 use crate::output::print_line;
-use crate::station::{DeviceReport, Observer, RunSummary, Status};
+use ucrypto_station::{DeviceReport, Observer, RunSummary, Status};
 
 pub struct Display {
     json: bool,
@@ -89,7 +89,7 @@ impl Display {
 
 impl Observer for Display {
     /// Shows a worker's progress; prints a device's line when it ends.
-    fn update(&mut self, status: &Status) -> Result<()> {
+    fn update(&mut self, status: &Status) -> ucrypto_station::Result<()> {
         let bar = |worker: usize| self.live.as_ref().map(|(_, bars)| &bars[worker]);
         match status {
             Status::Connected { worker, device_id } => {
@@ -134,7 +134,9 @@ impl Observer for Display {
                         bar.finish_with_message("done");
                     }
                 }
-                self.device_line(report)?;
+                // Only stdout can fail here: the run stops as it would on a closed terminal.
+                self.device_line(report)
+                    .map_err(|e| ucrypto_station::Error::input(e.to_string()))?;
             }
         }
         Ok(())

@@ -9,7 +9,7 @@
 //! same through ROM functions. esp-hal's `hmac` driver only serves the upstream (user) mode, so
 //! the downstream sequence is written here on the PAC's registers.
 use esp_hal::peripherals::{DS, HMAC};
-use ucrypto_firmware::backend::keys::{DsBlock, DsError};
+use ucrypto_firmware::backend::key_hardware::{DsBlock, DsError};
 
 /// `EFUSE_KEY_PURPOSE_HMAC_DOWN_DIGITAL_SIGNATURE` (`hmac_ll.h`).
 const PURPOSE_DS: u8 = 7;

@@ -7,7 +7,7 @@
 //! when the read-back differs or a coding error appears). Which bits to burn, and the check
 //! bytes, come from the engine crate, where they are tested.
 use esp_hal::peripherals::EFUSE;
-use ucrypto_firmware::backend::keys::{BLOCK0_WORDS, KEY_WORDS};
+use ucrypto_firmware::backend::key_hardware::{BLOCK0_WORDS, KEY_WORDS};
 use ucrypto_firmware::backend::reed_solomon;
 use ucrypto_firmware::BackendError;
 use zeroize::Zeroize;

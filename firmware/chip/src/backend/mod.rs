@@ -20,13 +20,13 @@ use ucrypto_protocol::{Chip, Entropy, HashAlg};
 mod aes;
 mod ds;
 mod efuse;
-mod keys;
+mod key_hardware;
 mod record;
 mod rng;
 mod rsa;
 mod sha;
 
-use keys::ChipKeyHardware;
+use key_hardware::ChipKeyHardware;
 
 /// The chip this image is built for.
 #[cfg(feature = "esp32c3")]

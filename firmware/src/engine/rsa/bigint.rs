@@ -10,6 +10,11 @@
 //! The functions on the secret path (values derived from p, q, dp, dq, qinv or the message) are
 //! `#[inline(never)]` so that they keep their own symbols in the release firmware: `.ci/ct-check.py`
 //! disassembles them there and fails on any conditional branch on data (docs/security.md).
+
+use ucrypto_protocol::MAX_RSA_BITS;
+
+/// Words of the largest modulus the protocol carries.
+pub(crate) const MAX_WORDS: usize = MAX_RSA_BITS as usize / 32;
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 
 /// `a += b` over `a.len()` words (`b` no longer than `a`); returns the carry out.

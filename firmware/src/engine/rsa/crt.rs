@@ -9,7 +9,9 @@
 use subtle::Choice;
 use ucrypto_protocol::ErrorCode;
 
-use super::{backend_refusal, bigint, public_exp, Refusal, Workspace};
+use super::workspace::{backend_refusal, Workspace};
+use super::{bigint, public_exp};
+use crate::engine::outcome::Refusal;
 use crate::{Backend, ChipProfile};
 
 /// Raises `ws.em` to the private exponent into `ws.b[..n.len]` (a signature, or a decryption).

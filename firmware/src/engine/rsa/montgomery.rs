@@ -2,8 +2,7 @@
 //! `R^2 mod M` with `R = 2^(32k)`, and `M' = -M^-1 mod 2^32`.
 use zeroize::Zeroize;
 
-use super::bigint;
-use super::MAX_WORDS;
+use super::bigint::{self, MAX_WORDS};
 use crate::backend::Modulus;
 
 /// A modulus (a prime factor, or the public modulus) with its constants, in fixed storage.

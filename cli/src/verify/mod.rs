@@ -1,4 +1,0 @@
-//! Checks the CLI runs on every result before it is output.
-pub mod aes;
-pub mod health;
-pub mod signature;
