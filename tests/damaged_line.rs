@@ -98,16 +98,17 @@ fn chained_modes_go_back_to_the_lost_chunk_and_stay_exact() {
 }
 
 /// The in-process virtual device behind a line that loses exactly one chosen frame: the `n`th
-/// `AesData` request (from 1) before it reaches the device, or the device's answer to it. It
-/// counts what the line carried.
+/// stream chunk (`AesData` or `HashData`, from 1) before it reaches the device, or the device's
+/// answer to it. It counts what the line carried.
 struct OneLoss {
     device: ucrypto::transport::VirtualTransport,
     answers: std::collections::VecDeque<u8>,
     lose_request: Option<u32>,
     lose_answer: Option<u32>,
-    aes_data: u32,
-    aes_starts: u32,
-    /// Input bytes carried in `AesData` requests.
+    chunks: u32,
+    /// Sessions started (`AesStart`, `HashStart`).
+    starts: u32,
+    /// Input bytes carried in `AesData` and `HashData` requests.
     carried: usize,
 }
 
@@ -121,8 +122,8 @@ impl OneLoss {
             answers: Default::default(),
             lose_request,
             lose_answer,
-            aes_data: 0,
-            aes_starts: 0,
+            chunks: 0,
+            starts: 0,
             carried: 0,
         }
     }
@@ -138,12 +139,12 @@ impl ucrypto::transport::Transport for OneLoss {
         let request: Request<'_> = postcard::from_bytes(message).expect("a request");
         let mut nth = None;
         match request.body {
-            RequestBody::AesData { data, .. } => {
-                self.aes_data += 1;
+            RequestBody::AesData { data, .. } | RequestBody::HashData { data, .. } => {
+                self.chunks += 1;
                 self.carried += data.len();
-                nth = Some(self.aes_data);
+                nth = Some(self.chunks);
             }
-            RequestBody::AesStart { .. } => self.aes_starts += 1,
+            RequestBody::AesStart { .. } | RequestBody::HashStart => self.starts += 1,
             _ => {}
         }
         if nth.is_some() && nth == self.lose_request {
@@ -237,7 +238,7 @@ fn a_lost_answer_costs_its_own_chunk_only() {
             40_000 + 3072,
             "{mode}: the lost chunk alone again"
         );
-        assert_eq!(line.aes_starts, 1, "{mode}: one session throughout");
+        assert_eq!(line.starts, 1, "{mode}: one session throughout");
     }
 }
 
@@ -249,7 +250,7 @@ fn a_lost_request_costs_its_own_chunk_in_ctr_and_the_window_behind_it_in_cbc() {
         40_000 + 3072,
         "CTR: the lost chunk alone again"
     );
-    assert_eq!(ctr.aes_starts, 1);
+    assert_eq!(ctr.starts, 1);
     // CBC cannot go forward past the missing chunk: the three sent behind it are refused
     // (OutOfSequence, the session unchanged) and go again after it.
     let cbc = stream_with_one_loss("cbc", OneLoss::new(Some(3), None));
@@ -258,5 +259,57 @@ fn a_lost_request_costs_its_own_chunk_in_ctr_and_the_window_behind_it_in_cbc() {
         "CBC carried {} bytes",
         cbc.carried
     );
-    assert_eq!(cbc.aes_starts, 1, "CBC: one session throughout");
+    assert_eq!(cbc.starts, 1, "CBC: one session throughout");
+}
+
+/// Signs 40 000 bytes (14 chunks) with a sent key through a line that loses one frame, checks
+/// the signature with openssl, and returns the line's counts.
+fn sign_with_one_loss(line: OneLoss) -> OneLoss {
+    let dir = temp_dir();
+    let key_path = dir.path().join("key.pem");
+    let key_file = rsa_key(&key_path);
+    let public = dir.path().join("pub.pem").display().to_string();
+    openssl_run(&["pkey", "-in", &key_file, "-pubout", "-out", &public], b"");
+    let key = ucrypto::SigningKey::read(&key_path, None).unwrap();
+    let message = data(40_000, 6);
+    let mut client =
+        ucrypto::Client::connect(line, std::time::Duration::from_secs(2)).expect("connects");
+    let signed = client
+        .sign_message(&key, &mut &message[..])
+        .expect("the signature completes");
+    assert!(
+        signed.hashed_on_device,
+        "the device's hash survived the loss"
+    );
+    let signature = dir.path().join("sig");
+    std::fs::write(&signature, &signed.signature).unwrap();
+    let sig = signature.display().to_string();
+    let out = openssl_run(
+        &["dgst", "-sha256", "-verify", &public, "-signature", &sig],
+        &message,
+    );
+    assert_eq!(String::from_utf8_lossy(&out).trim(), "Verified OK");
+    std::mem::replace(client.transport_mut(), OneLoss::new(None, None))
+}
+
+#[test]
+fn a_hash_session_survives_a_lost_chunk_or_answer() {
+    // A lost answer: the window is sent again; the device answers the chunks it hashed with
+    // where the message stands and hashes the rest: one session, the whole message hashed once.
+    let lost_answer = sign_with_one_loss(OneLoss::new(None, Some(3)));
+    assert_eq!(lost_answer.starts, 1, "one hash session throughout");
+    assert!(
+        lost_answer.carried > 40_000 && lost_answer.carried <= 40_000 + 4 * 3072,
+        "carried {} bytes",
+        lost_answer.carried
+    );
+    // A lost request: the chunks behind it are refused (OutOfSequence, the session unchanged)
+    // and go again after it.
+    let lost_request = sign_with_one_loss(OneLoss::new(Some(3), None));
+    assert_eq!(lost_request.starts, 1, "one hash session throughout");
+    assert!(
+        lost_request.carried > 40_000 && lost_request.carried <= 40_000 + 4 * 3072,
+        "carried {} bytes",
+        lost_request.carried
+    );
 }

@@ -5,7 +5,9 @@ mod common;
 
 use std::path::Path;
 
-use common::firmware_image::{merged_image, DATA_LEN, NVS, SECURE_CERT, TEST_VERSION};
+use common::firmware_image::{
+    merged_image, merged_image_requiring, partition, DATA_LEN, NVS, SECURE_CERT, TEST_VERSION,
+};
 use common::{assert_exit, stderr, stdout, Sim};
 
 fn json(out: &std::process::Output) -> serde_json::Value {
@@ -43,6 +45,8 @@ fn flashes_a_blank_virtual_chip_which_then_boots_the_image() {
     let report = json(&out);
     assert_eq!(report["chip"], "esp32c3");
     assert_eq!(report["skipped"], false);
+    // espflash's flasher stub, uploaded into the virtual chip's RAM, wrote compressed.
+    assert_eq!(report["loader"], "stub");
     assert_eq!(report["md5_verified"], true);
     assert_eq!(report["bytes_written"], (image.len() - DATA_LEN) as u64);
     assert_eq!(report["firmware_version"], TEST_VERSION);
@@ -59,6 +63,12 @@ fn flashes_a_blank_virtual_chip_which_then_boots_the_image() {
     assert_eq!(report["md5"], md5sum.split(' ').next().unwrap());
     // The eFuse MAC the ROM reported is the id the booted firmware reports.
     assert_eq!(report["mac"], report["device_id"]);
+    // The booted firmware reports the SHA-256 appended to the application image, which is the
+    // image's last 32 bytes here (the application is last in the merged image).
+    assert_eq!(
+        report["app_sha256"],
+        hex::encode(&image[image.len() - 32..])
+    );
 
     let info = sim.run(&["--json", "info"]);
     assert_exit(&info, 0);
@@ -169,21 +179,61 @@ fn an_image_for_another_chip_is_refused_before_the_board_is_touched() {
 }
 
 #[test]
-fn a_block_damaged_on_the_line_gets_the_roms_checksum_error_and_a_clean_exit() {
+fn a_block_damaged_on_the_line_gets_the_loaders_checksum_error_and_a_clean_exit() {
     let dir = common::temp_dir();
     let image = write(dir.path(), "c3.bin", &merged_image(5, TEST_VERSION));
-    let sim = Sim::start(&["--download-mode", "--damage-block", "3"]);
+    // The stub's compressed blocks (16 KiB each): block 1 is the application's.
+    let sim = Sim::start(&["--download-mode", "--damage-block", "1"]);
     let out = sim.run(&["--json", "flash", "--image", &image, "--before", "no-reset"]);
     assert_exit(&out, 1);
     let error = &json(&out)["error"];
     assert_eq!(error["kind"], "rom-error");
     let message = error["message"].as_str().unwrap();
-    assert!(message.to_lowercase().contains("crc"), "{message}");
+    assert!(message.contains("Bad data checksum"), "{message}");
     let err = stderr(&out);
     assert_eq!(
         err.lines().filter(|l| l.contains("error")).count(),
         1,
         "{err}"
+    );
+    // Through the ROM's own commands (no stub), the ROM's code: "invalid CRC".
+    let sim = Sim::start(&[
+        "--download-mode",
+        "--refuse-ram-load",
+        "--damage-block",
+        "3",
+    ]);
+    let out = sim.run(&["--json", "flash", "--image", &image, "--before", "no-reset"]);
+    assert_exit(&out, 1);
+    let message = json(&out)["error"]["message"].as_str().unwrap().to_string();
+    assert!(message.to_lowercase().contains("crc"), "{message}");
+}
+
+/// Where no stub can run (the ROM refuses to load code into RAM, as in Secure Download Mode),
+/// the ROM's own commands write, and the ROM's "run user code" starts the image.
+#[test]
+fn without_a_stub_the_roms_own_commands_write_and_start_the_image() {
+    let dir = common::temp_dir();
+    let image = merged_image(5, TEST_VERSION);
+    let image_path = write(dir.path(), "c3.bin", &image);
+    let sim = Sim::start(&["--download-mode", "--refuse-ram-load"]);
+    let out = sim.run(&[
+        "--json",
+        "flash",
+        "--image",
+        &image_path,
+        "--before",
+        "no-reset",
+    ]);
+    assert_exit(&out, 0);
+    let report = json(&out);
+    assert_eq!(report["loader"], "rom");
+    assert_eq!(report["bytes_written"], (image.len() - DATA_LEN) as u64);
+    assert_eq!(report["firmware_version"], TEST_VERSION);
+    assert!(
+        stderr(&out).contains("the flasher stub did not start"),
+        "{}",
+        stderr(&out)
     );
 }
 
@@ -285,9 +335,44 @@ fn a_blank_chip_leaving_download_mode_stays_silent() {
     let mac = flasher.chip().mac_address(flasher.connection()).unwrap();
     let first = u8::from_str_radix(&mac[..2], 16).unwrap();
     assert_eq!(first & 0x03, 0x02, "{mac}");
-    flasher
+    // What espflash's ROM path ends a write with, and what broke on Espressif's ROM (issue
+    // 22): FLASH_END(reboot) is refused with "failed to act", and the loader stays.
+    let begin = |flasher: &mut Flasher| {
+        flasher
+            .connection()
+            .command(RomCommand::FlashBegin {
+                size: 0,
+                blocks: 0,
+                block_size: 0x400,
+                offset: 0,
+                supports_encryption: true,
+            })
+            .unwrap();
+    };
+    begin(&mut flasher);
+    let refused = flasher
         .connection()
         .command(RomCommand::FlashEnd { reboot: true })
+        .unwrap_err();
+    let mut chain = refused.to_string();
+    let mut cause = std::error::Error::source(&refused);
+    while let Some(c) = cause {
+        chain.push_str(&format!(": {c}"));
+        cause = c.source();
+    }
+    // The words seen against Espressif's ROM.
+    assert!(
+        chain
+            .contains("Error while running FlashEnd command: Bootloader failed to execute command"),
+        "{chain}"
+    );
+    // Still in the loader: it answers.
+    flasher.connection().read_reg(0x4000_1000).unwrap();
+    // esptool's way out: an empty FLASH_BEGIN and FLASH_END(run user code), not answered.
+    begin(&mut flasher);
+    flasher
+        .connection()
+        .write_command(RomCommand::FlashEnd { reboot: false })
         .unwrap();
     let mut serial = flasher.into_connection().into_serial();
     let _ = serial.set_exclusive(false);
@@ -403,4 +488,228 @@ fn a_device_key_survives_a_reflash() {
         matches!(slot, SlotState::DsKey { bits: 2048, .. }),
         "{slot:?}"
     );
+}
+
+/// A merged image whose partition table is `table` instead of ucrypto's.
+fn with_table(mut image: Vec<u8>, table: &[Vec<u8>]) -> Vec<u8> {
+    image[0x8000..0x8C00].fill(0xFF);
+    let table = table.concat();
+    image[0x8000..0x8000 + table.len()].copy_from_slice(&table);
+    image
+}
+
+/// An older or foreign image whose partition table has no `esp_secure_cert`: the key-record
+/// region is the device's, so `flash` leaves it as it is and the device key still signs. An
+/// image whose table lays another partition over the region is refused before the port opens.
+#[test]
+fn an_image_without_the_key_partition_leaves_the_device_key_alone() {
+    let dir = common::temp_dir();
+    let efuse = dir.path().join("efuse.bin").display().to_string();
+    let flash_file = dir.path().join("flash.bin").display().to_string();
+    let v1 = write(dir.path(), "v1.bin", &merged_image(5, "1.0.0"));
+    let foreign = with_table(
+        merged_image(5, "3.0.0"),
+        &[
+            partition(0x01, 0x02, NVS as u32, 0x4000, "nvs"),
+            partition(0x00, 0x00, 0x1_0000, 0x10_0000, "factory"),
+        ],
+    );
+    let foreign = write(dir.path(), "foreign.bin", &foreign);
+    let files = ["--efuse", &efuse, "--flash", &flash_file];
+    let start = || Sim::start(&[&["--download-mode"][..], &files[..]].concat());
+
+    let sim = start();
+    assert_exit(
+        &sim.run(&["flash", "--image", &v1, "--before", "no-reset"]),
+        0,
+    );
+    let key_path = dir.path().join("k.pem");
+    common::rsa_key(&key_path);
+    let out = sim.run(&[
+        "key",
+        "import",
+        "--slot",
+        "1",
+        "--key",
+        &key_path.display().to_string(),
+        "--burn",
+    ]);
+    assert_exit(&out, 0);
+    drop(sim);
+    let record = std::fs::read(&flash_file).unwrap()[SECURE_CERT..SECURE_CERT + 0x3000].to_vec();
+    assert_eq!(&record[..4], &0xBA5E_BA11u32.to_le_bytes());
+
+    let sim = start();
+    let out = sim.run(&[
+        "--json", "flash", "--image", &foreign, "--before", "no-reset",
+    ]);
+    assert_exit(&out, 0);
+    assert_eq!(json(&out)["firmware_version"], "3.0.0");
+    let kept = std::fs::read(&flash_file).unwrap();
+    assert_eq!(&kept[SECURE_CERT..SECURE_CERT + 0x3000], &record[..]);
+    let signed = sim.run(&["sign", "--slot", "1", "-m", "still here"]);
+    assert_exit(&signed, 0);
+    drop(sim);
+
+    // nvs grown over 0xD000 (ESP-IDF's default table has nvs at 0x9000, 0x6000 bytes).
+    let grown = with_table(
+        merged_image(5, "3.0.1"),
+        &[
+            partition(0x01, 0x02, NVS as u32, 0x6000, "nvs"),
+            partition(0x00, 0x00, 0x1_0000, 0x10_0000, "factory"),
+        ],
+    );
+    let grown = write(dir.path(), "grown.bin", &grown);
+    let out = common::run(&[
+        "--port",
+        "/dev/ucrypto-no-such-port",
+        "flash",
+        "--image",
+        &grown,
+    ]);
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("over the device keys' records at 0xd000..0x10000"),
+        "{}",
+        stderr(&out)
+    );
+    // esp_secure_cert moved.
+    let moved = with_table(
+        merged_image(5, "3.0.2"),
+        &[
+            partition(0x3F, 0x00, 0x2_0000, 0x3000, "esp_secure_cert"),
+            partition(0x00, 0x00, 0x1_0000, 0x10_0000, "factory"),
+        ],
+    );
+    let moved = write(dir.path(), "moved.bin", &moved);
+    let out = common::run(&[
+        "--port",
+        "/dev/ucrypto-no-such-port",
+        "flash",
+        "--image",
+        &moved,
+    ]);
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("moves or shrinks esp_secure_cert"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// An eFuse file whose BLOCK1 holds a MAC and the wafer version `minor` (ESP32-C3:
+/// `WAFER_VERSION_MINOR_LO` in word 3, bits 18..20, as espefuse lays it out), the rest zero.
+fn efuse_file(path: &Path, minor: u32) {
+    let mut bytes = vec![0u8; 352];
+    // BLOCK1 starts at byte 32: MAC_0 (word 0), MAC_1 (word 1, low half), as the ROM reads them.
+    bytes[32..38].copy_from_slice(&[0x44, 0x33, 0x22, 0x11, 0x02, 0x00]);
+    bytes[44..48].copy_from_slice(&(minor << 18).to_le_bytes());
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// A chip whose eFuses say v0.0 does not run an image built for v0.3 and later: its bootloader
+/// refuses with ESP-IDF's words, the chip stays silent, and `flash` (which wrote and verified
+/// the image) ends with exit 7. The same image runs on a v0.3 chip, and on a chip whose eFuse
+/// file was created by the sim (BLOCK1 not programmed: the virtual C3's v0.3).
+#[test]
+fn a_chip_older_than_the_image_requires_does_not_boot_it() {
+    let dir = common::temp_dir();
+    let image = write(
+        dir.path(),
+        "v03.bin",
+        &merged_image_requiring(5, 3, TEST_VERSION),
+    );
+    let old = dir.path().join("old.efuse");
+    efuse_file(&old, 0);
+    let log = dir.path().join("sim.log");
+    let efuse = old.display().to_string();
+    let sim = Sim::start_logging(&["--download-mode", "--efuse", &efuse], &log);
+    let out = sim.run(&["--json", "flash", "--image", &image, "--before", "no-reset"]);
+    assert_exit(&out, 7);
+    let error = &json(&out)["error"];
+    assert_eq!(error["kind"], "restart-needed");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("written and verified; restart the board"),
+        "{error}"
+    );
+    let said = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        said.contains("chip revision check failed. Required >= v0.3, found v0.0."),
+        "{said}"
+    );
+    assert_exit(&sim.run(&["--timeout", "0.3", "info"]), 4);
+    drop(sim);
+
+    let new = dir.path().join("new.efuse");
+    efuse_file(&new, 3);
+    let efuse = new.display().to_string();
+    let sim = Sim::start(&["--download-mode", "--efuse", &efuse]);
+    let out = sim.run(&["--json", "flash", "--image", &image, "--before", "no-reset"]);
+    assert_exit(&out, 0);
+    drop(sim);
+
+    let created = dir.path().join("created.efuse").display().to_string();
+    let sim = Sim::start(&["--download-mode", "--efuse", &created]);
+    let out = sim.run(&["--json", "flash", "--image", &image, "--before", "no-reset"]);
+    assert_exit(&out, 0);
+    assert_eq!(std::fs::read(&created).unwrap(), vec![0u8; 352]);
+}
+
+/// The provisioning lock lives in eFuse: a restart and a reflash of new firmware through the
+/// ROM loader keep it; the locked device refuses a key import after both and still signs.
+#[test]
+fn the_lock_survives_a_restart_and_a_reflash() {
+    let dir = common::temp_dir();
+    let efuse = dir.path().join("efuse.bin").display().to_string();
+    let flash_file = dir.path().join("flash.bin").display().to_string();
+    let v1 = write(dir.path(), "v1.bin", &merged_image(5, "1.0.0"));
+    let v2 = write(dir.path(), "v2.bin", &merged_image(5, "2.0.0"));
+    let key_path = dir.path().join("k.pem");
+    common::rsa_key(&key_path);
+    let key = key_path.display().to_string();
+    let files = ["--efuse", &efuse, "--flash", &flash_file];
+    let start = |download: bool| {
+        let mode: &[&str] = if download { &["--download-mode"] } else { &[] };
+        Sim::start(&[mode, &files[..]].concat())
+    };
+    let locked = |sim: &Sim| {
+        let out = sim.run(&["--json", "info"]);
+        assert_exit(&out, 0);
+        json(&out)["security"]["provisioning_locked"] == true
+    };
+    let refused_and_signs = |sim: &Sim| {
+        let out = sim.run(&["key", "import", "--slot", "2", "-k", &key, "--burn"]);
+        assert_exit(&out, 1);
+        assert!(stderr(&out).contains("locked"), "{}", stderr(&out));
+        assert_exit(&sim.run(&["sign", "--slot", "3", "-m", "still mine"]), 0);
+    };
+
+    let sim = start(true);
+    assert_exit(
+        &sim.run(&["flash", "--image", &v1, "--before", "no-reset"]),
+        0,
+    );
+    assert_exit(
+        &sim.run(&["key", "import", "--slot", "3", "-k", &key, "--burn"]),
+        0,
+    );
+    assert!(!locked(&sim));
+    assert_exit(&sim.run(&["lock", "--burn"]), 0);
+    assert!(locked(&sim));
+    drop(sim);
+
+    let sim = start(false);
+    assert!(locked(&sim), "after a restart");
+    refused_and_signs(&sim);
+    drop(sim);
+
+    let sim = start(true);
+    let out = sim.run(&["--json", "flash", "--image", &v2, "--before", "no-reset"]);
+    assert_exit(&out, 0);
+    assert_eq!(json(&out)["firmware_version"], "2.0.0");
+    assert!(locked(&sim), "after a reflash");
+    refused_and_signs(&sim);
 }

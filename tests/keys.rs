@@ -113,7 +113,7 @@ fn a_generated_key_signs_makes_a_csr_and_survives_a_restart() {
     let dir = temp_dir();
     let p = |name: &str| dir.path().join(name).display().to_string();
     let (efuse, flash) = (p("efuse.bin"), p("flash.bin"));
-    let mut sim = Sim::start(&["--efuse", &efuse, "--flash", &flash]);
+    let mut sim = Sim::start(&["--seed", "19", "--efuse", &efuse, "--flash", &flash]);
 
     // A dry run says what it would burn, burns nothing and exits 0.
     let out = sim.run(&["key", "generate", "--slot", "2", "--bits", BITS]);
@@ -258,7 +258,7 @@ fn a_generated_key_signs_makes_a_csr_and_survives_a_restart() {
 
     // Restart the virtual device with the same files: the key is there and still signs.
     sim.kill();
-    let sim = Sim::start(&["--efuse", &efuse, "--flash", &flash]);
+    let sim = Sim::start(&["--seed", "19", "--efuse", &efuse, "--flash", &flash]);
     let out = sim.run(&["--json", "key", "list"]);
     assert_eq!(json(&out)["slots"][2]["spki_sha256"], fingerprint.as_str());
     std::fs::remove_file(p("sig")).unwrap();
@@ -362,7 +362,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 /// the relay would see them if they crossed.
 #[test]
 fn the_generate_path_carries_no_private_number() {
-    let sim = Sim::start(&[]);
+    let sim = Sim::start(&["--seed", "19"]);
     let tap = Tap::start(&sim.port);
     tap.take();
     let out = ucrypto()
@@ -463,7 +463,7 @@ fn an_imported_key_signs_byte_equal_to_openssl() {
     let dir = temp_dir();
     let p = |name: &str| dir.path().join(name).display().to_string();
     rsa_key(&dir.path().join("k.pem"));
-    let sim = Sim::start(&[]);
+    let sim = Sim::start(&["--seed", "19"]);
 
     let out = sim.run(&["key", "import", "--slot", "any", "-k", &p("k.pem")]);
     assert_exit(&out, 0);
@@ -486,21 +486,28 @@ fn an_imported_key_signs_byte_equal_to_openssl() {
         stderr(&out)
     );
     assert!(
-        stdout(&out).starts_with("slot 0 (BLOCK4): 2048-bit"),
+        stdout(&out).starts_with("slot 5 (BLOCK9): 2048-bit"),
+        "{}",
+        stdout(&out)
+    );
+    // `key list` names where the key came from.
+    let out = sim.run(&["key", "list"]);
+    assert!(
+        stdout(&out).contains("slot 5  BLOCK9  ds-key          RSA-2048  imported"),
         "{}",
         stdout(&out)
     );
 
     std::fs::write(p("msg"), b"signed by an imported key").unwrap();
     let expected = openssl_ok(&["dgst", "-sha256", "-sign", &p("k.pem"), &p("msg")]).stdout;
-    let out = sim.run(&["sign", "--slot", "0", "-i", &p("msg"), "-f", "hex"]);
+    let out = sim.run(&["sign", "--slot", "5", "-i", &p("msg"), "-f", "hex"]);
     assert_exit(&out, 0);
     assert_eq!(stdout(&out).trim(), hex::encode(&expected));
     let out = sim.run(&[
         "--json",
         "sign",
         "--slot",
-        "0",
+        "5",
         "-i",
         &p("msg"),
         "-f",
@@ -512,14 +519,14 @@ fn an_imported_key_signs_byte_equal_to_openssl() {
 
     // The public key in every format: PEM equal to OpenSSL's, DER its bytes, JWK its numbers.
     let pem = openssl_ok(&["pkey", "-in", &p("k.pem"), "-pubout"]).stdout;
-    let out = sim.run(&["key", "public", "--slot", "0"]);
+    let out = sim.run(&["key", "public", "--slot", "5"]);
     assert_eq!(out.stdout, pem);
     let der = openssl_ok(&["pkey", "-in", &p("k.pem"), "-pubout", "-outform", "DER"]).stdout;
     let out = sim.run(&[
         "key",
         "public",
         "--slot",
-        "0",
+        "5",
         "-f",
         "der",
         "-o",
@@ -527,7 +534,7 @@ fn an_imported_key_signs_byte_equal_to_openssl() {
     ]);
     assert_exit(&out, 0);
     assert_eq!(std::fs::read(p("pub.der")).unwrap(), der);
-    let out = sim.run(&["key", "public", "--slot", "0", "-f", "jwk"]);
+    let out = sim.run(&["key", "public", "--slot", "5", "-f", "jwk"]);
     let jwk: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let key = {
         use pkcs8::DecodePrivateKey;
@@ -605,7 +612,7 @@ fn at_a_terminal(args: &[&str], ctty: bool, prompt: &str, typed: &str) -> (Strin
 fn at_a_terminal_the_device_id_must_be_typed_back() {
     let dir = temp_dir();
     let efuse = dir.path().join("efuse.bin").display().to_string();
-    let sim = Sim::start(&["--efuse", &efuse]);
+    let sim = Sim::start(&["--seed", "19", "--efuse", &efuse]);
     let id = json(&sim.run(&["--json", "info"]))["device_id"]
         .as_str()
         .unwrap()
@@ -656,18 +663,25 @@ fn at_a_terminal_the_device_id_must_be_typed_back() {
 
 #[test]
 fn every_slot_used_then_no_free_block() {
-    let sim = Sim::start(&[]);
-    for slot in 0..6 {
-        let out = sim.run(&[
-            "--json", "key", "generate", "--slot", "any", "--bits", BITS, "--burn",
-        ]);
+    // `any` (and no --slot at all) fills slots 5 down to 2; 0 and 1 only when named.
+    let sim = Sim::start(&["--seed", "19"]);
+    for slot in (2..6).rev() {
+        let mut args = vec!["--json", "key", "generate", "--bits", BITS, "--burn"];
+        if slot % 2 == 0 {
+            args.extend(["--slot", "any"]);
+        }
+        let out = sim.run(&args);
         assert_exit(&out, 0);
         assert_eq!(json(&out)["slot"], slot);
     }
     let out = sim.run(&["key", "generate", "--slot", "any", "--bits", BITS, "--burn"]);
-    assert_refused(&out, 1, "no eFuse key block is free");
+    assert_refused(&out, 1, "slots 0 and 1 are used only when named");
     let out = sim.run(&["key", "generate", "--slot", "any", "--bits", BITS]);
-    assert_refused(&out, 1, "no eFuse key block is free");
+    assert_refused(&out, 1, "no eFuse key block of slots 2 to 5 is free");
+    for slot in ["0", "1"] {
+        let out = sim.run(&["key", "generate", "--slot", slot, "--bits", BITS, "--burn"]);
+        assert_exit(&out, 0);
+    }
     let out = sim.run(&["key", "list"]);
     assert_eq!(
         stdout(&out).matches("ds-key").count(),
@@ -776,14 +790,20 @@ fn the_library_generates_signs_and_makes_a_csr() {
         .unwrap()
         .iter()
         .all(|s| s.state == "free"));
-    let made = device.key_generate(SlotChoice::Any, 1024).unwrap();
-    assert_eq!(made.public.slot, 0);
-    assert_eq!(device.key_slots().unwrap()[0].state, "ds-key");
-    let public = device.key_public(0).unwrap();
+    // A randomly seeded device takes no key under 2048 bits; `any` is the highest free slot.
+    assert!(matches!(
+        device.key_generate(SlotChoice::Any, 1024),
+        Err(ucrypto::Error::Input(_))
+    ));
+    let made = device.key_generate(SlotChoice::Any, 2048).unwrap();
+    assert_eq!(made.public.slot, 5);
+    assert_eq!(device.key_slots().unwrap()[5].state, "ds-key");
+    assert_eq!(device.key_slots().unwrap()[5].origin, Some("generated"));
+    let public = device.key_public(5).unwrap();
     assert_eq!(public.spki_sha256, made.public.spki_sha256);
     std::fs::write(p("pub.der"), &public.spki_der).unwrap();
 
-    let key = SigningKey::slot(&mut device, 0).unwrap();
+    let key = SigningKey::slot(&mut device, 5).unwrap();
     let signed = device
         .sign_message(&key, &mut &b"from the library"[..])
         .unwrap();
@@ -801,7 +821,7 @@ fn the_library_generates_signs_and_makes_a_csr() {
         &p("msg"),
     ]);
 
-    std::fs::write(p("req.der"), device.csr(0, "CN=station-7").unwrap()).unwrap();
+    std::fs::write(p("req.der"), device.csr(5, "CN=station-7").unwrap()).unwrap();
     openssl_ok(&[
         "req",
         "-inform",
@@ -812,7 +832,123 @@ fn the_library_generates_signs_and_makes_a_csr() {
         "-noout",
     ]);
     assert!(matches!(
-        device.key_generate(SlotChoice::Slot(0), 1024),
+        device.key_generate(SlotChoice::Slot(5), 2048),
         Err(ucrypto::Error::Device { .. })
     ));
+}
+
+/// `ucrypto lock` is confirmed like a burn: a dry run without --burn, the device id typed back
+/// at a terminal (a wrong id or none burns nothing), --burn alone without a terminal. Locked,
+/// the device refuses key generation and import with `locked` and keeps signing; `info` and
+/// `--json info` report the lock; the bit is BLOCK0 bit 183 in the eFuse file.
+#[test]
+fn lock_is_confirmed_like_a_burn_and_refuses_every_later_burn() {
+    let dir = temp_dir();
+    let efuse = dir.path().join("efuse.bin").display().to_string();
+    let sim = Sim::start(&["--seed", "23", "--efuse", &efuse]);
+    assert_exit(
+        &sim.run(&["key", "generate", "--slot", "4", "--bits", BITS, "--burn"]),
+        0,
+    );
+    let id = json(&sim.run(&["--json", "info"]))["device_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let lock_bit = |path: &str| Efuse::read(Path::new(path)).0[22] & 0x80 != 0;
+
+    let out = sim.run(&["lock"]);
+    assert_exit(&out, 0);
+    assert!(
+        stdout(&out).starts_with("dry run: would lock"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!lock_bit(&efuse));
+    let lock = ["--port", &sim.port, "lock", "--burn"];
+    let (screen, out) = at_a_terminal(&lock, true, "to burn: ", "00:11:22:33:44:55");
+    assert_refused(&out, 2, "burn not confirmed");
+    assert!(
+        screen.contains("bit 183"),
+        "the plan names the bit: {screen}"
+    );
+    assert!(!lock_bit(&efuse), "nothing burned");
+    let (_, out) = at_a_terminal(&lock, true, "to burn: ", &id);
+    assert_exit(&out, 0);
+    assert!(stdout(&out).contains("locked"), "{}", stdout(&out));
+    assert!(lock_bit(&efuse));
+
+    // Locking again burns nothing and says so; without a terminal --burn alone confirms.
+    let out = sim.run(&["--json", "lock", "--burn"]);
+    assert_exit(&out, 0);
+    assert_eq!(json(&out)["was_locked"], true);
+    let info = json(&sim.run(&["--json", "info"]));
+    assert_eq!(info["security"]["provisioning_locked"], true);
+    assert_eq!(info["key_slots"][4]["origin"], "generated");
+    assert!(stdout(&sim.run(&["info"])).contains("provisioning:     locked"));
+
+    let out = sim.run(&["key", "generate", "--slot", "2", "--bits", BITS, "--burn"]);
+    assert_refused(&out, 1, "locked");
+    let pem = dir.path().join("k.pem");
+    common::rsa_key(&pem);
+    let out = sim.run(&[
+        "key",
+        "import",
+        "--slot",
+        "2",
+        "-k",
+        pem.to_str().unwrap(),
+        "--burn",
+    ]);
+    assert_refused(&out, 1, "locked");
+    assert_exit(
+        &sim.run(&["sign", "--slot", "4", "-m", "after the lock"]),
+        0,
+    );
+}
+
+/// A record and eFuses as Espressif's tools leave them in development mode (no read protection,
+/// subtype 0, key id 2 in the DS context; firmware/testdata/espressif_ds_partition.py): `key
+/// list` shows slot 2 as a DS key of unknown origin with a loud line, and it signs.
+#[test]
+fn a_development_burn_by_espressifs_tools_is_listed_loudly_and_signs() {
+    let dir = temp_dir();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../firmware/testdata/espressif_ds_partition.py"
+    );
+    let out = std::process::Command::new("python3")
+        .args([script, dir.path().to_str().unwrap(), "2", "readable"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut flash = vec![0xffu8; 0xd000];
+    flash.extend(std::fs::read(dir.path().join("esp_secure_cert.bin")).unwrap());
+    let flash_path = dir.path().join("flash.bin");
+    std::fs::write(&flash_path, &flash).unwrap();
+    let efuse = dir.path().join("efuse.bin");
+    let sim = Sim::start(&[
+        "--seed",
+        "29",
+        "--efuse",
+        efuse.to_str().unwrap(),
+        "--flash",
+        flash_path.to_str().unwrap(),
+    ]);
+    let out = sim.run(&["key", "list"]);
+    assert_exit(&out, 0);
+    let line = stdout(&out)
+        .lines()
+        .find(|l| l.starts_with("slot 2"))
+        .unwrap()
+        .to_string();
+    assert!(
+        line.contains("ds-key")
+            && line.contains("unknown")
+            && line.contains("DEVELOPMENT BURN: KEY READABLE"),
+        "{line}"
+    );
+    let listed = json(&sim.run(&["--json", "key", "list"]));
+    assert_eq!(listed["slots"][2]["readable"], true);
+    assert_eq!(listed["slots"][2]["origin"], "unknown");
+    assert_exit(&sim.run(&["sign", "--slot", "2", "-m", "dev"]), 0);
 }

@@ -29,6 +29,7 @@ kind = \"sign-manifest\"
 slot = 0
 [[step]]
 kind = \"csr\"
+slot = 0
 subject = \"CN={device_id},O=ucrypto test line\"
 ";
 
@@ -276,7 +277,7 @@ fn sixteen_virtual_devices_in_process_recorded_in_sqlite() {
     assert_eq!(count("SELECT count(*) FROM keys WHERE slot = 0"), 16);
     assert_eq!(count("SELECT count(DISTINCT spki_sha256) FROM keys"), 16);
     assert_eq!(count("SELECT count(*) FROM runs WHERE outcome = 'done'"), 1);
-    assert_eq!(count("SELECT max(version) FROM schema_migrations"), 2);
+    assert_eq!(count("SELECT max(version) FROM schema_migrations"), 5);
     let recorded: BTreeSet<String> = conn
         .prepare("SELECT device_id FROM devices")
         .unwrap()
@@ -776,7 +777,14 @@ fn an_unreachable_database_is_exit_4_without_touching_devices() {
     assert_eq!(error["error"]["kind"], "records");
     assert!(!line.contains("hunter2"), "no password in errors: {line}");
     assert!(!stderr(&out).contains("hunter2"));
-    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+    // The password on the command line is warned about; the failure is one line.
+    let err = stderr(&out);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(
+        lines[0].starts_with("warning: the --records URL holds a password"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -833,11 +841,12 @@ fn records_list_show_and_export_csv() {
         .iter()
         .map(|e| e["kind"].as_str().unwrap())
         .collect();
+    // The claim comes first: only its holder writes the device's row (and its `seen`).
     assert_eq!(
         kinds,
         [
-            "seen",
             "claimed",
+            "seen",
             "step-started",
             "step-done",
             "step-started",
@@ -845,6 +854,7 @@ fn records_list_show_and_export_csv() {
             "step-started",
             "step-done",
             "step-started",
+            "key-burn",
             "key-recorded",
             "step-done",
             "step-started",
@@ -910,8 +920,38 @@ fn the_guide_recipe_runs() {
     let end = start + guide[start..].find("```").unwrap();
     let dir = temp_dir();
     let recipe = write_recipe(dir.path(), &guide[start..end]);
+    // The guide's certify step names a CA next to the recipe: made as docs/ca.md makes it.
+    let ca_dir = dir.path().join("line-ca");
+    let pass = [("UCRYPTO_TEST_GUIDE_PASS", "guide passphrase")];
+    let out = ucrypto()
+        .envs(pass)
+        .args([
+            "ca",
+            "init",
+            "--dir",
+            ca_dir.to_str().unwrap(),
+            "--subject",
+            "CN=Guide CA",
+        ])
+        .args(["--bits", "2048", "--pass", "env:UCRYPTO_TEST_GUIDE_PASS"])
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
     let db = dir.path().join("station.db");
-    let out = station(&[&recipe, "--sim", "2", "--records", db.to_str().unwrap()]);
+    let out = ucrypto()
+        .envs(pass)
+        .args([
+            "--json",
+            "station",
+            "run",
+            &recipe,
+            "--sim",
+            "2",
+            "--records",
+        ])
+        .arg(&db)
+        .output()
+        .unwrap();
     assert_exit(&out, 0);
     let (devices, _) = json_lines(&out);
     all_done(&devices, 2);
@@ -1023,7 +1063,7 @@ mod postgres_records {
         );
         assert_eq!(
             count(&mut client, "SELECT max(version) FROM schema_migrations"),
-            2
+            5
         );
         let recorded: BTreeSet<String> = client
             .query("SELECT device_id FROM devices", &[])
@@ -1121,7 +1161,16 @@ mod postgres_records {
             .query_one("SELECT count(*) FROM schema_migrations", &[])
             .unwrap()
             .get(0);
-        assert_eq!(migrations, 2);
+        // Migrations 1 to 5.
+        assert_eq!(migrations, 5);
+        // Two stations appending at once left one chain, not a fork.
+        assert_exit(
+            &ucrypto()
+                .args(["records", "verify", "--records", &db.url])
+                .output()
+                .unwrap(),
+            0,
+        );
     }
 
     #[test]
@@ -1216,8 +1265,9 @@ fn a_program_runs_the_station_through_the_library() {
 }
 
 /// A station killed after the device burned its key but before the record was written left a
-/// key the records do not know. The next run finds it on the device, records it, and burns
-/// nothing.
+/// key the records do not know, but the records hold the burn it started (written before the
+/// `KeyGenerate`). The next run finds the key on the device, sees the device generated it,
+/// records it, and burns nothing.
 #[test]
 fn a_key_burned_but_not_recorded_is_found_and_not_burned_twice() {
     use rsa::pkcs8::DecodePublicKey;
@@ -1225,7 +1275,22 @@ fn a_key_burned_but_not_recorded_is_found_and_not_burned_twice() {
     use ucrypto_protocol::{RequestBody, ResponseBody, SlotState};
 
     let sim = Sim::start(&["--seed", "500"]);
-    let modulus = client_on(&sim.port)
+    let dir = temp_dir();
+    let db = dir.path().join("station.db");
+    // What the killed station did: the burn recorded as started, then KeyGenerate sent.
+    let mut client = client_on(&sim.port);
+    let device_id = client.info().device_id_string();
+    let records = ucrypto_station::records::open(db.to_str().unwrap()).unwrap();
+    let killed = ucrypto_station::records::RunContext {
+        station_id: "killed".into(),
+        run_id: "killed-run".into(),
+        recipe_sha256: "x".into(),
+    };
+    records
+        .key_burn_started(&killed, &device_id, 0, 1024)
+        .unwrap();
+    drop(records);
+    let modulus = client
         .call(
             RequestBody::KeyGenerate {
                 slot: 0,
@@ -1237,10 +1302,9 @@ fn a_key_burned_but_not_recorded_is_found_and_not_burned_twice() {
             },
         )
         .unwrap();
+    drop(client);
 
-    let dir = temp_dir();
     let recipe = write_recipe(dir.path(), RECIPE);
-    let db = dir.path().join("station.db");
     let out = station(&[
         &recipe,
         "--ports",
@@ -1260,15 +1324,18 @@ fn a_key_burned_but_not_recorded_is_found_and_not_burned_twice() {
         "the device's own key was recorded"
     );
     let conn = rusqlite::Connection::open(&db).unwrap();
-    let detail: String = conn
+    let (detail, origin): (String, String) = conn
         .query_row(
-            "SELECT detail FROM steps WHERE kind = 'key-generate' AND state = 'done'",
+            "SELECT s.detail, k.origin FROM steps s JOIN keys k ON k.device_id = s.device_id
+             WHERE s.kind = 'key-generate' AND s.state = 'done' AND k.slot = 0",
             [],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .unwrap();
     let detail: serde_json::Value = serde_json::from_str(&detail).unwrap();
     assert_eq!(detail["found_on_device"], true, "{detail}");
+    assert_eq!(detail["adopted"], false, "{detail}");
+    assert_eq!(origin, "generated");
 
     // Only slot 0 holds a key: nothing else was burned.
     let slots = client_on(&sim.port)
@@ -1285,6 +1352,189 @@ fn a_key_burned_but_not_recorded_is_found_and_not_burned_twice() {
         slots[1..].iter().all(|s| *s == SlotState::Free),
         "{slots:?}"
     );
+}
+
+/// A board that arrives with a key someone imported into slot 0 (or one generated there by
+/// anyone but this line) fails `key-generate` on that slot with a line saying why; a recipe
+/// with `adopt = true` takes the key and records it as imported.
+#[test]
+fn a_key_this_line_did_not_make_fails_key_generate_unless_adopted() {
+    let dir = temp_dir();
+    let p = |name: &str| dir.path().join(name).display().to_string();
+    for (name, recipe_text, adopt) in [
+        ("plain", RECIPE.to_string(), false),
+        (
+            "adopt",
+            RECIPE.replace(
+                "slot = 0\nbits = 1024",
+                "slot = 0\nbits = 1024\nadopt = true",
+            ),
+            true,
+        ),
+    ] {
+        let sim = Sim::start(&["--seed", "501"]);
+        let status = std::process::Command::new("openssl")
+            .args(["genrsa", "-out", &p("k.pem"), "1024"])
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let out = ucrypto()
+            .args(["--port", &sim.port, "key", "import", "--slot", "0", "-k"])
+            .arg(p("k.pem"))
+            .arg("--burn")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_exit(&out, 0);
+        let recipe_dir = dir.path().join(name);
+        std::fs::create_dir_all(&recipe_dir).unwrap();
+        let recipe = write_recipe(&recipe_dir, &recipe_text);
+        let db = recipe_dir.join("station.db");
+        let out = station(&[
+            &recipe,
+            "--ports",
+            &sim.port,
+            "--records",
+            db.to_str().unwrap(),
+        ]);
+        let (devices, _) = json_lines(&out);
+        if adopt {
+            assert_exit(&out, 0);
+            all_done(&devices, 1);
+            let origin: String = rusqlite::Connection::open(&db)
+                .unwrap()
+                .query_row("SELECT origin FROM keys WHERE slot = 0", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(origin, "imported");
+        } else {
+            assert_exit(&out, 6);
+            assert_eq!(devices[0]["step_kind"], "key-generate", "{}", devices[0]);
+            let error = devices[0]["error"].as_str().unwrap();
+            assert!(
+                error.contains("slot 0 already holds a key (imported on the device")
+                    && error.contains("adopt = true"),
+                "{error}"
+            );
+            assert!(!stderr(&out).lines().any(|l| l.contains("panicked")));
+        }
+    }
+}
+
+/// A recipe's `security-check` fails a device whose eFuses do not meet it (JTAG still on a new
+/// virtual chip) before its key-generate step burns anything; `lock` as the last step locks the
+/// device, which then refuses a key import, keeps signing, and a re-run records it as already
+/// locked.
+#[test]
+fn security_check_guards_key_generation_and_lock_ends_the_recipe() {
+    let dir = temp_dir();
+    let sim = Sim::start(&["--seed", "502"]);
+    let guarded = write_recipe(
+        dir.path(),
+        "[[step]]\nkind = \"security-check\"\njtag-disabled = true\n[[step]]\nkind = \"key-generate\"\nbits = 1024\n",
+    );
+    let db = dir.path().join("a.db");
+    let out = station(&[
+        &guarded,
+        "--ports",
+        &sim.port,
+        "--records",
+        db.to_str().unwrap(),
+    ]);
+    assert_exit(&out, 6);
+    let (devices, _) = json_lines(&out);
+    assert_eq!(devices[0]["step_kind"], "security-check", "{}", devices[0]);
+    assert!(
+        devices[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("jtag-disabled: required true, device has false"),
+        "{}",
+        devices[0]
+    );
+    let info = ucrypto()
+        .args(["--port", &sim.port, "--json", "info"])
+        .output()
+        .unwrap();
+    let info: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+    assert!(info["key_slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["state"] == "free"));
+    assert_eq!(info["security"]["provisioning_locked"], false);
+
+    let locking = dir.path().join("lock");
+    std::fs::create_dir_all(&locking).unwrap();
+    let recipe = write_recipe(
+        &locking,
+        "[[step]]\nkind = \"security-check\"\nprovisioning-locked = false\n[[step]]\nkind = \"key-generate\"\nbits = 1024\n[[step]]\nkind = \"lock\"\n",
+    );
+    let db = locking.join("b.db");
+    for run in 0..2 {
+        let out = station(&[
+            &recipe,
+            "--ports",
+            &sim.port,
+            "--records",
+            db.to_str().unwrap(),
+        ]);
+        assert_exit(&out, 0);
+        all_done(&json_lines(&out).0, 1);
+        if run == 0 {
+            // The device is locked now: every further burn is refused, signing goes on.
+            let out = ucrypto()
+                .args([
+                    "--port", &sim.port, "key", "generate", "--slot", "2", "--bits", "1024",
+                    "--burn",
+                ])
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            assert_exit(&out, 1);
+            assert!(
+                stderr(&out).contains("device error (locked)"),
+                "{}",
+                stderr(&out)
+            );
+            let out = ucrypto()
+                .args([
+                    "--port",
+                    &sim.port,
+                    "sign",
+                    "--slot",
+                    "5",
+                    "-m",
+                    "still signs",
+                ])
+                .output()
+                .unwrap();
+            assert_exit(&out, 0);
+        }
+        // The second run finds every step done (recorded) and changes nothing.
+    }
+    // Run the lock step alone on the locked device: recorded as already locked.
+    let again = locking.join("again");
+    std::fs::create_dir_all(&again).unwrap();
+    let recipe = write_recipe(&again, "[[step]]\nkind = \"lock\"\n");
+    let db = again.join("c.db");
+    let out = station(&[
+        &recipe,
+        "--ports",
+        &sim.port,
+        "--records",
+        db.to_str().unwrap(),
+    ]);
+    assert_exit(&out, 0);
+    let detail: String = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row("SELECT detail FROM steps WHERE kind = 'lock'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let detail: serde_json::Value = serde_json::from_str(&detail).unwrap();
+    assert_eq!(detail["was_locked"], true, "{detail}");
+    assert_eq!(detail["security"]["provisioning_locked"], true, "{detail}");
 }
 
 /// Blank virtual chips in download mode on ptys, each with its own eFuse and flash files: one
@@ -1321,6 +1571,7 @@ fn flash_then_provision(dir: &Path, image_name: &str, version: &str) {
 kind = \"flash\"
 image = \"{image_name}\"
 chip = \"esp32c3\"
+sha256 = \"{image_sha256}\"
 [[step]]
 kind = \"self-test\"
 [[step]]
@@ -1329,6 +1580,7 @@ slot = 0
 bits = 1024
 [[step]]
 kind = \"csr\"
+slot = 0
 "
         ),
     );
@@ -1384,6 +1636,22 @@ kind = \"csr\"
             .unwrap();
         assert_csr_verifies(&csr, id, &keys[id], dir);
     }
+
+    // A re-run: the boards run the pinned image now, and their ports (ptys) cannot reset them
+    // into download mode. The flash step asks each one's Hello, finds the image's application
+    // (app_sha256) and leaves it alone; everything else is done already.
+    let again = station(&[
+        &recipe,
+        "--ports",
+        &ports.join(","),
+        "--records",
+        db.to_str().unwrap(),
+    ]);
+    assert_exit(&again, 0);
+    let (devices, summary) = json_lines(&again);
+    all_done(&devices, BOARDS);
+    assert_eq!(summary["done"], BOARDS);
+    drop(sims);
 }
 
 #[test]
@@ -1464,6 +1732,31 @@ fn a_flash_step_is_refused_for_in_process_sims_and_a_missing_image() {
     ]);
     assert_exit(&out, 2);
     assert!(stderr(&out).contains("is for esp32c6"), "{}", stderr(&out));
+
+    // A recipe that pins another file's SHA-256 (this one is of the empty file, from
+    // `sha256sum /dev/null`): refused before any board is touched.
+    let empty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    let pinned = write_recipe(
+        dir.path(),
+        &format!("[[step]]\nkind = \"flash\"\nimage = \"c3.bin\"\nsha256 = \"{empty}\"\n"),
+    );
+    let out = station(&[
+        &pinned,
+        "--ports",
+        "/dev/ucrypto-no-such-port",
+        "--records",
+        db.to_str().unwrap(),
+    ]);
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains(&format!("the recipe pins {empty}")),
+        "{}",
+        stderr(&out)
+    );
+    let recipe = write_recipe(
+        dir.path(),
+        "[[step]]\nkind = \"flash\"\nimage = \"c3.bin\"\nchip = \"esp32c3\"\n",
+    );
 
     // A board of another chip than the image's fails alone, with one line.
     std::fs::write(dir.path().join("c3.bin"), merged_image(5, TEST_VERSION)).unwrap();
@@ -1700,7 +1993,11 @@ fn a_records_file_from_before_the_line_rate_column_is_upgraded_in_place() {
         .unwrap()
         .collect::<rusqlite::Result<_>>()
         .unwrap();
-    assert_eq!(versions, [1, 2], "migration 2 applied to the old file");
+    assert_eq!(
+        versions,
+        [1, 2, 3, 4, 5],
+        "migrations 2 to 5 applied to the old file"
+    );
     let (with_column, seen): (i64, i64) = conn
         .query_row(
             "SELECT (SELECT count(*) FROM devices WHERE line_baud IS NULL OR line_baud > 0),

@@ -113,12 +113,14 @@ fn records_per_second(url: &str, writers: usize, per_writer: usize) -> f64 {
                     port: "bench".into(),
                     entropy: "bench".into(),
                     self_test: "{}".into(),
+                    security: None,
                 };
                 store.record_device(ctx, &device).unwrap();
                 let outcome = StepOutcome {
                     state: StepState::Done,
                     detail: serde_json::json!({ "bench": true }),
                     keys: Vec::new(),
+                    certificates: Vec::new(),
                 };
                 for i in 0..per_writer {
                     store

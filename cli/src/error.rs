@@ -18,6 +18,9 @@ pub mod exit {
     /// `station run`: some devices failed (each one's line names the device and the step); the
     /// others are done.
     pub const DEVICES_FAILED: i32 = 6;
+    /// `flash`: written and verified, but the board could not be restarted from here (a port
+    /// without reset lines): restart it.
+    pub const RESTART_NEEDED: i32 = 7;
     /// Interrupted (SIGINT, SIGTERM): 128 + SIGINT, as shells expect.
     pub const INTERRUPTED: i32 = 130;
 
@@ -36,6 +39,10 @@ pub mod exit {
         (
             DEVICES_FAILED,
             "`station run`: some devices failed (each one's line names the device and the step); the others are done",
+        ),
+        (
+            RESTART_NEEDED,
+            "`flash`: written and verified, but the port cannot restart the board (no reset line) and it did not start by itself: restart it",
         ),
         (
             INTERRUPTED,
@@ -94,6 +101,7 @@ impl Error {
                 ucrypto_station::Error::Verification(_) => exit::VERIFY,
                 ucrypto_station::Error::Records { .. } => exit::TRANSPORT,
                 ucrypto_station::Error::Rom(_) => exit::DEVICE,
+                ucrypto_station::Error::RestartNeeded(_) => exit::RESTART_NEEDED,
                 ucrypto_station::Error::DevicesFailed { .. } => exit::DEVICES_FAILED,
                 _ => exit::DEVICE,
             },

@@ -453,10 +453,23 @@ impl<'a> Script<'a> {
         else {
             return assert_eq!(answer, Answer::Error);
         };
-        if offset != *received || len > MAX_CHUNK_LEN {
+        if len > MAX_CHUNK_LEN {
             assert_eq!(answer, Answer::Error);
             self.open = Open::None;
             return;
+        }
+        if offset != *received {
+            // A chunk wholly before the position (a re-send) is answered with it, unhashed;
+            // any other offset is OutOfSequence, and the session stays (protocol section 6).
+            let resent = offset
+                .checked_add(len as u64)
+                .is_some_and(|end| end <= *received);
+            let expected = if resent {
+                Answer::Progress(*received)
+            } else {
+                Answer::Error
+            };
+            return assert_eq!(answer, expected);
         }
         hasher.update(&data);
         *received += len as u64;

@@ -25,8 +25,15 @@ pub struct DeviceInfo {
     pub self_test: SelfTestSummary,
     /// The device-key slots (`null` on a chip without the Digital Signature peripheral).
     pub key_slots: Option<Vec<SlotSummary>>,
+    /// The SHA-256 digest appended to the running application image (docs/protocol.md,
+    /// `HelloInfo.app_sha256`), in hex; `null` when the firmware does not report it.
+    pub app_sha256: Option<String>,
     #[serde(skip)]
     pub raw_key_slots: Option<KeySlots>,
+    /// What the eFuses say about trusting the device (`null` without eFuse access).
+    pub security: Option<crate::security_state::SecuritySummary>,
+    #[serde(skip)]
+    pub raw_security: Option<ucrypto_protocol::SecurityState>,
     #[serde(skip)]
     pub raw_capabilities: Capabilities,
     #[serde(skip)]
@@ -93,6 +100,7 @@ impl DeviceInfo {
             protocol_version: hello.protocol_version,
             schema: hello.schema,
             device_id: hello.device_id,
+            app_sha256: hello.app_sha256.map(hex::encode),
             capabilities: CapabilitySummary {
                 commands: Command::ALL
                     .iter()
@@ -129,6 +137,11 @@ impl DeviceInfo {
             },
             key_slots: hello.key_slots.map(|slots| SlotSummary::all(&slots)),
             raw_key_slots: hello.key_slots,
+            security: hello
+                .security
+                .as_ref()
+                .map(crate::security_state::SecuritySummary::new),
+            raw_security: hello.security,
             raw_capabilities: caps,
             raw_self_test: hello.self_test,
         }

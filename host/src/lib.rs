@@ -53,8 +53,10 @@ pub mod operations;
 pub mod ports;
 pub mod progress;
 pub mod recovery;
+pub mod security_state;
 pub mod slots;
 pub mod transport;
+pub mod untrusted;
 pub mod verify;
 
 pub use client::Client;

@@ -1,7 +1,7 @@
 //! The key slots a device reports in `Hello`, as the host shows them (`ucrypto key list`,
 //! `info`, `--json`): slot N is the eFuse key block `KEY<N>` (`BLOCK<N + 4>`).
 use serde::Serialize;
-use ucrypto_protocol::{SlotState, KEY_SLOTS};
+use ucrypto_protocol::{KeyOrigin, SlotState, KEY_SLOTS};
 
 /// The first eFuse block of a key slot: slot N is `KEY<N>`, which is `BLOCK<N + 4>`.
 const FIRST_KEY_BLOCK: u8 = 4;
@@ -22,6 +22,23 @@ pub struct SlotSummary {
     /// The eFuse key purpose of a block used for something else.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub purpose: Option<u8>,
+    /// Where a device key came from: `generated` (on this chip), `imported`, or `unknown` (a
+    /// record without our origin entry, e.g. written by Espressif's tools).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin: Option<&'static str>,
+    /// A device key whose eFuse block is not read-protected (a development burn): software on
+    /// the chip can read the key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub readable: Option<bool>,
+}
+
+/// The name of a key origin in lists and JSON.
+pub fn origin_name(origin: KeyOrigin) -> &'static str {
+    match origin {
+        KeyOrigin::Generated => "generated",
+        KeyOrigin::Imported => "imported",
+        KeyOrigin::Unknown => "unknown",
+    }
 }
 
 impl SlotSummary {
@@ -33,13 +50,20 @@ impl SlotSummary {
             bits: None,
             spki_sha256: None,
             purpose: None,
+            origin: None,
+            readable: None,
         };
         match state {
             SlotState::DsKey {
-                bits, spki_sha256, ..
+                bits,
+                spki_sha256,
+                origin,
+                readable,
             } => {
                 summary.bits = Some(*bits);
                 summary.spki_sha256 = Some(hex::encode(spki_sha256));
+                summary.origin = Some(origin_name(*origin));
+                summary.readable = Some(*readable);
             }
             SlotState::OtherPurpose { purpose } => summary.purpose = Some(*purpose),
             SlotState::Free | SlotState::BurnIncomplete | SlotState::RecordMissing => {}
@@ -57,7 +81,15 @@ impl SlotSummary {
     /// One line for `ucrypto key list`.
     pub fn line(&self) -> String {
         let detail = match (self.bits, &self.spki_sha256, self.purpose) {
-            (Some(bits), Some(hash), _) => format!("RSA-{bits}  SPKI SHA-256 {hash}"),
+            (Some(bits), Some(hash), _) => format!(
+                "RSA-{bits}  {:<9} SPKI SHA-256 {hash}{}",
+                self.origin.unwrap_or("unknown"),
+                if self.readable == Some(true) {
+                    "  DEVELOPMENT BURN: KEY READABLE (the eFuse block is not read-protected)"
+                } else {
+                    ""
+                }
+            ),
             (_, _, Some(purpose)) => format!("eFuse purpose {purpose}: never touched"),
             _ => match self.state {
                 "burn-incomplete" => "a burn did not finish: the slot is lost".into(),

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 /// and -C6, the blocks the HMAC peripheral can take a key from.
 pub const KEY_SLOTS: usize = 6;
 
-/// In `KeyGenerate` and `KeyImport`: the lowest free slot instead of a named one (answered with
+/// In `KeyGenerate` and `KeyImport`: the highest free slot of 2 to 5 instead of a named one
+/// (`KEY0` and `KEY1` are taken only when named; answered with
 /// [`crate::ErrorCode::NoFreeKeyBlock`] when none is free).
 pub const ANY_SLOT: u8 = 0xff;
 

@@ -130,10 +130,18 @@ impl<const N: usize> FrameDecoder<N> {
         self.drops
     }
 
-    /// Forgets a partly received frame (after a timeout, before a new exchange).
+    /// Forgets a partly received frame (after a timeout, before a new exchange) and wipes the
+    /// whole buffer: a request cut short may have carried part of a key.
     pub fn reset(&mut self) {
+        self.buf.zeroize();
         self.len = 0;
+        self.frame_len = 0;
         self.overflowed = false;
+    }
+
+    /// Whether bytes of a frame arrived without its closing delimiter yet.
+    pub const fn is_receiving(&self) -> bool {
+        self.len > 0 || self.overflowed
     }
 
     /// Zeroes the bytes the last frame took in the buffer, once the request it carried was
@@ -198,6 +206,22 @@ impl<const N: usize> FrameDecoder<N> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reset_wipes_a_frame_cut_short() {
+        let mut decoder: FrameDecoder<64> = FrameDecoder::new();
+        let (_, frame) = decoder.push(&[0x21, 0x22, 0x23, 0x24]);
+        assert!(frame.is_none());
+        assert!(decoder.is_receiving());
+        decoder.reset();
+        assert!(!decoder.is_receiving());
+        assert!(decoder.buf.iter().all(|&b| b == 0));
+        // An over-long run, cut short, is wiped whole too.
+        let _ = decoder.push(&[0x41; 100]);
+        assert!(decoder.is_receiving());
+        decoder.reset();
+        assert!(decoder.buf.iter().all(|&b| b == 0));
+    }
 
     #[test]
     fn wipe_frame_zeroes_every_byte_the_frame_took() {

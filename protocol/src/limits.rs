@@ -27,6 +27,12 @@ pub const CRC_LEN: usize = 4;
 pub const KEY_IDLE_MS: u64 = 60_000;
 
 /// A session (AES stream or message hash) unused for this long is ended and its key wiped by the
-/// device, on a device that has a clock (the chip; the virtual device keeps sessions until the
-/// host ends them). A host that pauses longer gets `NoSession` and starts the stream again.
+/// device (the chip and the virtual device alike). A host that pauses longer gets `NoSession`
+/// and starts the stream again.
 pub const SESSION_IDLE_TIMEOUT_MS: u32 = 60_000;
+
+/// A frame whose bytes stop arriving for this long before its closing delimiter is dropped, and
+/// its bytes wiped, by the device, in milliseconds: a request cut short (a host that died
+/// mid-frame) must not leave part of a key in the receive buffer. A host sends each frame's
+/// bytes without pausing.
+pub const FRAME_GAP_TIMEOUT_MS: u64 = 1_000;

@@ -584,7 +584,9 @@ impl RequestBody<'_> {
             }
             RequestBody::KeyGenerate { bits, .. } => key_generate_time_ms(*bits),
             // Checks, the parameter block, the burn and a test signature through it.
-            RequestBody::KeyImport { key, .. } => 2 * sign_time_ms(key.n.len()) + 2_000,
+            // Miller–Rabin on p and q (up to 5 rounds each, a round about half a signature), a
+            // test signature before the burn, and the DS test signature after it.
+            RequestBody::KeyImport { key, .. } => 8 * sign_time_ms(key.n.len()) + 2_000,
             RequestBody::PublicKey { .. } => 500,
             // The host may not know the slot's size: the largest one's time.
             RequestBody::SignSlot { .. } | RequestBody::SignDigestSlot { .. } => {

@@ -484,3 +484,102 @@ fn decrypt_frames() {
         &mut Vec::new(),
     );
 }
+
+#[test]
+fn lock_frames() {
+    // seq 20, request variant 20 (Lock), no fields.
+    let lock = Request {
+        seq: 20,
+        body: RequestBody::Lock,
+    };
+    round_trip(&lock, "00 07 14 14 ff b7 ea 57 00", &mut Vec::new());
+    // seq 20, response variant 13 (Locked).
+    let locked = Response {
+        seq: 20,
+        body: ResponseBody::Locked,
+    };
+    round_trip(&locked, "00 07 14 0d 5c ab 06 3f 00", &mut Vec::new());
+}
+
+#[test]
+fn certificate_and_attestation_frames() {
+    let mut body = Vec::new();
+    round_trip(
+        &Request {
+            seq: 20,
+            body: RequestBody::CertWrite {
+                kind: CertKind::Ca,
+                offset: 0,
+                total: 300,
+                data: &[0x30, 0x82, 0x01, 0x28],
+            },
+        },
+        "00 04 14 1a 01 0c ac 02 04 30 82 01 28 b0 36 b1 56 00",
+        &mut body,
+    );
+    round_trip(
+        &Request {
+            seq: 21,
+            body: RequestBody::CertRead {
+                kind: CertKind::Device,
+                offset: 3072,
+            },
+        },
+        "00 03 15 1b 07 80 18 41 f8 42 0e 00",
+        &mut body,
+    );
+    round_trip(
+        &Request {
+            seq: 22,
+            body: RequestBody::Attest {
+                slot: 0,
+                challenge: [0x11; 32],
+            },
+        },
+        "00 03 16 1c 25 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 \
+         11 11 11 11 11 11 11 1f 86 34 f8 00",
+        &mut body,
+    );
+    round_trip(
+        &Response {
+            seq: 20,
+            body: ResponseBody::CertWritten { received: 4 },
+        },
+        "00 08 14 10 04 74 1c 47 76 00",
+        &mut body,
+    );
+    round_trip(
+        &Response {
+            seq: 21,
+            body: ResponseBody::Certificate {
+                total: 4,
+                offset: 0,
+                data: &[0x30, 0x02, 0x05, 0x00],
+            },
+        },
+        "00 04 15 11 04 05 04 30 02 05 05 e5 ee f6 40 00",
+        &mut body,
+    );
+    round_trip(
+        &Response {
+            seq: 22,
+            body: ResponseBody::Attestation {
+                statement: &[1, 2],
+                signature: &[3],
+            },
+        },
+        "00 0c 16 12 02 01 02 01 03 19 d0 f9 ab 00",
+        &mut body,
+    );
+    round_trip(
+        &Response {
+            seq: 21,
+            body: ResponseBody::Error(DeviceError {
+                code: ErrorCode::NoCertificate,
+                message: "x",
+            }),
+        },
+        "00 0a 15 08 15 01 78 47 7a 9e 47 00",
+        &mut body,
+    );
+}

@@ -99,15 +99,16 @@ impl Device {
         self.port.clone()
     }
 
-    /// What the device said in the handshake, as `ucrypto --json info` prints it.
+    /// What the device said in the handshake, as `ucrypto --json info` prints it. The
+    /// connection's lock is taken with the GIL released: another thread may be in a long call.
     fn info(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let text = {
-            let guard = lock(&self.shared);
-            let client = guard
-                .as_ref()
-                .ok_or_else(|| usage("this device is closed: open a new ucrypto.Device"))?;
-            serde_json::to_string(client.info()).expect("device info serialises")
-        };
+        let text = py
+            .detach(|| {
+                lock(&self.shared).as_ref().map(|client| {
+                    serde_json::to_string(client.info()).expect("device info serialises")
+                })
+            })
+            .ok_or_else(|| usage("this device is closed: open a new ucrypto.Device"))?;
         let json = py.import("json")?;
         Ok(json.call_method1("loads", (text,))?.unbind())
     }
@@ -285,7 +286,7 @@ impl Device {
     }
 
     /// Generates a `bits`-bit RSA key on the device into `slot` (a number, or `"any"` for the
-    /// lowest free slot); the private key never leaves the chip. Burns an eFuse key block, which
+    /// highest free slot of 2 to 5); the private key never leaves the chip. Burns an eFuse key block, which
     /// cannot be undone: raises `UsageError` unless `burn=True`. Returns the new key's slot,
     /// size, fingerprint and PEM public key, after a test signature through the slot verified.
     #[pyo3(signature = (slot, bits=2048, *, burn=false))]
@@ -333,6 +334,59 @@ impl Device {
         Ok(PyBytes::new(py, &der))
     }
 
+    /// Writes `der` (a DER certificate) as the device's certificate entry of `kind`
+    /// (`"device"` or `"ca"`) in its esp_secure_cert partition (docs/ca.md). The device refuses
+    /// a second certificate of a kind (`DeviceError`).
+    #[pyo3(signature = (der, kind="device"))]
+    fn cert_write(&self, py: Python<'_>, der: Vec<u8>, kind: &str) -> PyResult<()> {
+        let kind = cert_kind(kind)?;
+        with_client(py, &self.shared, move |c| c.cert_write(kind, &der))
+    }
+
+    /// The device's certificate entry of `kind` (`"device"` or `"ca"`) as DER bytes, or `None`.
+    #[pyo3(signature = (kind="device"))]
+    fn cert_read<'py>(&self, py: Python<'py>, kind: &str) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let kind = cert_kind(kind)?;
+        let der = with_client(py, &self.shared, move |c| c.cert_read(kind))?;
+        Ok(der.map(|der| PyBytes::new(py, &der)))
+    }
+
+    /// Asks the device to attest with the key in `slot` over a fresh challenge and checks the
+    /// answer against `ca` (PEM or DER certificates to trust): returns the verdict (checks passed,
+    /// serial, chain, the statement's fields, the raw evidence); raises `VerificationError`
+    /// naming the failed check (`"check chain failed: …"`).
+    #[pyo3(signature = (ca, slot=0))]
+    fn attest(&self, py: Python<'_>, ca: KeyBytes, slot: i64) -> PyResult<Py<PyAny>> {
+        let slot = slots::number(slot)?;
+        let anchors = ucrypto::verify::attestation::parse_certificates(&ca.0)
+            .map_err(|e| usage(format!("ca: {e}")))?;
+        let (evidence, outcome) = with_client(py, &self.shared, move |c| {
+            ucrypto::verify::attestation::attest_device(c, slot, &anchors)
+        })?;
+        let verdict = outcome.map_err(|failure| {
+            to_py(&ucrypto::Error::Verification(format!(
+                "attestation: {failure}"
+            )))
+        })?;
+        let text = serde_json::json!({
+            "verdict": "genuine",
+            "slot": slot,
+            "serial": verdict.serial,
+            "subject": verdict.subject,
+            "chain": verdict.chain,
+            "checks": verdict.checks,
+            "statement": verdict.statement,
+            "evidence": {
+                "statement": hex::encode(&evidence.statement),
+                "signature": hex::encode(&evidence.signature),
+                "certificate": verdict.certificate_pem,
+            },
+        })
+        .to_string();
+        let json = py.import("json")?;
+        Ok(json.call_method1("loads", (text,))?.unbind())
+    }
+
     /// Checks an RS256 signature of `message` with `key` (public or private, PEM or DER) on the
     /// host; raises `VerificationError` when it does not hold. Needs no device.
     #[pyo3(signature = (message, signature, key))]
@@ -346,10 +400,10 @@ impl Device {
         drop(client);
     }
 
-    /// Whether `close` was called.
+    /// Whether `close` was called (the lock is waited for with the GIL released).
     #[getter]
-    fn closed(&self) -> bool {
-        lock(&self.shared).is_none()
+    fn closed(&self, py: Python<'_>) -> bool {
+        py.detach(|| lock(&self.shared).is_none())
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {
@@ -409,21 +463,14 @@ impl AesSession {
     /// no padding is added or removed).
     fn finish<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
         let out = self.run(py, |chain, client| chain.finish(client));
-        self.chain.lock().unwrap_or_else(|p| p.into_inner()).take();
+        // The chain's lock is held by a call in another thread while it waits on the device.
+        py.detach(|| self.chain.lock().unwrap_or_else(|p| p.into_inner()).take());
         Ok(PyBytes::new(py, &out?))
     }
 
     /// Ends the session without checking for a partial block. Idempotent.
     fn close(&self, py: Python<'_>) {
-        let chain = self.chain.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(mut chain) = chain {
-            let shared = self.shared.clone();
-            py.detach(move || {
-                if let Some(client) = lock(&shared).as_mut() {
-                    chain.close(client);
-                }
-            });
-        }
+        py.detach(|| self.end());
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {
@@ -437,14 +484,26 @@ impl AesSession {
     }
 }
 
-impl Drop for AesSession {
-    /// A session dropped unclosed is still ended, so the device wipes the key now.
-    fn drop(&mut self) {
-        let chain = self.chain.get_mut().unwrap_or_else(|p| p.into_inner());
-        if let Some(mut chain) = chain.take() {
+impl AesSession {
+    /// Ends the session on the device, once. Called without the GIL: it waits for the
+    /// connection, which another thread's call may hold.
+    fn end(&self) {
+        let chain = self.chain.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(mut chain) = chain {
             if let Some(client) = lock(&self.shared).as_mut() {
                 chain.close(client);
             }
+        }
+    }
+}
+
+impl Drop for AesSession {
+    /// A session dropped unclosed is still ended, so the device wipes the key now, with the
+    /// GIL released (a drop runs with it held). While the interpreter shuts down no other
+    /// Python thread runs, and the session ends directly.
+    fn drop(&mut self) {
+        if Python::try_attach(|py| py.detach(|| self.end())).is_none() {
+            self.end();
         }
     }
 }
@@ -522,6 +581,14 @@ impl<'a, 'py> FromPyObject<'a, 'py> for KeyBytes {
         obj.extract::<Vec<u8>>()
             .map(|b| Self(zeroize::Zeroizing::new(b)))
             .map_err(|_| usage("a key is PEM text (str) or PEM/DER bytes"))
+    }
+}
+
+fn cert_kind(name: &str) -> PyResult<ucrypto_protocol::CertKind> {
+    match name {
+        "device" => Ok(ucrypto_protocol::CertKind::Device),
+        "ca" => Ok(ucrypto_protocol::CertKind::Ca),
+        other => Err(usage(format!("kind {other:?}: use \"device\" or \"ca\""))),
     }
 }
 

@@ -1,5 +1,5 @@
 //! Arguments of the device-key methods as Python hands them over: a slot number, `"any"` for
-//! the lowest free slot, the required `burn=True`, and the public key's output format.
+//! the highest free slot of 2 to 5, the required `burn=True`, and the public key's output format.
 use pyo3::prelude::*;
 use ucrypto::device_keys::public_format::PublicFormat;
 use ucrypto::SlotChoice;

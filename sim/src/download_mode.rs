@@ -8,26 +8,75 @@ use ucrypto_protocol::Chip;
 use crate::error::{Error, Result};
 use crate::esp_image;
 use crate::pty::PtyDevice;
-use crate::rom_loader::{Next, RomLoader};
+use crate::rom_loader::{self, Next, RomLoader};
 use crate::virtual_flash::{VirtualFlash, FLASH_SIZE};
+
+/// How the virtual chip's download mode behaves besides the protocol.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DownloadOptions {
+    /// Flip a data bit of this FLASH_DATA / FLASH_DEFL_DATA block (from 0), as a bad line would.
+    pub damage_block: Option<u32>,
+    /// The ROM refuses MEM_BEGIN, as in Secure Download Mode, so no stub can run.
+    pub refuse_ram_load: bool,
+    /// Pace the line like a UART starting at this rate (the ROM's 115200), following
+    /// CHANGE_BAUDRATE: each byte either way takes 10 bit times, so a benchmark on a pseudo-
+    /// terminal counts what a board's UART would carry.
+    pub baud: Option<u32>,
+}
+
+/// A paced line: when the bytes sent so far have left.
+struct Line {
+    baud: u32,
+    busy_until: std::time::Instant,
+}
+
+impl Line {
+    /// Waits until `bytes` more (8N1) have crossed the line.
+    fn carry(&mut self, bytes: usize) {
+        let now = std::time::Instant::now();
+        let took = std::time::Duration::from_secs_f64(bytes as f64 * 10.0 / f64::from(self.baud));
+        self.busy_until = self.busy_until.max(now) + took;
+        if let Some(wait) = self.busy_until.checked_duration_since(now) {
+            std::thread::sleep(wait);
+        }
+    }
+}
+
+/// A packet's length on the line: SLIP's two frame ends and its escapes.
+fn slip_len(packet: &[u8]) -> usize {
+    2 + packet.len() + packet.iter().filter(|&&b| b == 0xC0 || b == 0xDB).count()
+}
 
 /// Serves the ROM loader until the host leaves download mode, then boots from flash: the
 /// ucrypto engine reporting the image's version if the image checks out, silence if not.
-/// `damage_block` flips a data bit of that FLASH_DATA block (from 0) as a bad line would.
 pub fn serve(
     device: PtyDevice,
     chip: Chip,
     flash: VirtualFlash,
-    damage_block: Option<u32>,
+    options: DownloadOptions,
 ) -> Result<()> {
+    let DownloadOptions {
+        damage_block,
+        refuse_ram_load,
+        baud,
+    } = options;
+    let mut line = baud.map(|baud| Line {
+        baud,
+        busy_until: std::time::Instant::now(),
+    });
     let stopped = |e: &dyn std::fmt::Display| Error::input(format!("virtual chip stopped: {e}"));
     let mut reader = BufReader::new(device.master().try_clone().map_err(|e| stopped(&e))?);
     let mut writer = device.master().try_clone().map_err(|e| stopped(&e))?;
+    let revision = device.chip_revision();
     let mut loader = RomLoader::new(chip, device.device_id(), flash);
+    loader.set_chip_revision(revision);
+    if refuse_ram_load {
+        loader.refuse_ram_load();
+    }
     let mut decoder = SlipDecoder::new();
     let mut blocks_seen = 0u32;
     log::info!("{}: download mode, waiting for SYNC", chip.name());
-    let reboot = loop {
+    let boots = loop {
         let mut packet = Vec::new();
         match decoder.decode(&mut reader, &mut packet) {
             Ok(_) => {}
@@ -36,35 +85,64 @@ pub fn serve(
             Err(SlipError::EndOfStream) => return Err(stopped(&"the terminal closed")),
             Err(SlipError::ReadError(e)) => return Err(stopped(&e)),
         }
-        // FLASH_DATA: 8 bytes of request header, 16 of block header, then the data.
-        if packet.get(..2) == Some(&[0x00, 0x03]) && packet.len() > 24 {
+        // FLASH_DATA (ROM or stub) and FLASH_DEFL_DATA: 8 bytes of request header, 16 of block
+        // header, then the data.
+        let data_command = [rom_loader::FLASH_DATA, rom_loader::FLASH_DEFL_DATA];
+        if packet.first() == Some(&0x00)
+            && packet.get(1).is_some_and(|c| data_command.contains(c))
+            && packet.len() > 24
+        {
             if damage_block == Some(blocks_seen) {
                 log::warn!("damaging FLASH_DATA block {blocks_seen} as asked");
                 packet[24] ^= 0x01;
             }
             blocks_seen += 1;
         }
+        if let Some(line) = &mut line {
+            line.carry(slip_len(&packet));
+        }
         let answer = loader.handle(&packet);
         let mut encoder = SlipEncoder::new(true);
         for response in &answer.packets {
+            if let Some(line) = &mut line {
+                line.carry(slip_len(response));
+            }
             encoder
                 .encode(response, &mut writer)
                 .and_then(|_| writer.flush())
                 .map_err(|e| stopped(&e))?;
         }
-        if let Next::Boot { reboot } = answer.next {
-            break reboot;
+        // CHANGE_BAUDRATE (new rate, old rate): the loader moves once its answer is out.
+        let accepted = answer
+            .packets
+            .first()
+            .is_some_and(|r| r.len() >= 10 && r[8] == 0);
+        if let (Some(line), true, Some(&[0x00, 0x0F])) = (&mut line, accepted, packet.get(..2)) {
+            if let Some(rate) = rom_loader::word(&packet[8..], 0).filter(|&r| r > 0) {
+                line.baud = rate;
+            }
+        }
+        match answer.next {
+            Next::Stay => {}
+            Next::Boot => break true,
+            Next::Lost => break false,
         }
     };
-    log::info!(
-        "FLASH_END ({}): leaving download mode, booting from flash",
-        if reboot { "reboot" } else { "run user code" }
-    );
+    if !boots {
+        return silent(reader);
+    }
+    log::info!("FLASH_END (run user code): leaving download mode, booting from flash");
     let flash = loader.into_flash();
     let image = flash.read(0, FLASH_SIZE as u32).expect("the whole flash");
-    match esp_image::boot_version(image, chip) {
+    let booted = esp_image::boot_version(image, chip).and_then(|version| {
+        esp_image::check_chip_revision(image, revision)
+            .map_err(|e| esp_image::ImageError(format!("E boot_comm: {e}")))?;
+        Ok(version)
+    });
+    match booted {
         Ok(version) => {
-            log::info!("booted the application, firmware version {version}");
+            // Debug-quoted: the image's text is untrusted and may hold control characters.
+            log::info!("booted the application, firmware version {version:?}");
             let mut device = device;
             // The version lives as long as the process: the engine reports it in every Hello.
             device.boot(Box::leak(version.into_boxed_str()), image);
@@ -73,14 +151,22 @@ pub fn serve(
         }
         Err(why) => {
             log::warn!("nothing boots: {why}; the chip stays silent");
-            // A chip without an application: it reads the line and never answers.
-            loop {
-                let n = reader.fill_buf().map_err(|e| stopped(&e))?.len();
-                if n == 0 {
-                    return Err(stopped(&"the terminal closed"));
-                }
-                reader.consume(n);
-            }
+            silent(reader)
         }
+    }
+}
+
+/// A chip without an application (or running code the model cannot run): it reads the line
+/// and never answers.
+fn silent(mut reader: BufReader<std::fs::File>) -> Result<()> {
+    loop {
+        let n = reader
+            .fill_buf()
+            .map_err(|e| Error::input(format!("virtual chip stopped: {e}")))?
+            .len();
+        if n == 0 {
+            return Err(Error::input("virtual chip stopped: the terminal closed"));
+        }
+        reader.consume(n);
     }
 }

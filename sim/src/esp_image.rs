@@ -190,6 +190,59 @@ pub fn boot_partition(table: &[Partition]) -> Option<Partition> {
         .copied()
 }
 
+/// The application image's SHA-256 as `Hello` reports it (docs/protocol.md,
+/// `HelloInfo.app_sha256`): the SHA-256 digest appended to the application image the
+/// bootloader runs from `flash` (a merged image, or the whole flash), which covers the image
+/// from its header to its checksum byte; ESP-IDF's `esp_partition_get_sha256` of an app
+/// partition gives the same 32 bytes. `None` if the image has no appended digest or would
+/// not boot.
+pub fn app_sha256(flash: &[u8], chip: Chip) -> Option<[u8; 32]> {
+    let table_at = PARTITION_TABLE_OFFSET as usize;
+    let app = boot_partition(&partitions(flash.get(table_at..table_at + 0xC00)?))?;
+    let end = (app.offset as usize).saturating_add(app.size as usize);
+    let image = flash.get(app.offset as usize..end.min(flash.len()))?;
+    let info = check(image, chip).ok()?;
+    if image[23] != 1 {
+        return None;
+    }
+    image[info.len - 32..info.len].try_into().ok()
+}
+
+/// The oldest chip revision (`major * 100 + minor`) an image's header accepts
+/// (`min_chip_rev_full`, bytes 15..17).
+pub fn min_chip_revision(image: &[u8]) -> Option<u16> {
+    Some(u16::from_le_bytes(image.get(15..17)?.try_into().ok()?))
+}
+
+/// The second-stage bootloader's chip revision check, on its own header and then on the
+/// application's, with its words (ESP-IDF `bootloader_common_check_chip_validity`, log tag
+/// `boot_comm`): a chip of `revision` older than an image requires does not run it.
+pub fn check_chip_revision(flash: &[u8], revision: u16) -> Result<(), ImageError> {
+    let table_at = PARTITION_TABLE_OFFSET as usize;
+    let app = flash
+        .get(table_at..table_at + 0xC00)
+        .and_then(|t| boot_partition(&partitions(t)));
+    let headers = [
+        Some(BOOTLOADER_OFFSET as usize),
+        app.map(|p| p.offset as usize),
+    ];
+    for at in headers.into_iter().flatten() {
+        let Some(required) = flash.get(at..).and_then(min_chip_revision) else {
+            continue;
+        };
+        if revision < required {
+            return fail(format!(
+                "chip revision check failed. Required >= v{}.{}, found v{}.{}.",
+                required / 100,
+                required % 100,
+                revision / 100,
+                revision % 100
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// What booting a merged flash image (bootloader, partition table, application) finds: the
 /// application's version, or why it would not run.
 pub fn boot_version(flash: &[u8], chip: Chip) -> Result<String, ImageError> {

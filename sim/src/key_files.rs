@@ -31,9 +31,9 @@ impl KeyFiles {
         })?;
         if let Some(path) = &efuse {
             if let Some(bytes) = read_if_present(path)? {
-                hw.load_efuse(&bytes).ok_or_else(|| {
+                hw.load_efuse_file(&bytes).ok_or_else(|| {
                     Error::input(format!(
-                        "{}: not an eFuse file ({} bytes, expected {EFUSE_FILE_LEN}): pass another path to start a new one",
+                        "{}: not an eFuse file ({} bytes, expected {EFUSE_FILE_LEN}, or 512 for espefuse's --virt file): pass another path to start a new one",
                         path.display(),
                         bytes.len()
                     ))
@@ -71,7 +71,7 @@ impl KeyFiles {
             return Ok(());
         }
         if let Some(path) = &self.efuse {
-            replace_file(path, &hw.efuse_bytes())?;
+            replace_file(path, &hw.efuse_file_bytes())?;
         }
         if let Some(path) = &self.flash {
             replace_file(path, hw.flash_bytes())?;

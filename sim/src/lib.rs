@@ -7,6 +7,7 @@
 //! - [`download_mode`]: the chip in its ROM's serial loader ([`rom_loader`], on a
 //!   [`virtual_flash::VirtualFlash`]), booting the image written to it the way the bootloader
 //!   checks it ([`esp_image`]).
+pub mod chip_revision;
 pub mod download_mode;
 pub mod error;
 pub mod esp_image;
@@ -15,6 +16,8 @@ pub mod key_files;
 mod pacer;
 pub mod pty;
 pub mod rom_loader;
+mod stub_download;
+pub mod stub_loader;
 pub mod virtual_flash;
 
 pub use error::{Error, Result};

@@ -148,6 +148,17 @@ impl PtyDevice {
         ucrypto_firmware::Backend::device_id(self.engine.backend())
     }
 
+    /// The chip revision its eFuse BLOCK1 gives (`major * 100 + minor`), or the virtual chip's
+    /// default when BLOCK1 is not programmed ([`crate::chip_revision`]).
+    pub fn chip_revision(&self) -> u16 {
+        let chip = ucrypto_firmware::Backend::chip(self.engine.backend());
+        self.engine
+            .backend()
+            .keys()
+            .and_then(|hw| crate::chip_revision::from_block1(chip, &hw.efuse_bytes()[32..64]))
+            .unwrap_or_else(|| crate::chip_revision::default_revision(chip))
+    }
+
     /// The terminal's master side, for the ROM loader of download mode.
     pub(crate) fn master(&self) -> &std::fs::File {
         &self.master
@@ -162,6 +173,9 @@ impl PtyDevice {
             let _ = hw.load_flash(flash);
         }
         self.engine.set_firmware_version(firmware_version);
+        let chip = ucrypto_firmware::Backend::chip(self.engine.backend());
+        self.engine
+            .set_app_sha256(crate::esp_image::app_sha256(flash, chip));
         self.engine.reset();
     }
 

@@ -18,6 +18,9 @@ pub enum Error {
     /// A chip's ROM serial loader answered with an error (`ucrypto flash`).
     #[error("{0}")]
     Rom(String),
+    /// `ucrypto flash` wrote and verified the image, and the board must be restarted by hand.
+    #[error("{0}")]
+    RestartNeeded(String),
     /// `station run` finished, and some devices failed.
     #[error("{failed} of {total} devices failed; the others are done")]
     DevicesFailed { failed: usize, total: usize },
@@ -42,6 +45,7 @@ impl Error {
             Error::Verification(_) => "verification-failed",
             Error::Records { .. } => "records",
             Error::Rom(_) => "rom-error",
+            Error::RestartNeeded(_) => "restart-needed",
             Error::DevicesFailed { .. } => "devices-failed",
         }
     }

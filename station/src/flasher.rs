@@ -1,29 +1,21 @@
 //! Writing the firmware to a board through its ROM serial loader (espflash as a library),
 //! checking it by MD5, restarting into it and checking its `Hello`: [`flash`] for the
 //! `ucrypto flash` command and for programs such as a factory station.
-use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
-use espflash::command::{Command, CommandType};
-use espflash::connection::{Connection, ResetAfterOperation, ResetBeforeOperation};
-use espflash::flasher::Flasher;
-use espflash::image_format::Segment;
+use espflash::connection::ResetBeforeOperation;
 use md5::{Digest, Md5};
 use serde::Serialize;
 use serialport::{SerialPort, TTYPort, UsbPortInfo};
 use ucrypto_protocol::Chip;
 
 use crate::error::{Error, Result};
+use crate::flash_session::{self, Left, Session, ROM_BAUD};
 use ucrypto::progress::Progress;
 use ucrypto::transport::SerialTransport;
 use ucrypto::Client;
 use ucrypto::TransportError;
 use ucrypto_sim::esp_image;
-
-/// The ROM loader talks at this rate until told otherwise.
-const ROM_BAUD: u32 = 115_200;
-/// The ROM loader's flash block size without the stub.
-const ROM_BLOCK: u32 = 0x400;
 
 /// How to get the chip into its loader before flashing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -112,17 +104,50 @@ fn padded(bytes: &[u8]) -> Vec<u8> {
     bytes
 }
 
-/// The parts of a merged image that are written: all of it but the data partitions its own
-/// partition table names (nvs, the device keys' esp_secure_cert). Those hold the device's
-/// data, not the firmware's; the merged image has only 0xFF there, and writing it would erase
-/// the device's keys.
-pub fn write_regions(image: &[u8]) -> Vec<(u32, Vec<u8>)> {
+/// The device keys' record region: the `esp_secure_cert` partition of
+/// `firmware/chip/partitions.csv` (type 0x3F, subtype 0). It belongs to the device, not to an
+/// image: `flash` never writes or erases it, whatever the image's partition table says.
+pub const KEY_RECORD_OFFSET: u32 = 0xD000;
+pub const KEY_RECORD_LEN: u32 = 0x3000;
+/// `esp_secure_cert`'s partition type and subtype.
+const KEY_RECORD_TYPE: (u8, u8) = (0x3F, 0x00);
+
+/// The parts of a merged image that are written: all of it but the key-record region and the
+/// data partitions its own partition table names (nvs). Those hold the device's data, not the
+/// firmware's; the merged image has only 0xFF there, and writing it would erase the device's
+/// keys. An image whose table moves or shrinks `esp_secure_cert`, or lays another partition
+/// over its region, is refused: its firmware would look for the keys elsewhere, or write over
+/// them.
+pub fn write_regions(image: &[u8]) -> Result<Vec<(u32, Vec<u8>)>> {
     let table_at = esp_image::PARTITION_TABLE_OFFSET as usize;
     let table = image.get(table_at..(table_at + 0xC00).min(image.len()));
-    let mut kept: Vec<(usize, usize)> = esp_image::partitions(table.unwrap_or(&[]))
+    let partitions = esp_image::partitions(table.unwrap_or(&[]));
+    let keys = (KEY_RECORD_OFFSET, KEY_RECORD_OFFSET + KEY_RECORD_LEN);
+    for p in &partitions {
+        let end = p.offset.saturating_add(p.size);
+        let is_keys = (p.kind, p.subtype) == KEY_RECORD_TYPE;
+        if is_keys && (p.offset != keys.0 || end < keys.1) {
+            return Err(Error::input(format!(
+                "the image's partition table moves or shrinks esp_secure_cert ({:#x}..{end:#x}; \
+                 the device keys' records are at {:#x}..{:#x}): build the image with \
+                 firmware/chip/partitions.csv",
+                p.offset, keys.0, keys.1
+            )));
+        }
+        if !is_keys && p.offset < keys.1 && end > keys.0 {
+            return Err(Error::input(format!(
+                "the image's partition table lays a partition (type {:#04x}, {:#x}..{end:#x}) over \
+                 the device keys' records at {:#x}..{:#x}: build the image with \
+                 firmware/chip/partitions.csv",
+                p.kind, p.offset, keys.0, keys.1
+            )));
+        }
+    }
+    let mut kept: Vec<(usize, usize)> = partitions
         .into_iter()
         .filter(|p| p.kind != esp_image::PARTITION_TYPE_APP)
         .map(|p| (p.offset as usize, p.offset as usize + p.size as usize))
+        .chain([(keys.0 as usize, keys.1 as usize)])
         .collect();
     kept.sort_unstable();
     let mut regions = Vec::new();
@@ -136,7 +161,7 @@ pub fn write_regions(image: &[u8]) -> Vec<(u32, Vec<u8>)> {
     if at < image.len() {
         regions.push((at as u32, padded(&image[at..])));
     }
-    regions
+    Ok(regions)
 }
 
 /// What [`flash`] did, and what the restarted firmware said.
@@ -146,6 +171,8 @@ pub struct FlashReport {
     pub chip: &'static str,
     /// The eFuse MAC the ROM reported.
     pub mac: String,
+    /// Which loader wrote: `stub` (espflash's flasher stub, compressed) or `rom`.
+    pub loader: &'static str,
     pub image_bytes: u64,
     /// 0 when the flash already held the image.
     pub bytes_written: u64,
@@ -159,6 +186,8 @@ pub struct FlashReport {
     pub protocol_version: u16,
     pub schema: String,
     pub device_id: String,
+    /// The application image's SHA-256 the restarted firmware reports, if it does.
+    pub app_sha256: Option<String>,
 }
 
 /// Flashes `image` (a merged image, written at 0x0) onto the board on `port`, then restarts it
@@ -171,16 +200,19 @@ pub fn flash(
     progress: &mut dyn Progress,
 ) -> Result<FlashReport> {
     let expected = inspect_image(image, None)?;
-    let mut flasher = connect_rom(port, expected.chip, options.before, options.flash_baud)?;
-    let mac = flasher
+    let regions = write_regions(image)?;
+    let (mut session, can_reset) =
+        connect_rom(port, expected.chip, options.before, options.flash_baud)?;
+    let mac = session
+        .flasher
         .chip()
-        .mac_address(flasher.connection())
+        .mac_address(session.flasher.connection())
         .map_err(|e| rom_failure(port, "reading the MAC", e))?;
-    let regions = write_regions(image);
     let len: u32 = regions.iter().map(|(_, data)| data.len() as u32).sum();
     let mut same = true;
     for (addr, data) in &regions {
-        let held = flasher
+        let held = session
+            .flasher
             .checksum_md5(*addr, data.len() as u32)
             .map_err(|e| rom_failure(port, "SPI_FLASH_MD5", e))?;
         if held.to_be_bytes() != <[u8; 16]>::from(Md5::digest(data)) {
@@ -191,47 +223,45 @@ pub fn flash(
     let skipped = !options.force && same;
     if skipped {
         log::info!("{port}: the flash already holds this image (MD5 equal): not written");
-        leave_download_mode(&mut flasher).map_err(|e| rom_failure(port, "FLASH_END", e))?;
     } else {
-        progress.start(Some(u64::from(len)));
-        let mut bar = BlockProgress {
-            progress: &mut *progress,
-            block_bytes: u64::from(ROM_BLOCK),
-            regions: regions.iter().map(|(a, d)| (*a, d.len() as u64)).collect(),
-            base: 0,
-            segment: 0,
-            reported: 0,
-        };
-        let segments: Vec<Segment<'_>> = regions
-            .iter()
-            .map(|(addr, data)| Segment {
-                addr: *addr,
-                data: Cow::Borrowed(data),
-            })
-            .collect();
-        // espflash erases, writes in ROM_BLOCK blocks, compares each region's SPI_FLASH_MD5
-        // with its own, and ends with FLASH_END (reboot).
-        flasher
-            .write_bins_to_flash(&segments, &mut bar)
-            .map_err(|e| rom_failure(port, "writing", e))?;
-    }
-    // espflash's hard reset (RTS, or the USB-Serial-JTAG's sequence) restarts a board into its
-    // application; the FLASH_END above already asked the ROM to reboot, which is all a port
-    // without modem lines can do.
-    if let Err(e) = flasher.connection().reset() {
-        log::warn!(
-            "{port}: cannot reset by DTR/RTS ({}): relying on the ROM's reboot after FLASH_END",
-            error_chain(&e)
+        log::info!(
+            "{port}: writing {len} bytes with the {} loader",
+            session.loader.name()
         );
+        progress.start(Some(u64::from(len)));
+        for (addr, data) in &regions {
+            flash_session::write_region(&mut session, *addr, data, progress)
+                .map_err(|e| rom_failure(port, "writing", e))?;
+        }
+        flash_session::finish_writes(&mut session)
+            .map_err(|e| rom_failure(port, "ending the write", e))?;
     }
-    let mut serial = flasher.into_connection().into_serial();
+    // Written and verified (or already there): from here on, nothing the loader says or does
+    // not say makes the write a failure.
+    let left = flash_session::leave(&mut session, can_reset);
+    let loader = session.loader;
+    let mut serial = session.flasher.into_connection().into_serial();
     let _ = serial.set_exclusive(false);
     drop(serial);
 
     progress.finish();
     log::info!("{port}: waiting for the restarted firmware's Hello");
     // Client::connect has refused another protocol version or schema already.
-    let info = wait_for_hello(port, options)?.info().clone();
+    let info = match wait_for_hello(port, options) {
+        Ok(client) => client.info().clone(),
+        Err(e @ Error::Host(ucrypto::Error::Transport(TransportError::ProtocolMismatch(_)))) => {
+            return Err(e)
+        }
+        Err(e) if left == Left::Asked => {
+            log::debug!("{port}: no Hello after asking the loader to run the application: {e}");
+            return Err(Error::RestartNeeded(format!(
+                "{port}: written and verified; restart the board (the port has no reset line \
+                 and the chip did not start the application by itself), then run `ucrypto \
+                 --port {port} info`"
+            )));
+        }
+        Err(e) => return Err(e),
+    };
     if info.chip != expected.chip {
         return Err(Error::Verification(format!(
             "the restarted board says it is {}, the image is for {}",
@@ -249,6 +279,7 @@ pub fn flash(
         port: port.to_string(),
         chip: expected.chip.name(),
         mac,
+        loader: loader.name(),
         image_bytes: image.len() as u64,
         bytes_written: if skipped { 0 } else { u64::from(len) },
         skipped,
@@ -258,11 +289,18 @@ pub fn flash(
         protocol_version: info.protocol_version,
         schema: hex::encode(info.schema),
         device_id: info.device_id_string(),
+        app_sha256: info.app_sha256.clone(),
     })
 }
 
-/// Opens `port` and syncs with the ROM loader, which must be `chip`'s.
-fn connect_rom(port: &str, chip: Chip, before: Before, baud: Option<u32>) -> Result<Flasher> {
+/// Opens `port` and syncs with the ROM loader, which must be `chip`'s, and starts the stub.
+/// Also says whether the port has the DTR/RTS lines to reset the chip with.
+fn connect_rom(
+    port: &str,
+    chip: Chip,
+    before: Before,
+    baud: Option<u32>,
+) -> Result<(Session, bool)> {
     let espflash_chip = match chip {
         Chip::Esp32C3 => espflash::target::Chip::Esp32c3,
         Chip::Esp32C6 => espflash::target::Chip::Esp32c6,
@@ -270,45 +308,43 @@ fn connect_rom(port: &str, chip: Chip, before: Before, baud: Option<u32>) -> Res
         Chip::Esp32 => espflash::target::Chip::Esp32,
     };
     let mut serial = open(port)?;
-    let mut before = match before {
-        Before::DefaultReset => ResetBeforeOperation::DefaultReset,
-        Before::NoReset => ResetBeforeOperation::NoReset,
+    let can_reset = match serial.write_data_terminal_ready(false) {
+        Ok(()) => true,
+        Err(e) => {
+            if before == Before::DefaultReset {
+                log::warn!(
+                    "{port} has no DTR/RTS lines to reset the chip with ({e}), as on a \
+                     pseudo-terminal: continuing without reset, so the chip must already be in \
+                     download mode"
+                );
+            }
+            false
+        }
     };
-    if before == ResetBeforeOperation::DefaultReset {
-        if let Err(e) = serial.write_data_terminal_ready(false) {
-            log::warn!(
-                "{port} has no DTR/RTS lines to reset the chip with ({e}), as on a \
-                 pseudo-terminal: continuing without reset, so the chip must already be in \
-                 download mode"
-            );
-            before = ResetBeforeOperation::NoReset;
-        }
-    }
-    let usb = usb_info(port);
-    let connection = Connection::new(
-        serial,
-        usb,
-        // The reset after flashing is ours (pulse_reset), so that a port without modem lines
-        // is not an error.
-        ResetAfterOperation::NoResetNoStub,
-        before,
-        ROM_BAUD,
-    );
-    // No stub: only the ROM's own commands, which every chip answers the same way.
-    Flasher::connect(connection, false, true, false, Some(espflash_chip), baud).map_err(|e| match e
-    {
-        espflash::Error::ChipMismatch(expected, found) => Error::input(format!(
-            "the board is an {found}, the image is for {expected}: pass the {found} image"
-        )),
-        e => TransportError::Open {
-            port: port.to_string(),
-            reason: format!(
-                "no download mode ({}): hold BOOT and press RESET, or check the cable and --port",
-                error_chain(&e)
-            ),
-        }
-        .into(),
-    })
+    let before = match before {
+        Before::DefaultReset if can_reset => ResetBeforeOperation::DefaultReset,
+        _ => ResetBeforeOperation::NoReset,
+    };
+    let session = flash_session::connect(serial, usb_info(port), before, espflash_chip, baud)
+        .map_err(|e| match e {
+            espflash::Error::ChipMismatch(expected, found) => Error::input(format!(
+                "the board is an {found}, the image is for {expected}: pass the {found} image"
+            )),
+            e => TransportError::Open {
+                port: port.to_string(),
+                reason: format!(
+                    "no download mode ({}): hold BOOT and press RESET, or check the cable and --port",
+                    flash_session::error_chain(&e)
+                ),
+            }
+            .into(),
+        })?;
+    Ok((session, can_reset))
+}
+
+/// Whether `port` has the DTR/RTS lines that reset a board (a pseudo-terminal has none).
+pub fn port_can_reset(port: &str) -> bool {
+    open(port).is_ok_and(|mut serial| serial.write_data_terminal_ready(false).is_ok())
 }
 
 fn open(port: &str) -> Result<TTYPort> {
@@ -350,24 +386,6 @@ fn usb_info(port: &str) -> UsbPortInfo {
         })
 }
 
-/// "Run user code" when nothing was written: an empty FLASH_BEGIN, then FLASH_END (reboot),
-/// whose answer may be lost as the chip restarts.
-fn leave_download_mode(flasher: &mut Flasher) -> Result<(), espflash::Error> {
-    // The ROMs after the ESP32's take a fifth word (encrypted or not), as espflash sends it.
-    let supports_encryption = flasher.chip() != espflash::target::Chip::Esp32;
-    let connection = flasher.connection();
-    connection.with_timeout(CommandType::FlashBegin.timeout(), |c| {
-        c.command(Command::FlashBegin {
-            size: 0,
-            blocks: 0,
-            block_size: ROM_BLOCK,
-            offset: 0,
-            supports_encryption,
-        })
-    })?;
-    connection.write_command(Command::FlashEnd { reboot: true })
-}
-
 /// Connects to the restarted firmware, trying again while it boots.
 fn wait_for_hello(port: &str, options: &FlashOptions) -> Result<Client<SerialTransport>> {
     let started = Instant::now();
@@ -405,60 +423,15 @@ fn rom_failure(port: &str, during: &str, e: espflash::Error) -> Error {
     match e {
         espflash::Error::RomError(_) => Error::Rom(format!(
             "the ROM loader on {port} refused {during}: {}; check the cable and flash again",
-            error_chain(&e)
+            flash_session::error_chain(&e)
         )),
         espflash::Error::VerifyFailed => Error::Verification(format!(
             "the flash's MD5 differs from the image's after writing on {port}"
         )),
-        e => TransportError::Disconnected(format!("{port}, {during}: {}", error_chain(&e))).into(),
+        e => TransportError::Disconnected(format!(
+            "{port}, {during}: {}",
+            flash_session::error_chain(&e)
+        ))
+        .into(),
     }
-}
-
-/// An error and its causes on one line.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
-/// espflash reports blocks done in each region; [`Progress`] hears of the bytes since the
-/// last report.
-struct BlockProgress<'a> {
-    progress: &'a mut dyn Progress,
-    block_bytes: u64,
-    /// Address and length of each region, in the order written.
-    regions: Vec<(u32, u64)>,
-    /// Bytes of the regions before the current one.
-    base: u64,
-    /// Length of the current region.
-    segment: u64,
-    reported: u64,
-}
-
-impl espflash::target::ProgressCallbacks for BlockProgress<'_> {
-    fn init(&mut self, addr: u32, _blocks: usize) {
-        self.base = self
-            .regions
-            .iter()
-            .take_while(|(a, _)| *a != addr)
-            .map(|(_, len)| len)
-            .sum();
-        self.segment = self
-            .regions
-            .iter()
-            .find(|(a, _)| *a == addr)
-            .map_or(0, |(_, len)| *len);
-    }
-    fn update(&mut self, blocks: usize) {
-        let done = self.base + (blocks as u64 * self.block_bytes).min(self.segment);
-        self.progress.advance(done.saturating_sub(self.reported));
-        self.reported = self.reported.max(done);
-    }
-    fn verifying(&mut self) {}
-    fn finish(&mut self, _skipped: bool) {}
 }

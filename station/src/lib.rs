@@ -9,7 +9,10 @@ use ucrypto::line_speed::LineSpeed;
 
 use crate::records::{Records, RunContext};
 
+pub mod ca;
 pub mod error;
+#[cfg(feature = "flash")]
+pub mod flash_session;
 #[cfg(feature = "flash")]
 pub mod flasher;
 pub mod recipe;

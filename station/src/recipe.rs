@@ -51,6 +51,17 @@ pub enum Step {
     /// A PKCS#10 certificate signing request for a slot's key, signed by the device; recorded
     /// with the key.
     Csr(Csr),
+    /// The device's eFuse security state holds what the step requires (e.g.
+    /// `jtag-disabled = true` before `key-generate`); changes nothing.
+    SecurityCheck(ucrypto::security_state::SecurityRequirements),
+    /// The provisioning lock (an eFuse bit: irreversible): the device then refuses every burn
+    /// and provisioning write. Only as the last step.
+    Lock(Lock),
+    /// The line CA issues the device certificate for a slot's key and the station writes it,
+    /// with the CA certificate, into the device's esp_secure_cert partition.
+    Certify(Certify),
+    /// The device attests with a slot's key; the station checks the answer against the CA.
+    Attest(Attest),
     /// A random secret sealed on the host to a slot's public key (RSA-OAEP) opens on the
     /// device with that key.
     DecryptCheck(DecryptCheck),
@@ -58,9 +69,48 @@ pub enum Step {
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Lock {}
+
+/// The slot the key steps use when the recipe names none: the one `ucrypto key generate` picks
+/// on a new chip (the highest; `KEY0` and `KEY1` are left to Secure Boot and flash encryption).
+pub const DEFAULT_SLOT: u8 = 5;
+
+fn default_slot() -> u8 {
+    DEFAULT_SLOT
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Certify {
+    /// The key slot whose key is certified.
+    #[serde(default = "default_slot")]
+    pub slot: u8,
+    /// The CA's config file (`ucrypto ca init`); relative to the recipe's folder.
+    pub ca: PathBuf,
+    /// The subject, RFC 4514 (`{device_id}` is replaced) [default: the CA policy's].
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// Issue a new certificate even when the device holds a valid one.
+    #[serde(default)]
+    pub renew: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Attest {
+    /// The key slot the device attests with.
+    #[serde(default = "default_slot")]
+    pub slot: u8,
+    /// The CA's config file whose certificate (and chain) the answer must chain to; relative
+    /// to the recipe's folder.
+    pub ca: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct DecryptCheck {
     /// The key slot whose key opens the secret.
-    #[serde(default)]
+    #[serde(default = "default_slot")]
     pub slot: u8,
 }
 
@@ -73,9 +123,14 @@ pub struct Flash {
     /// any board is touched [default: the image's chip].
     #[serde(default)]
     pub chip: Option<String>,
-    /// Write even when the flash already holds the image.
+    /// Write even when the flash already holds the image (and even when the board already runs
+    /// it: no `Hello` is asked first).
     #[serde(default)]
     pub force: bool,
+    /// The image file's SHA-256 (64 hex digits, as `sha256sum` prints it): a different file
+    /// stops the run before any board is touched.
+    #[serde(default)]
+    pub sha256: Option<String>,
 }
 
 impl Flash {
@@ -92,7 +147,7 @@ impl Flash {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Csr {
     /// The key slot whose key the request is for.
-    #[serde(default)]
+    #[serde(default = "default_slot")]
     pub slot: u8,
     /// The subject, RFC 4514 (`{device_id}` is replaced by the device's id).
     #[serde(default = "Csr::default_subject")]
@@ -109,7 +164,7 @@ impl Csr {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct SignManifest {
     /// The key slot whose key signs.
-    #[serde(default)]
+    #[serde(default = "default_slot")]
     pub slot: u8,
 }
 
@@ -117,11 +172,15 @@ pub struct SignManifest {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct KeyGenerate {
     /// The key slot (eFuse key block KEY0..KEY5).
-    #[serde(default)]
+    #[serde(default = "default_slot")]
     pub slot: u8,
     /// Modulus size of the key.
     #[serde(default = "KeyGenerate::default_bits")]
     pub bits: u16,
+    /// Accept a key the slot already holds although this line did not make it (imported, or
+    /// made elsewhere): off, so a board that arrives with someone else's key fails the step.
+    #[serde(default)]
+    pub adopt: bool,
 }
 
 impl KeyGenerate {
@@ -183,6 +242,10 @@ impl Step {
             Step::KeyGenerate(_) => "key-generate",
             Step::SignManifest(_) => "sign-manifest",
             Step::Csr(_) => "csr",
+            Step::SecurityCheck(_) => "security-check",
+            Step::Lock(_) => "lock",
+            Step::Certify(_) => "certify",
+            Step::Attest(_) => "attest",
             Step::DecryptCheck(_) => "decrypt-check",
         }
     }
@@ -207,7 +270,9 @@ impl Step {
                     ))
                 }
             }
-            Step::KeyGenerate(KeyGenerate { slot, bits }) => {
+            Step::SecurityCheck(requirements) => requirements.check(),
+            Step::Lock(_) => Ok(()),
+            Step::KeyGenerate(KeyGenerate { slot, bits, .. }) => {
                 if usize::from(*slot) >= ucrypto_protocol::KEY_SLOTS {
                     Err(format!(
                         "slot = {slot} does not exist: use 0 to {}",
@@ -232,6 +297,16 @@ impl Step {
             }
             Step::SignManifest(SignManifest { slot })
             | Step::DecryptCheck(DecryptCheck { slot }) => {
+                if usize::from(*slot) < ucrypto_protocol::KEY_SLOTS {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "slot = {slot} does not exist: use 0 to {}",
+                        ucrypto_protocol::KEY_SLOTS - 1
+                    ))
+                }
+            }
+            Step::Certify(Certify { slot, .. }) | Step::Attest(Attest { slot, .. }) => {
                 if usize::from(*slot) < ucrypto_protocol::KEY_SLOTS {
                     Ok(())
                 } else {
@@ -271,8 +346,12 @@ impl Recipe {
         // wherever the station was started.
         let folder = path.parent().unwrap_or(Path::new(""));
         for step in &mut recipe.steps {
-            if let Step::Flash(flash) = step {
-                flash.image = folder.join(&flash.image);
+            match step {
+                Step::Flash(flash) => flash.image = folder.join(&flash.image),
+                Step::Certify(Certify { ca, .. }) | Step::Attest(Attest { ca, .. }) => {
+                    *ca = folder.join(&*ca)
+                }
+                _ => {}
             }
         }
         Ok(recipe)
@@ -291,6 +370,13 @@ impl Recipe {
                 return Err(format!(
                     "step {} (flash): flash must be the first step, before the device speaks \
                      ucrypto: move it to the top",
+                    i + 1
+                ));
+            }
+            if matches!(step, Step::Lock(_)) && i + 1 != file.steps.len() {
+                return Err(format!(
+                    "step {} (lock): lock must be the last step (a locked device refuses every \
+                     burn after it): move it to the end",
                     i + 1
                 ));
             }
@@ -360,5 +446,67 @@ mod tests {
         for text in [unknown_kind, unknown_param, unknown_top, range] {
             assert!(!text.contains('\n'), "one line: {text}");
         }
+    }
+
+    #[test]
+    fn lock_only_last_and_security_checks_named() {
+        let early = Recipe::parse(
+            "[[step]]\nkind = \"lock\"\n[[step]]\nkind = \"key-generate\"\n",
+            "x",
+        )
+        .unwrap_err();
+        assert!(early.contains("lock must be the last step"), "{early}");
+        let recipe = Recipe::parse(
+            "[[step]]\nkind = \"security-check\"\njtag-disabled = true\n[[step]]\nkind = \"key-generate\"\nadopt = true\n[[step]]\nkind = \"lock\"\n",
+            "x",
+        )
+        .unwrap();
+        assert_eq!(
+            recipe.steps[1],
+            Step::KeyGenerate(KeyGenerate {
+                slot: DEFAULT_SLOT,
+                bits: 2048,
+                adopt: true
+            })
+        );
+        assert_eq!(recipe.steps[2], Step::Lock(Lock {}));
+        let empty = Recipe::parse("[[step]]\nkind = \"security-check\"\n", "x").unwrap_err();
+        assert!(empty.contains("names nothing to check"), "{empty}");
+        let unknown =
+            Recipe::parse("[[step]]\nkind = \"security-check\"\njtag = true\n", "x").unwrap_err();
+        assert!(unknown.contains("jtag"), "{unknown}");
+    }
+
+    #[test]
+    fn certify_and_attest_name_their_ca_next_to_the_recipe() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("line.toml");
+        std::fs::write(
+            &path,
+            "[[step]]\nkind = \"certify\"\nca = \"ca/ca.toml\"\nrenew = true\n\
+             [[step]]\nkind = \"attest\"\nslot = 2\nca = \"ca/ca.toml\"\n",
+        )
+        .unwrap();
+        let recipe = Recipe::load(&path).unwrap();
+        assert_eq!(
+            recipe.steps,
+            [
+                Step::Certify(Certify {
+                    slot: DEFAULT_SLOT,
+                    ca: dir.path().join("ca/ca.toml"),
+                    subject: None,
+                    renew: true,
+                }),
+                Step::Attest(Attest {
+                    slot: 2,
+                    ca: dir.path().join("ca/ca.toml"),
+                }),
+            ]
+        );
+        let no_ca = Recipe::parse("[[step]]\nkind = \"certify\"\n", "x").unwrap_err();
+        assert!(no_ca.contains("ca"), "{no_ca}");
+        let slot =
+            Recipe::parse("[[step]]\nkind = \"attest\"\nca = \"c\"\nslot = 9\n", "x").unwrap_err();
+        assert!(slot.starts_with("step 1 (attest): slot = 9"), "{slot}");
     }
 }

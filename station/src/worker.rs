@@ -158,8 +158,7 @@ fn run_steps(
     device.line_baud = client.line_baud();
     device.asked_baud = client.asked_baud();
     device.image_sha256 = flashed.as_ref().map(|(sha256, _)| sha256.clone());
-    job.records.record_device(job.ctx, &device)?;
-    if let Claim::Taken { station_id } = job.records.claim(job.ctx, &device_id)? {
+    if let Claim::Taken { station_id } = job.records.claim_device(job.ctx, &device)? {
         report.error_kind = Some("claimed-elsewhere");
         return Err(Error::input(format!(
             "provisioned by station {station_id}: this station leaves it alone"
@@ -190,19 +189,28 @@ fn run_steps(
         let ran = match (&flashed, step) {
             // Written before connecting; recorded now that the device is known.
             (Some((_, detail)), Step::Flash(_)) => Ok(steps::Found::from(detail.clone())),
-            _ => steps::run(step, &mut client, job.shared, job.ctx, &mut progress),
+            _ => steps::run(
+                step,
+                &mut client,
+                job.shared,
+                job.records,
+                job.ctx,
+                &mut progress,
+            ),
         };
         let outcome = match ran {
             Ok(found) => StepOutcome {
                 state: StepState::Done,
                 detail: found.detail,
                 keys: found.keys,
+                certificates: found.certificates,
             },
             Err(e) => {
                 let failed = StepOutcome {
                     state: StepState::Failed,
                     detail: serde_json::json!({ "error": e.to_string(), "kind": e.slug() }),
                     keys: Vec::new(),
+                    certificates: Vec::new(),
                 };
                 job.records
                     .step_finished(job.ctx, &device_id, index, &failed)?;
@@ -327,5 +335,9 @@ fn device_record(info: &DeviceInfo, port: &str) -> DeviceRecord {
         port: port.to_string(),
         entropy: format!("{} ({})", info.entropy.source, info.entropy.state),
         self_test: serde_json::to_string(&info.self_test).expect("self-test summary serializes"),
+        security: info
+            .security
+            .as_ref()
+            .map(|s| serde_json::to_string(s).expect("security summary serializes")),
     }
 }

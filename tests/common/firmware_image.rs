@@ -19,12 +19,21 @@ pub const TEST_VERSION: &str = "7.7.7-flash-test";
 /// - zero padding so that the checksum byte (0xEF XOR every data byte) ends a 16-byte line;
 /// - the SHA-256 of everything before it.
 pub fn esp_image(chip_id: u16, segments: &[(u32, Vec<u8>)]) -> Vec<u8> {
+    esp_image_requiring(chip_id, 0, segments)
+}
+
+/// As [`esp_image`], for chips of revision `min_rev_full` (major * 100 + minor) and later.
+pub fn esp_image_requiring(
+    chip_id: u16,
+    min_rev_full: u16,
+    segments: &[(u32, Vec<u8>)],
+) -> Vec<u8> {
     let mut image = vec![0xE9, segments.len() as u8, 0x02, 0x20];
     image.extend_from_slice(&0x4038_0000u32.to_le_bytes());
     image.extend_from_slice(&[0xEE, 0, 0, 0]);
     image.extend_from_slice(&chip_id.to_le_bytes());
-    image.push(0);
-    image.extend_from_slice(&0u16.to_le_bytes());
+    image.push((min_rev_full % 100) as u8);
+    image.extend_from_slice(&min_rev_full.to_le_bytes());
     image.extend_from_slice(&0xFFFFu16.to_le_bytes());
     image.extend_from_slice(&[0; 4]);
     image.push(1);
@@ -75,12 +84,18 @@ pub fn partition(kind: u8, subtype: u8, offset: u32, size: u32, label: &str) -> 
 /// A merged image as `espflash save-image --merge` lays it out for the C3 and C6: bootloader
 /// at 0x0, partition table at 0x8000, factory application at 0x10000, 0xFF between.
 pub fn merged_image(chip_id: u16, version: &str) -> Vec<u8> {
+    merged_image_requiring(chip_id, 0, version)
+}
+
+/// As [`merged_image`], with bootloader and application for chips of revision `min_rev_full`
+/// and later (what ESP-IDF v5 builds for the ESP32-C3 by default: 3, v0.3).
+pub fn merged_image_requiring(chip_id: u16, min_rev_full: u16, version: &str) -> Vec<u8> {
     let pattern = |seed: u8, len: usize| -> Vec<u8> {
         (0..len)
             .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
             .collect()
     };
-    let bootloader = esp_image(chip_id, &[(0x403C_E000, pattern(1, 3000))]);
+    let bootloader = esp_image_requiring(chip_id, min_rev_full, &[(0x403C_E000, pattern(1, 3000))]);
     let mut table = partition(0x01, 0x02, NVS as u32, 0x4000, "nvs");
     table.extend(partition(
         0x3F,
@@ -94,8 +109,9 @@ pub fn merged_image(chip_id: u16, version: &str) -> Vec<u8> {
     // FLASH_DATA blocks, and a byte 0xC0 in the data so SLIP escaping is exercised.
     let mut drom = app_desc(version);
     drom.extend(pattern(0xC0, 9000));
-    let app = esp_image(
+    let app = esp_image_requiring(
         chip_id,
+        min_rev_full,
         &[(0x3C00_0020, drom), (0x4200_0020, pattern(7, 6000))],
     );
     let mut merged = vec![0xFF; 0x1_0000];

@@ -25,6 +25,29 @@ pub fn run(args: &[&str]) -> Output {
     ucrypto().args(args).output().expect("ucrypto runs")
 }
 
+/// `ucrypto [--json] station run RECIPE --sim N --records RECORDS EXTRA…`.
+pub fn station_on_sims(
+    json: bool,
+    recipe: &str,
+    sims: usize,
+    records: &str,
+    extra: &[&str],
+) -> Output {
+    let sims = sims.to_string();
+    let mut args = if json { vec!["--json"] } else { Vec::new() };
+    args.extend([
+        "station",
+        "run",
+        recipe,
+        "--sim",
+        &sims,
+        "--records",
+        records,
+    ]);
+    args.extend(extra);
+    run(&args)
+}
+
 pub fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -54,11 +77,21 @@ pub struct Sim {
 impl Sim {
     /// Starts `ucrypto sim EXTRA...` and waits for the path it prints on its first line.
     pub fn start(extra: &[&str]) -> Sim {
+        Self::start_with_log(extra, Stdio::null())
+    }
+
+    /// As [`Sim::start`], with the sim's own log (`-v`) going to `log`.
+    pub fn start_logging(extra: &[&str], log: &std::path::Path) -> Sim {
+        let file = std::fs::File::create(log).expect("the sim's log file");
+        Self::start_with_log(&[&["-v"][..], extra].concat(), Stdio::from(file))
+    }
+
+    fn start_with_log(extra: &[&str], stderr: Stdio) -> Sim {
         let mut child = ucrypto()
             .arg("sim")
             .args(extra)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("ucrypto sim starts");
         let mut line = String::new();

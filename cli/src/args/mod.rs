@@ -14,11 +14,17 @@ use ucrypto::key_file::PassSource;
 use crate::error::{exit, Error, Result};
 use crate::output::Format;
 
+pub mod ca;
+pub mod cert;
 mod chip;
+pub mod decrypt;
+pub mod hash;
 pub mod records;
+mod size;
 pub mod station;
 
 pub use chip::ChipArg;
+pub(crate) use size::parse_size;
 
 /// The help's closing text: the exit codes, from [`exit::TABLE`], and the JSON error shape.
 pub fn exit_codes_help() -> String {
@@ -128,18 +134,22 @@ pub enum Command {
     Verify(VerifyArgs),
     /// SHA-256 (or SHA-224, or legacy SHA-1) digest on the device's SHA accelerator, checked on
     /// the host before output.
-    Hash(crate::commands::hash::HashArgs),
+    Hash(hash::HashArgs),
     /// RSA-encrypt a short secret on the host to a public key or a device key (no device
     /// needed with --pubkey); `openssl pkeyutl -decrypt` opens it.
-    Encrypt(crate::commands::decrypt::EncryptArgs),
+    Encrypt(decrypt::EncryptArgs),
     /// RSA-decrypt on the device: with a device key (--slot) or a key file (--key), padding
     /// checked on the device in constant time.
-    Decrypt(crate::commands::decrypt::DecryptArgs),
+    Decrypt(decrypt::DecryptArgs),
     /// Device keys: RSA keys that never leave the chip (eFuse + Digital Signature peripheral).
     #[command(subcommand)]
     Key(KeyCommand),
     /// A PKCS#10 certificate request signed by a device key (`openssl req -verify` reads it).
     Csr(CsrArgs),
+    /// The provisioning lock: burn an eFuse bit after which the device refuses every key
+    /// generation, import and certificate write, and keeps signing (irreversible). Without
+    /// --burn: say what would be done, and do nothing.
+    Lock(LockArgs),
     /// Measure the device and its link.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -149,6 +159,15 @@ pub enum Command {
     /// Read the station's records: devices, their steps, keys and history.
     #[command(subcommand)]
     Records(records::RecordsCommand),
+    /// The line's certificate authority: make it, revoke, publish its CRL (docs/ca.md).
+    #[command(subcommand)]
+    Ca(ca::CaCommand),
+    /// The certificates the device holds in its esp_secure_cert partition.
+    #[command(subcommand)]
+    Cert(cert::CertCommand),
+    /// Ask the device to prove it holds its certified key; check the answer (exit 3 names a
+    /// failed check).
+    Attest(cert::AttestArgs),
     /// Print shell completions.
     Completions {
         #[arg(value_enum)]
@@ -285,7 +304,7 @@ pub enum BenchCommand {
     /// other, each checked on the host.
     Sign(BenchSignArgs),
     /// Hash pseudo-random data on the device and report the goodput.
-    Hash(crate::commands::hash::BenchHashArgs),
+    Hash(hash::BenchHashArgs),
 }
 
 #[derive(Debug, Args)]
@@ -343,10 +362,15 @@ pub struct SimArgs {
     #[arg(long)]
     pub download_mode: bool,
 
-    /// In download mode, damage the data of the Nth FLASH_DATA block (from 0) as a bad line
-    /// would, so that the ROM answers with its checksum error (for tests).
+    /// In download mode, damage the data of the Nth FLASH_DATA or FLASH_DEFL_DATA block (from
+    /// 0) as a bad line would, so that the loader answers with its checksum error (for tests).
     #[arg(long, value_name = "N", requires = "download_mode", hide = true)]
     pub damage_block: Option<u32>,
+
+    /// In download mode, the ROM refuses to load code into RAM (MEM_BEGIN), as a chip in Secure
+    /// Download Mode does, so no flasher stub can run (for tests).
+    #[arg(long, requires = "download_mode", hide = true)]
+    pub refuse_ram_load: bool,
 }
 
 const FLASH_HELP: &str = "\
@@ -419,27 +443,6 @@ fn parse_key_bits(s: &str) -> Result<u16, String> {
         "128" | "192" | "256" => Ok(s.parse().expect("a listed number")),
         _ => Err("AES keys are 128, 192 or 256 bits".into()),
     }
-}
-
-/// A byte count with an optional K, M or G suffix (powers of 1024).
-pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
-    let (digits, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
-        Some((i, _)) => s.split_at(i),
-        None => (s, ""),
-    };
-    let shift = match unit.to_ascii_uppercase().as_str() {
-        "" | "B" => 0,
-        "K" | "KB" | "KIB" => 10,
-        "M" | "MB" | "MIB" => 20,
-        "G" | "GB" | "GIB" => 30,
-        _ => return Err(format!("`{s}` is not a size: use a number with K, M or G")),
-    };
-    digits
-        .parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(1 << shift))
-        .filter(|&n| n > 0)
-        .ok_or_else(|| format!("`{s}` is not a size: use a positive number with K, M or G"))
 }
 
 fn parse_seconds(s: &str) -> Result<Duration, String> {
@@ -612,8 +615,9 @@ pub enum KeyCommand {
 
 #[derive(Debug, Args)]
 pub struct KeyGenerateArgs {
-    /// The slot (0-5: eFuse BLOCK4-BLOCK9), or `any` for the lowest free one.
-    #[arg(long, value_name = "N|any", value_parser = SlotChoice::parse)]
+    /// The slot (0-5: eFuse BLOCK4-BLOCK9), or `any` for the highest free one of 2-5 (slots 0
+    /// and 1 are left to Secure Boot and flash encryption unless named).
+    #[arg(long, value_name = "N|any", value_parser = SlotChoice::parse, default_value = "any")]
     pub slot: SlotChoice,
 
     /// RSA modulus size: a multiple of 64 up to the chip's largest (3072 on the ESP32-C3/C6).
@@ -626,9 +630,18 @@ pub struct KeyGenerateArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct LockArgs {
+    /// Burn the lock bit (irreversible). Without it, nothing is done; at a terminal the device
+    /// id is also typed back.
+    #[arg(long)]
+    pub burn: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct KeyImportArgs {
-    /// The slot (0-5: eFuse BLOCK4-BLOCK9), or `any` for the lowest free one.
-    #[arg(long, value_name = "N|any", value_parser = SlotChoice::parse)]
+    /// The slot (0-5: eFuse BLOCK4-BLOCK9), or `any` for the highest free one of 2-5 (slots 0
+    /// and 1 are left to Secure Boot and flash encryption unless named).
+    #[arg(long, value_name = "N|any", value_parser = SlotChoice::parse, default_value = "any")]
     pub slot: SlotChoice,
 
     /// RSA private key: PKCS#8 or PKCS#1, PEM or DER, or encrypted PKCS#8.

@@ -12,6 +12,9 @@ pub enum RecordsCommand {
     Show(RecordsShowArgs),
     /// Every device with its keys, as CSV (one row per device and key slot) or JSON.
     Export(RecordsExportArgs),
+    /// Walks the event log's hash chain: exit 0 when every event is as written, 3
+    /// (verification failed) naming the first event changed, removed or inserted since.
+    Verify(RecordsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -34,6 +37,9 @@ pub struct RecordsShowArgs {
 pub enum ExportFormat {
     Csv,
     Json,
+    /// Each device's certificate chain (device certificate, then its CAs), after a comment
+    /// line naming the device.
+    Pem,
 }
 
 #[derive(Debug, Args)]

@@ -30,6 +30,11 @@ A recipe is a TOML file of [[step]] tables, run in order on each device:
   kind = \"decrypt-check\"      # slot = 0: a secret sealed to the slot's key opens on the device
   [[step]]
   kind = \"csr\"                # slot = 0, subject = \"CN={device_id}\": a PKCS#10 request
+  [[step]]
+  kind = \"certify\"            # slot = 0, ca = \"line-ca/ca.toml\": the line CA's certificate
+                              # for the key, written with the CA's into esp_secure_cert
+  [[step]]
+  kind = \"attest\"             # slot = 0, ca = \"line-ca/ca.toml\": the device proves its key
 An unknown kind or parameter is refused (exit 2) before any device is touched.
 
 Steps recorded as done for a device under the same recipe are skipped, so re-running after a

@@ -24,7 +24,10 @@ pub fn run(global: &GlobalArgs) -> Result<()> {
             }
         ),
         format!("device id:        {}", info.device_id_string()),
-        format!("firmware:         {}", info.firmware_version),
+        format!(
+            "firmware:         {}",
+            ucrypto::untrusted::for_terminal(&info.firmware_version)
+        ),
         format!(
             "protocol:         v{} (schema {})",
             info.protocol_version,
@@ -50,6 +53,9 @@ pub fn run(global: &GlobalArgs) -> Result<()> {
         ),
     ];
     print_line(&lines.join("\n"))?;
+    for line in info.security.iter().flat_map(|s| s.lines()) {
+        print_line(&line)?;
+    }
     // Device keys (`ucrypto key list` says the same): only on chips that have them.
     for slot in info.key_slots.iter().flatten() {
         print_line(&format!("key {}", slot.line()))?;

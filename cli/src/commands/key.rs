@@ -96,7 +96,7 @@ fn burn<T: Transport>(
         info.chip.name(),
         efuse_block(slot),
         if choice == SlotChoice::Any {
-            ", the lowest free one"
+            ", the highest free one of slots 2-5"
         } else {
             ""
         }

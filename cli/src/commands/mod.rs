@@ -5,7 +5,10 @@ use crate::args::{BenchCommand, Cli, Command, KeyCommand};
 use crate::error::{Error, Result};
 
 pub mod aes;
+pub mod attest;
 pub mod bench;
+pub mod ca;
+pub mod cert;
 pub mod csr;
 pub mod decrypt;
 pub mod flash;
@@ -13,6 +16,7 @@ pub mod hash;
 pub mod info;
 pub mod jwt;
 pub mod key;
+pub mod lock;
 pub mod ports;
 pub mod rand;
 pub mod records;
@@ -36,6 +40,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Hash(args) => hash::run(global, &args),
         Command::Encrypt(args) => decrypt::encrypt(global, &args),
         Command::Decrypt(args) => decrypt::decrypt(global, &args),
+        Command::Lock(args) => lock::run(global, &args),
         Command::Key(KeyCommand::Generate(args)) => key::generate(global, &args),
         Command::Key(KeyCommand::Import(args)) => key::import(global, &args),
         Command::Key(KeyCommand::List) => key::list(global),
@@ -46,6 +51,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Bench(BenchCommand::Hash(args)) => hash::bench(global, &args),
         Command::Station(command) => station::run(global, &command),
         Command::Records(command) => records::run(global, &command),
+        Command::Ca(command) => ca::run(global, &command),
+        Command::Cert(command) => cert::run(global, &command),
+        Command::Attest(args) => attest::run(global, &args),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

@@ -50,11 +50,16 @@ pub fn run(global: &GlobalArgs, args: &SimArgs) -> Result<()> {
                 device.path()
             );
         }
+        let options = ucrypto_sim::download_mode::DownloadOptions {
+            damage_block: args.damage_block,
+            refuse_ram_load: args.refuse_ram_load,
+            baud: global.baud,
+        };
         return Ok(ucrypto_sim::download_mode::serve(
             device,
             args.chip.into(),
             flash,
-            args.damage_block,
+            options,
         )?);
     }
     if !global.json {

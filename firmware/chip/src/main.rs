@@ -73,7 +73,7 @@ fn main() -> ! {
     let mut uart = UartPort::new(p.UART0, tx, rx);
     let mut usb = UsbPort::new(p.USB_DEVICE);
 
-    let accelerators = Accelerators::new(CryptoPeripherals {
+    let mut accelerators = Accelerators::new(CryptoPeripherals {
         rng: p.RNG,
         adc1: p.ADC1,
         aes: p.AES,
@@ -84,7 +84,10 @@ fn main() -> ! {
         watchdog,
     });
     // Runs the start-up known-answer tests; `Hello` reports them and a failed block is refused.
+    let app_sha256 = accelerators.app_image_digest();
     let engine = ENGINE.init_with(|| Engine::new(accelerators));
+    // `Hello` names the image that runs, so a station can leave a board that runs its image.
+    engine.set_app_sha256(app_sha256);
     let uart_link = UART_LINK.take();
     let usb_link = USB_LINK.take();
 

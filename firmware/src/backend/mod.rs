@@ -26,6 +26,9 @@ pub enum BackendError {
     Unsupported,
     /// The accelerator did not complete.
     Hardware,
+    /// A continuous health test of the RNG's output failed (SP 800-90B 4.4): no more draws
+    /// until a reset.
+    HealthTestFailed,
 }
 
 /// A device's identity and its hardware crypto primitives.

@@ -21,12 +21,47 @@ pub enum Seed {
     Fixed(u64),
 }
 
-/// A software SHA computation of one of the three algorithms.
+/// A software SHA computation of one of the three algorithms, wiped when dropped: between an
+/// HMAC's key block and its end the state is as good as the key.
 #[derive(Clone)]
 pub enum ShaState {
     Sha256(Sha256),
     Sha224(Sha224),
     Sha1(Sha1),
+}
+
+impl ShaState {
+    /// Overwrites every byte of the state (hash words, buffered block, length) with a fresh
+    /// state of the same algorithm; a volatile write, so it is not optimised away before the
+    /// drop.
+    pub fn wipe(&mut self) {
+        // SAFETY: each place is valid, aligned and exclusive, and a fresh hasher of its type a
+        // valid value for it; the old value owns no resources (plain words and bytes), so not
+        // dropping it leaks nothing.
+        unsafe {
+            match self {
+                ShaState::Sha256(s) => core::ptr::write_volatile(s, Sha256::new()),
+                ShaState::Sha224(s) => core::ptr::write_volatile(s, Sha224::new()),
+                ShaState::Sha1(s) => core::ptr::write_volatile(s, Sha1::new()),
+            }
+        }
+        core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether the state is a fresh one's (for tests).
+    pub fn is_initial(&self) -> bool {
+        match self {
+            ShaState::Sha256(s) => s.clone().finalize() == Sha256::new().finalize(),
+            ShaState::Sha224(s) => s.clone().finalize() == Sha224::new().finalize(),
+            ShaState::Sha1(s) => s.clone().finalize() == Sha1::new().finalize(),
+        }
+    }
+}
+
+impl Drop for ShaState {
+    fn drop(&mut self) {
+        self.wipe();
+    }
 }
 
 /// Software crypto behind the [`Backend`] trait.
@@ -37,6 +72,8 @@ pub struct SoftwareBackend {
     device_id: [u8; 6],
     /// eFuses, flash and the DS peripheral, on a chip that has them.
     keys: Option<VirtualKeyHardware>,
+    /// A fault: the RNG gives zero words (a stuck entropy source).
+    rng_stuck: bool,
 }
 
 impl SoftwareBackend {
@@ -74,7 +111,14 @@ impl SoftwareBackend {
             entropy,
             device_id,
             keys,
+            rng_stuck: false,
         }
+    }
+
+    /// A fault for tests: from now on the RNG gives only zero words, as a stuck entropy source
+    /// would (the engine's health tests catch it), or gives random words again.
+    pub fn stick_rng(&mut self, stuck: bool) {
+        self.rng_stuck = stuck;
     }
 
     /// The eFuses, flash and DS peripheral (`None` for a chip without DS).
@@ -105,7 +149,11 @@ impl Backend for SoftwareBackend {
     }
 
     fn fill_random(&mut self, out: &mut [u8]) -> Result<(), BackendError> {
-        self.rng.fill_bytes(out);
+        if self.rng_stuck {
+            out.fill(0);
+        } else {
+            self.rng.fill_bytes(out);
+        }
         Ok(())
     }
 
@@ -143,13 +191,14 @@ impl Backend for SoftwareBackend {
         }
     }
 
-    fn sha_finish(&mut self, state: ShaState, out: &mut [u8; 32]) {
+    fn sha_finish(&mut self, mut state: ShaState, out: &mut [u8; 32]) {
         out.fill(0);
-        match state {
-            ShaState::Sha256(s) => out.copy_from_slice(&s.finalize()),
-            ShaState::Sha224(s) => out[..28].copy_from_slice(&s.finalize()),
-            ShaState::Sha1(s) => out[..20].copy_from_slice(&s.finalize()),
+        match &mut state {
+            ShaState::Sha256(s) => out.copy_from_slice(&s.finalize_reset()),
+            ShaState::Sha224(s) => out[..28].copy_from_slice(&s.finalize_reset()),
+            ShaState::Sha1(s) => out[..20].copy_from_slice(&s.finalize_reset()),
         }
+        // Dropping the state wipes it.
     }
 
     fn rsa_mod_exp(

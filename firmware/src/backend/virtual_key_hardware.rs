@@ -14,6 +14,18 @@
 //! (bit `n` = `RD_DIS` of `KEYn`), word 2 `RD_REPEAT_DATA1` (`KEY_PURPOSE_0` in bits 24..27,
 //! `KEY_PURPOSE_1` in 28..31), word 3 `RD_REPEAT_DATA2` (`KEY_PURPOSE_2..5` in bits 0..15).
 //! `KEYn` is `BLOCK(4 + n)`, the key bytes in order (word 0 = bytes 0..3, little-endian).
+//! `BLOCK0` word 5 (`RD_REPEAT_DATA4`) bit 23 is the provisioning lock (bit 183).
+//!
+//! # espefuse's virtual-eFuse file
+//! `espefuse.py --virt --path-efuse-file F` keeps the ESP32-C3/C6 eFuse controller's register
+//! space (0x200 bytes) as a bit string read from the end: the 32-bit register at offset `o` is
+//! the big-endian word at bytes `0x200 - o - 4 .. 0x200 - o` (esptool's
+//! `emulate_efuse_controller_base.py`, `read_reg`). The blocks' read registers start at 0x2C
+//! (`BLOCK0`, 6 words), 0x44 (`BLOCK1`, 6), 0x5C (`BLOCK2`), 0x7C (`BLOCK3`), 0x9C + 0x20 n
+//! (`KEYn`) and 0x15C (`BLOCK10`), 8 words each (`mem_definition.py`). [`VirtualKeyHardware::load_efuse_file`]
+//! takes either layout and saves in the one it loaded. espefuse clears a read-protected block's
+//! read registers in its file, as the chip reads them; this model keeps the key there instead
+//! (it needs it to sign after a restart), so espefuse shows such a key where a chip would not.
 use std::vec;
 use std::vec::Vec;
 
@@ -29,6 +41,23 @@ use super::BackendError;
 pub const EFUSE_BLOCKS: usize = 11;
 /// Bytes of the eFuse file.
 pub const EFUSE_FILE_LEN: usize = EFUSE_BLOCKS * 32;
+/// Bytes of espefuse's virtual-eFuse file (the controller's register space).
+pub const ESPEFUSE_FILE_LEN: usize = 0x200;
+/// Read-register offset and word count of `BLOCK0`..`BLOCK10` in espefuse's file.
+const ESPEFUSE_BLOCKS: [(usize, usize); EFUSE_BLOCKS] = [
+    (0x2c, 6),
+    (0x44, 6),
+    (0x5c, 8),
+    (0x7c, 8),
+    (0x9c, 8),
+    (0xbc, 8),
+    (0xdc, 8),
+    (0xfc, 8),
+    (0x11c, 8),
+    (0x13c, 8),
+    (0x15c, 8),
+];
+
 /// The virtual SPI flash: 4 MiB.
 pub const FLASH_LEN: usize = 4 << 20;
 /// Offset and size of the `esp_secure_cert` partition (firmware/chip/partitions.csv).
@@ -56,6 +85,9 @@ pub struct VirtualKeyHardware {
     pub fault: Option<BurnFault>,
     /// Count of eFuse programming and flash writes, so a host keeping files knows when to save.
     writes: u64,
+    /// The eFuse file was espefuse's: its bytes, saved again with the blocks updated (its other
+    /// registers, which this model does not keep, unchanged).
+    espefuse_file: Option<Vec<u8>>,
 }
 
 impl Default for VirtualKeyHardware {
@@ -72,6 +104,7 @@ impl VirtualKeyHardware {
             flash: vec![0xff; FLASH_LEN],
             fault: None,
             writes: 0,
+            espefuse_file: None,
         }
     }
 
@@ -84,6 +117,45 @@ impl VirtualKeyHardware {
             self.efuse[i / 8][i % 8] = u32::from_le_bytes(chunk.try_into().ok()?);
         }
         Some(())
+    }
+
+    /// Loads an eFuse file of either layout (ours, or espefuse's `--virt` file); `None` if it
+    /// is neither.
+    pub fn load_efuse_file(&mut self, bytes: &[u8]) -> Option<()> {
+        if bytes.len() != ESPEFUSE_FILE_LEN {
+            return self.load_efuse(bytes);
+        }
+        let word = |offset: usize| {
+            let end = ESPEFUSE_FILE_LEN - offset;
+            u32::from_be_bytes([
+                bytes[end - 4],
+                bytes[end - 3],
+                bytes[end - 2],
+                bytes[end - 1],
+            ])
+        };
+        for (block, &(offset, words)) in self.efuse.iter_mut().zip(&ESPEFUSE_BLOCKS) {
+            *block = [0; 8];
+            for (w, value) in block.iter_mut().take(words).enumerate() {
+                *value = word(offset + 4 * w);
+            }
+        }
+        self.espefuse_file = Some(bytes.to_vec());
+        Some(())
+    }
+
+    /// The eFuse file's bytes in the layout it was loaded from.
+    pub fn efuse_file_bytes(&self) -> Vec<u8> {
+        let Some(mut out) = self.espefuse_file.clone() else {
+            return self.efuse_bytes();
+        };
+        for (block, &(offset, words)) in self.efuse.iter().zip(&ESPEFUSE_BLOCKS) {
+            for (w, value) in block.iter().take(words).enumerate() {
+                let end = ESPEFUSE_FILE_LEN - offset - 4 * w;
+                out[end - 4..end].copy_from_slice(&value.to_be_bytes());
+            }
+        }
+        out
     }
 
     /// The eFuse file's bytes.

@@ -1,14 +1,21 @@
 //! The UART rate the host asked for with `SetBaud`, and the way back to [`DEFAULT_BAUD`] when
 //! the host falls silent ([`BAUD_FALLBACK_MS`]), so that host and device never disagree for
 //! good. The engine only keeps the number; the port applies it once the answer is out.
+//!
+//! The rate is UART0's (or the one port of a single-port device): a `SetBaud` from the chip's
+//! USB-Serial-JTAG port, which has no line rate, is answered without moving it, and that port's
+//! frames do not keep a raised rate alive.
 use ucrypto_protocol::{
     ErrorCode, ResponseBody, BAUD_FALLBACK_MS, DEFAULT_BAUD, MAX_BAUD, MIN_BAUD,
 };
 
 use super::outcome::Outcome;
+use crate::PortId;
 
 pub(crate) struct LineRate {
     baud: u32,
+    /// The port of the request being served.
+    port: PortId,
     /// Whether a frame was served since the last clock tick, and the tick that saw the last.
     active: bool,
     last_frame_ms: u64,
@@ -18,6 +25,7 @@ impl LineRate {
     pub(crate) const fn new() -> Self {
         Self {
             baud: DEFAULT_BAUD,
+            port: PortId::DEFAULT,
             active: false,
             last_frame_ms: 0,
         }
@@ -27,18 +35,34 @@ impl LineRate {
         self.baud
     }
 
-    /// `SetBaud`: takes `baud` when it is in range.
+    /// Sets the port of the requests that follow.
+    pub(crate) fn serve_from(&mut self, port: PortId) {
+        self.port = port;
+    }
+
+    /// Whether the requesting port is the one whose rate this is (a USB port has none).
+    fn own_port(&self) -> bool {
+        self.port != PortId::USB_SERIAL_JTAG
+    }
+
+    /// `SetBaud`: takes `baud` when it is in range and asked on the UART; a USB port's host
+    /// gets its answer (its own port's rate setting does nothing either) and UART0 keeps its
+    /// rate.
     pub(crate) fn set<'d>(&mut self, baud: u32) -> Outcome<'d> {
         if !(MIN_BAUD..=MAX_BAUD).contains(&baud) {
             return Err((ErrorCode::BadArgument, "baud rate outside 9600 to 5000000"));
         }
-        self.baud = baud;
+        if self.own_port() {
+            self.baud = baud;
+        }
         Ok(ResponseBody::BaudSet { baud })
     }
 
-    /// A valid frame was served: the host is talking at this rate.
+    /// A valid frame was served: the host on the UART is talking at this rate.
     pub(crate) fn touch(&mut self) {
-        self.active = true;
+        if self.own_port() {
+            self.active = true;
+        }
     }
 
     /// The device's clock. Counted from the tick after the last frame, so a long computation

@@ -9,6 +9,8 @@ use ucrypto_protocol::{
     ErrorCode, ResponseBody, RsaPrivateKey, SelfTest, KEY_IDLE_MS, MAX_CHUNK_LEN,
 };
 
+use zeroize::Zeroize;
+
 use super::outcome::{refuse_after_failed_self_test, Outcome, Relies};
 use super::rsa::{self, Workspace};
 use crate::{Backend, ChipProfile, PortId};
@@ -132,11 +134,17 @@ impl KeySlot {
         Ok(ResponseBody::KeyUnloaded)
     }
 
-    /// Forgets the key: every word of it is overwritten.
+    /// Forgets the key: every word of the workspace is overwritten, also when nothing is loaded
+    /// (a refused `LoadKey` leaves the parts it read before the refusal there).
     pub(crate) fn wipe(&mut self) {
-        if self.loaded.take().is_some() {
-            self.ws = Workspace::new();
-        }
+        self.loaded = None;
+        self.ws.zeroize();
+    }
+
+    /// Whether every word of the workspace is zero, for tests that look for keys left behind.
+    #[cfg(test)]
+    pub(crate) fn is_wiped(&self) -> bool {
+        self.ws.is_zero()
     }
 
     /// Forgets the key if the requesting port loaded it (its `Hello`).
@@ -158,5 +166,48 @@ impl KeySlot {
         if self.loaded.is_some() && now_ms.saturating_sub(self.last_request_ms) >= KEY_IDLE_MS {
             self.wipe();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ucrypto_protocol::{Chip, ErrorCode, SelfTest, TestOutcome};
+
+    use super::KeySlot;
+    use crate::backend::software::{Seed, SoftwareBackend};
+    use crate::engine::rsa::tests::vectors;
+
+    fn passed() -> SelfTest {
+        SelfTest {
+            rng: TestOutcome::Passed,
+            aes: TestOutcome::Passed,
+            sha256: TestOutcome::Passed,
+            rsa: TestOutcome::Passed,
+        }
+    }
+
+    #[test]
+    fn a_refused_load_leaves_nothing_of_the_key() {
+        let backend = SoftwareBackend::new(Chip::Esp32C3, Seed::Fixed(1));
+        let v = &vectors()[0];
+        let mut key = v.key();
+        // Refused at the last check, after n, e, p and q (and dp) were read into the workspace.
+        let big = [0xffu8; 300];
+        key.qinv = &big;
+        let mut slot = KeySlot::new();
+        let refused = slot.load(&backend, &passed(), &key);
+        assert_eq!(refused.unwrap_err().0, ErrorCode::BadArgument);
+        assert!(
+            slot.is_wiped(),
+            "parts of the refused key stayed in the slot"
+        );
+        // And a loaded key is wiped by unloading.
+        let handle = match slot.load(&backend, &passed(), &v.key()) {
+            Ok(ucrypto_protocol::ResponseBody::KeyLoaded { handle }) => handle,
+            other => panic!("{other:?}"),
+        };
+        assert!(!slot.is_wiped());
+        slot.unload(handle).unwrap();
+        assert!(slot.is_wiped());
     }
 }

@@ -4,8 +4,8 @@
 use ucrypto_protocol::{
     encode_frame, Capabilities, Command, DeviceError, Entropy, EntropyState, ErrorCode,
     FrameDecoder, HelloInfo, KeySize, Request, RequestBody, RequestPrefix, Response, ResponseBody,
-    SelfTest, TestOutcome, MAX_CHUNK_LEN, MAX_FRAME_LEN, MAX_WIRE_FRAME_LEN, MIN_RSA_BITS,
-    PROTOCOL_VERSION, REQUEST_VARIANTS, SCHEMA_FINGERPRINT,
+    SecurityState, SelfTest, TestOutcome, FRAME_GAP_TIMEOUT_MS, MAX_CHUNK_LEN, MAX_FRAME_LEN,
+    MAX_WIRE_FRAME_LEN, MIN_RSA_BITS, PROTOCOL_VERSION, REQUEST_VARIANTS, SCHEMA_FINGERPRINT,
 };
 
 use zeroize::Zeroize;
@@ -13,9 +13,11 @@ use zeroize::Zeroize;
 use crate::{Backend, ChipProfile, PortId, FIRMWARE_VERSION};
 
 mod aes;
+mod attest;
 mod decrypt;
 mod device_keys;
 mod digest;
+mod health_checked;
 mod line_rate;
 mod loaded_key;
 mod outcome;
@@ -26,6 +28,8 @@ mod session;
 mod sign;
 mod startup_health;
 
+use device_keys::certificate::CertUpload;
+use health_checked::HealthChecked;
 use line_rate::LineRate;
 use loaded_key::KeySlot;
 use outcome::Outcome;
@@ -44,23 +48,29 @@ pub struct EngineStats {
 
 /// A device: the backend plus the protocol state around it.
 pub struct Engine<B: Backend> {
-    backend: B,
+    /// The backend, its RNG output health-tested word by word.
+    backend: HealthChecked<B>,
     decoder: FrameDecoder,
     /// Payload of the response being built (random bytes, AES output, a signature).
     data: [u8; MAX_CHUNK_LEN],
     scratch: [u8; MAX_FRAME_LEN],
     out: [u8; MAX_WIRE_FRAME_LEN],
     self_test: SelfTest,
-    sessions: SessionSlot<B>,
+    sessions: SessionSlot<HealthChecked<B>>,
     connection: Connection,
     stats: EngineStats,
     /// The time of the last [`Engine::tick`].
     now_ms: u64,
+    /// When bytes last arrived: a frame cut short is dropped [`FRAME_GAP_TIMEOUT_MS`] after.
+    last_input_ms: u64,
     /// Whether the backend drives device keys (known at start: it is the hardware's).
     device_keys: bool,
     /// What `Hello` reports: this crate's version, or the version of the image a virtual chip
     /// booted (`set_firmware_version`).
     firmware_version: &'static str,
+    /// The running application image's SHA-256 (docs/protocol.md, `HelloInfo.app_sha256`), set
+    /// by whoever knows the image: the chip's start-up code, or a virtual chip that booted one.
+    app_sha256: Option<[u8; 32]>,
 }
 
 /// What a host sets up for its connection and a new `Hello` or a restart forgets: the loaded
@@ -68,11 +78,13 @@ pub struct Engine<B: Backend> {
 pub(crate) struct Connection {
     keys: KeySlot,
     line: LineRate,
+    cert: CertUpload,
 }
 
 impl<B: Backend> Engine<B> {
     /// Wraps `backend`, running the start-up self-tests on it first.
-    pub fn new(mut backend: B) -> Self {
+    pub fn new(backend: B) -> Self {
+        let mut backend = HealthChecked::new(backend);
         let self_test = self_test::run(&mut backend);
         let device_keys = device_keys::available(&mut backend);
         Self {
@@ -86,11 +98,14 @@ impl<B: Backend> Engine<B> {
             connection: Connection {
                 keys: KeySlot::new(),
                 line: LineRate::new(),
+                cert: CertUpload::new(),
             },
             stats: EngineStats::default(),
             now_ms: 0,
+            last_input_ms: 0,
             device_keys,
             firmware_version: FIRMWARE_VERSION,
+            app_sha256: None,
         }
     }
 
@@ -98,10 +113,21 @@ impl<B: Backend> Engine<B> {
         &self.backend
     }
 
+    /// Whether a continuous RNG health test has failed since the last reset (then `Hello`
+    /// reports the entropy state `Failed` and every draw from the RNG is refused).
+    pub fn rng_health_failed(&self) -> bool {
+        self.backend.failed()
+    }
+
     /// Reports `version` in `Hello` instead of this crate's: a virtual chip that booted an
     /// application image reports the version written in that image.
     pub fn set_firmware_version(&mut self, version: &'static str) {
         self.firmware_version = version;
+    }
+
+    /// Reports `digest` in `Hello` as the running application image's SHA-256.
+    pub fn set_app_sha256(&mut self, digest: Option<[u8; 32]>) {
+        self.app_sha256 = digest;
     }
 
     /// The backend, for a host that keeps the virtual device's eFuse and flash images.
@@ -116,6 +142,8 @@ impl<B: Backend> Engine<B> {
         self.sessions.end_any();
         self.connection.keys.wipe();
         self.connection.line.reset();
+        self.backend.restart();
+        self.connection.cert.forget();
         self.self_test = self_test::run(&mut self.backend);
     }
 
@@ -123,9 +151,16 @@ impl<B: Backend> Engine<B> {
     /// (every pass of the main loop), so that nothing secret outlives its host. An open session
     /// ends after [`ucrypto_protocol::SESSION_IDLE_TIMEOUT_MS`] unused, a loaded key is wiped
     /// after `KEY_IDLE_MS` without a request from its port, and after `BAUD_FALLBACK_MS` without
-    /// a frame the UART rate returns to `DEFAULT_BAUD`.
+    /// a frame the UART rate returns to `DEFAULT_BAUD`, and a frame cut short is dropped and
+    /// wiped [`FRAME_GAP_TIMEOUT_MS`] after its last byte.
     pub fn tick(&mut self, now_ms: u64) {
         self.now_ms = now_ms;
+        if self.decoder.is_receiving()
+            && now_ms.saturating_sub(self.last_input_ms) >= FRAME_GAP_TIMEOUT_MS
+        {
+            // The rest of the frame is not coming: its bytes may be part of a key.
+            self.decoder.reset();
+        }
         self.sessions.expire_idle(now_ms);
         self.connection.keys.tick(now_ms);
         self.connection.line.tick(now_ms);
@@ -171,8 +206,12 @@ impl<B: Backend> Engine<B> {
         mut send: impl FnMut(&[u8]),
     ) {
         self.tick(now_ms);
+        if !input.is_empty() {
+            self.last_input_ms = now_ms;
+        }
         self.sessions.serve_from(port, now_ms);
         self.connection.keys.serve_from(port, now_ms);
+        self.connection.line.serve_from(port);
         while !input.is_empty() {
             let (consumed, frame) = self.decoder.push(input);
             input = &input[consumed..];
@@ -198,10 +237,14 @@ impl<B: Backend> Engine<B> {
                 &mut self.connection,
                 &mut self.stats,
                 &mut self.data,
+                &mut self.scratch,
+                self.firmware_version,
+                self.app_sha256,
                 body,
             );
             if let ResponseBody::Hello(info) = &mut response.body {
                 info.firmware_version = self.firmware_version;
+                info.app_sha256 = self.app_sha256;
             }
             // The request may have carried a key: none of it stays in the receive buffer.
             self.decoder.wipe_frame();
@@ -258,11 +301,14 @@ fn serve<'d, B: Backend>(
     connection: &mut Connection,
     stats: &mut EngineStats,
     data: &'d mut [u8; MAX_CHUNK_LEN],
+    scratch: &mut [u8; MAX_FRAME_LEN],
+    firmware_version: &str,
+    app_sha256: Option<[u8; 32]>,
     body: &[u8],
 ) -> Response<'d> {
-    let request: Request<'_> = match postcard::from_bytes(body) {
-        Ok(request) => request,
-        Err(_) => {
+    let request: Request<'_> = match decode_canonical(body, scratch) {
+        Some(request) => request,
+        None => {
             stats.undecodable = stats.undecodable.wrapping_add(1);
             return match postcard::take_from_bytes::<RequestPrefix>(body) {
                 Ok((prefix, _)) if prefix.variant >= REQUEST_VARIANTS => error(
@@ -283,6 +329,8 @@ fn serve<'d, B: Backend>(
         sessions,
         connection,
         data,
+        firmware_version,
+        app_sha256,
         request.body,
     );
     Response {
@@ -294,6 +342,18 @@ fn serve<'d, B: Backend>(
     }
 }
 
+/// Decodes `body` only in its one canonical encoding (protocol section 3): re-encoded, the
+/// request must give back the same bytes, so trailing bytes and varints longer than needed are
+/// refused (`Undecodable`) and every request has one encoding. `scratch` takes the re-encoding
+/// and is wiped (the request may carry a key).
+fn decode_canonical<'b>(body: &'b [u8], scratch: &mut [u8]) -> Option<Request<'b>> {
+    let request: Request<'b> = postcard::from_bytes(body).ok()?;
+    let same = postcard::to_slice(&request, scratch).is_ok_and(|encoded| *encoded == *body);
+    scratch.zeroize();
+    same.then_some(request)
+}
+
+#[allow(clippy::too_many_arguments)]
 fn dispatch<'d, B: Backend>(
     backend: &mut B,
     device_keys: bool,
@@ -301,15 +361,22 @@ fn dispatch<'d, B: Backend>(
     sessions: &mut SessionSlot<B>,
     connection: &mut Connection,
     data: &'d mut [u8; MAX_CHUNK_LEN],
+    firmware_version: &str,
+    app_sha256: Option<[u8; 32]>,
     body: RequestBody<'_>,
 ) -> Outcome<'d> {
-    let Connection { keys: loaded, line } = connection;
+    let Connection {
+        keys: loaded,
+        line,
+        cert,
+    } = connection;
     match body {
         RequestBody::Hello => {
             // A new host on this port (or the same one after a timeout): nothing of its old
             // stream or its loaded key survives (the other port's are not this host's to end).
             sessions.end_own();
             loaded.wipe_own();
+            cert.forget();
             Ok(ResponseBody::Hello(hello(backend, device_keys, self_test)))
         }
         RequestBody::Ping { nonce } => Ok(ResponseBody::Pong { nonce }),
@@ -402,10 +469,28 @@ fn dispatch<'d, B: Backend>(
             padding,
             ciphertext,
         } => decrypt::slot(backend, self_test, slot, padding, ciphertext, data),
-        RequestBody::Lock
-        | RequestBody::CertWrite { .. }
-        | RequestBody::CertRead { .. }
-        | RequestBody::Attest { .. } => Err(NOT_YET),
+        RequestBody::Lock if device_keys => device_keys::lock(backend),
+        RequestBody::Lock => Err(NOT_YET),
+        RequestBody::CertWrite {
+            kind,
+            offset,
+            total,
+            data: piece,
+        } => cert.write(backend, kind, offset, total, piece),
+        RequestBody::CertRead { kind, offset } => {
+            device_keys::certificate::read(backend, kind, offset, data)
+        }
+        RequestBody::Attest { slot, challenge } => {
+            let identity = attest::Identity {
+                device_id: backend.device_id(),
+                chip: backend.chip(),
+                virtual_device: backend.is_virtual(),
+                firmware_version,
+                app_sha256,
+                security: security(backend),
+            };
+            attest::attest(backend, self_test, &identity, slot, &challenge, data)
+        }
     }
 }
 
@@ -436,8 +521,18 @@ fn hello<B: Backend>(
         } else {
             None
         },
-        security: None,
+        security: security(backend),
         app_sha256: None,
+    }
+}
+
+/// The security state `Hello` and `Attest` report, read from the eFuses; none without device-key
+/// hardware.
+fn security<B: Backend>(backend: &mut B) -> Option<SecurityState> {
+    if device_keys::available(backend) {
+        device_keys::security_state(backend)
+    } else {
+        None
     }
 }
 
@@ -453,8 +548,13 @@ fn entropy<B: Backend>(backend: &B, self_test: &SelfTest) -> Entropy {
 /// What this engine can do on `backend`'s chip.
 fn capabilities<B: Backend>(backend: &B, device_keys: bool) -> Capabilities {
     let profile = ChipProfile::of(backend.chip());
+    // Certificates live in the same partition as the key records, and attestation signs with a
+    // device key.
     let keys = if device_keys {
         Command::DeviceKeys as u32
+            | Command::Lock as u32
+            | Command::Certificates as u32
+            | Command::Attest as u32
     } else {
         0
     };

@@ -2,6 +2,8 @@
 //! self-test that the request relies on has failed.
 use ucrypto_protocol::{ErrorCode, ResponseBody, SelfTest, TestOutcome};
 
+use crate::BackendError;
+
 /// Why a request was refused: an error code with a short hint for people.
 pub(crate) type Refusal = (ErrorCode, &'static str);
 
@@ -59,4 +61,16 @@ pub(crate) fn refuse_after_failed_self_test(
         return Err((ErrorCode::SelfTestFailed, hint));
     }
     Ok(())
+}
+
+/// A draw from the RNG that failed: `HealthTestFailed` when a continuous health test failed
+/// (now or earlier since the last reset), otherwise `failed` (the source is not running).
+pub(crate) fn rng_refusal(e: BackendError, failed: Refusal) -> Refusal {
+    match e {
+        BackendError::HealthTestFailed => (
+            ErrorCode::HealthTestFailed,
+            "the entropy source failed its continuous health test: nothing is drawn from it until the device restarts",
+        ),
+        _ => failed,
+    }
 }

@@ -43,6 +43,15 @@ pub(super) fn open_hash<'d, B: Backend>(
 }
 
 /// `HashData`: the chunk at `offset` of the message (of a signing or a digest session).
+///
+/// A re-sent chunk keeps the session (protocol section 6): a chunk that ends at or before where
+/// the message stands was hashed before (its answer was lost) and is answered `HashProgress`
+/// again without being hashed. The device keeps no copy of what it hashed, so it cannot compare:
+/// it takes a re-send to carry the bytes it carried the first time, and the digest covers the
+/// bytes first received at each offset (a host that sends other bytes at an offset it sent
+/// before gets a signature that its own check with the public key refuses). A chunk past
+/// where the message stands (one before it was lost) or straddling it is `OutOfSequence`, which
+/// changes nothing either. Only a chunk longer than the limit ends the session.
 pub(super) fn update<'d, B: Backend>(
     backend: &mut B,
     sessions: &mut SessionSlot<B>,
@@ -53,23 +62,23 @@ pub(super) fn update<'d, B: Backend>(
     let Some(Session::Hash(hash)) = sessions.get(session) else {
         return Err(NO_SESSION);
     };
-    let refusal = if offset != hash.received {
-        (
-            ErrorCode::OutOfSequence,
-            "chunk offset is not where the message stands",
-        )
-    } else if chunk.len() > MAX_CHUNK_LEN {
-        (ErrorCode::BadArgument, "chunk longer than max_chunk_len")
-    } else {
-        backend.sha256_update(&mut hash.state, chunk);
+    if chunk.len() > MAX_CHUNK_LEN {
+        sessions.end(session);
+        return Err((ErrorCode::BadArgument, "chunk longer than max_chunk_len"));
+    }
+    let end = offset.checked_add(chunk.len() as u64);
+    if offset == hash.received {
+        backend.sha_update(&mut hash.state, chunk);
         hash.received += chunk.len() as u64;
-        return Ok(ResponseBody::HashProgress {
-            received: hash.received,
-        });
-    };
-    // An error inside a session ends it.
-    sessions.end(session);
-    Err(refusal)
+    } else if end.is_none_or(|end| end > hash.received) {
+        return Err((
+            ErrorCode::OutOfSequence,
+            "chunk offset is not where the message stands: send the chunk at the offset of the last HashProgress",
+        ));
+    }
+    Ok(ResponseBody::HashProgress {
+        received: hash.received,
+    })
 }
 
 /// `SignHashed`: finishes the message's hash and signs it. Ends the session either way.

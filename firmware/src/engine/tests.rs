@@ -337,3 +337,50 @@ fn set_baud_is_answered_then_applied_and_falls_back_after_silence() {
     engine.reset();
     assert_eq!(engine.line_baud(), DEFAULT_BAUD);
 }
+
+/// A frame around raw message bytes: CRC-32C appended, COBS, both delimiters.
+fn raw_frame(message: &[u8]) -> Vec<u8> {
+    let crc = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI).checksum(message);
+    let mut body = message.to_vec();
+    body.extend_from_slice(&crc.to_le_bytes());
+    let mut encoded = std::vec![0u8; cobs::max_encoding_length(body.len())];
+    let n = cobs::encode(&body, &mut encoded);
+    let mut out = std::vec![0u8];
+    out.extend_from_slice(&encoded[..n]);
+    out.push(0);
+    out
+}
+
+/// The answer to `message`: its `seq`, and the nonce of a `Pong` or none for `Undecodable`.
+fn ping_answer(engine: &mut Engine<CountingBackend>, message: &[u8]) -> (u32, Option<u32>) {
+    let out = exchange(engine, &raw_frame(message));
+    assert_eq!(out.len(), 1);
+    let response = decode(&out[0]);
+    match response.body {
+        ResponseBody::Pong { nonce } => (response.seq, Some(nonce)),
+        ResponseBody::Error(e) => {
+            assert_eq!(e.code, ErrorCode::Undecodable);
+            (response.seq, None)
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Protocol section 3: one encoding per message. Trailing bytes and varints longer than needed
+/// are `Undecodable` (answered with the `seq` when it could be read); the canonical bytes work.
+#[test]
+fn only_the_canonical_encoding_of_a_request_is_served() {
+    let mut engine = engine();
+    // seq 5, variant 1 (Ping), nonce 300 = ac 02.
+    assert_eq!(
+        ping_answer(&mut engine, &[0x05, 0x01, 0xac, 0x02]),
+        (5, Some(300))
+    );
+    for (what, message) in [
+        ("a trailing byte", &[0x05, 0x01, 0xac, 0x02, 0x00][..]),
+        ("a non-minimal nonce", &[0x05, 0x01, 0xac, 0x82, 0x00][..]),
+        ("a non-minimal seq", &[0x85, 0x00, 0x01, 0xac, 0x02][..]),
+    ] {
+        assert_eq!(ping_answer(&mut engine, message), (5, None), "{what}");
+    }
+}

@@ -5,7 +5,7 @@
 //! them, so bytes from two ports never mix in the engine's one decoder. An answer is sent as fast
 //! as its port takes it; a port that takes nothing for [`STALL_TIMEOUT_MS`] (a USB port with no
 //! host reading it) loses that answer instead of freezing the other port.
-use ucrypto_protocol::MAX_WIRE_FRAME_LEN;
+use ucrypto_protocol::{FRAME_GAP_TIMEOUT_MS, MAX_WIRE_FRAME_LEN};
 use zeroize::Zeroize;
 
 use crate::{Backend, Engine, PortId};
@@ -55,6 +55,9 @@ pub struct Link {
     frame_len: usize,
     /// More than `frame.len()` bytes arrived without a delimiter.
     overflowed: bool,
+    /// When the last bytes of the frame being received arrived: [`FRAME_GAP_TIMEOUT_MS`] later
+    /// a frame without its closing delimiter is dropped and wiped.
+    last_byte_ms: u64,
     /// Bytes read from the port and not yet looked at.
     input: [u8; READ_CHUNK],
     input_pos: usize,
@@ -80,6 +83,7 @@ impl Link {
             frame: [0; MAX_WIRE_FRAME_LEN],
             frame_len: 0,
             overflowed: false,
+            last_byte_ms: 0,
             input: [0; READ_CHUNK],
             input_pos: 0,
             input_len: 0,
@@ -126,6 +130,15 @@ impl Link {
             self.input[..self.input_len].zeroize();
             self.input_pos = 0;
             self.input_len = port.read(&mut self.input);
+            let now = now_ms();
+            if self.input_len > 0 {
+                self.last_byte_ms = now;
+            } else if (self.frame_len > 0 || self.overflowed)
+                && now.saturating_sub(self.last_byte_ms) >= FRAME_GAP_TIMEOUT_MS
+            {
+                // The rest of the frame is not coming: its bytes may be part of a key.
+                self.drop_frame();
+            }
         }
         while self.input_pos < self.input_len && !self.is_sending() {
             let start = self.input_pos;
@@ -187,6 +200,13 @@ impl Link {
             engine.receive_on(from, now_ms, &[0], &mut queue);
         }
         // The request may have carried a key: none of it stays here.
+        self.drop_frame();
+        self.answer_len = answer_len;
+        self.answer_sent = 0;
+    }
+
+    /// Wipes the frame being received and forgets it.
+    fn drop_frame(&mut self) {
         let used = if self.overflowed {
             self.frame.len()
         } else {
@@ -195,8 +215,6 @@ impl Link {
         self.frame[..used].zeroize();
         self.frame_len = 0;
         self.overflowed = false;
-        self.answer_len = answer_len;
-        self.answer_sent = 0;
     }
 
     /// Writes what the port takes of the pending answer; drops the rest after a stall.

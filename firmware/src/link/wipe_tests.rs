@@ -1,9 +1,13 @@
 //! After a frame is answered, neither the link's nor the engine's buffers hold any piece of what
 //! the requests carried (an AES key, plaintext, an RSA private key) or of what the answers
-//! carried (AES output, random bytes, a signature).
+//! carried (AES output, random bytes, a signature); a frame cut short is wiped after the gap
+//! timeout; and a port cannot move another port's line rate.
 use std::vec::Vec;
 
-use ucrypto_protocol::{AesDirection, AesMode, Chip, FrameDecoder, RequestBody, ResponseBody};
+use ucrypto_protocol::{
+    AesDirection, AesMode, Chip, FrameDecoder, RequestBody, ResponseBody, BAUD_FALLBACK_MS,
+    DEFAULT_BAUD, FRAME_GAP_TIMEOUT_MS,
+};
 
 use super::{Link, Port};
 use crate::backend::software::{Seed, SoftwareBackend};
@@ -125,4 +129,95 @@ fn no_key_plaintext_or_answer_bytes_stay_in_the_buffers_after_a_signature() {
             assert_eq!(leaks(buffer, secret), 0, "{name} left in buffer {i}");
         }
     }
+}
+
+/// The frame of a `SignDigest` with the known-answer key, without its closing delimiter.
+fn key_frame_cut_short() -> Vec<u8> {
+    let mut bytes = frame(
+        9,
+        RequestBody::SignDigest {
+            digest: kat::ABC_SHA256,
+            key: kat::KEY,
+        },
+    );
+    assert_eq!(bytes.pop(), Some(0));
+    bytes
+}
+
+#[test]
+fn a_frame_cut_short_is_wiped_from_the_link_after_the_gap_timeout() {
+    let mut engine = Engine::new(SoftwareBackend::new(Chip::Esp32C3, Seed::Fixed(11)));
+    let mut link = Link::new();
+    let mut wire = Wire {
+        incoming: key_frame_cut_short(),
+        sent: Vec::new(),
+    };
+    for _ in 0..64 {
+        link.poll(&mut wire, &mut engine, || 5);
+    }
+    let held = |link: &Link| {
+        link.buffers()
+            .iter()
+            .map(|b| leaks(b, kat::KEY.p) + leaks(b, kat::KEY.q))
+            .sum::<usize>()
+    };
+    assert!(
+        held(&link) > 0,
+        "the cut frame is held while its rest may come"
+    );
+    link.poll(&mut wire, &mut engine, || 5 + FRAME_GAP_TIMEOUT_MS - 1);
+    assert!(held(&link) > 0, "not before the timeout");
+    link.poll(&mut wire, &mut engine, || 5 + FRAME_GAP_TIMEOUT_MS);
+    assert_eq!(held(&link), 0, "parts of the key stayed in the link");
+    assert!(wire.sent.is_empty());
+}
+
+#[test]
+fn a_frame_cut_short_is_dropped_by_the_engine_after_the_gap_timeout() {
+    let mut engine = Engine::new(SoftwareBackend::new(Chip::Esp32C3, Seed::Fixed(11)));
+    let whole = frame(3, RequestBody::Ping { nonce: 77 });
+    let (first, rest) = whole.split_at(whole.len() / 2);
+    let mut sent = Vec::new();
+    engine.receive_on(PortId::DEFAULT, 0, first, |f| sent.extend_from_slice(f));
+    engine.tick(FRAME_GAP_TIMEOUT_MS);
+    // Its rest alone is no frame: the first half was dropped.
+    engine.receive_on(PortId::DEFAULT, FRAME_GAP_TIMEOUT_MS, rest, |f| {
+        sent.extend_from_slice(f)
+    });
+    assert!(sent.is_empty(), "the halves were joined across the gap");
+    // Within the gap they are one frame.
+    engine.receive_on(PortId::DEFAULT, 5000, first, |f| sent.extend_from_slice(f));
+    engine.tick(5000 + FRAME_GAP_TIMEOUT_MS - 1);
+    engine.receive_on(
+        PortId::DEFAULT,
+        5000 + FRAME_GAP_TIMEOUT_MS - 1,
+        rest,
+        |f| sent.extend_from_slice(f),
+    );
+    let mut decoder: FrameDecoder = FrameDecoder::new();
+    let (_, answer) = decoder.push(&sent);
+    let answer = answer.expect("an answer").expect("a good frame").to_vec();
+    assert_eq!(decode(&answer).body, ResponseBody::Pong { nonce: 77 });
+}
+
+#[test]
+fn set_baud_from_the_usb_port_leaves_uart0_alone() {
+    let mut engine = Engine::new(SoftwareBackend::new(Chip::Esp32C3, Seed::Fixed(11)));
+    let set = |baud| frame(1, RequestBody::SetBaud { baud });
+    let mut answers = 0;
+    engine.receive_on(PortId::USB_SERIAL_JTAG, 0, &set(921_600), |_| answers += 1);
+    assert_eq!(answers, 1);
+    assert_eq!(
+        engine.line_baud(),
+        DEFAULT_BAUD,
+        "the USB port moved UART0's rate"
+    );
+    engine.receive_on(PortId::UART0, 10, &set(921_600), |_| answers += 1);
+    assert_eq!(engine.line_baud(), 921_600);
+    // Only UART0's own frames keep its raised rate alive.
+    let ping = frame(2, RequestBody::Ping { nonce: 1 });
+    for t in (100..=10 * BAUD_FALLBACK_MS).step_by(100) {
+        engine.receive_on(PortId::USB_SERIAL_JTAG, t, &ping, |_| {});
+    }
+    assert_eq!(engine.line_baud(), DEFAULT_BAUD);
 }

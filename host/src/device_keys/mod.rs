@@ -19,6 +19,7 @@ use crate::error::{Error, Result};
 use crate::key_file::DeviceKey;
 use crate::transport::Transport;
 
+pub mod lock;
 pub mod public_format;
 
 use crate::slots::state_name;
@@ -31,9 +32,17 @@ pub const DS_PURPOSE: u8 = 7;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SlotChoice {
     Slot(u8),
-    /// The lowest free slot.
+    /// The highest free slot of 2 to 5 (the device's `ANY_SLOT`): slots 0 and 1 (`KEY0`,
+    /// `KEY1`) are left to Secure Boot and flash encryption unless named.
     Any,
 }
+
+/// The lowest slot `SlotChoice::Any` takes (the engine's rule, docs/keys.md "Slots").
+pub const FIRST_ANY_SLOT: u8 = 2;
+
+/// The smallest device key outside tests; a virtual device with a fixed seed also takes
+/// 1024-bit keys (the engine's rule).
+pub const MIN_DEVICE_KEY_BITS: usize = 2048;
 
 impl SlotChoice {
     pub fn parse(text: &str) -> std::result::Result<Self, String> {
@@ -107,6 +116,14 @@ pub fn plan_slot(
             caps.min_rsa_bits
         )));
     }
+    let test_device = info.virtual_device && info.deterministic();
+    if bits < MIN_DEVICE_KEY_BITS && !test_device {
+        return Err(Error::input(format!(
+            "a {bits}-bit device key is too weak for an identity: use 2048 or 3072 bits (smaller \
+             keys only on a virtual device with --seed, for tests)"
+        )));
+    }
+    refuse_to_store(info)?;
     match choice {
         SlotChoice::Slot(slot) => match &states[usize::from(slot)] {
             SlotState::Free => Ok(slot),
@@ -122,14 +139,51 @@ pub fn plan_slot(
         },
         SlotChoice::Any => (0u8..)
             .zip(states.iter())
-            .find(|(_, state)| **state == SlotState::Free)
+            .filter(|(slot, state)| *slot >= FIRST_ANY_SLOT && **state == SlotState::Free)
             .map(|(slot, _)| slot)
+            .last()
             .ok_or_else(|| Error::Device {
                 code: ErrorCode::NoFreeKeyBlock,
-                message: "no eFuse key block is free (`ucrypto key list`): this chip cannot take \
-                          another device key"
+                message: "no eFuse key block of slots 2 to 5 is free (`ucrypto key list`); slots \
+                          0 and 1 are used only when named (--slot 0 or 1)"
                     .into(),
             }),
+    }
+}
+
+/// What the device would refuse before storing any key, said before anything is sent: the
+/// provisioning lock, and eFuses that make a stored key unsafe (`WR_DIS.RD_DIS`) or unreadable
+/// to ESP-IDF (flash encryption on).
+fn refuse_to_store(info: &DeviceInfo) -> Result<()> {
+    let Some(security) = &info.raw_security else {
+        return Ok(());
+    };
+    let refusal = if security.provisioning_locked {
+        Some((
+            ErrorCode::Locked,
+            "the device is locked (provisioning lock): it stores no more keys",
+        ))
+    } else if security.read_protection_locked {
+        Some((
+            ErrorCode::Insecure,
+            "eFuse WR_DIS.RD_DIS is set (as ESP-IDF's Secure Boot leaves it): a new key block \
+             could not be read-protected; device keys must be made before Secure Boot",
+        ))
+    } else if security.flash_encryption != ucrypto_protocol::FlashEncryption::Off {
+        Some((
+            ErrorCode::Insecure,
+            "flash encryption is on: the device cannot write a key record ESP-IDF could read; \
+             device keys must be made before flash encryption",
+        ))
+    } else {
+        None
+    };
+    match refusal {
+        Some((code, message)) => Err(Error::Device {
+            code,
+            message: format!("{message}: nothing was burned"),
+        }),
+        None => Ok(()),
     }
 }
 
@@ -242,7 +296,7 @@ pub struct MadeKey {
 const CHECK_MESSAGE: &[u8] = b"ucrypto device key check";
 
 /// Makes a key in `slot` (as [`plan_slot`] chose it; `any` is passed on so the device picks
-/// the same lowest free slot), then checks it: the public key is the one asked for (size,
+/// the same highest free slot of 2 to 5), then checks it: the public key is the one asked for (size,
 /// exponent; for an import, the key sent), `Hello` now lists it with the same fingerprint, and
 /// a test signature through the slot verifies with it. Burns eFuses: irreversible.
 pub fn make<T: Transport>(

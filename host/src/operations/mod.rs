@@ -5,9 +5,11 @@
 pub mod aes;
 pub mod aes_session;
 pub mod aes_stream;
+pub mod certificate;
 pub mod csr;
 pub mod decrypt;
 pub mod hash;
+mod hash_window;
 pub mod jwt;
 pub mod rand;
 pub mod sign;

@@ -1,6 +1,5 @@
 //! RS256 signatures on the device: a digest, or a message streamed through the device's
 //! SHA-256; every signature is checked with the public key before it is returned.
-use std::collections::VecDeque;
 use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
@@ -10,6 +9,7 @@ use rsa::{RsaPrivateKey, RsaPublicKey};
 use sha2::{Digest, Sha256};
 use ucrypto_protocol::{Command, ErrorCode, RequestBody, ResponseBody, MAX_CHUNK_LEN};
 
+use super::hash_window::HashWindow;
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::key_file::{self, DeviceKey, PassSource};
@@ -257,8 +257,9 @@ impl SigningKey {
     }
 
     /// Streams `message` through the device's SHA-256 and signs it. The host hashes it too, to
-    /// check the signature; if answers are lost on the line mid-stream, the host finishes the
-    /// hash and the device signs that digest (the same signature).
+    /// check the signature. A chunk or answer lost on the line is sent again into the same
+    /// session; only if the device lost the session (a restart) or the line keeps failing does
+    /// the host finish the hash and the device sign that digest (the same signature).
     pub fn sign_stream<T: Transport>(
         &self,
         client: &mut Client<T>,
@@ -287,7 +288,7 @@ impl SigningKey {
         let mut host = Sha256::new();
         let mut chunk = vec![0u8; chunk_len];
         let mut length = 0u64;
-        let mut in_flight = VecDeque::new();
+        let mut in_flight = HashWindow::new(session);
         let mut on_device = true;
         loop {
             let n = read_full(message, &mut chunk)?;
@@ -296,23 +297,16 @@ impl SigningKey {
             }
             host.update(&chunk[..n]);
             if on_device {
-                let body = RequestBody::HashData {
-                    session,
-                    offset: length,
-                    data: &chunk[..n],
-                };
-                let wait = client.wait_for(&body);
-                let seq = client.send(&body)?;
-                in_flight.push_back((seq, length + n as u64, wait));
-                if in_flight.len() >= WINDOW {
-                    on_device = settle(client, &mut in_flight)?;
+                in_flight.send(client, length, &chunk[..n])?;
+                while on_device && in_flight.len() >= WINDOW {
+                    on_device = in_flight.settle(client)?;
                 }
             }
             length += n as u64;
             progress.advance(n as u64);
         }
-        while on_device && !in_flight.is_empty() {
-            on_device = settle(client, &mut in_flight)?;
+        while on_device && in_flight.len() > 0 {
+            on_device = in_flight.settle(client)?;
         }
         let digest: [u8; 32] = host.finalize().into();
         if on_device {
@@ -351,25 +345,6 @@ impl SigningKey {
             digest,
             hashed_on_device: on_device,
         })
-    }
-}
-
-/// Waits for the oldest chunk in flight. False when its answer was lost or the device lost the
-/// session (a restart): the caller stops streaming to the device and finishes the hash on the
-/// host.
-fn settle<T: Transport>(
-    client: &mut Client<T>,
-    in_flight: &mut VecDeque<(u32, u64, Duration)>,
-) -> Result<bool> {
-    let (seq, expected, wait) = in_flight.pop_front().expect("a chunk is in flight");
-    match receive_progress(client, seq, expected, wait) {
-        Ok(()) => Ok(true),
-        Err(e) if e.is_resumable() => {
-            client.note_retry(&e);
-            in_flight.clear();
-            Ok(false)
-        }
-        Err(e) => Err(e),
     }
 }
 

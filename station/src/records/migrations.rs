@@ -2,19 +2,21 @@
 //! tables and columns; only the spelling of an auto-increment key and of a trigger differs.
 //! Migrations are applied in order on first use and listed in `schema_migrations`.
 
-use super::sql::Dialect;
+use super::event_chain;
+use super::sql::{Dialect, Sql};
+use crate::error::Result;
 
 /// A schema change, spelled for each database.
 pub struct Migration {
     pub version: i64,
     pub name: &'static str,
-    sql: fn(Dialect) -> String,
+    apply: fn(&mut dyn Sql, Dialect) -> Result<()>,
 }
 
 impl Migration {
-    /// The statements of this migration for `dialect`.
-    pub fn sql(&self, dialect: Dialect) -> String {
-        (self.sql)(dialect)
+    /// Applies this migration in the open transaction.
+    pub fn apply(&self, sql: &mut dyn Sql, dialect: Dialect) -> Result<()> {
+        (self.apply)(sql, dialect)
     }
 }
 
@@ -98,12 +100,28 @@ pub const ALL: &[Migration] = &[
     Migration {
         version: 1,
         name: "stations, runs, devices, claims, steps, keys, append-only events",
-        sql: v1,
+        apply: |sql, dialect| sql.batch(&v1(dialect)),
     },
     Migration {
         version: 2,
         name: "devices.line_baud: the UART rate of the last connection",
-        sql: v2,
+        apply: |sql, _| sql.batch("ALTER TABLE devices ADD COLUMN line_baud BIGINT;"),
+    },
+    Migration {
+        version: 3,
+        name: "events as a hash chain (prev_hash, hash); no INSERT OR REPLACE of an event",
+        apply: v3,
+    },
+    Migration {
+        version: 4,
+        name:
+            "device trust: keys.origin, devices.security (the eFuse state at the last connection)",
+        apply: |sql, _| sql.batch(V4),
+    },
+    Migration {
+        version: 5,
+        name: "certificates: device certificates the line CA issued, their expiry and revocation",
+        apply: |sql, _| sql.batch(TABLES_V5),
     },
 ];
 
@@ -132,11 +150,56 @@ FOR EACH STATEMENT EXECUTE FUNCTION events_append_only();
     }
 }
 
-fn v2(_: Dialect) -> String {
-    "ALTER TABLE devices ADD COLUMN line_baud BIGINT;".to_string()
+/// Adds the chain's columns, hashes the events already there in order (the no-UPDATE trigger
+/// is lifted for that, inside this transaction only), and stops SQLite's `INSERT OR REPLACE`
+/// from replacing an event: REPLACE deletes the old row without firing the DELETE trigger.
+fn v3(sql: &mut dyn Sql, dialect: Dialect) -> Result<()> {
+    sql.batch(
+        "ALTER TABLE events ADD COLUMN prev_hash TEXT; ALTER TABLE events ADD COLUMN hash TEXT;",
+    )?;
+    match dialect {
+        Dialect::Sqlite => {
+            sql.batch("DROP TRIGGER events_no_update;")?;
+            event_chain::backfill(sql)?;
+            sql.batch(
+                "CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'events are append-only: no UPDATE'); END;
+CREATE TRIGGER events_no_replace BEFORE INSERT ON events
+WHEN EXISTS (SELECT 1 FROM events WHERE event_id = NEW.event_id)
+BEGIN SELECT RAISE(ABORT, 'events are append-only: no INSERT OR REPLACE'); END;",
+            )
+        }
+        Dialect::Postgres => {
+            sql.batch("ALTER TABLE events DISABLE TRIGGER events_no_update_delete;")?;
+            event_chain::backfill(sql)?;
+            sql.batch("ALTER TABLE events ENABLE TRIGGER events_no_update_delete;")
+        }
+    }
 }
+
+/// Device trust: where each key came from, and the device's eFuse security state.
+const V4: &str = "ALTER TABLE keys ADD COLUMN origin TEXT;
+ALTER TABLE devices ADD COLUMN security TEXT;";
 
 /// The newest schema version this build knows.
 pub fn latest() -> i64 {
     ALL.last().map_or(0, |m| m.version)
 }
+
+/// Migration 5's tables (device certificates), the same text in both databases.
+pub const TABLES_V5: &str = "
+CREATE TABLE certificates (
+    serial TEXT PRIMARY KEY,
+    device_id TEXT NOT NULL REFERENCES devices (device_id),
+    slot BIGINT NOT NULL,
+    spki_sha256 TEXT NOT NULL,
+    certificate_pem TEXT NOT NULL,
+    chain_pem TEXT NOT NULL,
+    not_after_ms BIGINT NOT NULL,
+    run_id TEXT NOT NULL REFERENCES runs (run_id),
+    recorded_ms BIGINT NOT NULL,
+    revoked_ms BIGINT,
+    revocation_reason TEXT
+);
+CREATE INDEX certificates_device ON certificates (device_id, slot);
+";

@@ -4,9 +4,11 @@ use std::sync::Mutex;
 
 use bytes::BytesMut;
 use postgres::types::{to_sql_checked, IsNull, ToSql, Type};
-use postgres::{Client, NoTls};
+use postgres::Client;
 
+use super::postgres_url::{self, SslMode};
 use super::sql::{Dialect, RecordStore, Row, Sql, Value};
+use super::{credentials, postgres_tls};
 use crate::error::{Error, Result};
 
 pub struct PostgresStore {
@@ -16,14 +18,34 @@ pub struct PostgresStore {
 }
 
 impl PostgresStore {
+    /// Connects to the database `url` names, over TLS as its `sslmode` asks (see
+    /// [`postgres_url`]). Every failure is one line, without the password.
     pub fn open(url: &str) -> Result<Self> {
-        let shown = without_password(url);
-        let client = Client::connect(url, NoTls).map_err(|e| Error::Records {
+        let shown = credentials::redact(url);
+        let fail = |reason: String| Error::Records {
             store: shown.clone(),
-            reason: format!(
-                "cannot connect: {}; check that the database server runs and --records names it",
-                error_text(&e)
-            ),
+            reason,
+        };
+        let target = postgres_url::parse(url)
+            .map_err(|reason| Error::input(format!("--records {shown}: {reason}")))?;
+        let tls =
+            postgres_tls::connector(target.ssl_mode, target.root_cert.as_deref()).map_err(&fail)?;
+        let mut config = target.config.clone();
+        config.ssl_mode(match target.ssl_mode {
+            SslMode::Disable => postgres::config::SslMode::Disable,
+            SslMode::Prefer => postgres::config::SslMode::Prefer,
+            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => {
+                postgres::config::SslMode::Require
+            }
+        });
+        let client = config.connect(tls).map_err(|e| {
+            fail(format!(
+                "cannot connect (sslmode={}, host {}): {}; check that the database server runs, \
+                 that --records names it, and for TLS its certificate and sslrootcert=",
+                target.ssl_mode.name(),
+                target.host,
+                one_line(&error_text(&e))
+            ))
         })?;
         Ok(Self {
             client: Mutex::new(client),
@@ -32,19 +54,9 @@ impl PostgresStore {
     }
 }
 
-/// `postgres://user:secret@host/db` becomes `postgres://user@host/db`: records errors and logs
-/// never show a password.
-pub fn without_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    match rest.split_once('@') {
-        Some((user, host)) => {
-            let user = user.split(':').next().unwrap_or_default();
-            format!("{scheme}://{user}@{host}")
-        }
-        None => url.to_string(),
-    }
+/// A driver's message on one line: TLS errors may span several.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The server's own message where there is one (the `Display` of `postgres::Error` is terse).
@@ -131,6 +143,10 @@ fn to_postgres(params: &[Value]) -> Vec<Box<dyn ToSql + Sync>> {
 }
 
 impl Sql for PostgresTx<'_> {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
     fn batch(&mut self, sql: &str) -> Result<()> {
         self.tx.batch_execute(sql).map_err(|e| self.store.fail(&e))
     }
@@ -165,26 +181,5 @@ impl Sql for PostgresTx<'_> {
                     .collect()
             })
             .collect()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::without_password;
-
-    #[test]
-    fn a_password_never_reaches_a_message() {
-        assert_eq!(
-            without_password("postgres://station:hunter2@db.line:5432/factory"),
-            "postgres://station@db.line:5432/factory"
-        );
-        assert_eq!(
-            without_password("postgres://station@db.line/factory"),
-            "postgres://station@db.line/factory"
-        );
-        assert_eq!(
-            without_password("postgresql://db.line/factory"),
-            "postgresql://db.line/factory"
-        );
     }
 }

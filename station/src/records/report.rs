@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::sql::Value;
+use super::untrusted::for_csv;
 use super::Records;
 use crate::error::Result;
 
@@ -227,22 +228,24 @@ pub const CSV_HEADER: [&str; 14] = [
     "csr_pem",
 ];
 
-/// Writes `devices` as CSV.
+/// Writes `devices` as CSV. The CSR cell is the station's own PEM (it starts `-----BEGIN`,
+/// which a spreadsheet shows as an error, never runs) and is written as it is.
 pub fn write_csv(devices: &[DeviceSummary], out: impl std::io::Write) -> std::io::Result<()> {
     let mut writer = csv::Writer::from_writer(out);
     writer.write_record(CSV_HEADER)?;
     for d in devices {
+        // What the device reported (and the station's name) is not trusted in a spreadsheet.
         let base = [
-            d.device_id.clone(),
-            d.mac.clone(),
-            d.chip.clone(),
-            d.firmware_version.clone(),
-            d.image_sha256.clone().unwrap_or_default(),
+            for_csv(&d.device_id),
+            for_csv(&d.mac),
+            for_csv(&d.chip),
+            for_csv(&d.firmware_version),
+            for_csv(d.image_sha256.as_deref().unwrap_or_default()),
             d.is_virtual.to_string(),
-            d.station_id.clone().unwrap_or_default(),
+            for_csv(d.station_id.as_deref().unwrap_or_default()),
             d.steps_done.to_string(),
             d.steps_failed.to_string(),
-            d.entropy.clone(),
+            for_csv(&d.entropy),
         ];
         let keys: Vec<[String; 4]> = if d.keys.is_empty() {
             vec![Default::default()]
@@ -252,7 +255,7 @@ pub fn write_csv(devices: &[DeviceSummary], out: impl std::io::Write) -> std::io
                 .map(|k| {
                     [
                         k.slot.to_string(),
-                        k.spki_sha256.clone(),
+                        for_csv(&k.spki_sha256),
                         k.public_key_der.clone(),
                         k.csr_pem.clone().unwrap_or_default(),
                     ]

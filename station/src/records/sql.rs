@@ -79,6 +79,9 @@ pub type Row = Vec<Value>;
 /// Statements inside one open transaction. Parameters are written `$1`, `$2`, … (PostgreSQL's
 /// style; the SQLite store rewrites them).
 pub trait Sql {
+    /// Which database this is (for the few statements spelled differently).
+    fn dialect(&self) -> Dialect;
+
     /// Runs several statements without parameters (a migration).
     fn batch(&mut self, sql: &str) -> Result<()>;
 

@@ -114,6 +114,10 @@ fn to_sqlite(params: &[Value]) -> Vec<SqliteValue> {
 }
 
 impl Sql for SqliteTx<'_> {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
     fn batch(&mut self, sql: &str) -> Result<()> {
         self.tx
             .execute_batch(sql)

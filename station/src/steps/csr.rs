@@ -73,6 +73,7 @@ pub fn make_csr(client: &mut Client, slot: u8, template: &str) -> Result<KeyReco
         slot: i64::from(slot),
         spki_sha256: hex::encode(Sha256::digest(&der)),
         public_key_der: der,
+        origin: None,
         csr_pem: Some(pem),
     })
 }

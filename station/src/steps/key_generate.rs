@@ -1,15 +1,18 @@
 //! The `key-generate` step: an RSA key made on the device in a key slot (an eFuse key block of
 //! the Digital Signature peripheral: irreversible), reconciled with the device first so that a
 //! key burned by a station that stopped before recording it is found and recorded, never burned
-//! twice.
+//! twice. A key found in the slot is the device's identity only when the records show this line
+//! made it there (its key recorded, or a burn into that slot started and the device reporting a
+//! generated key); any other key fails the step unless the recipe says `adopt = true`.
 use rsa::pkcs8::EncodePublicKey;
 use rsa::{BigUint, RsaPublicKey};
 use sha2::{Digest, Sha256};
-use ucrypto_protocol::{Command, RequestBody, ResponseBody, SlotState, KEY_SLOTS};
+use ucrypto_protocol::{Command, KeyOrigin, RequestBody, ResponseBody, SlotState, KEY_SLOTS};
 
 use crate::error::{Error, Result};
-use crate::records::KeyRecord;
+use crate::records::{KeyRecord, Records, RunContext};
 use ucrypto::client::Client;
+use ucrypto::slots::origin_name;
 use ucrypto::verify::signature::check_rs256;
 use ucrypto::Error as HostError;
 
@@ -19,12 +22,46 @@ pub struct SlotKey {
     /// False when the device already held the key (a re-run, or a burn a stopped station did
     /// not record).
     pub generated: bool,
+    /// The device held a key this line did not make, accepted because the recipe says
+    /// `adopt = true`.
+    pub adopted: bool,
+}
+
+/// The records, for deciding whether a key found in a slot is this line's own.
+pub struct Ledger<'a> {
+    pub records: &'a Records,
+    pub ctx: &'a RunContext,
+}
+
+/// Whether the key the device holds in `slot` (fingerprint `spki_sha256`, origin as the device
+/// recorded it) was made there by this line: recorded by a station, or generated on the device
+/// after a station started a burn into that slot (the station stopped before recording it).
+fn made_by_this_line(
+    ledger: &Ledger<'_>,
+    device_id: &str,
+    slot: u8,
+    spki_sha256: &[u8; 32],
+    origin: KeyOrigin,
+) -> Result<bool> {
+    Ok(match ledger.records.recorded_key(device_id, slot)? {
+        Some(recorded) => recorded == hex::encode(spki_sha256),
+        None => {
+            origin == KeyOrigin::Generated
+                && ledger.records.key_burn_was_started(device_id, slot)?
+        }
+    })
 }
 
 /// Makes sure `slot` holds a key of `bits` bits and returns its public half, checked: the
 /// device's own fingerprint in `Hello` matches it, and a signature of a fresh challenge made
 /// with the slot verifies with it.
-pub fn ensure_key(client: &mut Client, slot: u8, bits: u16) -> Result<SlotKey> {
+pub fn ensure_key(
+    client: &mut Client,
+    slot: u8,
+    bits: u16,
+    adopt: bool,
+    ledger: &Ledger<'_>,
+) -> Result<SlotKey> {
     if !client.info().raw_capabilities.supports(Command::DeviceKeys) {
         return Err(HostError::Unsupported(
             "this device keeps no keys of its own (no Digital Signature peripheral)".into(),
@@ -37,9 +74,39 @@ pub fn ensure_key(client: &mut Client, slot: u8, bits: u16) -> Result<SlotKey> {
             KEY_SLOTS - 1
         )));
     }
-    let (public, generated) = match slot_state(client, slot)? {
-        SlotState::DsKey { .. } => (public_key(client, slot)?, false),
-        SlotState::Free => (generate(client, slot, bits)?, true),
+    let device_id = client.info().device_id_string();
+    let (public, generated, adopted) = match slot_state(client, slot)? {
+        SlotState::DsKey {
+            spki_sha256,
+            origin,
+            readable,
+            ..
+        } => {
+            let ours = !readable
+                && made_by_this_line(ledger, &device_id, slot, &spki_sha256, origin)?;
+            if !ours && !adopt {
+                let why = if readable {
+                    "a development burn whose eFuse key is readable".to_string()
+                } else {
+                    format!(
+                        "{} on the device, and not made by this line according to the records",
+                        origin_name(origin)
+                    )
+                };
+                return Err(Error::Verification(format!(
+                    "slot {slot} already holds a key ({why}): not taken as the device's identity; \
+                     add adopt = true to the key-generate step to accept it"
+                )));
+            }
+            (public_key(client, slot)?, false, !ours)
+        }
+        SlotState::Free => {
+            // Written before the burn: a station killed after it knows the key is its own.
+            ledger
+                .records
+                .key_burn_started(ledger.ctx, &device_id, slot, bits)?;
+            (generate(client, slot, bits)?, true, false)
+        }
         SlotState::OtherPurpose { purpose } => {
             return Err(Error::input(format!(
                 "slot {slot} is used for another purpose (eFuse purpose {purpose}): pick another slot"
@@ -62,14 +129,18 @@ pub fn ensure_key(client: &mut Client, slot: u8, bits: u16) -> Result<SlotKey> {
         .into_vec();
     let fingerprint: [u8; 32] = Sha256::digest(&der).into();
     // The device's own account of the slot must name this very key.
-    match slot_state(client, slot)? {
-        SlotState::DsKey { spki_sha256, .. } if spki_sha256 == fingerprint => {}
+    let origin = match slot_state(client, slot)? {
+        SlotState::DsKey {
+            spki_sha256,
+            origin,
+            ..
+        } if spki_sha256 == fingerprint => origin,
         other => {
             return Err(Error::Verification(format!(
                 "slot {slot} reports {other:?}, not the key it answered with"
             )))
         }
-    }
+    };
     check_signs(client, slot, &public)?;
     Ok(SlotKey {
         record: KeyRecord {
@@ -77,8 +148,10 @@ pub fn ensure_key(client: &mut Client, slot: u8, bits: u16) -> Result<SlotKey> {
             public_key_der: der,
             spki_sha256: hex::encode(fingerprint),
             csr_pem: None,
+            origin: Some(origin_name(origin).to_string()),
         },
         generated,
+        adopted,
     })
 }
 

@@ -10,17 +10,22 @@ use ucrypto_protocol::TestOutcome;
 
 use crate::error::{Error, Result};
 use crate::recipe::{Csr, DecryptCheck, KeyGenerate, RandHealth, SignCheck, SignManifest, Step};
-use crate::records::{KeyRecord, RunContext};
+use crate::records::{Records, RunContext};
 use ucrypto::client::Client;
 use ucrypto::operations::SigningKey;
 use ucrypto::progress::Progress;
 
+pub mod certify;
 pub mod csr;
 pub mod decrypt_check;
 #[cfg(feature = "flash")]
 pub mod flash;
+mod found;
 pub mod key_generate;
 pub mod sign_manifest;
+pub mod trust_steps;
+
+pub use found::Found;
 
 /// What steps share for a whole run, prepared before any device is touched.
 pub struct Shared {
@@ -29,6 +34,10 @@ pub struct Shared {
     pub image: Option<flash::FlashImage>,
     /// A throwaway signing key per `sign-check` key size, made on the host for this run.
     check_keys: BTreeMap<u32, CheckKey>,
+    /// The CAs of the `certify` steps, opened once (a passphrase or PIN is asked for once).
+    cas: BTreeMap<std::path::PathBuf, std::sync::Mutex<crate::ca::Ca>>,
+    /// The trusted certificates of the `attest` steps' CAs.
+    anchors: BTreeMap<std::path::PathBuf, Vec<x509_cert::Certificate>>,
 }
 
 struct CheckKey {
@@ -44,7 +53,20 @@ impl Shared {
         let mut check_keys = BTreeMap::new();
         #[cfg(feature = "flash")]
         let mut image = None;
+        let mut cas = BTreeMap::new();
+        let mut anchors = BTreeMap::new();
         for step in steps {
+            if let Step::Certify(certify) = step {
+                if !cas.contains_key(&certify.ca) {
+                    let ca = crate::ca::Ca::open(&certify.ca, None)?;
+                    cas.insert(certify.ca.clone(), std::sync::Mutex::new(ca));
+                }
+            }
+            if let Step::Attest(attest) = step {
+                if !anchors.contains_key(&attest.ca) {
+                    anchors.insert(attest.ca.clone(), crate::ca::anchors_of(&attest.ca)?);
+                }
+            }
             #[cfg(feature = "flash")]
             if let Step::Flash(flash) = step {
                 image = Some(flash::FlashImage::load(flash)?);
@@ -82,23 +104,9 @@ impl Shared {
             #[cfg(feature = "flash")]
             image,
             check_keys,
+            cas,
+            anchors,
         })
-    }
-}
-
-/// What a step found: its detail for the records, and any keys the device holds that it found
-/// or made.
-pub struct Found {
-    pub detail: serde_json::Value,
-    pub keys: Vec<KeyRecord>,
-}
-
-impl From<serde_json::Value> for Found {
-    fn from(detail: serde_json::Value) -> Self {
-        Found {
-            detail,
-            keys: Vec::new(),
-        }
     }
 }
 
@@ -108,6 +116,7 @@ pub fn run(
     step: &Step,
     client: &mut Client,
     shared: &Shared,
+    records: &Records,
     ctx: &RunContext,
     progress: &mut dyn Progress,
 ) -> Result<Found> {
@@ -128,18 +137,22 @@ pub fn run(
                 .expect("Shared::prepare made a key for every sign-check size");
             sign_check(client, check).map(Found::from)
         }
-        Step::KeyGenerate(KeyGenerate { slot, bits }) => {
-            let key = key_generate::ensure_key(client, *slot, *bits)?;
+        Step::KeyGenerate(KeyGenerate { slot, bits, adopt }) => {
+            let ledger = key_generate::Ledger { records, ctx };
+            let key = key_generate::ensure_key(client, *slot, *bits, *adopt, &ledger)?;
             Ok(Found {
                 detail: serde_json::json!({
                     "slot": slot,
                     "bits": bits,
                     "spki_sha256": key.record.spki_sha256,
+                    "origin": key.record.origin,
                     "generated": key.generated,
                     "found_on_device": !key.generated,
+                    "adopted": key.adopted,
                     "signature_verified": true,
                 }),
                 keys: vec![key.record],
+                certificates: Vec::new(),
             })
         }
         Step::SignManifest(SignManifest { slot }) => {
@@ -148,6 +161,10 @@ pub fn run(
         Step::DecryptCheck(DecryptCheck { slot }) => {
             decrypt_check::decrypt_check(client, *slot).map(Found::from)
         }
+        Step::SecurityCheck(requirements) => {
+            trust_steps::security_check(client, requirements).map(Found::from)
+        }
+        Step::Lock(_) => trust_steps::lock(client).map(Found::from),
         Step::Csr(Csr { slot, subject }) => {
             let key = csr::make_csr(client, *slot, subject)?;
             Ok(Found {
@@ -157,7 +174,22 @@ pub fn run(
                     "csr": key.csr_pem,
                 }),
                 keys: vec![key],
+                certificates: Vec::new(),
             })
+        }
+        Step::Certify(step) => {
+            let ca = shared
+                .cas
+                .get(&step.ca)
+                .expect("Shared::prepare opened every certify step's CA");
+            certify::certify(client, ca, step)
+        }
+        Step::Attest(step) => {
+            let anchors = shared
+                .anchors
+                .get(&step.ca)
+                .expect("Shared::prepare read every attest step's CA");
+            certify::attest(client, anchors, step.slot)
         }
     }
 }

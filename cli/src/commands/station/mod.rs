@@ -15,6 +15,7 @@ use display::Display;
 
 pub fn run(global: &GlobalArgs, command: &StationCommand) -> Result<()> {
     let StationCommand::Run(args) = command;
+    crate::commands::records::warn_password_on_command_line(&args.records);
     // Everything that can be refused is checked before a device or the records are touched.
     let recipe = Recipe::load(&args.recipe)?;
     let station_id = match &args.station_id {

@@ -6,6 +6,13 @@
 //! (`esp_efuse_utility_burn_chip_opt`: one block per program command, retried up to three times
 //! when the read-back differs or a coding error appears). Which bits to burn, and the check
 //! bytes, come from the engine crate, where they are tested.
+//!
+//! The same two sequences serve the device's trust state: `read_block0` returns all six words
+//! the engine reads the security bits from (`WR_DIS`, and `RD_REPEAT_DATA0..4` with
+//! `DIS_USB_JTAG`, `DIS_PAD_JTAG`, `SPI_BOOT_CRYPT_CNT`, `SECURE_BOOT_EN`, `DIS_DOWNLOAD_MODE`,
+//! `ENABLE_SECURITY_DOWNLOAD`, as ESP-IDF's `efuse_ll_get_*` read them from the same registers),
+//! and the provisioning lock is one `program_block0` of bit 183 (`RD_REPEAT_DATA4` bit 23), as
+//! `esp_efuse_write_field_bit` burns a single `BLOCK0` bit.
 use esp_hal::peripherals::EFUSE;
 use ucrypto_firmware::backend::key_hardware::{BLOCK0_WORDS, KEY_WORDS};
 use ucrypto_firmware::backend::reed_solomon;

@@ -28,6 +28,13 @@ impl ChipKeyHardware {
     }
 }
 
+impl ChipKeyHardware {
+    /// See [`RecordFlash::app_image_digest`].
+    pub fn app_image_digest(&mut self) -> Option<[u8; 32]> {
+        self.flash.app_image_digest()
+    }
+}
+
 impl KeyHardware for ChipKeyHardware {
     fn efuse_block0(&mut self) -> [u32; BLOCK0_WORDS] {
         efuse::read_block0()

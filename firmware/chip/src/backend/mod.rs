@@ -81,6 +81,12 @@ impl Accelerators {
 }
 
 impl Accelerators {
+    /// The running application image's appended SHA-256 (see `record.rs`), read once at
+    /// start-up for `Hello`.
+    pub fn app_image_digest(&mut self) -> Option<[u8; 32]> {
+        self.keys.app_image_digest()
+    }
+
     /// Called by the main loop on each pass, and after each RSA operation so that a key
     /// generation's long prime search is not taken for a hang.
     pub fn feed_watchdog(&mut self) {

@@ -15,6 +15,10 @@ pub const PARTITION_OFFSET: u32 = 0xd000;
 /// Size of the `esp_secure_cert` partition (firmware/chip/partitions.csv).
 pub const PARTITION_LEN: usize = 0x3000;
 
+/// Offset and size of the `factory` application partition (firmware/chip/partitions.csv).
+const APP_OFFSET: u32 = 0x10000;
+const APP_LEN: usize = 0x100000;
+
 /// Bytes staged per flash call: whole words, small enough for the stack.
 const CHUNK: usize = 64;
 const WORD: usize = FlashStorage::WORD_SIZE as usize;
@@ -45,7 +49,38 @@ impl RecordFlash {
     }
 
     pub fn read(&mut self, offset: usize, out: &mut [u8]) -> Result<(), BackendError> {
-        let start = Self::address(offset, out.len())? as usize;
+        let start = Self::address(offset, out.len())?;
+        self.read_at(start, out)
+    }
+
+    /// The SHA-256 digest appended to the application image in the factory partition (the one
+    /// running: the table has no OTA slots), which the bootloader checked before starting it:
+    /// what `Hello` reports as `app_sha256` (docs/protocol.md). Walks the image header and
+    /// segment headers to the checksum byte, as ESP-IDF's `esp_image_format` does; `None` if
+    /// the image carries no digest or does not parse.
+    pub fn app_image_digest(&mut self) -> Option<[u8; 32]> {
+        let mut header = [0u8; 24];
+        self.read_at(APP_OFFSET, &mut header).ok()?;
+        if header[0] != 0xE9 || header[23] != 1 || header[1] == 0 || header[1] > 16 {
+            return None;
+        }
+        let mut at = header.len();
+        for _ in 0..header[1] {
+            let mut segment = [0u8; 8];
+            self.read_at(APP_OFFSET + at as u32, &mut segment).ok()?;
+            let len = u32::from_le_bytes(segment[4..8].try_into().ok()?) as usize;
+            at = at.checked_add(8 + len).filter(|&end| end < APP_LEN)?;
+        }
+        // Zero padding, then the checksum byte at the end of a 16-byte line; the digest follows.
+        let digest_at = at + (15 - at % 16) + 1;
+        let mut digest = [0u8; 32];
+        self.read_at(APP_OFFSET + digest_at as u32, &mut digest).ok()?;
+        Some(digest)
+    }
+
+    /// `out.len()` bytes from the absolute flash address `start`.
+    fn read_at(&mut self, start: u32, out: &mut [u8]) -> Result<(), BackendError> {
+        let start = start as usize;
         let mut buf = Staging([0; CHUNK]);
         let mut done = 0;
         while done < out.len() {

@@ -52,7 +52,15 @@ fn update_with<A: ShaAlgorithm>(sha: &mut Sha<'static>, state: &mut Context<A>, 
     while digest.save(state).is_err() {}
 }
 
+/// Finishes the computation into `out` and wipes its saved context (an HMAC's inner or outer
+/// state is as good as its key); the engine clears the accelerator's registers after an HMAC
+/// (`engine::device_keys::ds_block`).
 fn finish_with<A: ShaAlgorithm>(sha: &mut Sha<'static>, mut state: Context<A>, out: &mut [u8]) {
     let mut digest = ShaDigest::restore(sha, &mut state);
     while digest.finish(out).is_err() {}
+    // SAFETY: `state` is a valid, exclusive place and a new context a valid value for it; the
+    // old one owns nothing that needs dropping (words and bytes). Volatile, so that the wipe of
+    // a value about to go out of scope is not optimised away.
+    unsafe { core::ptr::write_volatile(&mut state, Context::new()) };
+    core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
 }

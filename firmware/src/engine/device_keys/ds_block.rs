@@ -31,7 +31,19 @@ pub(crate) fn hmac_sha256<B: Backend>(backend: &mut B, key: &[u8; 32], message: 
     backend.sha256_update(&mut outer, &inner_digest);
     pad.zeroize();
     inner_digest.zeroize();
-    backend.sha256_finish(outer)
+    let mac = backend.sha256_finish(outer);
+    clear_sha_registers(backend);
+    mac
+}
+
+/// Hashes one block of zeros, so that the SHA accelerator's registers hold nothing of the last
+/// computation: after an HMAC its digest registers hold the MAC (here the DS peripheral's AES
+/// key) and its message registers the last block. The backends wipe the saved states
+/// themselves when a computation finishes.
+fn clear_sha_registers<B: Backend>(backend: &mut B) {
+    let mut scrub = backend.sha256_start();
+    backend.sha256_update(&mut scrub, &[0; 64]);
+    backend.sha256_finish(scrub);
 }
 
 /// The AES key the HMAC peripheral gives the DS peripheral for eFuse key `k`.
@@ -115,6 +127,110 @@ mod tests {
         let key: [u8; 32] = core::array::from_fn(|i| i as u8);
         let mac = hmac_sha256(&mut backend, &key, &[0xff; 32]);
         assert_eq!(hex(&mac), python_hmac(&key));
+    }
+
+    /// A backend that remembers, as the accelerator's registers would, the last bytes fed and the
+    /// last digest given out.
+    struct Registers {
+        inner: SoftwareBackend,
+        last_fed: std::vec::Vec<u8>,
+        last_digest: [u8; 32],
+    }
+
+    impl crate::Backend for Registers {
+        fn chip(&self) -> Chip {
+            self.inner.chip()
+        }
+        fn device_id(&self) -> [u8; 6] {
+            self.inner.device_id()
+        }
+        fn is_virtual(&self) -> bool {
+            true
+        }
+        fn entropy(&self) -> ucrypto_protocol::Entropy {
+            self.inner.entropy()
+        }
+        fn fill_random(&mut self, out: &mut [u8]) -> Result<(), crate::BackendError> {
+            self.inner.fill_random(out)
+        }
+        fn aes_encrypt_block(
+            &mut self,
+            k: &crate::backend::AesKey,
+            b: &mut [u8; 16],
+        ) -> Result<(), crate::BackendError> {
+            self.inner.aes_encrypt_block(k, b)
+        }
+        fn aes_decrypt_block(
+            &mut self,
+            k: &crate::backend::AesKey,
+            b: &mut [u8; 16],
+        ) -> Result<(), crate::BackendError> {
+            self.inner.aes_decrypt_block(k, b)
+        }
+        type ShaState = <SoftwareBackend as crate::Backend>::ShaState;
+        fn sha_start(&mut self, alg: ucrypto_protocol::HashAlg) -> Self::ShaState {
+            self.inner.sha_start(alg)
+        }
+        fn sha_update(&mut self, state: &mut Self::ShaState, data: &[u8]) {
+            self.last_fed = data.to_vec();
+            self.inner.sha_update(state, data)
+        }
+        fn sha_finish(&mut self, state: Self::ShaState, out: &mut [u8; 32]) {
+            self.inner.sha_finish(state, out);
+            self.last_digest = *out;
+        }
+        fn rsa_mod_exp(
+            &mut self,
+            base: &[u32],
+            exponent: &[u32],
+            modulus: &crate::backend::Modulus<'_>,
+            out: &mut [u32],
+        ) -> Result<(), crate::BackendError> {
+            self.inner.rsa_mod_exp(base, exponent, modulus, out)
+        }
+        fn rsa_mod_mul(
+            &mut self,
+            a: &[u32],
+            b: &[u32],
+            modulus: &crate::backend::Modulus<'_>,
+            out: &mut [u32],
+        ) -> Result<(), crate::BackendError> {
+            self.inner.rsa_mod_mul(a, b, modulus, out)
+        }
+    }
+
+    /// After the DS key derivation neither the digest registers (the MAC: the DS block's AES
+    /// key) nor the message registers (the inner digest) hold anything of it.
+    #[test]
+    fn the_sha_registers_hold_nothing_of_the_hmac_afterwards() {
+        let mut backend = Registers {
+            inner: SoftwareBackend::new(Chip::Esp32C3, Seed::Fixed(1)),
+            last_fed: std::vec::Vec::new(),
+            last_digest: [0; 32],
+        };
+        let key: [u8; 32] = core::array::from_fn(|i| 0xa0 ^ i as u8);
+        let mac = ds_aes_key(&mut backend, &key);
+        assert_eq!(hex(&mac), python_hmac(&key));
+        assert_ne!(
+            backend.last_digest, mac,
+            "the MAC stayed in the digest registers"
+        );
+        assert!(
+            backend.last_fed.iter().all(|&b| b == 0),
+            "the last message block of the HMAC stayed in the message registers"
+        );
+    }
+
+    /// A finished state is wiped: the software backend's state holds the initial value after
+    /// `finish`, whatever it absorbed.
+    #[test]
+    fn a_finished_software_state_is_wiped() {
+        let mut backend = SoftwareBackend::new(Chip::Esp32C3, Seed::Fixed(1));
+        let mut state = backend.sha256_start();
+        backend.sha256_update(&mut state, &[0x5a; 100]);
+        assert!(!state.is_initial());
+        state.wipe();
+        assert!(state.is_initial());
     }
 
     fn hex(bytes: &[u8]) -> std::string::String {

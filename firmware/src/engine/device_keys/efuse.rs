@@ -59,6 +59,11 @@ pub(crate) enum BlockState {
     Empty,
     /// Purpose 7, read- and write-protected: a complete DS key block.
     DsKey,
+    /// Purpose 7 with a key software can read (no read protection): a development burn, as
+    /// espefuse's `burn_key --no-read-protect` and Espressif's development flow leave it. A DS
+    /// key only with a record (this firmware's own burn never leaves it: it is a burn that lost
+    /// its read protection otherwise).
+    DsKeyReadable,
     /// A key of another purpose.
     OtherPurpose(u8),
     /// Some bits of a DS burn, not all (or data the device did not write in a purpose-0 block).
@@ -80,6 +85,7 @@ pub(crate) fn block_state(
         0 if !(key_written || read_protected || key_locked || purpose_locked) => BlockState::Empty,
         0 => BlockState::Partial,
         PURPOSE_DS if read_protected && key_locked && purpose_locked => BlockState::DsKey,
+        PURPOSE_DS if !read_protected && key_written => BlockState::DsKeyReadable,
         PURPOSE_DS => BlockState::Partial,
         other => BlockState::OtherPurpose(other),
     }
@@ -118,9 +124,11 @@ mod tests {
         }
         assert_eq!(block_state(&block0, &zero, 2), BlockState::DsKey);
         assert_eq!(block_state(&block0, &zero, 1), BlockState::Empty);
-        // Purpose 7 without read protection is not a finished DS key.
+        // Purpose 7 without read protection is not a finished DS key; with a readable key it
+        // is a development burn.
         block0[1] &= !(1 << 2);
         assert_eq!(block_state(&block0, &zero, 2), BlockState::Partial);
+        assert_eq!(block_state(&block0, &[1; 8], 2), BlockState::DsKeyReadable);
         // XTS_AES_128_KEY (4) in KEY1.
         block0[2] |= 4 << 28;
         assert_eq!(block_state(&block0, &zero, 1), BlockState::OtherPurpose(4));

@@ -3,32 +3,33 @@
 //! used through the DS peripheral (`KeyGenerate`, `KeyImport`, `PublicKey`, `SignSlot`,
 //! `SignDigestSlot`, and the slot states in `Hello`).
 use ucrypto_protocol::{
-    ErrorCode, KeyOrigin, KeySlots, PublicKeyInfo, ResponseBody, RsaPrivateKey, SelfTest,
-    SlotState, ANY_SLOT, KEY_SLOTS, MAX_CHUNK_LEN, MIN_RSA_BITS,
+    EntropySource, ErrorCode, KeyOrigin, KeySlots, PublicKeyInfo, ResponseBody, RsaPrivateKey,
+    SelfTest, SlotState, ANY_SLOT, KEY_SLOTS, MAX_CHUNK_LEN, MIN_RSA_BITS,
 };
 use zeroize::Zeroize;
 
-use super::outcome::{refuse_after_failed_self_test, Outcome, Refusal, Relies};
+use super::outcome::{refuse_after_failed_self_test, rng_refusal, Outcome, Refusal, Relies};
 use super::rsa::bigint;
 use super::rsa::emsa;
 use super::rsa::montgomery::MontModulus;
 use super::rsa::{self, MAX_WORDS};
 use crate::backend::key_hardware::{DsBlock, DsError, KEY_WORDS};
-use crate::{Backend, ChipProfile};
+use crate::{Backend, BackendError, ChipProfile};
 
+pub(crate) mod certificate;
 mod ds_block;
 mod efuse;
 pub(crate) mod generate;
 mod record;
+mod refusals;
+mod security;
 mod spki;
+
+pub(crate) use security::{lock, read as security_state, refuse_if_locked};
 
 use efuse::BlockState;
 use record::SlotRecord;
-
-const NO_KEYS: Refusal = (
-    ErrorCode::Unsupported,
-    "this device has no device-key hardware (eFuse key blocks and Digital Signature peripheral)",
-);
+use refusals::NO_KEYS;
 
 /// The largest DS modulus of the backend's chip, when the backend drives device keys.
 fn ds_max_bits<B: Backend>(backend: &mut B) -> Option<u16> {
@@ -55,7 +56,8 @@ fn slot_state<B: Backend>(backend: &mut B, slot: u8, record: &mut SlotRecord) ->
         BlockState::Empty => SlotState::Free,
         BlockState::OtherPurpose(purpose) => SlotState::OtherPurpose { purpose },
         BlockState::Partial => SlotState::BurnIncomplete,
-        BlockState::DsKey => {
+        state @ (BlockState::DsKey | BlockState::DsKeyReadable) => {
+            let readable = state == BlockState::DsKeyReadable;
             let c_len = c_len(max_bits);
             match record::read(hw, slot, c_len, record) {
                 Ok(true) if spki::decode(record.spki()).is_some() => {
@@ -64,11 +66,13 @@ fn slot_state<B: Backend>(backend: &mut B, slot: u8, record: &mut SlotRecord) ->
                     SlotState::DsKey {
                         bits: record.bits,
                         spki_sha256: backend.sha256_finish(h),
-                        // Recorded with the key once records carry it (provisioning lock work).
-                        origin: KeyOrigin::Unknown,
-                        readable: false,
+                        origin: record.origin,
+                        readable,
                     }
                 }
+                // A readable key without a record is a burn of ours that lost its read
+                // protection, not a development burn.
+                _ if readable => SlotState::BurnIncomplete,
                 _ => SlotState::RecordMissing,
             }
         }
@@ -93,15 +97,22 @@ pub(crate) fn slots<B: Backend>(backend: &mut B) -> Option<KeySlots> {
     Some(states)
 }
 
-/// The slot to store a new key in: `slot` if free, or the lowest free one for `ANY_SLOT`.
+/// Slots below this are never taken for `ANY_SLOT`: `KEY0` and `KEY1` are where ESP-IDF's
+/// Secure Boot v2 digests and the flash-encryption key usually go (docs/security.md), so a device
+/// key lands there only when the host names the slot.
+const FIRST_ANY_SLOT: u8 = 2;
+
+/// The slot to store a new key in: `slot` if free, or for `ANY_SLOT` the highest free one of
+/// `KEY2`..`KEY5`.
 fn free_slot<B: Backend>(backend: &mut B, slot: u8) -> Result<u8, Refusal> {
     let mut record = SlotRecord::new();
     if slot == ANY_SLOT {
-        return (0..KEY_SLOTS as u8)
+        return (FIRST_ANY_SLOT..KEY_SLOTS as u8)
+            .rev()
             .find(|&s| slot_state(backend, s, &mut record) == SlotState::Free)
             .ok_or((
                 ErrorCode::NoFreeKeyBlock,
-                "no free eFuse key block: every slot is used",
+                "no free eFuse key block in slots 2 to 5 (slots 0 and 1 are taken only when named)",
             ));
     }
     check_slot(slot)?;
@@ -136,6 +147,29 @@ fn ds_size_ok(bits: usize, max_bits: u16) -> bool {
     matches!(bits, 1024 | 2048 | 3072 | 4096) && bits <= usize::from(max_bits)
 }
 
+/// The smallest device key: 2048 bits. A virtual device running from a fixed seed (tests only:
+/// `ucrypto sim --seed`, `Seed::Fixed`) also takes 1024-bit keys, so tests stay quick; no chip
+/// and no randomly seeded virtual device does.
+fn min_device_key_bits<B: Backend>(backend: &B) -> usize {
+    if backend.entropy().source == EntropySource::FixedSeed {
+        usize::from(MIN_RSA_BITS)
+    } else {
+        2048
+    }
+}
+
+const TOO_SMALL: Refusal = (
+    ErrorCode::BadArgument,
+    "device keys are at least 2048 bits (an identity key of 1024 bits is too weak)",
+);
+
+/// The refusals every request that stores a device key shares, in order: the lock, then the
+/// eFuse state that would make the stored key unsafe or unreadable.
+fn refuse_to_store<B: Backend>(backend: &mut B) -> Result<(), Refusal> {
+    refuse_if_locked(backend)?;
+    security::refuse_if_unsafe_to_store_keys(backend)
+}
+
 /// `KeyGenerate`.
 pub(crate) fn generate<'d, B: Backend>(
     backend: &mut B,
@@ -145,6 +179,7 @@ pub(crate) fn generate<'d, B: Backend>(
     out: &'d mut [u8; MAX_CHUNK_LEN],
 ) -> Outcome<'d> {
     let max_bits = ds_max_bits(backend).ok_or(NO_KEYS)?;
+    refuse_to_store(backend)?;
     refuse_after_failed_self_test(self_test, Relies::DeviceKeysAndRng)?;
     if bits > max_bits {
         return Err((
@@ -158,12 +193,18 @@ pub(crate) fn generate<'d, B: Backend>(
             "bits must be 1024, 2048, 3072 or 4096",
         ));
     }
+    if usize::from(bits) < min_device_key_bits(backend) {
+        return Err(TOO_SMALL);
+    }
     let slot = free_slot(backend, slot)?;
     let mut key = generate::KeyNumbers::new();
-    generate::generate(backend, usize::from(bits), &mut key).map_err(|_| {
-        (
-            ErrorCode::SelfTestFailed,
-            "the random number generator failed during key generation",
+    generate::generate(backend, usize::from(bits), &mut key).map_err(|e| {
+        rng_refusal(
+            e,
+            (
+                ErrorCode::SelfTestFailed,
+                "the random number generator failed during key generation",
+            ),
         )
     })?;
     let words = usize::from(bits) / 32;
@@ -173,6 +214,7 @@ pub(crate) fn generate<'d, B: Backend>(
         &key.n,
         &key.d[..words],
         generate::E,
+        KeyOrigin::Generated,
         max_bits,
         out,
     )
@@ -187,11 +229,13 @@ pub(crate) fn import<'d, B: Backend>(
     out: &'d mut [u8; MAX_CHUNK_LEN],
 ) -> Outcome<'d> {
     let max_bits = ds_max_bits(backend).ok_or(NO_KEYS)?;
-    refuse_after_failed_self_test(self_test, Relies::DeviceKeys)?;
+    refuse_to_store(backend)?;
+    // The eFuse key and IV come from the RNG: refused after its start-up test failed too.
+    refuse_after_failed_self_test(self_test, Relies::DeviceKeysAndRng)?;
     if slot != ANY_SLOT {
         check_slot(slot)?;
     }
-    rsa::check_private_key(key, max_bits)?;
+    check_before_burn(backend, key, max_bits)?;
     let mut e = [0u32; 2];
     if !bigint::from_be_bytes(key.e, &mut e) || e[1] != 0 {
         return Err((
@@ -207,6 +251,9 @@ pub(crate) fn import<'d, B: Backend>(
             ErrorCode::Unsupported,
             "the Digital Signature peripheral takes 1024, 2048, 3072 or 4096-bit keys",
         ));
+    }
+    if words * 32 < min_device_key_bits(backend) {
+        return Err(TOO_SMALL);
     }
     let slot = free_slot(backend, slot)?;
     let mut tmp = [0u32; MAX_WORDS];
@@ -233,19 +280,85 @@ pub(crate) fn import<'d, B: Backend>(
             "the public exponent is not coprime to (p-1)(q-1)",
         ));
     }
-    let outcome = store(backend, slot, &n, &d[..words], e[0], max_bits, out);
+    let outcome = store(
+        backend,
+        slot,
+        &n,
+        &d[..words],
+        e[0],
+        KeyOrigin::Imported,
+        max_bits,
+        out,
+    );
     d.zeroize();
     outcome
 }
 
+/// What an imported key must pass before anything is burned: the checks of a sent key (`p q = n`,
+/// CRT values in range), `p` and `q` probable primes, and a test signature that verifies with
+/// the public exponent (the CRT values belong to this key).
+fn check_before_burn<B: Backend>(
+    backend: &mut B,
+    key: &RsaPrivateKey<'_>,
+    max_bits: u16,
+) -> Result<(), Refusal> {
+    let k = rsa::check_private_key(key, max_bits)?;
+    let mut prime = [0u32; MAX_WORDS];
+    for bytes in [key.p, key.q] {
+        bigint::from_be_bytes(bytes, &mut prime);
+        let probable = generate::is_probable_prime(backend, &prime);
+        prime.zeroize();
+        match probable {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err((
+                    ErrorCode::BadArgument,
+                    "p or q is not prime: nothing was burned",
+                ))
+            }
+            Err(BackendError::Unsupported) => return Err((
+                ErrorCode::Unsupported,
+                "p and q must each be at most half the largest modulus long: nothing was burned",
+            )),
+            Err(e) => {
+                return Err(rng_refusal(
+                    e,
+                    (
+                        ErrorCode::Internal,
+                        "the prime check failed: nothing was burned",
+                    ),
+                ))
+            }
+        }
+    }
+    let mut signature = [0u8; 4 * MAX_WORDS];
+    let signed = rsa::sign_digest(backend, key, &IMPORT_CHECK_DIGEST, max_bits, &mut signature);
+    signature.zeroize();
+    match signed {
+        Ok(len) if len == k => Ok(()),
+        _ => Err((
+            ErrorCode::BadArgument,
+            "the key does not sign (dp, dq or qinv do not belong to it): nothing was burned",
+        )),
+    }
+}
+
+/// SHA-256 of "ucrypto key import check", the digest an imported key signs before the burn.
+const IMPORT_CHECK_DIGEST: [u8; 32] = [
+    0x8b, 0xb5, 0x79, 0xc7, 0xd2, 0xbf, 0xa9, 0x14, 0xfc, 0x77, 0x6a, 0x43, 0x29, 0xc8, 0x32, 0xc1,
+    0xb1, 0x8a, 0xad, 0x2f, 0x1c, 0xdd, 0x2b, 0x52, 0x9d, 0xea, 0xb8, 0x27, 0xca, 0x67, 0xa4, 0xad,
+];
+
 /// Builds the DS block of (`n`, `d`), burns a fresh eFuse key into `slot`, checks the burn with a
-/// DS test signature, writes the record and answers the public key.
+/// DS test signature, writes the record (with the key's `origin`) and answers the public key.
+#[allow(clippy::too_many_arguments)]
 fn store<'d, B: Backend>(
     backend: &mut B,
     slot: u8,
     n: &MontModulus,
     d: &[u32],
     e: u32,
+    origin: KeyOrigin,
     max_bits: u16,
     out: &'d mut [u8; MAX_CHUNK_LEN],
 ) -> Outcome<'d> {
@@ -256,8 +369,13 @@ fn store<'d, B: Backend>(
     let words = n.len;
     let mut k = [0u8; 32];
     let mut iv = [0u8; 16];
-    backend.fill_random(&mut k).map_err(|_| RNG_FAILED)?;
-    backend.fill_random(&mut iv).map_err(|_| RNG_FAILED)?;
+    backend
+        .fill_random(&mut k)
+        .and_then(|()| backend.fill_random(&mut iv))
+        .map_err(|e| {
+            k.zeroize();
+            rng_refusal(e, RNG_FAILED)
+        })?;
     let mut block = DsBlock::empty();
     ds_block::build(
         backend,
@@ -348,10 +466,13 @@ fn store<'d, B: Backend>(
         ErrorCode::StorageFailed,
         "writing the key record to flash failed: the slot's key is lost",
     );
-    record::append(hw, slot, &block, bits, &spki[..spki_len]).map_err(|_| STORE_FAILED)?;
+    record::append(hw, slot, &block, bits, &spki[..spki_len], origin).map_err(|_| STORE_FAILED)?;
     let mut again = SlotRecord::new();
     match record::read(hw, slot, c_len(max_bits), &mut again) {
-        Ok(true) if again.spki() == &spki[..spki_len] && again.block.c == block.c => {}
+        Ok(true)
+            if again.spki() == &spki[..spki_len]
+                && again.block.c == block.c
+                && again.origin == origin => {}
         _ => return Err(STORE_FAILED),
     }
     public_key_answer(slot, bits, &spki[..spki_len], out)
@@ -404,8 +525,35 @@ pub(crate) fn sign_digest<'d, B: Backend>(
     digest: &[u8; 32],
     out: &'d mut [u8; MAX_CHUNK_LEN],
 ) -> Outcome<'d> {
+    let k = sign_digest_into(backend, self_test, slot, digest, &mut out[..])?;
+    Ok(ResponseBody::Signature { data: &out[..k] })
+}
+
+/// The slot's key as `Hello` reports it (`SlotState::DsKey`), or `NoKey`.
+pub(crate) fn slot_key<B: Backend>(backend: &mut B, slot: u8) -> Result<SlotState, Refusal> {
+    ds_max_bits(backend).ok_or(NO_KEYS)?;
+    check_slot(slot)?;
+    let mut record = SlotRecord::new();
+    match slot_state(backend, slot, &mut record) {
+        state @ SlotState::DsKey { .. } => Ok(state),
+        _ => Err(no_key()),
+    }
+}
+
+/// Signs `digest` with the slot's key into the start of `out` (at least the modulus's length);
+/// returns the signature's length.
+pub(crate) fn sign_digest_into<B: Backend>(
+    backend: &mut B,
+    self_test: &SelfTest,
+    slot: u8,
+    digest: &[u8; 32],
+    out: &mut [u8],
+) -> Result<usize, Refusal> {
     let key = SlotKey::read(backend, self_test, slot)?;
     let k = key.len();
+    if out.len() < k {
+        return Err((ErrorCode::Internal, "no room for the signature"));
+    }
     ds_sign_checked(
         backend,
         slot,
@@ -415,7 +563,7 @@ pub(crate) fn sign_digest<'d, B: Backend>(
         digest,
         &mut out[..k],
     )?;
-    Ok(ResponseBody::Signature { data: &out[..k] })
+    Ok(k)
 }
 
 /// RSADP with the device key in `slot` (the raw private operation of `DecryptSlot`): the
@@ -559,5 +707,9 @@ fn ds_private_checked<B: Backend>(
     checked
 }
 
+#[cfg(test)]
+mod certificate_tests;
+#[cfg(test)]
+mod import_tests;
 #[cfg(test)]
 mod tests;

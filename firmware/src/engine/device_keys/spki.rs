@@ -129,3 +129,61 @@ pub(crate) fn decode(der: &[u8]) -> Option<(&[u8], &[u8])> {
     let e = take(key, &mut at, 0x02)?;
     Some((trim(n), trim(e)))
 }
+
+/// One element of any tag at `der[*at..]`: its whole encoding (header and content); moves `at`
+/// past it. Lengths up to 0xffff (a certificate's outer sequence needs two length bytes).
+fn element<'a>(der: &'a [u8], at: &mut usize) -> Option<&'a [u8]> {
+    let start = *at;
+    let tag = *der.get(start)?;
+    take(der, at, tag)?;
+    der.get(start..*at)
+}
+
+/// The `SubjectPublicKeyInfo` (its whole DER encoding) of an X.509 certificate in DER
+/// (RFC 5280 section 4.1: `tbsCertificate` = optional `[0]` version, serial, signature
+/// algorithm, issuer, validity, subject, then the key).
+pub(crate) fn from_certificate(cert: &[u8]) -> Option<&[u8]> {
+    let mut at = 0;
+    let certificate = take(cert, &mut at, 0x30)?;
+    let mut at = 0;
+    let tbs = take(certificate, &mut at, 0x30)?;
+    let mut at = 0;
+    if tbs.first() == Some(&0xa0) {
+        element(tbs, &mut at)?;
+    }
+    for _ in 0..5 {
+        element(tbs, &mut at)?;
+    }
+    let spki = element(tbs, &mut at)?;
+    (spki.first() == Some(&0x30)).then_some(spki)
+}
+
+/// Decodes the base64 body of a PEM `CERTIFICATE` block from `pem` into `out`; returns the DER
+/// length. Written here (20 lines) rather than pulling a base64 crate into the firmware image:
+/// only the standard alphabet, padding and line breaks occur in a PEM body.
+pub(crate) fn pem_certificate(pem: &[u8], out: &mut [u8]) -> Option<usize> {
+    const BEGIN: &[u8] = b"-----BEGIN CERTIFICATE-----";
+    const END: &[u8] = b"-----END CERTIFICATE-----";
+    let start = pem.windows(BEGIN.len()).position(|w| w == BEGIN)? + BEGIN.len();
+    let end = start + pem[start..].windows(END.len()).position(|w| w == END)?;
+    let (mut acc, mut bits, mut len) = (0u32, 0u32, 0usize);
+    for &c in &pem[start..end] {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            b'=' | b'\r' | b'\n' | b' ' | b'\t' => continue,
+            _ => return None,
+        };
+        acc = acc << 6 | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            *out.get_mut(len)? = (acc >> bits) as u8;
+            len += 1;
+        }
+    }
+    Some(len)
+}

@@ -19,23 +19,23 @@ use crate::backend::virtual_key_hardware::{
     BurnFault, RECORD_PARTITION_LEN, RECORD_PARTITION_OFFSET,
 };
 
-type Device = Engine<SoftwareBackend>;
+pub(super) type Device = Engine<SoftwareBackend>;
 
-fn device(chip: Chip) -> Device {
+pub(super) fn device(chip: Chip) -> Device {
     Engine::new(SoftwareBackend::new(chip, Seed::Fixed(11)))
 }
 
-fn ask(engine: &mut Device, body: RequestBody<'_>) -> Vec<u8> {
+pub(super) fn ask(engine: &mut Device, body: RequestBody<'_>) -> Vec<u8> {
     let mut out = exchange(engine, &frame(1, body));
     assert_eq!(out.len(), 1);
     out.remove(0)
 }
 
-fn refusal(engine: &mut Device, body: RequestBody<'_>) -> ErrorCode {
+pub(super) fn refusal(engine: &mut Device, body: RequestBody<'_>) -> ErrorCode {
     error_code(&decode(&ask(engine, body)))
 }
 
-fn slots(engine: &mut Device) -> Option<KeySlots> {
+pub(super) fn slots(engine: &mut Device) -> Option<KeySlots> {
     match decode(&ask(engine, RequestBody::Hello)).body {
         ResponseBody::Hello(h) => {
             assert_eq!(
@@ -49,25 +49,25 @@ fn slots(engine: &mut Device) -> Option<KeySlots> {
 }
 
 /// The public key answered: (bits, n, e).
-fn public_key(answer: &[u8]) -> (u16, Vec<u8>, Vec<u8>) {
+pub(super) fn public_key(answer: &[u8]) -> (u16, Vec<u8>, Vec<u8>) {
     match decode(answer).body {
         ResponseBody::PublicKey(k) => (k.bits, k.n.to_vec(), k.e.to_vec()),
         other => panic!("expected a public key, got {other:?}"),
     }
 }
 
-fn signature(answer: &[u8]) -> Vec<u8> {
+pub(super) fn signature(answer: &[u8]) -> Vec<u8> {
     match decode(answer).body {
         ResponseBody::Signature { data } => data.to_vec(),
         other => panic!("expected a signature, got {other:?}"),
     }
 }
 
-fn import(engine: &mut Device, slot: u8, v: &Vector) -> Vec<u8> {
+pub(super) fn import(engine: &mut Device, slot: u8, v: &Vector) -> Vec<u8> {
     ask(engine, RequestBody::KeyImport { slot, key: v.key() })
 }
 
-fn vector(name: &str) -> Vector {
+pub(super) fn vector(name: &str) -> Vector {
     vectors().into_iter().find(|v| v.name == name).unwrap()
 }
 
@@ -115,7 +115,7 @@ fn python_run(engine: &Device, slot: u8, d: Option<&[u8]>) -> (bool, String) {
 }
 
 /// The device's `esp_secure_cert` partition.
-fn partition(engine: &Device) -> Vec<u8> {
+pub(super) fn partition(engine: &Device) -> Vec<u8> {
     engine.backend().keys().unwrap().flash_bytes()
         [RECORD_PARTITION_OFFSET..RECORD_PARTITION_OFFSET + RECORD_PARTITION_LEN]
         .to_vec()
@@ -253,13 +253,14 @@ fn a_generated_key_signs_and_its_record_reads_in_python() {
         },
     ));
     assert_eq!((bits, n.len(), e.as_slice()), (2048, 256, &[1, 0, 1][..]));
-    let line = python_check(&dev, 0, None);
+    // ANY_SLOT: the highest free slot.
+    let line = python_check(&dev, 5, None);
     assert_eq!(line.trim(), format!("ok 2048 {} 65537", hex(&n)));
     // The signature verifies with the public key (num-bigint, not the engine's arithmetic).
     let digest: [u8; 32] = Sha256::digest(b"a message").into();
     let sig = signature(&ask(
         &mut dev,
-        RequestBody::SignDigestSlot { digest, slot: 0 },
+        RequestBody::SignDigestSlot { digest, slot: 5 },
     ));
     let m = num_bigint::BigUint::from_bytes_be(&sig).modpow(
         &num_bigint::BigUint::from(65537u32),
@@ -411,13 +412,27 @@ fn refusals() {
     // Nothing was burned by any refusal.
     assert_eq!(slots(&mut dev), Some([SlotState::Free; 6]));
 
-    // Fill every slot; then ANY_SLOT has nowhere to go, and a used slot is refused.
-    for slot in 0..6 {
+    // ANY_SLOT fills the highest free slot down to KEY2, never KEY0 or KEY1; then it has
+    // nowhere to go although those two are free, and a used slot is refused.
+    for slot in (2..6).rev() {
         public_key(&import(&mut dev, ANY_SLOT, &v));
         assert!(matches!(
             slots(&mut dev).unwrap()[slot],
             SlotState::DsKey { .. }
         ));
+    }
+    assert_eq!(
+        refusal(
+            &mut dev,
+            RequestBody::KeyImport {
+                slot: ANY_SLOT,
+                key: v.key()
+            }
+        ),
+        ErrorCode::NoFreeKeyBlock
+    );
+    for slot in 0..2 {
+        public_key(&import(&mut dev, slot, &v));
     }
     assert_eq!(
         refusal(&mut dev, gen(ANY_SLOT, 2048)),
@@ -475,10 +490,10 @@ fn a_block_of_another_purpose_is_never_touched() {
         ErrorCode::SlotUsed
     );
     assert_eq!(dev.backend().keys().unwrap().efuse_bytes(), before);
-    // ANY_SLOT skips it.
+    // ANY_SLOT takes the highest free slot.
     let (_, _, _) = public_key(&import(&mut dev, ANY_SLOT, &v));
     assert!(matches!(
-        slots(&mut dev).unwrap()[1],
+        slots(&mut dev).unwrap()[5],
         SlotState::DsKey { .. }
     ));
 }
@@ -756,12 +771,12 @@ fn the_list_ends_with_an_erased_word_inside_the_partition() {
     import(&mut probe, 0, &v);
     let record = tlv_list(&partition(&probe)).len();
     for (spare, stored) in [(0, false), (16, true)] {
-        // A USER_DATA_2 entry (type 52) leaves exactly `record + spare` bytes erased.
+        // A USER_DATA_3 entry (type 53) leaves exactly `record + spare` bytes erased.
         let total = RECORD_PARTITION_LEN - record - spare;
         let len = (total - 16) as u16;
         let mut filler = vec![0u8; total];
         filler[..4].copy_from_slice(&0xBA5E_BA11u32.to_le_bytes());
-        filler[8] = 52;
+        filler[8] = 53;
         filler[10..12].copy_from_slice(&len.to_le_bytes());
         let mut dev = device(Chip::Esp32C3);
         set_partition(&mut dev, &filler);
@@ -804,3 +819,5 @@ fn a_record_cut_short_never_shows_a_damaged_entry() {
         writes += 1;
     }
 }
+
+mod trust;

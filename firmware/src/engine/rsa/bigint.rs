@@ -18,6 +18,7 @@ pub(crate) const MAX_WORDS: usize = MAX_RSA_BITS as usize / 32;
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 
 /// `a += b` over `a.len()` words (`b` no longer than `a`); returns the carry out.
+#[inline(never)]
 pub(crate) fn add_assign(a: &mut [u32], b: &[u32]) -> u32 {
     let mut carry = 0u64;
     for (i, word) in a.iter_mut().enumerate() {
@@ -109,6 +110,7 @@ pub(crate) fn pow2_mod(power: usize, m: &[u32], out: &mut [u32], tmp: &mut [u32]
 }
 
 /// `out = a * b`, schoolbook; `out` is at least `a.len() + b.len()` words.
+#[inline(never)]
 pub(crate) fn mul(a: &[u32], b: &[u32], out: &mut [u32]) {
     out.fill(0);
     for (i, &x) in a.iter().enumerate() {
@@ -124,6 +126,7 @@ pub(crate) fn mul(a: &[u32], b: &[u32], out: &mut [u32]) {
 
 /// Whether `a < b` (same length), without branching on the words. The answer itself is a
 /// public verdict (a key check, the final range check of a signature).
+#[inline(never)]
 pub(crate) fn less_than(a: &[u32], b: &[u32]) -> bool {
     let mut borrow = 0u32;
     for (&x, &y) in a.iter().zip(b) {
@@ -136,6 +139,7 @@ pub(crate) fn less_than(a: &[u32], b: &[u32]) -> bool {
 
 /// Whether two equal-length values are equal, looking at every word (`subtle`'s slice
 /// comparison; different lengths are simply unequal).
+#[inline(never)]
 pub(crate) fn equal(a: &[u32], b: &[u32]) -> bool {
     bool::from(a.ct_eq(b))
 }
@@ -156,6 +160,7 @@ pub(crate) fn word_len(a: &[u32]) -> usize {
 /// Loads big-endian `bytes` into `out` (zero-padded); false if the value does not fit. Looks
 /// at every byte whatever their values (p, q and the CRT exponents pass through here): the time
 /// depends on the lengths only, not on where the first non-zero byte is.
+#[inline(never)]
 pub(crate) fn from_be_bytes(bytes: &[u8], out: &mut [u32]) -> bool {
     out.fill(0);
     let (high, low) = bytes.split_at(bytes.len().saturating_sub(out.len() * 4));

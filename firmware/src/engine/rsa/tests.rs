@@ -48,8 +48,15 @@ impl Vector {
 }
 
 pub(crate) fn vectors() -> Vec<Vector> {
+    let out = parse_vectors(VECTORS);
+    assert_eq!(out.len(), 6);
+    out
+}
+
+/// The keys of a vector file in the format of `testdata/rs256_vectors.txt`.
+pub(crate) fn parse_vectors(text: &str) -> Vec<Vector> {
     let mut out = Vec::new();
-    for block in VECTORS.split("\n\n").filter(|b| !b.trim().is_empty()) {
+    for block in text.split("\n\n").filter(|b| !b.trim().is_empty()) {
         let mut v = Vector {
             name: String::new(),
             fields: Vec::new(),
@@ -64,7 +71,6 @@ pub(crate) fn vectors() -> Vec<Vector> {
         }
         out.push(v);
     }
-    assert_eq!(out.len(), 6);
     out
 }
 

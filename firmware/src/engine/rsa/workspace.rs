@@ -48,6 +48,22 @@ impl Workspace {
         self.product.zeroize();
     }
 
+    /// Whether every number in the workspace is zero.
+    #[cfg(test)]
+    pub(crate) fn is_zero(&self) -> bool {
+        let zero = |w: &[u32]| w.iter().all(|&x| x == 0);
+        [&self.n, &self.p, &self.q]
+            .iter()
+            .all(|m| zero(&m.words) && zero(&m.r_squared) && m.m_prime == 0)
+            && [
+                &self.e, &self.dp, &self.dq, &self.qinv, &self.em, &self.a, &self.b, &self.c,
+                &self.d, &self.tmp,
+            ]
+            .iter()
+            .all(|w| zero(&w[..]))
+            && zero(&self.product)
+    }
+
     pub(crate) const fn new() -> Self {
         Self {
             n: MontModulus::new(),

@@ -8,6 +8,7 @@
 //! cannot guess it.
 use ucrypto_protocol::{ErrorCode, SESSION_IDLE_TIMEOUT_MS};
 
+use super::outcome::rng_refusal;
 use crate::{Backend, PortId};
 
 mod aes_state;
@@ -92,9 +93,9 @@ impl<B: Backend> SessionSlot<B> {
         let mut id = [0u8; 4];
         let mut tries = 0;
         let id = loop {
-            backend
-                .fill_random(&mut id)
-                .map_err(|_| (ErrorCode::Internal, "the true RNG did not deliver"))?;
+            backend.fill_random(&mut id).map_err(|e| {
+                rng_refusal(e, (ErrorCode::Internal, "the true RNG did not deliver"))
+            })?;
             let candidate = u32::from_le_bytes(id);
             // 0 is never an id; two draws of 0 in a row mean a stuck RNG.
             if candidate != 0 {

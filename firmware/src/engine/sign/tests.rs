@@ -128,29 +128,55 @@ fn a_4096_bit_key_signs_on_the_esp32c3_as_python_does() {
     }
 }
 
+/// A re-sent chunk keeps the session: one wholly before where the message stands is answered
+/// with the current position and not hashed again, one ahead of it or straddling it is refused
+/// with nothing changed, and the signature is that of the message sent once (Python's vector).
 #[test]
-fn a_chunk_out_of_place_ends_the_session() {
+fn a_re_sent_or_out_of_place_chunk_keeps_the_hash_session() {
+    let all = vectors();
+    let v = &all[0];
+    let message = b"abcdefghijklmnopqrstuvwxyz0123456789";
     let mut e = engine(Chip::Esp32C3);
     let session = started(&mut e);
-    let data = [0u8; 10];
-    let ahead = RequestBody::HashData {
-        session,
-        offset: 5,
-        data: &data,
+    let send = |e: &mut Engine<SoftwareBackend>, offset: usize, len: usize| {
+        let answer = ask(
+            e,
+            RequestBody::HashData {
+                session,
+                offset: offset as u64,
+                data: &message[offset..offset + len],
+            },
+        );
+        match decode(&answer).body {
+            ResponseBody::HashProgress { received } => Ok(received),
+            _ => Err(error_code(&decode(&answer))),
+        }
     };
-    assert_eq!(
-        error_code(&decode(&ask(&mut e, ahead))),
-        ErrorCode::OutOfSequence
+    assert_eq!(send(&mut e, 0, 10), Ok(10));
+    assert_eq!(send(&mut e, 10, 10), Ok(20));
+    // The answers were lost: both chunks again, acknowledged where the message stands.
+    assert_eq!(send(&mut e, 0, 10), Ok(20));
+    assert_eq!(send(&mut e, 10, 10), Ok(20));
+    // A chunk ahead (the one before it lost) and one straddling the position: refused, kept.
+    assert_eq!(send(&mut e, 25, 5), Err(ErrorCode::OutOfSequence));
+    assert_eq!(send(&mut e, 15, 10), Err(ErrorCode::OutOfSequence));
+    assert_eq!(send(&mut e, 20, 16), Ok(36));
+    let answer = ask(
+        &mut e,
+        RequestBody::SignHashed {
+            session,
+            length: message.len() as u64,
+            key: v.key(),
+        },
     );
-    let first = RequestBody::HashData {
-        session,
-        offset: 0,
-        data: &data,
-    };
-    assert_eq!(
-        error_code(&decode(&ask(&mut e, first))),
-        ErrorCode::NoSession
+    let expected = ask(
+        &mut e,
+        RequestBody::SignDigest {
+            digest: Sha256::digest(message).into(),
+            key: v.key(),
+        },
     );
+    assert_eq!(signature(&answer), signature(&expected));
 }
 
 #[test]

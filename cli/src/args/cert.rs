@@ -1,0 +1,36 @@
+//! The arguments of `ucrypto cert` and `ucrypto attest`.
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand, ValueEnum};
+
+#[derive(Debug, Subcommand)]
+pub enum CertCommand {
+    /// Print the device's certificate (or its CA certificate) as the device holds it.
+    Show(CertShowArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KindArg {
+    Device,
+    Ca,
+}
+
+#[derive(Debug, Args)]
+pub struct CertShowArgs {
+    /// Which entry: the device certificate or the CA certificate.
+    #[arg(long, value_enum, default_value_t = KindArg::Device)]
+    pub kind: KindArg,
+}
+
+#[derive(Debug, Args)]
+pub struct AttestArgs {
+    /// The key slot the device attests with.
+    #[arg(long, default_value_t = 0)]
+    pub slot: u8,
+    /// The CA certificate(s) to trust (PEM; the root, or the line's CA).
+    #[arg(long, value_name = "CA.pem")]
+    pub ca: PathBuf,
+    /// Also check the station's records (a SQLite file or postgres://…).
+    #[arg(long, value_name = "FILE|URL")]
+    pub records: Option<String>,
+}

@@ -1,0 +1,77 @@
+"""Certificates and attestation through `ucrypto.Device` on the in-process virtual device. The CA
+and the device certificate are made here with Python's `cryptography` (not ucrypto's CA), written
+to the device, and the device's attestation is checked against them."""
+import datetime
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+
+import ucrypto
+
+
+def make_ca(name):
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return key, cert
+
+
+def device_cert(ca_key, ca_cert, public_der, device_id_hex):
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, device_id_hex)]))
+        .issuer_name(ca_cert.subject)
+        .public_key(serialization.load_der_public_key(public_der))
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.UniformResourceIdentifier("urn:dev:mac:" + device_id_hex)]
+            ),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+
+
+def test_a_certified_device_attests_and_another_ca_is_refused():
+    with ucrypto.Device("sim") as dev:
+        dev.key_generate(0, 1024, burn=True)
+        device_id = dev.info()["device_id"].replace(":", "")
+        ca_key, ca = make_ca("python test CA")
+        cert = device_cert(ca_key, ca, dev.key_public(0, format="der"), device_id)
+        der = cert.public_bytes(serialization.Encoding.DER)
+        assert dev.cert_read() is None
+        dev.cert_write(der)
+        dev.cert_write(ca.public_bytes(serialization.Encoding.DER), kind="ca")
+        assert dev.cert_read() == der
+
+        ca_pem = ca.public_bytes(serialization.Encoding.PEM)
+        verdict = dev.attest(ca_pem, slot=0)
+        assert verdict["verdict"] == "genuine"
+        assert verdict["checks"] == [
+            "statement", "challenge", "signature", "certificate key", "device id", "chain"
+        ]
+        assert verdict["statement"]["device_id"] == device_id
+        assert verdict["serial"] == format(cert.serial_number, "x")
+
+        _, other = make_ca("another CA")
+        with pytest.raises(ucrypto.VerificationError, match="check chain failed"):
+            dev.attest(other.public_bytes(serialization.Encoding.PEM))

@@ -1,0 +1,951 @@
+//! The line CA end to end on virtual devices: `ca init` → a station's `certify` → the
+//! certificates in the device's esp_secure_cert partition → `attest`. Everything is checked with
+//! tools that are not ucrypto's: `openssl verify`/`x509`/`crl`, an ESP-IDF TLV reader written
+//! here in Python from Espressif's format, Python's `cryptography`, and SoftHSM2 as the HSM.
+mod common;
+
+use std::path::Path;
+use std::process::Output;
+
+use common::{assert_exit, openssl_run, stderr, stdout, temp_dir, ucrypto, Sim};
+
+const PASS_VAR: &str = "UCRYPTO_TEST_CA_PASS";
+const PASS: &str = "line ca passphrase 7";
+
+/// The esp_secure_cert partition in the virtual device's flash image (docs/keys.md).
+const PARTITION: std::ops::Range<usize> = 0xd000..0x10000;
+
+fn recipe(dir: &Path, ca: &str, name: &str) -> String {
+    let text = format!(
+        "name = \"{name}\"
+[[step]]
+kind = \"key-generate\"
+slot = 0
+bits = 1024
+[[step]]
+kind = \"csr\"
+subject = \"CN={{device_id}},O=ucrypto test line\"
+[[step]]
+kind = \"certify\"
+ca = \"{ca}\"
+subject = \"CN={{device_id}},O=ucrypto test line\"
+[[step]]
+kind = \"attest\"
+ca = \"{ca}\"
+"
+    );
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    ucrypto()
+        .current_dir(dir)
+        .env(PASS_VAR, PASS)
+        .args(args)
+        .output()
+        .expect("ucrypto runs")
+}
+
+fn station(dir: &Path, recipe: &str, port: &str, records: &str) -> Output {
+    run(
+        dir,
+        &[
+            "--json",
+            "station",
+            "run",
+            recipe,
+            "--ports",
+            port,
+            "--records",
+            records,
+        ],
+    )
+}
+
+/// `ca init` of a root with its key in an encrypted file.
+fn file_ca(dir: &Path, name: &str) {
+    let out = run(
+        dir,
+        &[
+            "ca",
+            "init",
+            "--dir",
+            name,
+            "--subject",
+            &format!("CN={name},O=ucrypto test"),
+            "--bits",
+            "2048",
+            "--pass",
+            &format!("env:{PASS_VAR}"),
+        ],
+    );
+    assert_exit(&out, 0);
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path.display().to_string()
+}
+
+/// The certificate entries of an esp_secure_cert partition image, read from Espressif's
+/// published TLV format (esp_secure_cert_mgr: `esp_secure_cert_tlv_config.h`,
+/// `tlv_format.py`): a 12-byte header (magic 0xBA5EBA11 LE, flags, 3 reserved, type, subtype,
+/// length LE16), the data, zero padding to 16 bytes, zlib CRC-32 started from 0xffffffff over
+/// header, data and padding. The first entry of a type wins. Prints "type subtype hex(data)".
+const TLV_READER: &str = r#"
+import struct, sys, zlib
+part = open(sys.argv[1], "rb").read()
+off, seen = 0, set()
+while off + 12 <= len(part):
+    magic, flags, typ, sub, length = struct.unpack_from("<IB3xBBH", part, off)
+    if magic != 0xBA5EBA11:
+        break
+    pad = (16 - length % 16) % 16
+    end = off + 12 + length + pad
+    (crc,) = struct.unpack_from("<I", part, end)
+    assert crc == zlib.crc32(part[off:end], 0xFFFFFFFF) & 0xFFFFFFFF, "bad CRC"
+    if typ in (0, 1) and (typ, sub) not in seen:
+        seen.add((typ, sub))
+        print(typ, sub, part[off + 12 : off + 12 + length].hex())
+    off = end + 4
+"#;
+
+/// (type, subtype, data) of the certificate entries in the flash image `flash`.
+fn esp_idf_certificates(dir: &Path, flash: &Path) -> Vec<(u8, u8, Vec<u8>)> {
+    let image = std::fs::read(flash).unwrap();
+    let part = write(dir, "esp_secure_cert.bin", &image[PARTITION]);
+    let script = write(dir, "tlv_reader.py", TLV_READER.as_bytes());
+    let out = std::process::Command::new("python3")
+        .args([&script, &part])
+        .output()
+        .expect("python3 runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    stdout(&out)
+        .lines()
+        .map(|line| {
+            let f: Vec<&str> = line.split(' ').collect();
+            (
+                f[0].parse().unwrap(),
+                f[1].parse().unwrap(),
+                hex_decode(f[2]),
+            )
+        })
+        .collect()
+}
+
+fn hex_decode(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+fn der_of_pem(pem: &[u8]) -> Vec<u8> {
+    openssl_run(&["x509", "-outform", "DER"], pem)
+}
+
+/// The JSON line of the one device of a station run, asserting it is done.
+fn done_line(out: &Output) -> serde_json::Value {
+    assert_exit(out, 0);
+    let line = stdout(out).lines().next().unwrap().to_string();
+    let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(value["status"], "done", "{value}");
+    value
+}
+
+fn certify_detail(db: &Path) -> serde_json::Value {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let detail: String = conn
+        .query_row(
+            "SELECT detail FROM steps WHERE kind = 'certify' ORDER BY finished_ms DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    serde_json::from_str(&detail).unwrap()
+}
+
+/// A failed attestation: exit 3, one line naming `check`.
+fn assert_check_failed(out: &Output, check: &str) {
+    assert_exit(out, 3);
+    let err = stderr(out);
+    let last = err.lines().last().unwrap_or("");
+    assert!(
+        last.contains(&format!("check {check} failed")),
+        "expected check {check}: {err}"
+    );
+}
+
+#[test]
+fn a_file_ca_certifies_a_device_whose_certificates_esp_idf_finds_and_which_attests() {
+    let dir = temp_dir();
+    let d = dir.path();
+    file_ca(d, "line-ca");
+    let flash = d.join("flash.bin");
+    let sim = Sim::start(&["--seed", "21", "--flash", flash.to_str().unwrap()]);
+    let db = d.join("records.db");
+    let db_s = db.to_str().unwrap();
+    let recipe_path = recipe(d, "line-ca/ca.toml", "line");
+    let line = done_line(&station(d, &recipe_path, &sim.port, db_s));
+    let device_id = line["device_id"].as_str().unwrap().to_string();
+    let mac_hex = device_id.replace(':', "");
+    let detail = certify_detail(&db);
+    assert_eq!(detail["issued"], true);
+    let serial = detail["serial"].as_str().unwrap().to_string();
+    assert!(serial.len() >= 16, "a serial of at least 64 bits: {serial}");
+
+    // Read back from the device; openssl accepts the chain and shows the extensions.
+    let shown = sim.run(&["cert", "show"]);
+    assert_exit(&shown, 0);
+    let device_pem = write(d, "device.pem", stdout(&shown).as_bytes());
+    let ca_pem = d.join("line-ca/ca.pem").display().to_string();
+    openssl_run(&["verify", "-CAfile", &ca_pem, &device_pem], b"");
+    let text = String::from_utf8(openssl_run(
+        &["x509", "-in", &device_pem, "-noout", "-text", "-serial"],
+        b"",
+    ))
+    .unwrap();
+    for expected in [
+        "Version: 3",
+        "CA:FALSE",
+        "X509v3 Key Usage: critical",
+        "Digital Signature",
+        "TLS Web Client Authentication",
+        "X509v3 Subject Key Identifier",
+        "X509v3 Authority Key Identifier",
+        &format!("URI:urn:dev:mac:{mac_hex}"),
+        &format!("Subject: O = ucrypto test line, CN = {device_id}"),
+        &format!("serial={}", serial.to_uppercase()),
+    ] {
+        assert!(text.contains(expected), "{expected} not in:\n{text}");
+    }
+
+    // ESP-IDF's reading of the partition finds both certificates at subtype 0.
+    let entries = esp_idf_certificates(d, &flash);
+    let device_der = der_of_pem(stdout(&shown).as_bytes());
+    let ca_der = der_of_pem(&std::fs::read(&ca_pem).unwrap());
+    assert!(
+        entries.contains(&(1, 0, device_der)),
+        "device certificate entry"
+    );
+    assert!(entries.contains(&(0, 0, ca_der)), "CA certificate entry");
+
+    // Attestation passes, with the records.
+    let out = sim.run(&["attest", "--ca", &ca_pem, "--records", db_s]);
+    assert_exit(&out, 0);
+    assert!(stdout(&out).starts_with("genuine:"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("revocation"));
+    let out = sim.run(&["--json", "attest", "--ca", &ca_pem]);
+    assert_exit(&out, 0);
+    let json: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(json["verdict"], "genuine");
+    assert_eq!(json["serial"], serial.as_str());
+    // A third party checks the same answer with Python's cryptography alone.
+    let evidence = write(d, "evidence.json", json["evidence"].to_string().as_bytes());
+    let challenge = json["statement"]["challenge"].as_str().unwrap();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/examples/verify_attestation.py"
+    );
+    let py = std::process::Command::new("python3")
+        .args([script, &evidence, &ca_pem, challenge])
+        .output()
+        .unwrap();
+    assert!(py.status.success(), "{}{}", stdout(&py), stderr(&py));
+    assert!(stdout(&py).ends_with("OK\n"), "{}", stdout(&py));
+    assert!(stdout(&py).contains(&format!("device_id: {mac_hex}")));
+    // The same script refuses a replayed answer (another challenge).
+    let py = std::process::Command::new("python3")
+        .args([script, &evidence, &ca_pem, &"00".repeat(32)])
+        .output()
+        .unwrap();
+    assert!(!py.status.success());
+    assert!(stdout(&py).contains("FAILED challenge"), "{}", stdout(&py));
+
+    // The records export each device's chain.
+    let export = d.join("chains.pem");
+    let out = run(
+        d,
+        &[
+            "records",
+            "export",
+            "--format",
+            "pem",
+            "--records",
+            db_s,
+            "-o",
+            export.to_str().unwrap(),
+        ],
+    );
+    assert_exit(&out, 0);
+    let exported = std::fs::read_to_string(&export).unwrap();
+    assert!(exported.starts_with(&format!("# device {device_id}\n")));
+    let first = &exported[exported.find("-----BEGIN").unwrap()..];
+    openssl_run(&["verify", "-CAfile", &ca_pem], first.as_bytes());
+
+    // A re-run under another recipe finds the valid certificate and issues nothing.
+    let again = recipe(d, "line-ca/ca.toml", "line-again");
+    done_line(&station(d, &again, &sim.port, db_s));
+    let detail = certify_detail(&db);
+    assert_eq!(detail["issued"], false, "{detail}");
+    assert_eq!(detail["serial"], serial.as_str());
+
+    // Another CA's certificate: the chain check fails.
+    file_ca(d, "other-ca");
+    let other = d.join("other-ca/ca.pem").display().to_string();
+    assert_check_failed(&sim.run(&["attest", "--ca", &other]), "chain");
+    // Records that do not know the device.
+    let empty = d.join("empty.db");
+    let out = run(
+        d,
+        &["records", "list", "--records", empty.to_str().unwrap()],
+    );
+    drop(out);
+    let out = sim.run(&[
+        "attest",
+        "--ca",
+        &ca_pem,
+        "--records",
+        empty.to_str().unwrap(),
+    ]);
+    assert_check_failed(&out, "records: device");
+
+    // Revoked: the records say so, and the CRL openssl accepts lists it.
+    let out = run(
+        d,
+        &[
+            "ca",
+            "revoke",
+            &serial,
+            "--reason",
+            "key-compromise",
+            "--ca",
+            "line-ca/ca.toml",
+            "--records",
+            db_s,
+        ],
+    );
+    assert_exit(&out, 0);
+    assert_check_failed(
+        &sim.run(&["attest", "--ca", &ca_pem, "--records", db_s]),
+        "revocation",
+    );
+    let crl = d.join("line.crl");
+    let out = run(
+        d,
+        &[
+            "ca",
+            "crl",
+            "--ca",
+            "line-ca/ca.toml",
+            "-o",
+            crl.to_str().unwrap(),
+        ],
+    );
+    assert_exit(&out, 0);
+    let crl_s = crl.to_str().unwrap();
+    let crl_text = String::from_utf8(openssl_run(
+        &[
+            "crl", "-in", crl_s, "-CAfile", &ca_pem, "-verify", "-noout", "-text",
+        ],
+        b"",
+    ))
+    .unwrap();
+    assert!(crl_text.contains(&serial.to_uppercase()), "{crl_text}");
+    assert!(crl_text.contains("Key Compromise"), "{crl_text}");
+    let out = std::process::Command::new("openssl")
+        .args([
+            "verify",
+            "-crl_check",
+            "-CRLfile",
+            crl_s,
+            "-CAfile",
+            &ca_pem,
+            &device_pem,
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(stdout(&out).contains("revoked") || stderr(&out).contains("revoked"));
+
+    // The CA key's private exponent and its passphrase appear in no record and no output.
+    let d_hex = String::from_utf8(
+        std::process::Command::new("python3")
+            .args([
+                "-c",
+                "import sys; from cryptography.hazmat.primitives import serialization as s; \
+                 k = s.load_pem_private_key(open(sys.argv[1], 'rb').read(), sys.argv[2].encode()); \
+                 print('%x' % k.private_numbers().d)",
+                d.join("line-ca/ca-key.pem").to_str().unwrap(),
+                PASS,
+            ])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let d_bytes = hex_decode(&format!("{:0>512}", d_hex.trim()));
+    let mut seen = std::fs::read(&db).unwrap();
+    for args in [
+        &["--json", "attest", "--ca", &ca_pem][..],
+        &["-vv", "cert", "show"],
+    ] {
+        let out = sim.run(args);
+        seen.extend(&out.stdout);
+        seen.extend(&out.stderr);
+    }
+    let out = ucrypto()
+        .current_dir(d)
+        .env(PASS_VAR, PASS)
+        .args([
+            "-vv",
+            "--json",
+            "station",
+            "run",
+            &recipe(d, "line-ca/ca.toml", "third"),
+            "--ports",
+            &sim.port,
+            "--records",
+            db_s,
+        ])
+        .output()
+        .unwrap();
+    seen.extend(&out.stdout);
+    seen.extend(&out.stderr);
+    let windows = |needle: &[u8]| seen.windows(needle.len()).any(|w| w == needle);
+    assert!(
+        !windows(&d_bytes[d_bytes.len() - 32..]),
+        "the CA key's exponent leaked"
+    );
+    assert!(
+        !windows(&d_hex.trim().as_bytes()[..64]),
+        "the CA key's exponent leaked as hex"
+    );
+    assert!(!windows(PASS.as_bytes()), "the passphrase leaked");
+}
+
+fn client_on(port: &str) -> ucrypto::Client {
+    ucrypto::connect(&ucrypto::ConnectOptions::new(ucrypto::Port::Path(
+        port.to_string(),
+    )))
+    .expect("the sim answers")
+}
+
+/// A recipe of `steps` (TOML `[[step]]` tables) under `name`.
+fn recipe_of(dir: &Path, name: &str, steps: &str) -> String {
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, format!("name = \"{name}\"\n{steps}")).unwrap();
+    path.display().to_string()
+}
+
+const KEY_ONLY: &str = "[[step]]\nkind = \"key-generate\"\nslot = 0\nbits = 1024\n";
+
+#[test]
+fn a_swapped_certificate_a_replayed_answer_and_an_unknown_key_each_fail_their_check() {
+    use ucrypto::verify::attestation::{check, Trust};
+    use ucrypto_protocol::CertKind;
+    let dir = temp_dir();
+    let d = dir.path();
+    file_ca(d, "line-ca");
+    let ca_pem = d.join("line-ca/ca.pem").display().to_string();
+    let a = Sim::start(&["--seed", "31"]);
+    let b = Sim::start(&["--seed", "32"]);
+    let db = d.join("records.db");
+    let db_s = db.to_str().unwrap();
+    done_line(&station(
+        d,
+        &recipe(d, "line-ca/ca.toml", "line"),
+        &a.port,
+        db_s,
+    ));
+    done_line(&station(d, &recipe_of(d, "keys", KEY_ONLY), &b.port, db_s));
+
+    // Board B holds board A's certificate (and the right CA): its signature is not A's key's.
+    let (a_cert, a_ca) = {
+        let mut client = client_on(&a.port);
+        (
+            client.cert_read(CertKind::Device).unwrap().unwrap(),
+            client.cert_read(CertKind::Ca).unwrap().unwrap(),
+        )
+    };
+    {
+        let mut client = client_on(&b.port);
+        client.cert_write(CertKind::Device, &a_cert).unwrap();
+        client.cert_write(CertKind::Ca, &a_ca).unwrap();
+    }
+    assert_check_failed(&b.run(&["attest", "--ca", &ca_pem]), "signature");
+
+    // An answer to another challenge (a replayed one) fails the challenge check.
+    let mut client = client_on(&a.port);
+    let evidence = client.attest(0, [7; 32]).unwrap();
+    let cert = ucrypto_station::ca::from_der(&a_cert).unwrap();
+    let anchors = ucrypto_station::ca::read_certificates(Path::new(&ca_pem)).unwrap();
+    let trust = |challenge| Trust {
+        anchors: &anchors,
+        challenge,
+        now: std::time::SystemTime::now(),
+    };
+    let failure = check(&evidence, &cert, None, &trust([8; 32])).unwrap_err();
+    assert_eq!(failure.check, "challenge");
+    let verdict = check(&evidence, &cert, None, &trust([7; 32])).unwrap();
+    assert!(verdict.checks.contains(&"chain"));
+    // A statement changed after signing fails the signature check.
+    let mut forged = evidence.clone();
+    forged.statement[97] ^= 1;
+    assert_eq!(
+        check(&forged, &cert, None, &trust([7; 32]))
+            .unwrap_err()
+            .check,
+        "signature"
+    );
+    drop(client);
+
+    // Records that know board A but not its key.
+    let other = d.join("other.db");
+    let self_test = recipe_of(d, "check", "[[step]]\nkind = \"self-test\"\n");
+    done_line(&station(d, &self_test, &a.port, other.to_str().unwrap()));
+    let out = a.run(&[
+        "attest",
+        "--ca",
+        &ca_pem,
+        "--records",
+        other.to_str().unwrap(),
+    ]);
+    assert_check_failed(&out, "records: key");
+    // And the genuine board with its own records passes.
+    assert_exit(&a.run(&["attest", "--ca", &ca_pem, "--records", db_s]), 0);
+}
+
+/// Nothing certificate-shaped on the device: `cert show` says so.
+fn assert_no_certificate(sim: &Sim) {
+    let out = sim.run(&["cert", "show"]);
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("holds no certificate"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Exit 2 and one line of error on stderr that contains `text`.
+fn assert_one_line(out: &Output, text: &str) {
+    assert_exit(out, 2);
+    let err = stderr(out);
+    let errors: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("ucrypto: error"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    assert!(errors[0].contains(text), "{text} not in {err}");
+}
+
+#[test]
+fn bad_ca_input_is_one_line_and_writes_nothing_to_the_device() {
+    let dir = temp_dir();
+    let d = dir.path();
+    file_ca(d, "line-ca");
+    let sim = Sim::start(&["--seed", "41"]);
+    let recipe_path = recipe(d, "line-ca/ca.toml", "line");
+    let db = d.join("records.db");
+    let db_s = db.to_str().unwrap();
+
+    // A wrong passphrase.
+    let out = ucrypto()
+        .current_dir(d)
+        .env(PASS_VAR, "not the passphrase")
+        .args([
+            "station",
+            "run",
+            &recipe_path,
+            "--ports",
+            &sim.port,
+            "--records",
+            db_s,
+        ])
+        .output()
+        .unwrap();
+    assert_one_line(&out, "wrong passphrase");
+    assert_no_certificate(&sim);
+
+    // A token whose PIN is not given.
+    let hsm = d.join("hsm-ca");
+    std::fs::create_dir_all(&hsm).unwrap();
+    std::fs::copy(d.join("line-ca/ca.pem"), hsm.join("ca.pem")).unwrap();
+    std::fs::write(
+        hsm.join("ca.toml"),
+        "certificate = \"ca.pem\"\n[key.pkcs11]\nmodule = \"/usr/lib/softhsm/libsofthsm2.so\"\n\
+         token = \"line\"\nkey-label = \"ca\"\npin = \"env:UCRYPTO_TEST_UNSET_PIN\"\n[policy]\n",
+    )
+    .unwrap();
+    let out = run(
+        d,
+        &[
+            "station",
+            "run",
+            &recipe(d, "hsm-ca/ca.toml", "hsm"),
+            "--ports",
+            &sim.port,
+            "--records",
+            db_s,
+        ],
+    );
+    assert_one_line(&out, "UCRYPTO_TEST_UNSET_PIN is not set");
+    assert_no_certificate(&sim);
+
+    // An expired CA certificate (made with the CA's own key by Python's cryptography).
+    let expired = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sys, datetime as dt\n\
+             from cryptography import x509\n\
+             from cryptography.hazmat.primitives import hashes, serialization as s\n\
+             k = s.load_pem_private_key(open(sys.argv[1], 'rb').read(), sys.argv[2].encode())\n\
+             n = x509.Name.from_rfc4514_string('CN=expired line ca')\n\
+             now = dt.datetime.now(dt.timezone.utc)\n\
+             c = (x509.CertificateBuilder().subject_name(n).issuer_name(n).public_key(k.public_key())\n\
+                  .serial_number(x509.random_serial_number())\n\
+                  .not_valid_before(now - dt.timedelta(days=30)).not_valid_after(now - dt.timedelta(days=1))\n\
+                  .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)\n\
+                  .sign(k, hashes.SHA256()))\n\
+             sys.stdout.buffer.write(c.public_bytes(s.Encoding.PEM))",
+            d.join("line-ca/ca-key.pem").to_str().unwrap(),
+            PASS,
+        ])
+        .output()
+        .unwrap();
+    assert!(expired.status.success(), "{}", stderr(&expired));
+    std::fs::write(d.join("line-ca/ca.pem"), &expired.stdout).unwrap();
+    let out = run(
+        d,
+        &[
+            "station",
+            "run",
+            &recipe_path,
+            "--ports",
+            &sim.port,
+            "--records",
+            db_s,
+        ],
+    );
+    assert_one_line(&out, "is not valid now");
+    assert_no_certificate(&sim);
+}
+
+#[test]
+fn a_csr_whose_key_is_not_the_slots_is_refused_before_anything_is_issued() {
+    use ucrypto_station::ca::issue::{device_certificate, read_request, DeviceRequest};
+    use ucrypto_station::ca::Ca;
+    let dir = temp_dir();
+    let d = dir.path();
+    file_ca(d, "line-ca");
+    let pass_file = write(d, "pass.txt", PASS.as_bytes());
+    let ca = Ca::open(
+        &d.join("line-ca/ca.toml"),
+        Some(&format!("file:{pass_file}")),
+    )
+    .unwrap();
+    let a = Sim::start(&["--seed", "51"]);
+    let b = Sim::start(&["--seed", "52"]);
+    let db = d.join("records.db");
+    for sim in [&a, &b] {
+        done_line(&station(
+            d,
+            &recipe_of(d, "keys", KEY_ONLY),
+            &sim.port,
+            db.to_str().unwrap(),
+        ));
+    }
+    let mut client_a = client_on(&a.port);
+    let csr = ucrypto_station::steps::csr::make_csr(&mut client_a, 0, "CN={device_id}").unwrap();
+    let request = read_request(csr.csr_pem.unwrap().as_bytes()).unwrap();
+    let b_key = client_on(&b.port).key_public(0).unwrap();
+    let issued = device_certificate(
+        &ca.key,
+        &ca.certificate,
+        &ca.config.config.policy,
+        &DeviceRequest {
+            csr: &request,
+            slot_spki_der: &b_key.spki_der,
+            device_id: client_a.info().device_id,
+            subject: "CN=mismatch",
+        },
+    );
+    let Err(ucrypto_station::Error::Verification(message)) = issued else {
+        panic!("a CSR for another key was certified");
+    };
+    assert!(
+        message.contains("not the key the device reported"),
+        "{message}"
+    );
+    // A damaged CSR signature is refused when it is read.
+    let mut pem = ucrypto_station::steps::csr::make_csr(&mut client_a, 0, "CN={device_id}")
+        .unwrap()
+        .csr_pem
+        .unwrap()
+        .into_bytes();
+    let body_end = pem.len() - 40;
+    pem[body_end] = if pem[body_end] == b'A' { b'B' } else { b'A' };
+    assert!(read_request(&pem).is_err());
+}
+
+/// SoftHSM2's module, where Debian's `softhsm2` puts it.
+const SOFTHSM: &str = "/usr/lib/softhsm/libsofthsm2.so";
+
+/// A SoftHSM2 token of this test's own (its store in `dir`, found through SOFTHSM2_CONF).
+struct Token {
+    conf: String,
+}
+
+impl Token {
+    fn create(dir: &Path, label: &str, pin: &str) -> Option<Token> {
+        if !Path::new(SOFTHSM).exists() {
+            eprintln!(
+                "######## SKIPPED: no SoftHSM2 ({SOFTHSM}): apt-get install softhsm2 ########"
+            );
+            return None;
+        }
+        let store = dir.join("tokens");
+        std::fs::create_dir_all(&store).unwrap();
+        let conf = write(
+            dir,
+            "softhsm2.conf",
+            format!(
+                "directories.tokendir = {}\nobjectstore.backend = file\n",
+                store.display()
+            )
+            .as_bytes(),
+        );
+        let out = std::process::Command::new("softhsm2-util")
+            .env("SOFTHSM2_CONF", &conf)
+            .args([
+                "--init-token",
+                "--free",
+                "--label",
+                label,
+                "--so-pin",
+                "12345678",
+                "--pin",
+                pin,
+            ])
+            .output()
+            .expect("softhsm2-util runs");
+        assert!(out.status.success(), "{}", stderr(&out));
+        Some(Token { conf })
+    }
+
+    fn run(&self, dir: &Path, args: &[&str]) -> Output {
+        ucrypto()
+            .current_dir(dir)
+            .env("SOFTHSM2_CONF", &self.conf)
+            .env("UCRYPTO_TEST_PIN", "87654321")
+            .args(args)
+            .output()
+            .expect("ucrypto runs")
+    }
+}
+
+impl Drop for Token {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("softhsm2-util")
+            .env("SOFTHSM2_CONF", &self.conf)
+            .args(["--delete-token", "--token", "line"])
+            .output();
+    }
+}
+
+#[test]
+fn an_intermediate_ca_in_softhsm_under_an_offline_root_certifies_a_device() {
+    let dir = temp_dir();
+    let d = dir.path();
+    let Some(token) = Token::create(d, "line", "87654321") else {
+        return;
+    };
+    // The offline root: openssl's, not ucrypto's.
+    let root_key = d.join("root.key").display().to_string();
+    let root_pem = d.join("root.pem").display().to_string();
+    openssl_run(
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            &root_key,
+            "-out",
+            &root_pem,
+            "-subj",
+            "/O=ucrypto test/CN=Offline Root",
+            "-days",
+            "30",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+        b"",
+    );
+    // The intermediate's key is made on the token; its request goes to the root.
+    let out = token.run(
+        d,
+        &[
+            "ca",
+            "init",
+            "--dir",
+            "inter",
+            "--intermediate",
+            "--subject",
+            "CN=Line Intermediate,O=ucrypto test",
+            "--bits",
+            "2048",
+            "--pkcs11-module",
+            SOFTHSM,
+            "--token",
+            "line",
+            "--key-label",
+            "line-ca",
+            "--pin",
+            "env:UCRYPTO_TEST_PIN",
+        ],
+    );
+    assert_exit(&out, 0);
+    let ext = write(
+        d,
+        "inter.ext",
+        b"basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n\
+          subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n",
+    );
+    let inter_pem = d.join("inter.pem").display().to_string();
+    openssl_run(
+        &[
+            "x509",
+            "-req",
+            "-in",
+            d.join("inter/ca.csr").to_str().unwrap(),
+            "-CA",
+            &root_pem,
+            "-CAkey",
+            &root_key,
+            "-CAcreateserial",
+            "-days",
+            "30",
+            "-extfile",
+            &ext,
+            "-out",
+            &inter_pem,
+        ],
+        b"",
+    );
+    let out = token.run(
+        d,
+        &[
+            "ca",
+            "import-cert",
+            "--ca",
+            "inter/ca.toml",
+            &inter_pem,
+            "--chain",
+            &root_pem,
+        ],
+    );
+    assert_exit(&out, 0);
+    // No key material in the config: a reference to the token and to the PIN's variable.
+    let config = std::fs::read_to_string(d.join("inter/ca.toml")).unwrap();
+    assert!(
+        config.contains("env:UCRYPTO_TEST_PIN") && !config.contains("87654321"),
+        "{config}"
+    );
+
+    let sim = Sim::start(&["--seed", "61"]);
+    let db = d.join("records.db");
+    let recipe_path = recipe(d, "inter/ca.toml", "hsm-line");
+    let out = token.run(
+        d,
+        &[
+            "--json",
+            "station",
+            "run",
+            &recipe_path,
+            "--ports",
+            &sim.port,
+            "--records",
+            db.to_str().unwrap(),
+        ],
+    );
+    done_line(&out);
+    let shown = sim.run(&["cert", "show"]);
+    assert_exit(&shown, 0);
+    let device_pem = write(d, "device.pem", stdout(&shown).as_bytes());
+    openssl_run(
+        &[
+            "verify",
+            "-CAfile",
+            &root_pem,
+            "-untrusted",
+            &inter_pem,
+            &device_pem,
+        ],
+        b"",
+    );
+    // The device's CA entry is the intermediate, so an attestation chains to the root alone.
+    let ca_entry = sim.run(&["cert", "show", "--kind", "ca"]);
+    assert_eq!(
+        der_of_pem(stdout(&ca_entry).as_bytes()),
+        der_of_pem(&std::fs::read(&inter_pem).unwrap())
+    );
+    let out = sim.run(&["attest", "--ca", &root_pem]);
+    assert_exit(&out, 0);
+    assert!(
+        stdout(&out).contains("chains to CN=Offline Root"),
+        "{}",
+        stdout(&out)
+    );
+
+    // A token that is not there, and a wrong PIN: one line each, nothing on a new device.
+    let fresh = Sim::start(&["--seed", "62"]);
+    let config = std::fs::read_to_string(d.join("inter/ca.toml")).unwrap();
+    std::fs::create_dir_all(d.join("gone")).unwrap();
+    for (folder, text) in [
+        (
+            "gone",
+            config.replace("token = \"line\"", "token = \"absent\""),
+        ),
+        (
+            "wrong-pin",
+            config.replace("env:UCRYPTO_TEST_PIN", "env:UCRYPTO_TEST_WRONG_PIN"),
+        ),
+    ] {
+        std::fs::create_dir_all(d.join(folder)).unwrap();
+        for file in ["ca.pem", "chain.pem"] {
+            std::fs::copy(d.join("inter").join(file), d.join(folder).join(file)).unwrap();
+        }
+        std::fs::write(d.join(folder).join("ca.toml"), text).unwrap();
+        let recipe_path = recipe(d, &format!("{folder}/ca.toml"), folder);
+        let out = ucrypto()
+            .current_dir(d)
+            .env("SOFTHSM2_CONF", &token.conf)
+            .env("UCRYPTO_TEST_PIN", "87654321")
+            .env("UCRYPTO_TEST_WRONG_PIN", "11111111")
+            .args([
+                "station",
+                "run",
+                &recipe_path,
+                "--ports",
+                &fresh.port,
+                "--records",
+                db.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        let expected = if folder == "gone" {
+            "no token labelled \"absent\""
+        } else {
+            "refused the PIN"
+        };
+        assert_one_line(&out, expected);
+    }
+    assert_no_certificate(&fresh);
+}
