@@ -2012,3 +2012,37 @@ fn a_records_file_from_before_the_line_rate_column_is_upgraded_in_place() {
         "the first run's events are kept, the second run's added"
     );
 }
+
+#[test]
+fn decrypt_check_opens_a_secret_sealed_to_the_slot_key() {
+    let dir = temp_dir();
+    let recipe = write_recipe(
+        dir.path(),
+        "[[step]]\nkind = \"key-generate\"\nslot = 1\nbits = 1024\n[[step]]\nkind = \"decrypt-check\"\nslot = 1\n",
+    );
+    let db = dir.path().join("station.db");
+    let out = station(&[&recipe, "--sim", "1", "--records", db.to_str().unwrap()]);
+    assert_exit(&out, 0);
+    let (devices, _) = json_lines(&out);
+    all_done(&devices, 1);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let detail: String = conn
+        .query_row(
+            "SELECT detail FROM steps WHERE kind = 'decrypt-check'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let detail: serde_json::Value = serde_json::from_str(&detail).unwrap();
+    assert_eq!(detail["opened"], true);
+    assert_eq!(detail["slot"], 1);
+    assert_eq!(detail["spki_sha256"].as_str().unwrap().len(), 64);
+
+    // Without a key in the slot it says which step to add.
+    let recipe = write_recipe(dir.path(), "[[step]]\nkind = \"decrypt-check\"\nslot = 3\n");
+    let out = station(&[&recipe, "--sim", "1", "--records", db.to_str().unwrap()]);
+    assert_exit(&out, 6);
+    let (devices, _) = json_lines(&out);
+    let error = devices[0]["error"].as_str().unwrap();
+    assert!(error.contains("slot 3 holds no key"), "{error}");
+}

@@ -9,8 +9,8 @@ use ucrypto_firmware::backend::software::{Seed, SoftwareBackend};
 use ucrypto_firmware::backend::{AesKey, KeyHardware, Modulus};
 use ucrypto_firmware::{Backend, BackendError, Engine};
 use ucrypto_protocol::{
-    encode_frame, Chip, Entropy, FrameDecoder, Request, RequestBody, Response, ResponseBody,
-    MAX_FRAME_LEN, MAX_WIRE_FRAME_LEN,
+    encode_frame, Chip, Entropy, FrameDecoder, HashAlg, Request, RequestBody, Response,
+    ResponseBody, MAX_FRAME_LEN, MAX_WIRE_FRAME_LEN,
 };
 
 /// The software backend, counting accelerator operations by operand size (words).
@@ -42,15 +42,15 @@ impl Backend for Counting {
     fn aes_decrypt_block(&mut self, k: &AesKey, b: &mut [u8; 16]) -> Result<(), BackendError> {
         self.inner.aes_decrypt_block(k, b)
     }
-    type Sha256State = <SoftwareBackend as Backend>::Sha256State;
-    fn sha256_start(&mut self) -> Self::Sha256State {
-        self.inner.sha256_start()
+    type ShaState = <SoftwareBackend as Backend>::ShaState;
+    fn sha_start(&mut self, alg: HashAlg) -> Self::ShaState {
+        self.inner.sha_start(alg)
     }
-    fn sha256_update(&mut self, s: &mut Self::Sha256State, d: &[u8]) {
-        self.inner.sha256_update(s, d)
+    fn sha_update(&mut self, s: &mut Self::ShaState, d: &[u8]) {
+        self.inner.sha_update(s, d)
     }
-    fn sha256_finish(&mut self, s: Self::Sha256State) -> [u8; 32] {
-        self.inner.sha256_finish(s)
+    fn sha_finish(&mut self, s: Self::ShaState, out: &mut [u8; 32]) {
+        self.inner.sha_finish(s, out)
     }
     fn rsa_mod_exp(
         &mut self,

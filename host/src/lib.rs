@@ -65,6 +65,6 @@ pub use connect::host_seed;
 pub use connect::{connect, ConnectOptions, Port};
 pub use device_keys::{MadeKey, SlotChoice, SlotPublicKey};
 pub use error::{Error, ErrorKind, PassphraseError, Result, TransportError};
-pub use operations::{AesChain, AesSession, Jwt, Signed, SigningKey};
+pub use operations::{AesChain, AesSession, DigestStream, Digested, Jwt, Signed, SigningKey};
 pub use progress::{NoProgress, Progress};
 pub use slots::SlotSummary;

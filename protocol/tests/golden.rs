@@ -290,10 +290,9 @@ fn key_generate_request() {
     round_trip(&req, "00 03 01 0a 07 80 10 68 64 dd df 00", &mut Vec::new());
 }
 
-#[test]
-fn key_import_request() {
-    // The toy key n = 55 = 11 * 5, e = 3, d = 27 (sizes far below what a device accepts).
-    let key = RsaPrivateKey {
+/// The toy key n = 55 = 11 * 5, e = 3, d = 27 (sizes far below what a device accepts).
+fn toy_key() -> RsaPrivateKey<'static> {
+    RsaPrivateKey {
         n: &[0x37],
         e: &[0x03],
         d: &[0x1b],
@@ -302,7 +301,12 @@ fn key_import_request() {
         dp: &[0x07],
         dq: &[0x03],
         qinv: &[0x09],
-    };
+    }
+}
+
+#[test]
+fn key_import_request() {
+    let key = toy_key();
     let req = Request {
         seq: 2,
         body: RequestBody::KeyImport {
@@ -381,6 +385,102 @@ fn slot_used_error() {
     round_trip(
         &resp,
         "00 0a 07 08 0b 01 78 94 71 dc 21 00",
+        &mut Vec::new(),
+    );
+}
+
+#[test]
+fn digest_frames() {
+    let req = Request {
+        seq: 13,
+        body: RequestBody::DigestStart {
+            alg: HashAlg::Sha224,
+        },
+    };
+    round_trip(&req, "00 08 0d 15 01 f2 20 2c f3 00", &mut Vec::new());
+    let req = Request {
+        seq: 14,
+        body: RequestBody::DigestFinish {
+            session: 1,
+            length: 300,
+        },
+    };
+    round_trip(&req, "00 0a 0e 16 01 ac 02 15 e6 ff 2e 00", &mut Vec::new());
+    // SHA-1("abc") (FIPS 180-2 appendix A.1).
+    let sha1_abc = hex("a9 99 3e 36 47 06 81 6a ba 3e 25 71 78 50 c2 6c 9c d0 d8 9d");
+    let resp = Response {
+        seq: 14,
+        body: ResponseBody::Digest { data: &sha1_abc },
+    };
+    round_trip(
+        &resp,
+        "00 1c 0e 0e 14 a9 99 3e 36 47 06 81 6a ba 3e 25 71 78 50 c2 6c 9c d0 d8 9d \
+         dc 4e ca a5 00",
+        &mut Vec::new(),
+    );
+}
+
+#[test]
+fn decrypt_frames() {
+    let key = toy_key();
+    let req = Request {
+        seq: 15,
+        body: RequestBody::Decrypt {
+            padding: RsaPadding::OaepSha256,
+            ciphertext: &[0x2a],
+            key,
+        },
+    };
+    round_trip(
+        &req,
+        "00 03 0f 17 17 01 2a 01 37 01 03 01 1b 01 0b 01 05 01 07 01 03 01 09 ea 4a 17 02 00",
+        &mut Vec::new(),
+    );
+    let req = Request {
+        seq: 16,
+        body: RequestBody::DecryptSlot {
+            slot: 1,
+            padding: RsaPadding::Pkcs1v15,
+            ciphertext: &[1, 2, 3],
+        },
+    };
+    round_trip(
+        &req,
+        "00 0d 10 18 01 01 03 01 02 03 23 60 7f fe 00",
+        &mut Vec::new(),
+    );
+    let req = Request {
+        seq: 17,
+        body: RequestBody::DecryptLoaded {
+            handle: 1,
+            padding: RsaPadding::OaepSha256,
+            ciphertext: &[0xab, 0xab],
+        },
+    };
+    round_trip(
+        &req,
+        "00 04 11 19 01 08 02 ab ab dd ae 5b 61 00",
+        &mut Vec::new(),
+    );
+    let resp = Response {
+        seq: 16,
+        body: ResponseBody::Plaintext { data: b"hi" },
+    };
+    round_trip(
+        &resp,
+        "00 0a 10 0f 02 68 69 d7 30 87 6e 00",
+        &mut Vec::new(),
+    );
+    let resp = Response {
+        seq: 16,
+        body: ResponseBody::Error(DeviceError {
+            code: ErrorCode::DecryptFailed,
+            message: "x",
+        }),
+    };
+    round_trip(
+        &resp,
+        "00 0a 10 08 13 01 78 4c 5d 7b 4e 00",
         &mut Vec::new(),
     );
 }

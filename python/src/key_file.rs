@@ -48,6 +48,16 @@ pub fn private_key(bytes: &[u8], password: Option<&[u8]>) -> PyResult<RsaPrivate
     }
 }
 
+/// The public key of `bytes`: a public key, or a private key's public half (not encrypted).
+pub fn public_key(bytes: &[u8]) -> PyResult<rsa::RsaPublicKey> {
+    if contains(bytes, b"ENCRYPTED PRIVATE KEY") {
+        return Err(usage("the key is encrypted: pass its public key"));
+    }
+    Ok(keys::parse(bytes, Path::new(NAME), None)
+        .map_err(|e| to_py(&e))?
+        .public())
+}
+
 /// RS256 on the host: SHA-256 of `message`, PKCS#1 v1.5, with `key`'s public half.
 pub fn verify(message: &[u8], signature: &[u8], key: &[u8]) -> PyResult<()> {
     if contains(key, b"ENCRYPTED PRIVATE KEY") {

@@ -3,6 +3,7 @@
 //! operations, and the library's errors as Python exceptions.
 //! The Python package (`python/ucrypto/`) re-exports it and adds `ucrypto.pycom`.
 mod errors;
+mod hashing;
 mod key_file;
 mod slots;
 
@@ -13,14 +14,15 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 use ucrypto::device_keys::public_format;
 use ucrypto::line_speed::LineSpeed;
+use ucrypto::progress::NoProgress;
 use ucrypto::{connect, AesChain, Client, ConnectOptions, MadeKey, Port, SigningKey};
-use ucrypto_protocol::{AesDirection, AesMode};
+use ucrypto_protocol::{AesDirection, AesMode, HashAlg, RsaPadding};
 
 use errors::{to_py, usage};
 
 /// One open connection, shared by a [`Device`] and the AES sessions it opened. `None` once
 /// closed. The device's operations run with the GIL released, one at a time per connection.
-type Shared = Arc<Mutex<Option<Client>>>;
+pub(crate) type Shared = Arc<Mutex<Option<Client>>>;
 
 fn lock(shared: &Shared) -> MutexGuard<'_, Option<Client>> {
     // Poisoned only by a panic in an earlier call (PyO3 raised it as PanicException). The client
@@ -32,7 +34,7 @@ fn lock(shared: &Shared) -> MutexGuard<'_, Option<Client>> {
 }
 
 /// Runs `f` on the open client with the GIL released.
-fn with_client<R: Send>(
+pub(crate) fn with_client<R: Send>(
     py: Python<'_>,
     shared: &Shared,
     f: impl FnOnce(&mut Client) -> ucrypto::Result<R> + Send,
@@ -189,6 +191,77 @@ impl Device {
             c.sign_digest(&key, digest)
         })?;
         Ok(PyBytes::new(py, &signed.signature))
+    }
+
+    /// The SHA-256 digest of `data`, computed on the device's SHA accelerator and checked
+    /// against the host's.
+    fn sha256<'py>(&self, py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+        let data = data.to_vec();
+        let digested = with_client(py, &self.shared, move |c| {
+            c.digest(
+                HashAlg::Sha256,
+                &mut data.as_slice(),
+                true,
+                None,
+                &mut NoProgress,
+            )
+        })?;
+        Ok(PyBytes::new(py, &digested.digest))
+    }
+
+    /// A `hashlib`-style object (`update`, `digest`, `hexdigest`, `copy`) hashing on the device:
+    /// `sha256`, `sha224` or `sha1` (legacy). `data` is fed first.
+    #[pyo3(signature = (name="sha256", data=None))]
+    fn hash(&self, py: Python<'_>, name: &str, data: Option<&[u8]>) -> PyResult<hashing::Hash> {
+        let hash = hashing::Hash::open(py, &self.shared, hashing::alg(name)?)?;
+        if let Some(data) = data {
+            hash.update(py, data)?;
+        }
+        Ok(hash)
+    }
+
+    /// Decrypts `ciphertext` on the device: with the device key in `slot` (its Digital Signature
+    /// peripheral), or with `key` (a private key, PEM text or DER bytes; `password` for
+    /// encrypted PKCS#8), which the host then decrypts with too, the plaintexts compared.
+    /// `padding` is `oaep` (SHA-256, MGF1-SHA-256) or `pkcs1v15`. A ciphertext that does not
+    /// open raises `DeviceError` with `code == "decrypt-failed"`, whatever was wrong.
+    #[pyo3(signature = (ciphertext, *, slot=None, key=None, password=None, padding="oaep"))]
+    fn decrypt<'py>(
+        &self,
+        py: Python<'py>,
+        ciphertext: &[u8],
+        slot: Option<i64>,
+        key: Option<KeyBytes>,
+        password: Option<Vec<u8>>,
+        padding: &str,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let padding = rsa_padding(padding)?;
+        let ciphertext = ciphertext.to_vec();
+        let plaintext = match (key, slot) {
+            (Some(key), None) => {
+                let password = password.map(zeroize::Zeroizing::new);
+                let private =
+                    key_file::private_key(&key.0, password.as_deref().map(Vec::as_slice))?;
+                let signing = SigningKey::new(&private).map_err(|e| to_py(&e))?;
+                with_client(py, &self.shared, move |c| {
+                    c.decrypt_checked(&signing, &private, padding, &ciphertext)
+                })?
+            }
+            (None, Some(slot)) if password.is_none() => {
+                let slot = slots::number(slot)?;
+                with_client(py, &self.shared, move |c| {
+                    let key = SigningKey::slot(c, slot)?;
+                    c.decrypt(&key, padding, &ciphertext)
+                })?
+            }
+            (None, Some(_)) => return Err(usage("a device key has no password: drop password=")),
+            _ => {
+                return Err(usage(
+                    "name one key: slot= (a device key) or key= (a private key)",
+                ))
+            }
+        };
+        Ok(PyBytes::new(py, &plaintext))
     }
 
     /// The device's key slots as `ucrypto --json key list` lists them: one dict per slot
@@ -565,6 +638,35 @@ fn aes_block(
     }
 }
 
+/// `oaep` or `pkcs1v15`.
+fn rsa_padding(name: &str) -> PyResult<RsaPadding> {
+    match name.to_ascii_lowercase().as_str() {
+        "oaep" | "oaep-sha256" => Ok(RsaPadding::OaepSha256),
+        "pkcs1v15" | "pkcs1" => Ok(RsaPadding::Pkcs1v15),
+        other => Err(usage(format!(
+            "padding is \"oaep\" (SHA-256) or \"pkcs1v15\", not {other:?}"
+        ))),
+    }
+}
+
+/// RSA-encrypts `message` on the host to `key` (a public key, or a private key's public half;
+/// PEM text or DER bytes), as `openssl pkeyutl -encrypt` does: `padding` is `oaep` (SHA-256,
+/// MGF1-SHA-256, no label) or `pkcs1v15`.
+#[pyfunction]
+#[pyo3(signature = (message, key, *, padding="oaep"))]
+fn encrypt<'py>(
+    py: Python<'py>,
+    message: &[u8],
+    key: KeyBytes,
+    padding: &str,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let padding = rsa_padding(padding)?;
+    let public = key_file::public_key(&key.0)?;
+    let sealed =
+        ucrypto::operations::decrypt::encrypt(&public, padding, message).map_err(|e| to_py(&e))?;
+    Ok(PyBytes::new(py, &sealed))
+}
+
 /// Checks an RS256 signature on the host (no device): raises `VerificationError` when it does
 /// not hold.
 #[pyfunction]
@@ -577,7 +679,9 @@ fn verify(message: &[u8], signature: &[u8], key: KeyBytes) -> PyResult<()> {
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Device>()?;
     m.add_class::<AesSession>()?;
+    m.add_class::<hashing::Hash>()?;
     m.add_function(wrap_pyfunction!(verify, m)?)?;
+    m.add_function(wrap_pyfunction!(encrypt, m)?)?;
     errors::register(m)?;
     Ok(())
 }

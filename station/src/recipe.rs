@@ -62,6 +62,9 @@ pub enum Step {
     Certify(Certify),
     /// The device attests with a slot's key; the station checks the answer against the CA.
     Attest(Attest),
+    /// A random secret sealed on the host to a slot's public key (RSA-OAEP) opens on the
+    /// device with that key.
+    DecryptCheck(DecryptCheck),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -101,6 +104,14 @@ pub struct Attest {
     /// The CA's config file whose certificate (and chain) the answer must chain to; relative
     /// to the recipe's folder.
     pub ca: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct DecryptCheck {
+    /// The key slot whose key opens the secret.
+    #[serde(default = "default_slot")]
+    pub slot: u8,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -235,6 +246,7 @@ impl Step {
             Step::Lock(_) => "lock",
             Step::Certify(_) => "certify",
             Step::Attest(_) => "attest",
+            Step::DecryptCheck(_) => "decrypt-check",
         }
     }
 
@@ -283,7 +295,8 @@ impl Step {
                 }
                 crate::steps::csr::subject_for(subject, "02:00:00:00:00:00").map(drop)
             }
-            Step::SignManifest(SignManifest { slot }) => {
+            Step::SignManifest(SignManifest { slot })
+            | Step::DecryptCheck(DecryptCheck { slot }) => {
                 if usize::from(*slot) < ucrypto_protocol::KEY_SLOTS {
                     Ok(())
                 } else {

@@ -17,10 +17,14 @@ use crate::output::Format;
 pub mod ca;
 pub mod cert;
 mod chip;
+pub mod decrypt;
+pub mod hash;
 pub mod records;
+mod size;
 pub mod station;
 
 pub use chip::ChipArg;
+pub(crate) use size::parse_size;
 
 /// The help's closing text: the exit codes, from [`exit::TABLE`], and the JSON error shape.
 pub fn exit_codes_help() -> String {
@@ -128,6 +132,15 @@ pub enum Command {
     Jwt(JwtArgs),
     /// Check an RS256 signature on the host (no device), e.g. one from `openssl dgst -sign`.
     Verify(VerifyArgs),
+    /// SHA-256 (or SHA-224, or legacy SHA-1) digest on the device's SHA accelerator, checked on
+    /// the host before output.
+    Hash(hash::HashArgs),
+    /// RSA-encrypt a short secret on the host to a public key or a device key (no device
+    /// needed with --pubkey); `openssl pkeyutl -decrypt` opens it.
+    Encrypt(decrypt::EncryptArgs),
+    /// RSA-decrypt on the device: with a device key (--slot) or a key file (--key), padding
+    /// checked on the device in constant time.
+    Decrypt(decrypt::DecryptArgs),
     /// Device keys: RSA keys that never leave the chip (eFuse + Digital Signature peripheral).
     #[command(subcommand)]
     Key(KeyCommand),
@@ -290,6 +303,8 @@ pub enum BenchCommand {
     /// Signatures per second with a key: SHA-256 digests signed on the device, one after the
     /// other, each checked on the host.
     Sign(BenchSignArgs),
+    /// Hash pseudo-random data on the device and report the goodput.
+    Hash(hash::BenchHashArgs),
 }
 
 #[derive(Debug, Args)]
@@ -428,27 +443,6 @@ fn parse_key_bits(s: &str) -> Result<u16, String> {
         "128" | "192" | "256" => Ok(s.parse().expect("a listed number")),
         _ => Err("AES keys are 128, 192 or 256 bits".into()),
     }
-}
-
-/// A byte count with an optional K, M or G suffix (powers of 1024).
-fn parse_size(s: &str) -> Result<u64, String> {
-    let (digits, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
-        Some((i, _)) => s.split_at(i),
-        None => (s, ""),
-    };
-    let shift = match unit.to_ascii_uppercase().as_str() {
-        "" | "B" => 0,
-        "K" | "KB" | "KIB" => 10,
-        "M" | "MB" | "MIB" => 20,
-        "G" | "GB" | "GIB" => 30,
-        _ => return Err(format!("`{s}` is not a size: use a number with K, M or G")),
-    };
-    digits
-        .parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(1 << shift))
-        .filter(|&n| n > 0)
-        .ok_or_else(|| format!("`{s}` is not a size: use a positive number with K, M or G"))
 }
 
 fn parse_seconds(s: &str) -> Result<Duration, String> {

@@ -31,6 +31,8 @@ A recipe is a TOML file of [[step]] tables, run in order on each device:
   [[step]]
   kind = \"sign-manifest\"      # slot = 0: the device signs a manifest of itself with it
   [[step]]
+  kind = \"decrypt-check\"      # slot = 0: a secret sealed to the slot's key opens on the device
+  [[step]]
   kind = \"csr\"                # slot = 0, subject = \"CN={device_id}\": a PKCS#10 request
   [[step]]
   kind = \"certify\"            # slot = 0, ca = \"line-ca/ca.toml\": the line CA's certificate

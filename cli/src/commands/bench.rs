@@ -1,4 +1,4 @@
-//! `ucrypto bench aes|sign`: the speed of the connected device and its link, for
+//! `ucrypto bench aes|sign` (and `bench hash`, in `hash`): the speed of the connected device and its link, for
 //! docs/performance.md. Every result is checked on the host, as the commands themselves do.
 use std::io::Read;
 use std::time::Instant;
@@ -109,13 +109,13 @@ pub fn aes(global: &GlobalArgs, args: &BenchAesArgs) -> Result<()> {
 }
 
 /// `len` bytes of SplitMix64 output: cheap, reproducible data that is not all zeros.
-struct Filler {
+pub(crate) struct Filler {
     left: u64,
     state: u64,
 }
 
 impl Filler {
-    fn new(len: u64) -> Self {
+    pub(crate) fn new(len: u64) -> Self {
         Self {
             left: len,
             state: 0x243f_6a88_85a3_08d3,
@@ -142,7 +142,7 @@ impl Read for Filler {
 }
 
 /// The process's peak resident memory (`VmHWM` on Linux).
-fn peak_memory_bytes() -> Option<u64> {
+pub(crate) fn peak_memory_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;

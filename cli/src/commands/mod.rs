@@ -10,7 +10,9 @@ pub mod bench;
 pub mod ca;
 pub mod cert;
 pub mod csr;
+pub mod decrypt;
 pub mod flash;
+pub mod hash;
 pub mod info;
 pub mod jwt;
 pub mod key;
@@ -35,6 +37,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Sign(args) => sign::run(global, &args),
         Command::Jwt(args) => jwt::run(global, &args),
         Command::Verify(args) => verify::run(global, &args),
+        Command::Hash(args) => hash::run(global, &args),
+        Command::Encrypt(args) => decrypt::encrypt(global, &args),
+        Command::Decrypt(args) => decrypt::decrypt(global, &args),
         Command::Lock(args) => lock::run(global, &args),
         Command::Key(KeyCommand::Generate(args)) => key::generate(global, &args),
         Command::Key(KeyCommand::Import(args)) => key::import(global, &args),
@@ -43,6 +48,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Csr(args) => csr::run(global, &args),
         Command::Bench(BenchCommand::Sign(args)) => bench::sign(global, &args),
         Command::Bench(BenchCommand::Aes(args)) => bench::aes(global, &args),
+        Command::Bench(BenchCommand::Hash(args)) => hash::bench(global, &args),
         Command::Station(command) => station::run(global, &command),
         Command::Records(command) => records::run(global, &command),
         Command::Ca(command) => ca::run(global, &command),

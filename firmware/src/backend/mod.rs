@@ -4,7 +4,7 @@
 //! Methods are the smallest units the accelerators offer, so that every piece of logic above
 //! them (framing, dispatch, chaining, padding, Montgomery constants) stays in the engine, where
 //! it is tested on the host.
-use ucrypto_protocol::{Chip, Entropy};
+use ucrypto_protocol::{Chip, Entropy, HashAlg};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 pub mod key_hardware;
@@ -59,18 +59,36 @@ pub trait Backend {
     fn aes_decrypt_block(&mut self, key: &AesKey, block: &mut [u8; 16])
         -> Result<(), BackendError>;
 
-    /// The state of a SHA-256 computation between two requests (the accelerator's saved
-    /// context on hardware), so that a message can arrive over many frames.
-    type Sha256State;
+    /// The state of a SHA computation (SHA-256, SHA-224 or SHA-1) between two requests (the
+    /// accelerator's saved context on hardware), so that a message can arrive over many frames.
+    type ShaState;
 
-    /// Starts a SHA-256 computation.
-    fn sha256_start(&mut self) -> Self::Sha256State;
+    /// Starts a computation with `alg` (the ESP32-C3/C6 SHA accelerator has all three).
+    fn sha_start(&mut self, alg: HashAlg) -> Self::ShaState;
 
     /// Feeds `data` into the computation.
-    fn sha256_update(&mut self, state: &mut Self::Sha256State, data: &[u8]);
+    fn sha_update(&mut self, state: &mut Self::ShaState, data: &[u8]);
 
-    /// Finishes the computation and returns the digest.
-    fn sha256_finish(&mut self, state: Self::Sha256State) -> [u8; 32];
+    /// Finishes the computation: the digest (`alg.digest_len()` bytes) goes to the start of
+    /// `out`, and the rest of `out` is zero.
+    fn sha_finish(&mut self, state: Self::ShaState, out: &mut [u8; 32]);
+
+    /// Starts a SHA-256 computation.
+    fn sha256_start(&mut self) -> Self::ShaState {
+        self.sha_start(HashAlg::Sha256)
+    }
+
+    /// Feeds `data` into a SHA-256 computation.
+    fn sha256_update(&mut self, state: &mut Self::ShaState, data: &[u8]) {
+        self.sha_update(state, data)
+    }
+
+    /// Finishes a SHA-256 computation and returns the digest.
+    fn sha256_finish(&mut self, state: Self::ShaState) -> [u8; 32] {
+        let mut out = [0; 32];
+        self.sha_finish(state, &mut out);
+        out
+    }
 
     /// `out = base ^ exponent mod modulus` on the RSA accelerator. All operands are
     /// little-endian `u32` words (word 0 least significant), as long as `modulus.words`, with

@@ -4,9 +4,10 @@ use aes::cipher::{BlockDecrypt, BlockEncrypt, KeyInit};
 use num_bigint::BigUint;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
-use ucrypto_protocol::{Chip, Entropy, EntropySource, EntropyState};
+use ucrypto_protocol::{Chip, Entropy, EntropySource, EntropyState, HashAlg};
 
-use sha2::{Digest, Sha256};
+use sha1::Sha1;
+use sha2::{Digest, Sha224, Sha256};
 
 use super::virtual_key_hardware::VirtualKeyHardware;
 use super::{AesKey, Backend, BackendError, KeyHardware, Modulus};
@@ -20,28 +21,44 @@ pub enum Seed {
     Fixed(u64),
 }
 
-/// A SHA-256 computation, wiped when dropped: between an HMAC's key block and its end the state
-/// is as good as the key.
-pub struct Sha256State(Sha256);
+/// A software SHA computation of one of the three algorithms, wiped when dropped: between an
+/// HMAC's key block and its end the state is as good as the key.
+#[derive(Clone)]
+pub enum ShaState {
+    Sha256(Sha256),
+    Sha224(Sha224),
+    Sha1(Sha1),
+}
 
-impl Sha256State {
+impl ShaState {
     /// Overwrites every byte of the state (hash words, buffered block, length) with a fresh
-    /// state's; a volatile write, so it is not optimised away before the drop.
+    /// state of the same algorithm; a volatile write, so it is not optimised away before the
+    /// drop.
     pub fn wipe(&mut self) {
-        // SAFETY: `self.0` is a valid, aligned, exclusive place, and a fresh `Sha256` is a valid
-        // value for it; the old value owns no resources (plain words and bytes), so not dropping
-        // it leaks nothing.
-        unsafe { core::ptr::write_volatile(&mut self.0, Sha256::new()) };
+        // SAFETY: each place is valid, aligned and exclusive, and a fresh hasher of its type a
+        // valid value for it; the old value owns no resources (plain words and bytes), so not
+        // dropping it leaks nothing.
+        unsafe {
+            match self {
+                ShaState::Sha256(s) => core::ptr::write_volatile(s, Sha256::new()),
+                ShaState::Sha224(s) => core::ptr::write_volatile(s, Sha224::new()),
+                ShaState::Sha1(s) => core::ptr::write_volatile(s, Sha1::new()),
+            }
+        }
         core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
     }
 
     /// Whether the state is a fresh one's (for tests).
     pub fn is_initial(&self) -> bool {
-        self.0.clone().finalize() == Sha256::new().finalize()
+        match self {
+            ShaState::Sha256(s) => s.clone().finalize() == Sha256::new().finalize(),
+            ShaState::Sha224(s) => s.clone().finalize() == Sha224::new().finalize(),
+            ShaState::Sha1(s) => s.clone().finalize() == Sha1::new().finalize(),
+        }
     }
 }
 
-impl Drop for Sha256State {
+impl Drop for ShaState {
     fn drop(&mut self) {
         self.wipe();
     }
@@ -156,19 +173,32 @@ impl Backend for SoftwareBackend {
         self.aes_block(key, block, false)
     }
 
-    type Sha256State = Sha256State;
+    type ShaState = ShaState;
 
-    fn sha256_start(&mut self) -> Sha256State {
-        Sha256State(Sha256::new())
+    fn sha_start(&mut self, alg: HashAlg) -> ShaState {
+        match alg {
+            HashAlg::Sha256 => ShaState::Sha256(Sha256::new()),
+            HashAlg::Sha224 => ShaState::Sha224(Sha224::new()),
+            HashAlg::Sha1 => ShaState::Sha1(Sha1::new()),
+        }
     }
 
-    fn sha256_update(&mut self, state: &mut Sha256State, data: &[u8]) {
-        state.0.update(data);
+    fn sha_update(&mut self, state: &mut ShaState, data: &[u8]) {
+        match state {
+            ShaState::Sha256(s) => s.update(data),
+            ShaState::Sha224(s) => s.update(data),
+            ShaState::Sha1(s) => s.update(data),
+        }
     }
 
-    fn sha256_finish(&mut self, mut state: Sha256State) -> [u8; 32] {
+    fn sha_finish(&mut self, mut state: ShaState, out: &mut [u8; 32]) {
+        out.fill(0);
+        match &mut state {
+            ShaState::Sha256(s) => out.copy_from_slice(&s.finalize_reset()),
+            ShaState::Sha224(s) => out[..28].copy_from_slice(&s.finalize_reset()),
+            ShaState::Sha1(s) => out[..20].copy_from_slice(&s.finalize_reset()),
+        }
         // Dropping the state wipes it.
-        state.0.finalize_reset().into()
     }
 
     fn rsa_mod_exp(

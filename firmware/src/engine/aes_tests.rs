@@ -5,7 +5,7 @@ use std::vec::Vec;
 use std::{format, vec};
 
 use ucrypto_protocol::{
-    AesDirection, AesMode, Chip, Entropy, ErrorCode, KeySize, RequestBody, ResponseBody,
+    AesDirection, AesMode, Chip, Entropy, ErrorCode, HashAlg, KeySize, RequestBody, ResponseBody,
     TestOutcome, MAX_CHUNK_LEN,
 };
 
@@ -689,15 +689,15 @@ impl Backend for Probe {
     fn aes_decrypt_block(&mut self, key: &AesKey, b: &mut [u8; 16]) -> Result<(), BackendError> {
         self.block(key, b, false)
     }
-    type Sha256State = <SoftwareBackend as Backend>::Sha256State;
-    fn sha256_start(&mut self) -> Self::Sha256State {
-        self.inner.sha256_start()
+    type ShaState = <SoftwareBackend as Backend>::ShaState;
+    fn sha_start(&mut self, alg: HashAlg) -> Self::ShaState {
+        self.inner.sha_start(alg)
     }
-    fn sha256_update(&mut self, state: &mut Self::Sha256State, data: &[u8]) {
-        self.inner.sha256_update(state, data)
+    fn sha_update(&mut self, state: &mut Self::ShaState, data: &[u8]) {
+        self.inner.sha_update(state, data)
     }
-    fn sha256_finish(&mut self, state: Self::Sha256State) -> [u8; 32] {
-        self.inner.sha256_finish(state)
+    fn sha_finish(&mut self, state: Self::ShaState, out: &mut [u8; 32]) {
+        self.inner.sha_finish(state, out)
     }
     fn rsa_mod_exp(
         &mut self,

@@ -105,15 +105,15 @@ impl<B: Backend> Backend for HealthChecked<B> {
     ) -> Result<(), BackendError> {
         self.inner.aes_decrypt_block(key, block)
     }
-    type Sha256State = B::Sha256State;
-    fn sha256_start(&mut self) -> Self::Sha256State {
-        self.inner.sha256_start()
+    type ShaState = B::ShaState;
+    fn sha_start(&mut self, alg: ucrypto_protocol::HashAlg) -> Self::ShaState {
+        self.inner.sha_start(alg)
     }
-    fn sha256_update(&mut self, state: &mut Self::Sha256State, data: &[u8]) {
-        self.inner.sha256_update(state, data)
+    fn sha_update(&mut self, state: &mut Self::ShaState, data: &[u8]) {
+        self.inner.sha_update(state, data)
     }
-    fn sha256_finish(&mut self, state: Self::Sha256State) -> [u8; 32] {
-        self.inner.sha256_finish(state)
+    fn sha_finish(&mut self, state: Self::ShaState, out: &mut [u8; 32]) {
+        self.inner.sha_finish(state, out)
     }
     fn rsa_mod_exp(
         &mut self,

@@ -1,6 +1,6 @@
 //! The signing key a host loaded for its connection (`LoadKey`): checked once, kept with its
-//! Montgomery constants, and used by `SignDigestLoaded` and `SignHashedLoaded`, so that a run of
-//! signatures sends the key over the line once. Wiped on `UnloadKey`, a `Hello` on its port, a
+//! Montgomery constants, and used by `SignDigestLoaded`, `SignHashedLoaded` and `DecryptLoaded`,
+//! so that a run of signatures (or decryptions) sends the key over the line once. Wiped on `UnloadKey`, a `Hello` on its port, a
 //! restart, or [`KEY_IDLE_MS`] without a request from its port.
 //!
 //! The key belongs to the port that loaded it, like a session: the other port cannot sign with
@@ -101,6 +101,22 @@ impl KeySlot {
         refuse_after_failed_self_test(self_test, Relies::Signing)?;
         let len = rsa::sign_loaded(backend, &mut self.ws, len, digest, out)?;
         Ok(ResponseBody::Signature { data: &out[..len] })
+    }
+
+    /// RSADP with the key loaded under `handle` (see [`rsa::decrypt_raw_loaded`]); returns the
+    /// modulus length in bytes.
+    pub(crate) fn decrypt_raw<B: Backend>(
+        &mut self,
+        backend: &mut B,
+        self_test: &SelfTest,
+        handle: u32,
+        ciphertext: &[u8],
+        out: &mut [u8; MAX_CHUNK_LEN],
+    ) -> Result<usize, (ErrorCode, &'static str)> {
+        let len = self.len_of(handle)?;
+        refuse_after_failed_self_test(self_test, Relies::Decryption)?;
+        rsa::decrypt_raw_loaded(backend, &mut self.ws, len, ciphertext, out)?;
+        Ok(len)
     }
 
     /// The modulus length of the key the requesting port loaded under `handle`.

@@ -14,7 +14,9 @@ use crate::{Backend, ChipProfile, PortId, FIRMWARE_VERSION};
 
 mod aes;
 mod attest;
+mod decrypt;
 mod device_keys;
+mod digest;
 mod health_checked;
 mod line_rate;
 mod loaded_key;
@@ -446,13 +448,29 @@ fn dispatch<'d, B: Backend>(
         RequestBody::SignDigestSlot { digest, slot } => {
             device_keys::sign_digest(backend, self_test, slot, &digest, data)
         }
+        RequestBody::DigestStart { alg } => digest::start(backend, self_test, sessions, alg),
+        RequestBody::DigestFinish { session, length } => {
+            digest::finish(backend, sessions, session, length, data)
+        }
+        RequestBody::Decrypt {
+            padding,
+            ciphertext,
+            key,
+        } => decrypt::with_key(backend, self_test, padding, ciphertext, &key, data),
+        RequestBody::DecryptLoaded {
+            handle,
+            padding,
+            ciphertext,
+        } => decrypt::loaded(
+            backend, self_test, loaded, handle, padding, ciphertext, data,
+        ),
+        RequestBody::DecryptSlot {
+            slot,
+            padding,
+            ciphertext,
+        } => decrypt::slot(backend, self_test, slot, padding, ciphertext, data),
         RequestBody::Lock if device_keys => device_keys::lock(backend),
-        RequestBody::Lock
-        | RequestBody::DigestStart { .. }
-        | RequestBody::DigestFinish { .. }
-        | RequestBody::Decrypt { .. }
-        | RequestBody::DecryptSlot { .. }
-        | RequestBody::DecryptLoaded { .. } => Err(NOT_YET),
+        RequestBody::Lock => Err(NOT_YET),
         RequestBody::CertWrite {
             kind,
             offset,
@@ -546,7 +564,9 @@ fn capabilities<B: Backend>(backend: &B, device_keys: bool) -> Capabilities {
             | Command::Sign as u32
             | keys
             | Command::LoadedKey as u32
-            | Command::SetBaud as u32,
+            | Command::SetBaud as u32
+            | Command::Digest as u32
+            | Command::Decrypt as u32,
         // Key sizes the accelerator lacks run in software on the device.
         aes_key_sizes: KeySize::Aes128 as u8 | KeySize::Aes192 as u8 | KeySize::Aes256 as u8,
         aes_hw_key_sizes: profile.aes_hw_key_sizes,
@@ -558,6 +578,10 @@ fn capabilities<B: Backend>(backend: &B, device_keys: bool) -> Capabilities {
 
 #[cfg(test)]
 mod aes_tests;
+#[cfg(test)]
+mod decrypt_tests;
+#[cfg(test)]
+mod digest_tests;
 #[cfg(test)]
 mod session_tests;
 #[cfg(test)]

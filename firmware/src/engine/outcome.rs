@@ -15,8 +15,12 @@ pub(crate) type Outcome<'d> = Result<ResponseBody<'d>, Refusal>;
 pub(crate) enum Relies {
     /// AES streams: the AES test.
     Aes,
+    /// Digests: the SHA-256 test (the accelerator's other algorithms share its datapath).
+    Digest,
     /// Signing with a sent or loaded key: the SHA-256 and RSA tests.
     Signing,
+    /// Decryption with a sent or loaded key: the SHA-256 (OAEP's hash) and RSA tests.
+    Decryption,
     /// Device keys: the SHA-256 and RSA tests.
     DeviceKeys,
     /// Generating a device key: the SHA-256, RSA and RNG tests (the key comes from the RNG).
@@ -35,9 +39,17 @@ pub(crate) fn refuse_after_failed_self_test(
             failed(self_test.aes),
             "the AES self-test failed: AES is refused",
         ),
+        Relies::Digest => (
+            failed(self_test.sha256),
+            "the SHA-256 self-test failed at start-up: digests refused",
+        ),
         Relies::Signing => (
             signing,
             "the SHA-256 or RSA self-test failed at start-up: signing refused",
+        ),
+        Relies::Decryption => (
+            signing,
+            "the SHA-256 or RSA self-test failed at start-up: decryption refused",
         ),
         Relies::DeviceKeys => (signing, "a start-up self-test failed: device keys refused"),
         Relies::DeviceKeysAndRng => (

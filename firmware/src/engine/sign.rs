@@ -1,11 +1,11 @@
 //! RS256 requests: a message streamed into the SHA-256 accelerator over a hash session, then
 //! signed (`SignHashed`), or a digest signed as given (`SignDigest`); the RSA work is in `rsa`.
-use ucrypto_protocol::{ErrorCode, ResponseBody, RsaPrivateKey, SelfTest, MAX_CHUNK_LEN};
+use ucrypto_protocol::{ErrorCode, HashAlg, ResponseBody, RsaPrivateKey, SelfTest, MAX_CHUNK_LEN};
 
 use super::loaded_key::KeySlot;
 use super::outcome::{refuse_after_failed_self_test, Outcome, Refusal, Relies};
 use super::rsa;
-use super::session::{HashSession, Session, SessionSlot};
+use super::session::{HashPurpose, HashSession, Session, SessionSlot};
 use crate::{Backend, ChipProfile};
 
 const NO_SESSION: (ErrorCode, &str) = (
@@ -20,12 +20,29 @@ pub(super) fn start<'d, B: Backend>(
     sessions: &mut SessionSlot<B>,
 ) -> Outcome<'d> {
     refuse_after_failed_self_test(self_test, Relies::Signing)?;
-    let state = backend.sha256_start();
-    let session = sessions.open(backend, Session::Hash(HashSession { state, received: 0 }))?;
+    open_hash(backend, sessions, HashAlg::Sha256, HashPurpose::Signing)
+}
+
+/// Opens a hash session with `alg` for `purpose` (`HashStart`, `DigestStart`).
+pub(super) fn open_hash<'d, B: Backend>(
+    backend: &mut B,
+    sessions: &mut SessionSlot<B>,
+    alg: HashAlg,
+    purpose: HashPurpose,
+) -> Outcome<'d> {
+    let state = backend.sha_start(alg);
+    let session = sessions.open(
+        backend,
+        Session::Hash(HashSession {
+            state,
+            purpose,
+            received: 0,
+        }),
+    )?;
     Ok(ResponseBody::SessionStarted { session })
 }
 
-/// `HashData`: the chunk at `offset` of the message.
+/// `HashData`: the chunk at `offset` of the message (of a signing or a digest session).
 ///
 /// A re-sent chunk keeps the session (protocol section 6): a chunk that ends at or before where
 /// the message stands was hashed before (its answer was lost) and is answered `HashProgress`
@@ -51,7 +68,7 @@ pub(super) fn update<'d, B: Backend>(
     }
     let end = offset.checked_add(chunk.len() as u64);
     if offset == hash.received {
-        backend.sha256_update(&mut hash.state, chunk);
+        backend.sha_update(&mut hash.state, chunk);
         hash.received += chunk.len() as u64;
     } else if end.is_none_or(|end| end > hash.received) {
         return Err((
@@ -106,16 +123,45 @@ pub(super) fn finish_hash<B: Backend>(
     session: u32,
     length: u64,
 ) -> Result<[u8; 32], Refusal> {
+    let mut digest = [0; 32];
+    finish_session(
+        backend,
+        sessions,
+        session,
+        length,
+        HashPurpose::Signing,
+        &mut digest,
+    )?;
+    Ok(digest)
+}
+
+/// Ends hash session `session`, which must be for `purpose` and have received `length` bytes,
+/// and writes its digest to `out` (see [`Backend::sha_finish`]). The session ends either way.
+pub(super) fn finish_session<B: Backend>(
+    backend: &mut B,
+    sessions: &mut SessionSlot<B>,
+    session: u32,
+    length: u64,
+    purpose: HashPurpose,
+    out: &mut [u8; 32],
+) -> Result<(), Refusal> {
     let Some(Session::Hash(hash)) = sessions.take(session) else {
         return Err(NO_SESSION);
     };
+    if hash.purpose != purpose {
+        return Err((
+            ErrorCode::NoSession,
+            "that session hashes for another request (signing, or a digest): start it again",
+        ));
+    }
     if length != hash.received {
         return Err((
             ErrorCode::BadArgument,
             "length differs from the bytes hashed: a chunk is missing",
         ));
     }
-    Ok(backend.sha256_finish(hash.state))
+    backend.sha_finish(hash.state, out);
+    Ok(())
 }
 
 /// `SignDigest`: signs a SHA-256 digest.
@@ -135,4 +181,4 @@ pub(super) fn sign_digest<'d, B: Backend>(
 #[cfg(test)]
 mod loaded_tests;
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

@@ -2,8 +2,8 @@ use std::vec::Vec;
 
 use ucrypto_protocol::frame::encode_frame_vec;
 use ucrypto_protocol::{
-    Chip, Entropy, EntropySource, EntropyState, ErrorCode, FrameDecoder, Request, RequestBody,
-    Response, ResponseBody, TestOutcome, PROTOCOL_VERSION, SCHEMA_FINGERPRINT,
+    Chip, Entropy, EntropySource, EntropyState, ErrorCode, FrameDecoder, HashAlg, Request,
+    RequestBody, Response, ResponseBody, TestOutcome, PROTOCOL_VERSION, SCHEMA_FINGERPRINT,
 };
 
 use super::Engine;
@@ -45,11 +45,11 @@ impl Backend for CountingBackend {
     fn aes_decrypt_block(&mut self, _: &AesKey, _: &mut [u8; 16]) -> Result<(), BackendError> {
         Err(BackendError::Unsupported)
     }
-    type Sha256State = ();
-    fn sha256_start(&mut self) {}
-    fn sha256_update(&mut self, _: &mut (), _: &[u8]) {}
-    fn sha256_finish(&mut self, _: ()) -> [u8; 32] {
-        [0; 32]
+    type ShaState = ();
+    fn sha_start(&mut self, _: HashAlg) {}
+    fn sha_update(&mut self, _: &mut (), _: &[u8]) {}
+    fn sha_finish(&mut self, _: (), out: &mut [u8; 32]) {
+        out.fill(0);
     }
     fn rsa_mod_exp(
         &mut self,
@@ -100,6 +100,24 @@ pub(crate) fn exchange<B: Backend>(engine: &mut Engine<B>, input: &[u8]) -> Vec<
         }
     }
     bodies
+}
+
+/// Runs `python3 ARGS` and returns its output lines; a failure shows its stderr.
+pub(crate) fn python_lines(args: &[&str]) -> Vec<std::string::String> {
+    let out = std::process::Command::new("python3")
+        .args(args)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        std::string::String::from_utf8_lossy(&out.stderr)
+    );
+    std::string::String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(std::string::String::from)
+        .collect()
 }
 
 pub(crate) fn decode(body: &[u8]) -> Response<'_> {

@@ -2,6 +2,7 @@
 //! SHA-256; every signature is checked with the public key before it is returned.
 use std::io::Read;
 use std::path::Path;
+use std::time::Duration;
 
 use rsa::traits::PublicKeyParts;
 use rsa::{RsaPrivateKey, RsaPublicKey};
@@ -139,6 +140,11 @@ impl SigningKey {
     /// Whether the key is loaded on the device.
     pub fn is_loaded(&self) -> bool {
         self.loaded.is_some()
+    }
+
+    /// The key's handle on the device, when loaded there.
+    pub fn loaded_handle(&self) -> Option<u32> {
+        self.loaded
     }
 
     /// Wipes the loaded key on the device now.
@@ -342,6 +348,23 @@ impl SigningKey {
     }
 }
 
+/// Receives the answer to the `HashData` request `seq`, which must say `expected` bytes were
+/// hashed (signing and digest sessions alike).
+pub(crate) fn receive_progress<T: Transport>(
+    client: &mut Client<T>,
+    seq: u32,
+    expected: u64,
+    wait: Duration,
+) -> Result<()> {
+    client.receive(seq, wait, |body| match body {
+        ResponseBody::HashProgress { received } if received == expected => Ok(()),
+        ResponseBody::HashProgress { received } => Err(Error::Verification(format!(
+            "the device hashed {received} bytes where {expected} were sent"
+        ))),
+        other => Err(unexpected("HashData", &other)),
+    })
+}
+
 fn signature_of(body: ResponseBody<'_>) -> Result<Vec<u8>> {
     match body {
         ResponseBody::Signature { data } => Ok(data.to_vec()),
@@ -349,7 +372,8 @@ fn signature_of(body: ResponseBody<'_>) -> Result<Vec<u8>> {
     }
 }
 
-fn unexpected(request: &str, answer: &ResponseBody<'_>) -> Error {
+/// The error for an answer that is not the one `request` takes.
+pub(crate) fn unexpected(request: &str, answer: &ResponseBody<'_>) -> Error {
     Error::Verification(format!(
         "the device answered {request} with {}",
         match answer {

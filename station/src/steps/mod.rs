@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use ucrypto_protocol::TestOutcome;
 
 use crate::error::{Error, Result};
-use crate::recipe::{Csr, KeyGenerate, RandHealth, SignCheck, SignManifest, Step};
+use crate::recipe::{Csr, DecryptCheck, KeyGenerate, RandHealth, SignCheck, SignManifest, Step};
 use crate::records::{Records, RunContext};
 use ucrypto::client::Client;
 use ucrypto::operations::SigningKey;
@@ -17,6 +17,7 @@ use ucrypto::progress::Progress;
 
 pub mod certify;
 pub mod csr;
+pub mod decrypt_check;
 #[cfg(feature = "flash")]
 pub mod flash;
 mod found;
@@ -156,6 +157,9 @@ pub fn run(
         }
         Step::SignManifest(SignManifest { slot }) => {
             sign_manifest::sign_manifest(client, ctx, *slot).map(Found::from)
+        }
+        Step::DecryptCheck(DecryptCheck { slot }) => {
+            decrypt_check::decrypt_check(client, *slot).map(Found::from)
         }
         Step::SecurityCheck(requirements) => {
             trust_steps::security_check(client, requirements).map(Found::from)

@@ -9,13 +9,13 @@ use esp_hal::{
     peripherals::{ADC1, AES, FLASH, HMAC, RNG, RSA, SHA, TIMG0},
     rng::{Trng, TrngSource},
     rsa::Rsa,
-    sha::{Context, Sha, Sha256},
+    sha::Sha,
     timer::timg::Wdt,
     Blocking,
 };
 use ucrypto_firmware::backend::{AesKey, KeyHardware, Modulus};
 use ucrypto_firmware::{Backend, BackendError};
-use ucrypto_protocol::{Chip, Entropy};
+use ucrypto_protocol::{Chip, Entropy, HashAlg};
 
 mod aes;
 mod ds;
@@ -140,18 +140,18 @@ impl Backend for Accelerators {
 
     /// The accelerator's saved registers: a message can arrive over many requests, and the SHA
     /// block is free for other work between them.
-    type Sha256State = Context<Sha256>;
+    type ShaState = sha::ShaState;
 
-    fn sha256_start(&mut self) -> Context<Sha256> {
-        Context::new()
+    fn sha_start(&mut self, alg: HashAlg) -> sha::ShaState {
+        sha::ShaState::new(alg)
     }
 
-    fn sha256_update(&mut self, state: &mut Context<Sha256>, data: &[u8]) {
+    fn sha_update(&mut self, state: &mut sha::ShaState, data: &[u8]) {
         sha::update(&mut self.sha, state, data)
     }
 
-    fn sha256_finish(&mut self, state: Context<Sha256>) -> [u8; 32] {
-        sha::finish(&mut self.sha, state)
+    fn sha_finish(&mut self, state: sha::ShaState, out: &mut [u8; 32]) {
+        sha::finish(&mut self.sha, state, out)
     }
 
     fn rsa_mod_exp(

@@ -167,17 +167,17 @@ mod tests {
         ) -> Result<(), crate::BackendError> {
             self.inner.aes_decrypt_block(k, b)
         }
-        type Sha256State = <SoftwareBackend as crate::Backend>::Sha256State;
-        fn sha256_start(&mut self) -> Self::Sha256State {
-            self.inner.sha256_start()
+        type ShaState = <SoftwareBackend as crate::Backend>::ShaState;
+        fn sha_start(&mut self, alg: ucrypto_protocol::HashAlg) -> Self::ShaState {
+            self.inner.sha_start(alg)
         }
-        fn sha256_update(&mut self, state: &mut Self::Sha256State, data: &[u8]) {
+        fn sha_update(&mut self, state: &mut Self::ShaState, data: &[u8]) {
             self.last_fed = data.to_vec();
-            self.inner.sha256_update(state, data)
+            self.inner.sha_update(state, data)
         }
-        fn sha256_finish(&mut self, state: Self::Sha256State) -> [u8; 32] {
-            self.last_digest = self.inner.sha256_finish(state);
-            self.last_digest
+        fn sha_finish(&mut self, state: Self::ShaState, out: &mut [u8; 32]) {
+            self.inner.sha_finish(state, out);
+            self.last_digest = *out;
         }
         fn rsa_mod_exp(
             &mut self,

@@ -549,28 +549,89 @@ pub(crate) fn sign_digest_into<B: Backend>(
     digest: &[u8; 32],
     out: &mut [u8],
 ) -> Result<usize, Refusal> {
-    ds_max_bits(backend).ok_or(NO_KEYS)?;
-    refuse_after_failed_self_test(self_test, Relies::DeviceKeys)?;
-    check_slot(slot)?;
-    let mut record = SlotRecord::new();
-    let SlotState::DsKey { .. } = slot_state(backend, slot, &mut record) else {
-        return Err(no_key());
-    };
-    let (n_bytes, e_bytes) =
-        spki::decode(record.spki()).ok_or((ErrorCode::Internal, "stored public key unreadable"))?;
-    let mut n = MontModulus::new();
-    let mut e = [0u32; MAX_WORDS];
-    if !bigint::from_be_bytes(n_bytes, &mut n.words) || !bigint::from_be_bytes(e_bytes, &mut e) {
-        return Err((ErrorCode::Internal, "stored public key too large"));
-    }
-    let mut tmp = [0u32; MAX_WORDS];
-    n.compute(&mut tmp);
-    let k = bigint::bit_len(&n.words).div_ceil(8);
+    let key = SlotKey::read(backend, self_test, slot)?;
+    let k = key.len();
     if out.len() < k {
         return Err((ErrorCode::Internal, "no room for the signature"));
     }
-    ds_sign_checked(backend, slot, &record.block, &n, &e, digest, &mut out[..k])?;
+    ds_sign_checked(
+        backend,
+        slot,
+        &key.record.block,
+        &key.n,
+        &key.e,
+        digest,
+        &mut out[..k],
+    )?;
     Ok(k)
+}
+
+/// RSADP with the device key in `slot` (the raw private operation of `DecryptSlot`): the
+/// ciphertext (exactly as long as the modulus, and below it) through the DS peripheral, checked
+/// with the public key, big-endian into `out`; returns the modulus length in bytes.
+pub(crate) fn decrypt_raw<B: Backend>(
+    backend: &mut B,
+    self_test: &SelfTest,
+    slot: u8,
+    ciphertext: &[u8],
+    out: &mut [u8; MAX_CHUNK_LEN],
+) -> Result<usize, Refusal> {
+    let key = SlotKey::read(backend, self_test, slot)?;
+    let k = key.len();
+    let mut c = [0u32; MAX_WORDS];
+    // The ciphertext is public: these checks may branch.
+    if ciphertext.len() != k
+        || !bigint::from_be_bytes(ciphertext, &mut c)
+        || !bigint::less_than(&c[..key.n.len], &key.n.words[..key.n.len])
+    {
+        return Err(rsa::DECRYPT_FAILED);
+    }
+    ds_private_checked(
+        backend,
+        slot,
+        &key.record.block,
+        &key.n,
+        &key.e,
+        &c,
+        &mut out[..k],
+    )?;
+    Ok(k)
+}
+
+/// The device key of one slot: its DS parameter block and its public key.
+struct SlotKey {
+    record: SlotRecord,
+    n: MontModulus,
+    e: [u32; MAX_WORDS],
+}
+
+impl SlotKey {
+    /// The key in `slot`, when the device serves device keys and the slot holds one.
+    fn read<B: Backend>(backend: &mut B, self_test: &SelfTest, slot: u8) -> Result<Self, Refusal> {
+        ds_max_bits(backend).ok_or(NO_KEYS)?;
+        refuse_after_failed_self_test(self_test, Relies::DeviceKeys)?;
+        check_slot(slot)?;
+        let mut record = SlotRecord::new();
+        let SlotState::DsKey { .. } = slot_state(backend, slot, &mut record) else {
+            return Err(no_key());
+        };
+        let (n_bytes, e_bytes) = spki::decode(record.spki())
+            .ok_or((ErrorCode::Internal, "stored public key unreadable"))?;
+        let mut n = MontModulus::new();
+        let mut e = [0u32; MAX_WORDS];
+        if !bigint::from_be_bytes(n_bytes, &mut n.words) || !bigint::from_be_bytes(e_bytes, &mut e)
+        {
+            return Err((ErrorCode::Internal, "stored public key too large"));
+        }
+        let mut tmp = [0u32; MAX_WORDS];
+        n.compute(&mut tmp);
+        Ok(Self { record, n, e })
+    }
+
+    /// The modulus length in bytes.
+    fn len(&self) -> usize {
+        bigint::bit_len(&self.n.words).div_ceil(8)
+    }
 }
 
 /// Signs `digest` through the DS peripheral with `block` and checks the signature with the
@@ -585,14 +646,29 @@ fn ds_sign_checked<B: Backend>(
     digest: &[u8; 32],
     out: &mut [u8],
 ) -> Result<(), Refusal> {
-    let words = n.len;
     let mut em = [0u32; MAX_WORDS];
     if !emsa::encode_sha256(digest, out) || !bigint::from_be_bytes(out, &mut em) {
         return Err((ErrorCode::Internal, "message encoding failed"));
     }
-    let mut signature = [0u32; MAX_WORDS];
+    ds_private_checked(backend, slot, block, n, e, &em, out)
+}
+
+/// `message ^ d mod n` through the DS peripheral with `block` (`message` below `n`, in words),
+/// checked with the public key (`n`, `e`) before it is written, big-endian, into `out` (the
+/// modulus's length in bytes).
+fn ds_private_checked<B: Backend>(
+    backend: &mut B,
+    slot: u8,
+    block: &DsBlock,
+    n: &MontModulus,
+    e: &[u32; MAX_WORDS],
+    message: &[u32; MAX_WORDS],
+    out: &mut [u8],
+) -> Result<(), Refusal> {
+    let words = n.len;
+    let mut result = [0u32; MAX_WORDS];
     let hw = backend.key_hardware().ok_or(NO_KEYS)?;
-    hw.ds_sign(slot, block, &em[..words], &mut signature[..words])
+    hw.ds_sign(slot, block, &message[..words], &mut result[..words])
         .map_err(|e| match e {
             DsError::Hardware => (ErrorCode::Internal, "the Digital Signature peripheral failed"),
             _ => (
@@ -600,30 +676,35 @@ fn ds_sign_checked<B: Backend>(
                 "the Digital Signature peripheral refused the stored key (digest or padding): the record does not match the eFuse key",
             ),
         })?;
-    // The fault guard: signature^e mod n must give back the encoded message.
+    // The fault guard: result^e mod n must give back the message.
     let mut recovered = [0u32; MAX_WORDS];
     let fault = (
         ErrorCode::FaultDetected,
-        "the signature failed its check with the public key: nothing released",
+        "the private operation failed its check with the public key: nothing released",
     );
-    if !bigint::less_than(&signature[..words], &n.words[..words]) {
-        return Err(fault);
-    }
-    backend
-        .rsa_mod_exp(
-            &signature[..words],
-            &e[..words],
-            &n.as_modulus(),
-            &mut recovered[..words],
-        )
-        .map_err(|_| (ErrorCode::Internal, "the RSA accelerator failed"))?;
-    if !bigint::equal(&recovered[..words], &em[..words]) {
-        return Err(fault);
-    }
-    if !bigint::to_be_bytes(&signature[..words], out) {
-        return Err((ErrorCode::Internal, "signature longer than the modulus"));
-    }
-    Ok(())
+    let checked = (|| {
+        if !bigint::less_than(&result[..words], &n.words[..words]) {
+            return Err(fault);
+        }
+        backend
+            .rsa_mod_exp(
+                &result[..words],
+                &e[..words],
+                &n.as_modulus(),
+                &mut recovered[..words],
+            )
+            .map_err(|_| (ErrorCode::Internal, "the RSA accelerator failed"))?;
+        if !bigint::equal(&recovered[..words], &message[..words]) {
+            return Err(fault);
+        }
+        if !bigint::to_be_bytes(&result[..words], out) {
+            return Err((ErrorCode::Internal, "result longer than the modulus"));
+        }
+        Ok(())
+    })();
+    result.zeroize();
+    recovered.zeroize();
+    checked
 }
 
 #[cfg(test)]

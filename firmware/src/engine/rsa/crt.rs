@@ -14,7 +14,7 @@ use super::{bigint, public_exp};
 use crate::engine::outcome::Refusal;
 use crate::{Backend, ChipProfile};
 
-/// Computes the signature of `ws.em` into `ws.b[..n.len]`.
+/// Raises `ws.em` to the private exponent into `ws.b[..n.len]` (a signature, or a decryption).
 pub(super) fn sign<B: Backend>(backend: &mut B, ws: &mut Workspace) -> Result<(), Refusal> {
     let (nl, pl, ql) = (ws.n.len, ws.p.len, ws.q.len);
 
@@ -128,5 +128,5 @@ pub(super) fn check<B: Backend>(backend: &mut B, ws: &mut Workspace) -> Result<(
 
 const FAULT: Refusal = (
     ErrorCode::FaultDetected,
-    "the signature failed the device's check with the public exponent: not released",
+    "the private operation failed the device's check with the public exponent: not released",
 );

@@ -13,6 +13,7 @@ pub(crate) mod emsa;
 pub(crate) mod kat;
 pub(crate) mod montgomery;
 mod public_exp;
+pub(crate) mod unpad;
 mod workspace;
 
 #[cfg(test)]
@@ -76,6 +77,58 @@ fn sign_with<B: Backend>(
         return Err((ErrorCode::Internal, "signature longer than the modulus"));
     }
     Ok(k)
+}
+
+/// The answer to every decryption that fails on its input: a ciphertext of the wrong length or
+/// not below the modulus, or a block whose padding is invalid. One code and one message, whatever
+/// was wrong, so that the answer is no padding oracle.
+pub(crate) const DECRYPT_FAILED: Refusal = (
+    ErrorCode::DecryptFailed,
+    "decryption failed: the ciphertext does not open with this key and padding",
+);
+
+/// RSADP (RFC 8017 section 5.1.2) with the key loaded in `ws` (modulus of `k` bytes): the
+/// ciphertext `c` (exactly `k` bytes, below the modulus) raised to the private exponent by CRT,
+/// checked with the public exponent (`m^e mod n` must give `c` back: the same fault guard as a
+/// signature's), written big-endian to `out[..k]`. The key stays in `ws`; every intermediate
+/// value is wiped.
+pub(crate) fn decrypt_raw_loaded<B: Backend>(
+    backend: &mut B,
+    ws: &mut Workspace,
+    k: usize,
+    ciphertext: &[u8],
+    out: &mut [u8],
+) -> Result<(), Refusal> {
+    let result = decrypt_raw_with(backend, ws, k, ciphertext, out);
+    ws.wipe_intermediates();
+    result
+}
+
+fn decrypt_raw_with<B: Backend>(
+    backend: &mut B,
+    ws: &mut Workspace,
+    k: usize,
+    ciphertext: &[u8],
+    out: &mut [u8],
+) -> Result<(), Refusal> {
+    let nl = ws.n.len;
+    // The ciphertext is public: these checks may branch.
+    if ciphertext.len() != k
+        || !bigint::from_be_bytes(ciphertext, &mut ws.em)
+        || !bigint::less_than(&ws.em[..nl], &ws.n.words[..nl])
+    {
+        return Err(DECRYPT_FAILED);
+    }
+    let out = out.get_mut(..k).ok_or((
+        ErrorCode::Internal,
+        "plaintext buffer shorter than the modulus",
+    ))?;
+    crt::sign(backend, ws)?;
+    crt::check(backend, ws)?;
+    if !bigint::to_be_bytes(&ws.b[..nl], out) {
+        return Err((ErrorCode::Internal, "result longer than the modulus"));
+    }
+    Ok(())
 }
 
 /// Checks `key` as [`sign_digest`] does before signing, without signing; returns the modulus

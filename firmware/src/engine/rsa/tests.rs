@@ -4,7 +4,7 @@
 use std::string::String;
 use std::vec::Vec;
 
-use ucrypto_protocol::{Chip, ErrorCode, RsaPrivateKey, MAX_RSA_BITS};
+use ucrypto_protocol::{Chip, ErrorCode, HashAlg, RsaPrivateKey, MAX_RSA_BITS};
 
 use super::{kat, sign_digest, MontModulus, MAX_WORDS};
 use crate::backend::software::{Seed, SoftwareBackend};
@@ -194,15 +194,15 @@ impl Backend for Recording {
     fn aes_decrypt_block(&mut self, k: &AesKey, b: &mut [u8; 16]) -> Result<(), BackendError> {
         self.inner.aes_decrypt_block(k, b)
     }
-    type Sha256State = <SoftwareBackend as Backend>::Sha256State;
-    fn sha256_start(&mut self) -> Self::Sha256State {
-        self.inner.sha256_start()
+    type ShaState = <SoftwareBackend as Backend>::ShaState;
+    fn sha_start(&mut self, alg: HashAlg) -> Self::ShaState {
+        self.inner.sha_start(alg)
     }
-    fn sha256_update(&mut self, state: &mut Self::Sha256State, data: &[u8]) {
-        self.inner.sha256_update(state, data)
+    fn sha_update(&mut self, state: &mut Self::ShaState, data: &[u8]) {
+        self.inner.sha_update(state, data)
     }
-    fn sha256_finish(&mut self, state: Self::Sha256State) -> [u8; 32] {
-        self.inner.sha256_finish(state)
+    fn sha_finish(&mut self, state: Self::ShaState, out: &mut [u8; 32]) {
+        self.inner.sha_finish(state, out)
     }
     fn rsa_mod_exp(
         &mut self,

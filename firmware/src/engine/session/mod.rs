@@ -1,5 +1,5 @@
 //! The one stream session the device holds at a time (an AES stream, or a message being hashed
-//! for signing): its id, the port that opened it and when it was last used. Ending a session,
+//! for signing or for a digest): its id, the port that opened it and when it was last used. Ending a session,
 //! for any reason, drops its state, and each session type wipes its key material in `Drop`.
 //!
 //! A session belongs to the port that opened it: requests from the other port cannot feed, end
@@ -15,7 +15,7 @@ mod aes_state;
 mod hash_state;
 
 pub(crate) use aes_state::{AesSession, AesUnit, Chaining, Mark, BLOCK, MARKS};
-pub(crate) use hash_state::HashSession;
+pub(crate) use hash_state::{HashPurpose, HashSession};
 
 // The device holds one session, in place (it has no heap to box the AES session's marks in); the
 // hash variant being smaller costs nothing.

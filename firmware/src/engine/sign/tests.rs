@@ -12,18 +12,18 @@ use super::super::Engine;
 use crate::backend::software::{Seed, SoftwareBackend};
 use crate::Backend;
 
-pub(super) fn engine(chip: Chip) -> Engine<SoftwareBackend> {
+pub(crate) fn engine(chip: Chip) -> Engine<SoftwareBackend> {
     Engine::new(SoftwareBackend::new(chip, Seed::Fixed(7)))
 }
 
 /// Sends one request and returns the decoded answer body, owned as raw frame bytes.
-pub(super) fn ask<B: Backend>(engine: &mut Engine<B>, body: RequestBody<'_>) -> Vec<u8> {
+pub(crate) fn ask<B: Backend>(engine: &mut Engine<B>, body: RequestBody<'_>) -> Vec<u8> {
     let mut out = exchange(engine, &frame(1, body));
     assert_eq!(out.len(), 1);
     out.remove(0)
 }
 
-pub(super) fn started<B: Backend>(engine: &mut Engine<B>) -> u32 {
+pub(crate) fn started<B: Backend>(engine: &mut Engine<B>) -> u32 {
     match decode(&ask(engine, RequestBody::HashStart)).body {
         ResponseBody::SessionStarted { session } => session,
         other => panic!("{other:?}"),
