@@ -254,7 +254,10 @@ fn an_attestation_is_signed_by_the_slot_key_over_the_documented_statement() {
         panic!("{:?}", slots[2])
     };
     assert_eq!(statement[64..96], spki_sha256);
-    assert_eq!(statement[96], 1, "origin: imported (the key was sent by KeyImport)");
+    assert_eq!(
+        statement[96], 1,
+        "origin: imported (the key was sent by KeyImport)"
+    );
     assert_eq!(
         statement[98..106],
         [1, 0, 0, 0, 0, 0, 0, 0],
