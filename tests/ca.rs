@@ -24,13 +24,16 @@ slot = 0
 bits = 1024
 [[step]]
 kind = \"csr\"
+slot = 0
 subject = \"CN={{device_id}},O=ucrypto test line\"
 [[step]]
 kind = \"certify\"
+slot = 0
 ca = \"{ca}\"
 subject = \"CN={{device_id}},O=ucrypto test line\"
 [[step]]
 kind = \"attest\"
+slot = 0
 ca = \"{ca}\"
 "
     );
