@@ -53,7 +53,7 @@ def device_cert(ca_key, ca_cert, public_der, device_id_hex):
 
 def test_a_certified_device_attests_and_another_ca_is_refused():
     with ucrypto.Device("sim") as dev:
-        dev.key_generate(0, 1024, burn=True)
+        dev.key_generate(0, 2048, burn=True)
         device_id = dev.info()["device_id"].replace(":", "")
         ca_key, ca = make_ca("python test CA")
         cert = device_cert(ca_key, ca, dev.key_public(0, format="der"), device_id)
