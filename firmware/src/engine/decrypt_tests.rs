@@ -61,7 +61,7 @@ fn cases(v: &Vector) -> Vec<Case> {
 }
 
 /// The answer as `Ok(plaintext)` or `Err((code, message))`.
-fn answer(raw: &[u8]) -> Result<Vec<u8>, (ErrorCode, String)> {
+pub(super) fn answer(raw: &[u8]) -> Result<Vec<u8>, (ErrorCode, String)> {
     match decode(raw).body {
         ResponseBody::Plaintext { data } => Ok(data.to_vec()),
         ResponseBody::Error(DeviceError { code, message }) => Err((code, message.into())),
@@ -198,9 +198,9 @@ fn nothing_of_a_refused_block_stays_in_the_engine() {
 }
 
 /// The software backend, with every call the engine makes to the hardware written down.
-struct Traced {
-    inner: SoftwareBackend,
-    trace: Vec<String>,
+pub(super) struct Traced {
+    pub(super) inner: SoftwareBackend,
+    pub(super) trace: Vec<String>,
 }
 
 impl crate::Backend for Traced {

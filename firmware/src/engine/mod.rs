@@ -581,6 +581,8 @@ mod aes_tests;
 #[cfg(test)]
 mod decrypt_tests;
 #[cfg(test)]
+mod decrypt_wycheproof_tests;
+#[cfg(test)]
 mod digest_tests;
 #[cfg(test)]
 mod session_tests;
