@@ -7,6 +7,7 @@ use ucrypto_protocol::Chip;
 
 use crate::error::{Error, Result};
 use crate::esp_image;
+use crate::pacer::Pacer;
 use crate::pty::PtyDevice;
 use crate::rom_loader::{self, Next, RomLoader};
 use crate::virtual_flash::{VirtualFlash, FLASH_SIZE};
@@ -22,24 +23,6 @@ pub struct DownloadOptions {
     /// CHANGE_BAUDRATE: each byte either way takes 10 bit times, so a benchmark on a pseudo-
     /// terminal counts what a board's UART would carry.
     pub baud: Option<u32>,
-}
-
-/// A paced line: when the bytes sent so far have left.
-struct Line {
-    baud: u32,
-    busy_until: std::time::Instant,
-}
-
-impl Line {
-    /// Waits until `bytes` more (8N1) have crossed the line.
-    fn carry(&mut self, bytes: usize) {
-        let now = std::time::Instant::now();
-        let took = std::time::Duration::from_secs_f64(bytes as f64 * 10.0 / f64::from(self.baud));
-        self.busy_until = self.busy_until.max(now) + took;
-        if let Some(wait) = self.busy_until.checked_duration_since(now) {
-            std::thread::sleep(wait);
-        }
-    }
 }
 
 /// A packet's length on the line: SLIP's two frame ends and its escapes.
@@ -60,10 +43,8 @@ pub fn serve(
         refuse_ram_load,
         baud,
     } = options;
-    let mut line = baud.map(|baud| Line {
-        baud,
-        busy_until: std::time::Instant::now(),
-    });
+    // The ROM loader answers one packet at a time: one pacer carries both directions.
+    let mut line = baud.map(Pacer::new);
     let stopped = |e: &dyn std::fmt::Display| Error::input(format!("virtual chip stopped: {e}"));
     let mut reader = BufReader::new(device.master().try_clone().map_err(|e| stopped(&e))?);
     let mut writer = device.master().try_clone().map_err(|e| stopped(&e))?;
@@ -119,7 +100,7 @@ pub fn serve(
             .is_some_and(|r| r.len() >= 10 && r[8] == 0);
         if let (Some(line), true, Some(&[0x00, 0x0F])) = (&mut line, accepted, packet.get(..2)) {
             if let Some(rate) = rom_loader::word(&packet[8..], 0).filter(|&r| r > 0) {
-                line.baud = rate;
+                *line = Pacer::new(rate);
             }
         }
         match answer.next {

@@ -1,9 +1,10 @@
-//! A UART's pace for the virtual device's output (`ucrypto sim --baud N`).
+//! A UART's pace for the virtual device's line (`ucrypto sim --baud N`): one pacer for each
+//! direction, the device's output and its input.
 use std::io::Write;
 use std::time::{Duration, Instant};
 
 /// Releases bytes at a UART's pace: each slice of about a millisecond of line time is written when
-/// its last bit would have arrived.
+/// its last bit would have arrived at the far end.
 pub(crate) struct Pacer {
     bytes_per_second: f64,
     slice: usize,
@@ -27,17 +28,22 @@ impl Pacer {
 
     pub(crate) fn write(&mut self, out: &mut impl Write, bytes: &[u8]) -> std::io::Result<()> {
         for piece in bytes.chunks(self.slice) {
-            let now = Instant::now();
-            if now > self.busy_until + IDLE_AFTER {
-                self.busy_until = now;
-            }
-            self.busy_until += Duration::from_secs_f64(piece.len() as f64 / self.bytes_per_second);
-            if let Some(wait) = self.busy_until.checked_duration_since(now) {
-                std::thread::sleep(wait);
-            }
+            self.carry(piece.len());
             out.write_all(piece)?;
         }
         Ok(())
+    }
+
+    /// Waits until `bytes` more have crossed the line after those already given to it.
+    pub(crate) fn carry(&mut self, bytes: usize) {
+        let now = Instant::now();
+        if now > self.busy_until + IDLE_AFTER {
+            self.busy_until = now;
+        }
+        self.busy_until += Duration::from_secs_f64(bytes as f64 / self.bytes_per_second);
+        if let Some(wait) = self.busy_until.checked_duration_since(now) {
+            std::thread::sleep(wait);
+        }
     }
 }
 

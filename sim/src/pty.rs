@@ -1,8 +1,10 @@
 //! `ucrypto sim`: the virtual device served on a pseudo-terminal, so scripts and tests reach it
 //! through the same serial code path as a board.
-use std::io::{Read, Write};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::io::{PipeWriter, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -29,6 +31,9 @@ pub struct PtyDevice {
     faults: Option<FaultInjector>,
     /// Set by `--baud`: the device's output leaves no faster than a UART would carry it.
     pacer: Option<Pacer>,
+    /// The rate the host's bytes come in at on a paced line (`pacer` is the other direction),
+    /// shared with the thread that carries them in ([`carry_in`]).
+    input_baud: Arc<AtomicU32>,
     /// The rate `--baud` set: the pacing while the engine is at its start-up rate.
     start_baud: u32,
     /// The rate the device's UART is at: the engine's, followed once the answer before a change
@@ -61,6 +66,7 @@ impl PtyDevice {
             engine: Box::new(Engine::new(SoftwareBackend::new(chip, seed))),
             faults: None,
             pacer: None,
+            input_baud: Arc::new(AtomicU32::new(DEFAULT_BAUD)),
             start_baud: DEFAULT_BAUD,
             engine_baud: DEFAULT_BAUD,
             line_limit: None,
@@ -86,15 +92,18 @@ impl PtyDevice {
         self
     }
 
-    /// Paces the device's output like a UART at `baud`, 8N1 (ten bits on the line per byte).
-    /// Input is not paced: on a full-duplex line both directions run at once, so for streams whose
-    /// requests and answers are the same size the output alone sets the limit.
+    /// Paces the line like a UART at `baud`, 8N1 (ten bits on the line per byte), in both
+    /// directions: the device's answers leave no faster than the line carries them, and the
+    /// host's bytes reach the engine no faster than the line delivers them (a thread reads the
+    /// terminal and passes its bytes on at the line's pace). The line is full duplex: each
+    /// direction has its own pace, both run at once.
     ///
     /// A client may move the rate with `SetBaud`: the pacing follows the engine's rate from the
     /// answer after the acknowledgement on, and returns to `baud` when the engine falls back to
     /// its start-up rate (`DEFAULT_BAUD`).
     pub fn pace(mut self, baud: u32) -> Self {
         self.pacer = Some(Pacer::new(baud));
+        self.input_baud.store(baud, Ordering::Relaxed);
         self.start_baud = baud;
         self
     }
@@ -130,11 +139,13 @@ impl PtyDevice {
         }
         self.engine_baud = baud;
         if let Some(pacer) = &mut self.pacer {
-            *pacer = Pacer::new(if baud == DEFAULT_BAUD {
+            let paced = if baud == DEFAULT_BAUD {
                 self.start_baud
             } else {
                 baud
-            });
+            };
+            *pacer = Pacer::new(paced);
+            self.input_baud.store(paced, Ordering::Relaxed);
         }
     }
 
@@ -188,16 +199,44 @@ impl PtyDevice {
     pub(crate) fn serve_after(mut self, pending: &[u8]) -> Result<()> {
         let mut buf = vec![0u8; 8192];
         let mut pending = pending.to_vec();
+        // On a paced line the host's bytes come through the pipe of the thread that carries
+        // them in at the line's pace; otherwise straight from the terminal.
+        let mut line_in = match self.pacer {
+            Some(_) => {
+                let (reader, writer) = std::io::pipe()
+                    .map_err(|e| Error::input(format!("cannot pace the input: {e}")))?;
+                let terminal = self
+                    .master
+                    .try_clone()
+                    .map_err(|e| Error::input(format!("cannot pace the input: {e}")))?;
+                let baud = Arc::clone(&self.input_baud);
+                std::thread::spawn(move || carry_in(terminal, writer, &baud));
+                Some(reader)
+            }
+            None => None,
+        };
         loop {
             let n = if pending.is_empty() {
-                if !self.readable()? {
+                let fd = match &line_in {
+                    Some(pipe) => pipe.as_fd(),
+                    None => self.master.as_fd(),
+                };
+                if !readable(fd)? {
                     // Silence: the device's clock still runs (its rate falls back after
                     // BAUD_FALLBACK_MS without a frame, as the chip's main loop sees it).
                     self.engine.tick(self.started.elapsed().as_millis() as u64);
                     self.follow_rate();
                     continue;
                 }
-                match self.master.read(&mut buf) {
+                let read = match &mut line_in {
+                    Some(pipe) => pipe.read(&mut buf),
+                    None => self.master.read(&mut buf),
+                };
+                match read {
+                    // The pipe ends only when its thread stopped on the terminal.
+                    Ok(0) if line_in.is_some() => {
+                        return Err(Error::input("virtual device stopped: the terminal failed"))
+                    }
                     Ok(n) => n,
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                     Err(e) => return Err(Error::input(format!("virtual device stopped: {e}"))),
@@ -259,14 +298,42 @@ impl PtyDevice {
     }
 }
 
-impl PtyDevice {
-    /// Waits up to a tick for input; false when none came.
-    fn readable(&self) -> Result<bool> {
-        let mut fds = [PollFd::new(self.master.as_fd(), PollFlags::POLLIN)];
-        match poll(&mut fds, PollTimeout::from(TICK_MS)) {
-            Ok(n) => Ok(n > 0),
-            Err(nix::errno::Errno::EINTR) => Ok(false),
-            Err(e) => Err(Error::input(format!("virtual device stopped: {e}"))),
+/// Waits up to a tick for input on `fd`; false when none came.
+fn readable(fd: BorrowedFd<'_>) -> Result<bool> {
+    let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
+    match poll(&mut fds, PollTimeout::from(TICK_MS)) {
+        Ok(n) => Ok(n > 0),
+        Err(nix::errno::Errno::EINTR) => Ok(false),
+        Err(e) => Err(Error::input(format!("virtual device stopped: {e}"))),
+    }
+}
+
+/// The host-to-device direction of a paced line: reads what the host writes (`terminal`) and
+/// passes it to the engine's side (`engine`) at the pace of a UART at `baud` (followed when it
+/// changes), so the device takes bytes in no faster than the line delivers them. Bytes the host
+/// writes while the line is busy wait in the terminal, as they wait in the host's UART. Returns
+/// when either side fails or the terminal ends.
+fn carry_in(mut terminal: impl Read, mut engine: PipeWriter, baud: &AtomicU32) {
+    let mut buf = [0u8; 4096];
+    let mut rate = baud.load(Ordering::Relaxed);
+    let mut pacer = Pacer::new(rate);
+    loop {
+        let n = match terminal.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return,
+        };
+        let now = baud.load(Ordering::Relaxed);
+        if now != rate {
+            rate = now;
+            pacer = Pacer::new(rate);
+        }
+        let carried = pacer.write(&mut engine, &buf[..n]);
+        // The bytes may have carried a key.
+        buf[..n].zeroize();
+        if carried.is_err() {
+            return;
         }
     }
 }
@@ -289,5 +356,84 @@ fn host_baud(slave: &OwnedFd) -> Option<u32> {
 fn garble(bytes: &mut [u8]) {
     for b in bytes {
         *b ^= 0x55;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// Lower bounds only, which hold on any machine: pacing can only slow bytes down.
+    #[test]
+    fn input_reaches_the_engine_no_faster_than_the_line_delivers_it() {
+        // 9600 baud: 960 bytes per second, so 96 bytes need 100 ms of line time.
+        let (mut reader, writer) = std::io::pipe().unwrap();
+        let baud = Arc::new(AtomicU32::new(9600));
+        let started = Instant::now();
+        let carrier = {
+            let baud = Arc::clone(&baud);
+            std::thread::spawn(move || carry_in(&[0x55u8; 96][..], writer, &baud))
+        };
+        let mut got = Vec::new();
+        reader.read_to_end(&mut got).unwrap();
+        carrier.join().unwrap();
+        assert!(
+            started.elapsed() >= Duration::from_millis(95),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(got, vec![0x55; 96]);
+    }
+
+    /// End to end on a paced virtual device: a request behind half a second of line time (zero
+    /// bytes, which only end frames) is answered no sooner than that. The answer is a few bytes,
+    /// so the output's pacing alone would answer in milliseconds.
+    #[test]
+    fn a_paced_device_takes_its_input_at_the_line_rate() {
+        use nix::sys::termios::{cfsetspeed, BaudRate};
+        let device = PtyDevice::open(Chip::Esp32C3, Seed::Fixed(1))
+            .unwrap()
+            .pace(115_200);
+        let path = device.path().to_string();
+        std::thread::spawn(move || device.serve());
+        let mut port = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .unwrap();
+        // The host's side at the device's start-up rate, or the line garbles.
+        let mut termios = tcgetattr(port.as_fd()).unwrap();
+        cfsetspeed(&mut termios, BaudRate::B115200).unwrap();
+        tcsetattr(port.as_fd(), SetArg::TCSANOW, &termios).unwrap();
+        // 5760 bytes: 0.5 s at 11,520 B/s.
+        let mut wire = vec![0u8; 5760];
+        wire.extend(
+            ucrypto_protocol::frame::encode_frame_vec(&ucrypto_protocol::Request {
+                seq: 1,
+                body: ucrypto_protocol::RequestBody::Ping { nonce: 7 },
+            })
+            .unwrap(),
+        );
+        let started = Instant::now();
+        port.write_all(&wire).unwrap();
+        // Reads until the answer's closing delimiter.
+        let mut answer = Vec::new();
+        let mut byte = [0u8; 1];
+        while answer.iter().filter(|&&b| b != 0).count() == 0 || byte[0] != 0 {
+            port.read_exact(&mut byte).unwrap();
+            answer.push(byte[0]);
+        }
+        assert!(
+            started.elapsed() >= Duration::from_millis(490),
+            "{:?}",
+            started.elapsed()
+        );
+        let mut decoder: ucrypto_protocol::FrameDecoder = ucrypto_protocol::FrameDecoder::new();
+        let (_, frame) = decoder.push(&answer);
+        let body = frame.expect("an answer").expect("a good frame");
+        let response: ucrypto_protocol::Response<'_> = postcard::from_bytes(body).unwrap();
+        assert_eq!(response.seq, 1);
     }
 }

@@ -66,8 +66,8 @@ pub struct GlobalArgs {
     /// UART rate to move the line to after the handshake [default: the fastest the port's USB
     /// bridge carries: 3000000 for a CP2102N or FT232, 2000000 for a CH340, 921600 for a CP2102
     /// or other bridges; none on USB-Serial-JTAG or a pseudo-terminal]. The port opens at 115200,
-    /// the device's start-up rate. `ucrypto sim --baud N` paces the virtual device's output like
-    /// a UART at N baud, and follows the rate a client moves it to.
+    /// the device's start-up rate. `ucrypto sim --baud N` paces the virtual device's line (both
+    /// directions) like a UART at N baud, and follows the rate a client moves it to.
     #[arg(long, global = true)]
     pub baud: Option<u32>,
 

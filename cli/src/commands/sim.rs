@@ -68,7 +68,7 @@ pub fn run(global: &GlobalArgs, args: &SimArgs) -> Result<()> {
             ucrypto_protocol::Chip::from(args.chip).name(),
             device.path(),
             match global.baud {
-                Some(baud) => format!(", output paced at {baud} baud 8N1"),
+                Some(baud) => format!(", line paced at {baud} baud 8N1 both ways"),
                 None => String::new(),
             },
             if args.seed.is_some() {
