@@ -33,4 +33,9 @@ pub struct AttestArgs {
     /// Also check the station's records (a SQLite file or postgres://…).
     #[arg(long, value_name = "FILE|URL")]
     pub records: Option<String>,
+    /// Also check the certificate chain against a CRL (PEM or DER; repeat for more): each must
+    /// be issued and signed by a CA of the chain and be current, and must not list the device
+    /// certificate.
+    #[arg(long, value_name = "FILE")]
+    pub crl: Vec<PathBuf>,
 }

@@ -1,8 +1,8 @@
-//! The `certify` and `attest` steps. `certify`: the device signs a CSR for a slot's key, the
+//! The `certify` step: the device signs a CSR for a slot's key, the
 //! line CA checks it (its signature, and that its key is the one the device reports for the
 //! slot) and issues the device certificate, which the station writes with the CA certificate
 //! into the device's esp_secure_cert partition and reads back. Everything is checked before
-//! the first byte is written. `attest`: the device proves it holds the certified key.
+//! the first byte is written.
 use std::sync::Mutex;
 use std::time::SystemTime;
 
@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::recipe::Certify;
 use crate::records::CertificateRecord;
 use ucrypto::client::Client;
-use ucrypto::verify::attestation::{attest_device, signed_by, spki_sha256_of, valid_at};
+use ucrypto::verify::attestation::{signed_by, spki_sha256_of, valid_at};
 
 fn serial_of(cert: &Certificate) -> String {
     crate::records::certificates::serial_text(cert.tbs_certificate.serial_number.as_bytes())
@@ -161,18 +161,4 @@ fn issue_for(
             subject: &subject,
         },
     )
-}
-
-/// Runs `attest`: a fresh challenge, the device's answer and certificates, every check.
-pub fn attest(client: &mut Client, anchors: &[Certificate], slot: u8) -> Result<Found> {
-    match attest_device(client, slot, anchors)?.1 {
-        Ok(verdict) => Ok(Found::from(serde_json::json!({
-            "slot": slot,
-            "verdict": "genuine",
-            "serial": verdict.serial,
-            "checks": verdict.checks,
-            "statement": verdict.statement,
-        }))),
-        Err(failure) => Err(Error::Verification(format!("attestation: {failure}"))),
-    }
 }
