@@ -110,10 +110,7 @@ fn tlv_entries(part: &[u8]) -> Vec<(usize, u8, u8, Vec<u8>, bool)> {
 /// subtype `ESP_SECURE_CERT_SUBTYPE_MAX`): the LAST entry of `kind`, whatever its subtype, and
 /// only if its CRC is right.
 fn tlv_latest(part: &[u8], kind: u8) -> Option<Vec<u8>> {
-    let (.., data, crc_ok) = tlv_entries(part)
-        .into_iter()
-        .filter(|e| e.1 == kind)
-        .last()?;
+    let (.., data, crc_ok) = tlv_entries(part).into_iter().rfind(|e| e.1 == kind)?;
     crc_ok.then_some(data)
 }
 
