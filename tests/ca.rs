@@ -1029,6 +1029,21 @@ fn renew_replaces_a_valid_certificate_where_both_esp_idf_readers_find_it() {
         let json: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
         assert_eq!(json["serial"], serial.as_str());
     }
+    // `cert show --slot` checks whose key the certificate holds.
+    let shown = sim.run(&["--json", "cert", "show", "--slot", "0"]);
+    assert_exit(&shown, 0);
+    let json: serde_json::Value = serde_json::from_str(stdout(&shown).trim()).unwrap();
+    assert_eq!(
+        (json["slot"].as_u64(), json["serial"].as_str()),
+        (Some(0), Some(serial.as_str()))
+    );
+    let other = sim.run(&["cert", "show", "--slot", "3"]);
+    assert_exit(&other, 3);
+    assert!(
+        stderr(&other).contains("not for slot 3's key (it certifies slot 0's)"),
+        "{}",
+        stderr(&other)
+    );
     // Without `renew`, a re-run leaves the renewed certificate alone.
     done_line(&station(
         d,
