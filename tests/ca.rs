@@ -93,15 +93,18 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
     path.display().to_string()
 }
 
-/// The certificate entries of an esp_secure_cert partition image, read from Espressif's
-/// published TLV format (esp_secure_cert_mgr: `esp_secure_cert_tlv_config.h`,
-/// `tlv_format.py`): a 12-byte header (magic 0xBA5EBA11 LE, flags, 3 reserved, type, subtype,
-/// length LE16), the data, zero padding to 16 bytes, zlib CRC-32 started from 0xffffffff over
-/// header, data and padding. The first entry of a type wins. Prints "type subtype hex(data)".
+/// What esp_secure_cert_mgr finds of the certificates in an esp_secure_cert partition image,
+/// read from Espressif's published TLV format (`esp_secure_cert_tlv_config.h`, `tlv_format.py`,
+/// `esp_secure_cert_tlv_read.c`): a 12-byte header (magic 0xBA5EBA11 LE, flags, 3 reserved,
+/// type, subtype, length LE16), the data, zero padding to 16 bytes, zlib CRC-32 started from
+/// 0xffffffff over header, data and padding; the first word that is not the magic ends the list.
+/// Its two readers: by default the FIRST entry of the type with subtype 0, and with its legacy
+/// formats enabled the LAST entry of the type; either fails on a bad CRC rather than skip.
+/// Prints "first|latest type hex(data)|bad-crc".
 const TLV_READER: &str = r#"
 import struct, sys, zlib
 part = open(sys.argv[1], "rb").read()
-off, seen = 0, set()
+off, entries = 0, []
 while off + 12 <= len(part):
     magic, flags, typ, sub, length = struct.unpack_from("<IB3xBBH", part, off)
     if magic != 0xBA5EBA11:
@@ -109,15 +112,20 @@ while off + 12 <= len(part):
     pad = (16 - length % 16) % 16
     end = off + 12 + length + pad
     (crc,) = struct.unpack_from("<I", part, end)
-    assert crc == zlib.crc32(part[off:end], 0xFFFFFFFF) & 0xFFFFFFFF, "bad CRC"
-    if typ in (0, 1) and (typ, sub) not in seen:
-        seen.add((typ, sub))
-        print(typ, sub, part[off + 12 : off + 12 + length].hex())
+    ok = crc == zlib.crc32(part[off:end], 0xFFFFFFFF) & 0xFFFFFFFF
+    entries.append((typ, sub, part[off + 12 : off + 12 + length], ok))
     off = end + 4
+for typ in (0, 1):
+    of_type = [e for e in entries if e[0] == typ]
+    first = [e for e in of_type if e[1] == 0]
+    for mode, entry in (("first", first[:1]), ("latest", of_type[-1:])):
+        for _, _, data, ok in entry:
+            print(mode, typ, data.hex() if ok else "bad-crc")
 "#;
 
-/// (type, subtype, data) of the certificate entries in the flash image `flash`.
-fn esp_idf_certificates(dir: &Path, flash: &Path) -> Vec<(u8, u8, Vec<u8>)> {
+/// (reader, type, data) of the certificates esp_secure_cert_mgr's two readers find in the
+/// flash image `flash` (data `bad-crc` where the entry found is damaged).
+fn esp_idf_certificates(dir: &Path, flash: &Path) -> Vec<(String, u8, Vec<u8>)> {
     let image = std::fs::read(flash).unwrap();
     let part = write(dir, "esp_secure_cert.bin", &image[PARTITION]);
     let script = write(dir, "tlv_reader.py", TLV_READER.as_bytes());
@@ -130,13 +138,30 @@ fn esp_idf_certificates(dir: &Path, flash: &Path) -> Vec<(u8, u8, Vec<u8>)> {
         .lines()
         .map(|line| {
             let f: Vec<&str> = line.split(' ').collect();
-            (
-                f[0].parse().unwrap(),
-                f[1].parse().unwrap(),
-                hex_decode(f[2]),
-            )
+            let data = match f[2] {
+                "bad-crc" => b"bad-crc".to_vec(),
+                hex => hex_decode(hex),
+            };
+            (f[0].to_string(), f[1].parse().unwrap(), data)
         })
         .collect()
+}
+
+/// Both of esp_secure_cert_mgr's readers find `device` and `ca` (DER) and nothing else.
+fn assert_esp_idf_finds(dir: &Path, flash: &Path, device: &[u8], ca: &[u8]) {
+    let found = esp_idf_certificates(dir, flash);
+    let mut want = Vec::new();
+    for mode in ["first", "latest"] {
+        want.push((mode.to_string(), 0, ca.to_vec()));
+        want.push((mode.to_string(), 1, device.to_vec()));
+    }
+    want.sort();
+    let mut found = found;
+    found.sort();
+    assert!(
+        found == want,
+        "esp_secure_cert_mgr's readers find other certificates"
+    );
 }
 
 fn hex_decode(text: &str) -> Vec<u8> {
@@ -241,15 +266,10 @@ fn a_file_ca_certifies_a_device_whose_certificates_esp_idf_finds_and_which_attes
         assert!(text.contains(expected), "{expected} not in:\n{text}");
     }
 
-    // ESP-IDF's reading of the partition finds both certificates at subtype 0.
-    let entries = esp_idf_certificates(d, &flash);
+    // ESP-IDF's reading of the partition finds both certificates, either way it reads.
     let device_der = der_of_pem(stdout(&shown).as_bytes());
     let ca_der = der_of_pem(&std::fs::read(&ca_pem).unwrap());
-    assert!(
-        entries.contains(&(1, 0, device_der)),
-        "device certificate entry"
-    );
-    assert!(entries.contains(&(0, 0, ca_der)), "CA certificate entry");
+    assert_esp_idf_finds(d, &flash, &device_der, &ca_der);
 
     // Attestation passes, with the records.
     let out = sim.run(&["attest", "--ca", &ca_pem, "--records", db_s]);
@@ -1298,4 +1318,87 @@ fn an_intermediate_ca_in_softhsm_under_an_offline_root_certifies_a_device() {
         assert_one_line(&out, expected);
     }
     assert_no_certificate(&fresh);
+}
+
+#[test]
+fn renew_replaces_a_valid_certificate_where_both_esp_idf_readers_find_it() {
+    let dir = temp_dir();
+    let d = dir.path();
+    file_ca(d, "line-ca");
+    let ca_pem = d.join("line-ca/ca.pem").display().to_string();
+    let ca_der = der_of_pem(&std::fs::read(&ca_pem).unwrap());
+    let flash = d.join("flash.bin");
+    let sim = Sim::start(&["--seed", "22", "--flash", flash.to_str().unwrap()]);
+    let db = d.join("records.db");
+    let db_s = db.to_str().unwrap();
+    done_line(&station(
+        d,
+        &recipe(d, "line-ca/ca.toml", "line"),
+        &sim.port,
+        db_s,
+    ));
+    let mut serial = certify_detail(&db)["serial"].as_str().unwrap().to_string();
+    for round in 0..2 {
+        // A recipe of its own each time: the records hold a device's run of a recipe once.
+        let renew = recipe_of(
+            d,
+            &format!("renew-{round}"),
+            "[[step]]\nkind = \"certify\"\nslot = 0\nca = \"line-ca/ca.toml\"\nrenew = true\n\
+             [[step]]\nkind = \"attest\"\nslot = 0\nca = \"line-ca/ca.toml\"\n",
+        );
+        done_line(&station(d, &renew, &sim.port, db_s));
+        let detail = certify_detail(&db);
+        assert_eq!(detail["issued"], true, "round {round}: {detail}");
+        assert_eq!(detail["replaced"], serial.as_str(), "round {round}");
+        let new_serial = detail["serial"].as_str().unwrap().to_string();
+        assert_ne!(new_serial, serial);
+        serial = new_serial;
+        // The device answers with the new certificate, which openssl accepts, and both of
+        // ESP-IDF's readers find it with the CA's.
+        let shown = sim.run(&["cert", "show"]);
+        assert_exit(&shown, 0);
+        let device_pem = write(d, "device.pem", stdout(&shown).as_bytes());
+        openssl_run(&["verify", "-CAfile", &ca_pem, &device_pem], b"");
+        let serial_line = String::from_utf8(openssl_run(
+            &["x509", "-in", &device_pem, "-noout", "-serial"],
+            b"",
+        ))
+        .unwrap();
+        assert_eq!(
+            serial_line.trim(),
+            format!("serial={}", serial.to_uppercase())
+        );
+        let device_der = der_of_pem(stdout(&shown).as_bytes());
+        assert_esp_idf_finds(d, &flash, &device_der, &ca_der);
+        // The records know the new certificate: attestation with them passes.
+        let out = sim.run(&["--json", "attest", "--ca", &ca_pem, "--records", db_s]);
+        assert_exit(&out, 0);
+        let json: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+        assert_eq!(json["serial"], serial.as_str());
+    }
+    // `cert show --slot` checks whose key the certificate holds.
+    let shown = sim.run(&["--json", "cert", "show", "--slot", "0"]);
+    assert_exit(&shown, 0);
+    let json: serde_json::Value = serde_json::from_str(stdout(&shown).trim()).unwrap();
+    assert_eq!(
+        (json["slot"].as_u64(), json["serial"].as_str()),
+        (Some(0), Some(serial.as_str()))
+    );
+    let other = sim.run(&["cert", "show", "--slot", "3"]);
+    assert_exit(&other, 3);
+    assert!(
+        stderr(&other).contains("not for slot 3's key (it certifies slot 0's)"),
+        "{}",
+        stderr(&other)
+    );
+    // Without `renew`, a re-run leaves the renewed certificate alone.
+    done_line(&station(
+        d,
+        &recipe(d, "line-ca/ca.toml", "again"),
+        &sim.port,
+        db_s,
+    ));
+    let detail = certify_detail(&db);
+    assert_eq!(detail["issued"], false, "{detail}");
+    assert_eq!(detail["serial"], serial.as_str());
 }

@@ -20,6 +20,10 @@ pub struct CertShowArgs {
     /// Which entry: the device certificate or the CA certificate.
     #[arg(long, value_enum, default_value_t = KindArg::Device)]
     pub kind: KindArg,
+    /// Check that the device certificate certifies this key slot's key (exit 3 if not). Without
+    /// it, the summary names the slot whose key the certificate holds, if any.
+    #[arg(long, conflicts_with = "kind")]
+    pub slot: Option<u8>,
 }
 
 #[derive(Debug, Args)]
