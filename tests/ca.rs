@@ -211,6 +211,16 @@ fn certify_detail(db: &Path) -> serde_json::Value {
     serde_json::from_str(&detail).unwrap()
 }
 
+/// A board (a virtual device with `seed`) through the whole line recipe (`recipe`, under the
+/// CA in `line-ca/`) with the records `db`: returns it and its certificate's serial.
+fn certified_board(d: &Path, seed: &str, db: &Path) -> (Sim, String) {
+    let sim = Sim::start(&["--seed", seed]);
+    let line = recipe(d, "line-ca/ca.toml", "line");
+    done_line(&station(d, &line, &sim.port, db.to_str().unwrap()));
+    let serial = certify_detail(db)["serial"].as_str().unwrap().to_string();
+    (sim, serial)
+}
+
 /// A failed attestation: exit 3, one line naming `check`.
 fn assert_check_failed(out: &Output, check: &str) {
     assert_exit(out, 3);
@@ -475,16 +485,10 @@ fn a_swapped_certificate_a_replayed_answer_and_an_unknown_key_each_fail_their_ch
     let d = dir.path();
     file_ca(d, "line-ca");
     let ca_pem = d.join("line-ca/ca.pem").display().to_string();
-    let a = Sim::start(&["--seed", "31"]);
-    let b = Sim::start(&["--seed", "32"]);
     let db = d.join("records.db");
     let db_s = db.to_str().unwrap();
-    done_line(&station(
-        d,
-        &recipe(d, "line-ca/ca.toml", "line"),
-        &a.port,
-        db_s,
-    ));
+    let (a, _) = certified_board(d, "31", &db);
+    let b = Sim::start(&["--seed", "32"]);
     done_line(&station(d, &recipe_of(d, "keys", KEY_ONLY), &b.port, db_s));
 
     // Board B holds board A's certificate (and the right CA): its signature is not A's key's.
@@ -581,16 +585,12 @@ fn the_attest_step_checks_the_records_and_the_cas_own_revocations() {
     let dir = temp_dir();
     let d = dir.path();
     file_ca(d, "line-ca");
-    let a = Sim::start(&["--seed", "51"]);
-    let b = Sim::start(&["--seed", "52"]);
     let db = d.join("records.db");
     let db_s = db.to_str().unwrap();
 
     // Genuine boards pass the whole recipe: the key that key-generate recorded earlier in the
     // same run is known to the records when attest runs.
-    let line = recipe(d, "line-ca/ca.toml", "line");
-    done_line(&station(d, &line, &a.port, db_s));
-    let serial_a = certify_detail(&db)["serial"].as_str().unwrap().to_string();
+    let (a, serial_a) = certified_board(d, "51", &db);
     let detail = attest_detail(&db);
     assert_eq!(detail["serial"], serial_a.as_str());
     assert_eq!(
@@ -607,8 +607,7 @@ fn the_attest_step_checks_the_records_and_the_cas_own_revocations() {
             "revocation"
         ])
     );
-    done_line(&station(d, &line, &b.port, db_s));
-    let serial_b = certify_detail(&db)["serial"].as_str().unwrap().to_string();
+    let (b, serial_b) = certified_board(d, "52", &db);
     assert_ne!(serial_a, serial_b);
     // An attest-only recipe on the same records passes too.
     done_line(&station(
@@ -774,16 +773,9 @@ fn attest_checks_crls_of_ucrypto_and_openssl_and_refuses_a_stale_or_foreign_one(
     let d = dir.path();
     file_ca(d, "line-ca");
     file_ca(d, "other-ca");
-    let sim = Sim::start(&["--seed", "53"]);
     let db = d.join("records.db");
     let db_s = db.to_str().unwrap();
-    done_line(&station(
-        d,
-        &recipe(d, "line-ca/ca.toml", "line"),
-        &sim.port,
-        db_s,
-    ));
-    let serial = certify_detail(&db)["serial"].as_str().unwrap().to_string();
+    let (sim, serial) = certified_board(d, "53", &db);
     let ca_pem = d.join("line-ca/ca.pem").display().to_string();
     let attest = |crls: &[&str]| {
         let mut args = vec!["--json", "attest", "--ca", &ca_pem, "--records", db_s];
