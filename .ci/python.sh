@@ -10,7 +10,7 @@ if [[ ! -x "$venv/bin/python" ]]; then
     python3 -m venv "$venv"
 fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-    'maturin>=1.9,<2' pytest cryptography
+    'maturin>=1.9,<2' pytest cryptography esp-secure-cert-tool
 # The tests run the CLI too (`ucrypto sim` on a pty, the per-process comparison).
 cargo build --quiet --locked -p ucrypto --bin ucrypto
 (cd "$root/python" && VIRTUAL_ENV="$venv" PATH="$venv/bin:$PATH" \

@@ -93,15 +93,18 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
     path.display().to_string()
 }
 
-/// The certificate entries of an esp_secure_cert partition image, read from Espressif's
-/// published TLV format (esp_secure_cert_mgr: `esp_secure_cert_tlv_config.h`,
-/// `tlv_format.py`): a 12-byte header (magic 0xBA5EBA11 LE, flags, 3 reserved, type, subtype,
-/// length LE16), the data, zero padding to 16 bytes, zlib CRC-32 started from 0xffffffff over
-/// header, data and padding. The first entry of a type wins. Prints "type subtype hex(data)".
+/// What esp_secure_cert_mgr finds of the certificates in an esp_secure_cert partition image,
+/// read from Espressif's published TLV format (`esp_secure_cert_tlv_config.h`, `tlv_format.py`,
+/// `esp_secure_cert_tlv_read.c`): a 12-byte header (magic 0xBA5EBA11 LE, flags, 3 reserved,
+/// type, subtype, length LE16), the data, zero padding to 16 bytes, zlib CRC-32 started from
+/// 0xffffffff over header, data and padding; the first word that is not the magic ends the list.
+/// Its two readers: by default the FIRST entry of the type with subtype 0, and with its legacy
+/// formats enabled the LAST entry of the type; either fails on a bad CRC rather than skip.
+/// Prints "first|latest type hex(data)|bad-crc".
 const TLV_READER: &str = r#"
 import struct, sys, zlib
 part = open(sys.argv[1], "rb").read()
-off, seen = 0, set()
+off, entries = 0, []
 while off + 12 <= len(part):
     magic, flags, typ, sub, length = struct.unpack_from("<IB3xBBH", part, off)
     if magic != 0xBA5EBA11:
@@ -109,15 +112,20 @@ while off + 12 <= len(part):
     pad = (16 - length % 16) % 16
     end = off + 12 + length + pad
     (crc,) = struct.unpack_from("<I", part, end)
-    assert crc == zlib.crc32(part[off:end], 0xFFFFFFFF) & 0xFFFFFFFF, "bad CRC"
-    if typ in (0, 1) and (typ, sub) not in seen:
-        seen.add((typ, sub))
-        print(typ, sub, part[off + 12 : off + 12 + length].hex())
+    ok = crc == zlib.crc32(part[off:end], 0xFFFFFFFF) & 0xFFFFFFFF
+    entries.append((typ, sub, part[off + 12 : off + 12 + length], ok))
     off = end + 4
+for typ in (0, 1):
+    of_type = [e for e in entries if e[0] == typ]
+    first = [e for e in of_type if e[1] == 0]
+    for mode, entry in (("first", first[:1]), ("latest", of_type[-1:])):
+        for _, _, data, ok in entry:
+            print(mode, typ, data.hex() if ok else "bad-crc")
 "#;
 
-/// (type, subtype, data) of the certificate entries in the flash image `flash`.
-fn esp_idf_certificates(dir: &Path, flash: &Path) -> Vec<(u8, u8, Vec<u8>)> {
+/// (reader, type, data) of the certificates esp_secure_cert_mgr's two readers find in the
+/// flash image `flash` (data `bad-crc` where the entry found is damaged).
+fn esp_idf_certificates(dir: &Path, flash: &Path) -> Vec<(String, u8, Vec<u8>)> {
     let image = std::fs::read(flash).unwrap();
     let part = write(dir, "esp_secure_cert.bin", &image[PARTITION]);
     let script = write(dir, "tlv_reader.py", TLV_READER.as_bytes());
@@ -130,13 +138,30 @@ fn esp_idf_certificates(dir: &Path, flash: &Path) -> Vec<(u8, u8, Vec<u8>)> {
         .lines()
         .map(|line| {
             let f: Vec<&str> = line.split(' ').collect();
-            (
-                f[0].parse().unwrap(),
-                f[1].parse().unwrap(),
-                hex_decode(f[2]),
-            )
+            let data = match f[2] {
+                "bad-crc" => b"bad-crc".to_vec(),
+                hex => hex_decode(hex),
+            };
+            (f[0].to_string(), f[1].parse().unwrap(), data)
         })
         .collect()
+}
+
+/// Both of esp_secure_cert_mgr's readers find `device` and `ca` (DER) and nothing else.
+fn assert_esp_idf_finds(dir: &Path, flash: &Path, device: &[u8], ca: &[u8]) {
+    let found = esp_idf_certificates(dir, flash);
+    let mut want = Vec::new();
+    for mode in ["first", "latest"] {
+        want.push((mode.to_string(), 0, ca.to_vec()));
+        want.push((mode.to_string(), 1, device.to_vec()));
+    }
+    want.sort();
+    let mut found = found;
+    found.sort();
+    assert!(
+        found == want,
+        "esp_secure_cert_mgr's readers find other certificates"
+    );
 }
 
 fn hex_decode(text: &str) -> Vec<u8> {
@@ -148,6 +173,21 @@ fn hex_decode(text: &str) -> Vec<u8> {
 
 fn der_of_pem(pem: &[u8]) -> Vec<u8> {
     openssl_run(&["x509", "-outform", "DER"], pem)
+}
+
+/// `ucrypto ca revoke SERIAL --reason REASON` for the line CA, with `--records` when given.
+fn revoke(dir: &Path, serial: &str, reason: &str, records: Option<&str>) {
+    let mut args = vec![
+        "ca",
+        "revoke",
+        serial,
+        "--reason",
+        reason,
+        "--ca",
+        "line-ca/ca.toml",
+    ];
+    args.extend(records.into_iter().flat_map(|r| ["--records", r]));
+    assert_exit(&run(dir, &args), 0);
 }
 
 /// The JSON line of the one device of a station run, asserting it is done.
@@ -169,6 +209,16 @@ fn certify_detail(db: &Path) -> serde_json::Value {
         )
         .unwrap();
     serde_json::from_str(&detail).unwrap()
+}
+
+/// A board (a virtual device with `seed`) through the whole line recipe (`recipe`, under the
+/// CA in `line-ca/`) with the records `db`: returns it and its certificate's serial.
+fn certified_board(d: &Path, seed: &str, db: &Path) -> (Sim, String) {
+    let sim = Sim::start(&["--seed", seed]);
+    let line = recipe(d, "line-ca/ca.toml", "line");
+    done_line(&station(d, &line, &sim.port, db.to_str().unwrap()));
+    let serial = certify_detail(db)["serial"].as_str().unwrap().to_string();
+    (sim, serial)
 }
 
 /// A failed attestation: exit 3, one line naming `check`.
@@ -226,15 +276,10 @@ fn a_file_ca_certifies_a_device_whose_certificates_esp_idf_finds_and_which_attes
         assert!(text.contains(expected), "{expected} not in:\n{text}");
     }
 
-    // ESP-IDF's reading of the partition finds both certificates at subtype 0.
-    let entries = esp_idf_certificates(d, &flash);
+    // ESP-IDF's reading of the partition finds both certificates, either way it reads.
     let device_der = der_of_pem(stdout(&shown).as_bytes());
     let ca_der = der_of_pem(&std::fs::read(&ca_pem).unwrap());
-    assert!(
-        entries.contains(&(1, 0, device_der)),
-        "device certificate entry"
-    );
-    assert!(entries.contains(&(0, 0, ca_der)), "CA certificate entry");
+    assert_esp_idf_finds(d, &flash, &device_der, &ca_der);
 
     // Attestation passes, with the records.
     let out = sim.run(&["attest", "--ca", &ca_pem, "--records", db_s]);
@@ -317,21 +362,7 @@ fn a_file_ca_certifies_a_device_whose_certificates_esp_idf_finds_and_which_attes
     assert_check_failed(&out, "records: device");
 
     // Revoked: the records say so, and the CRL openssl accepts lists it.
-    let out = run(
-        d,
-        &[
-            "ca",
-            "revoke",
-            &serial,
-            "--reason",
-            "key-compromise",
-            "--ca",
-            "line-ca/ca.toml",
-            "--records",
-            db_s,
-        ],
-    );
-    assert_exit(&out, 0);
+    revoke(d, &serial, "key-compromise", Some(db_s));
     assert_check_failed(
         &sim.run(&["attest", "--ca", &ca_pem, "--records", db_s]),
         "revocation",
@@ -454,16 +485,10 @@ fn a_swapped_certificate_a_replayed_answer_and_an_unknown_key_each_fail_their_ch
     let d = dir.path();
     file_ca(d, "line-ca");
     let ca_pem = d.join("line-ca/ca.pem").display().to_string();
-    let a = Sim::start(&["--seed", "31"]);
-    let b = Sim::start(&["--seed", "32"]);
     let db = d.join("records.db");
     let db_s = db.to_str().unwrap();
-    done_line(&station(
-        d,
-        &recipe(d, "line-ca/ca.toml", "line"),
-        &a.port,
-        db_s,
-    ));
+    let (a, _) = certified_board(d, "31", &db);
+    let b = Sim::start(&["--seed", "32"]);
     done_line(&station(d, &recipe_of(d, "keys", KEY_ONLY), &b.port, db_s));
 
     // Board B holds board A's certificate (and the right CA): its signature is not A's key's.
@@ -489,6 +514,7 @@ fn a_swapped_certificate_a_replayed_answer_and_an_unknown_key_each_fail_their_ch
     let trust = |challenge| Trust {
         anchors: &anchors,
         challenge,
+        crls: &[],
         now: std::time::SystemTime::now(),
     };
     let failure = check(&evidence, &cert, None, &trust([8; 32])).unwrap_err();
@@ -520,6 +546,339 @@ fn a_swapped_certificate_a_replayed_answer_and_an_unknown_key_each_fail_their_ch
     assert_check_failed(&out, "records: key");
     // And the genuine board with its own records passes.
     assert_exit(&a.run(&["attest", "--ca", &ca_pem, "--records", db_s]), 0);
+}
+
+/// The detail of the last `attest` step in the records `db`.
+fn attest_detail(db: &Path) -> serde_json::Value {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let detail: String = conn
+        .query_row(
+            "SELECT detail FROM steps WHERE kind = 'attest' AND state = 'done'
+             ORDER BY finished_ms DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    serde_json::from_str(&detail).unwrap()
+}
+
+/// A station run whose one device failed its `attest` step on `check`: exit 6, the device's
+/// line names the step and the check. Returns the error.
+fn assert_attest_step_failed(out: &Output, check: &str) -> String {
+    assert_exit(out, 6);
+    let line: serde_json::Value =
+        serde_json::from_str(stdout(out).lines().next().unwrap()).unwrap();
+    assert_eq!(line["status"], "failed", "{line}");
+    assert_eq!(line["step_kind"], "attest", "{line}");
+    let error = line["error"].as_str().unwrap().to_string();
+    assert!(
+        error.contains(&format!("check {check} failed")) && !error.contains('\n'),
+        "expected check {check}: {error}"
+    );
+    error
+}
+
+const ATTEST_ONLY: &str = "[[step]]\nkind = \"attest\"\nslot = 0\nca = \"line-ca/ca.toml\"\n";
+
+#[test]
+fn the_attest_step_checks_the_records_and_the_cas_own_revocations() {
+    let dir = temp_dir();
+    let d = dir.path();
+    file_ca(d, "line-ca");
+    let db = d.join("records.db");
+    let db_s = db.to_str().unwrap();
+
+    // Genuine boards pass the whole recipe: the key that key-generate recorded earlier in the
+    // same run is known to the records when attest runs.
+    let (a, serial_a) = certified_board(d, "51", &db);
+    let detail = attest_detail(&db);
+    assert_eq!(detail["serial"], serial_a.as_str());
+    assert_eq!(
+        detail["checks"],
+        serde_json::json!([
+            "statement",
+            "challenge",
+            "signature",
+            "certificate key",
+            "device id",
+            "chain",
+            "records: device",
+            "records: key",
+            "revocation"
+        ])
+    );
+    let (b, serial_b) = certified_board(d, "52", &db);
+    assert_ne!(serial_a, serial_b);
+    // An attest-only recipe on the same records passes too.
+    done_line(&station(
+        d,
+        &recipe_of(d, "attest-a", ATTEST_ONLY),
+        &a.port,
+        db_s,
+    ));
+
+    // The records of another run know the board (the run claims it) but not its key.
+    let other = d.join("other.db");
+    let out = station(
+        d,
+        &recipe_of(d, "attest-elsewhere", ATTEST_ONLY),
+        &a.port,
+        other.to_str().unwrap(),
+    );
+    let error = assert_attest_step_failed(&out, "records: key");
+    assert!(error.contains("the records hold no key"), "{error}");
+
+    // Revoked by the CA alone (`ca revoke` without --records): the step reads the CA's
+    // revocations and refuses the serial all the same.
+    revoke(d, &serial_a, "superseded", None);
+    let out = station(d, &recipe_of(d, "attest-a-2", ATTEST_ONLY), &a.port, db_s);
+    let error = assert_attest_step_failed(&out, "revocation");
+    assert!(
+        error.contains(&serial_a)
+            && error.contains("superseded")
+            && error.contains("the records were not told"),
+        "{error}"
+    );
+
+    // Revoked with --records: the records say so.
+    revoke(d, &serial_b, "key-compromise", Some(db_s));
+    let out = station(d, &recipe_of(d, "attest-b", ATTEST_ONLY), &b.port, db_s);
+    let error = assert_attest_step_failed(&out, "revocation");
+    assert!(
+        error.contains(&serial_b)
+            && error.contains("key-compromise")
+            && !error.contains("not told"),
+        "{error}"
+    );
+    // The records' revocation counts without the CA's file too (`ucrypto attest`).
+    let ca_pem = d.join("line-ca/ca.pem").display().to_string();
+    assert_check_failed(
+        &b.run(&["attest", "--ca", &ca_pem, "--records", db_s]),
+        "revocation",
+    );
+}
+
+/// Writes the CRL of the CA in folder `ca` (`ucrypto ca crl`) to `name`; returns its path.
+fn ucrypto_crl(dir: &Path, ca: &str, name: &str) -> String {
+    let path = dir.join(name).display().to_string();
+    let config = format!("{ca}/ca.toml");
+    assert_exit(&run(dir, &["ca", "crl", "--ca", &config, "-o", &path]), 0);
+    path
+}
+
+/// The line CA's key for openssl: its key file is encrypted PKCS#8 with scrypt parameters above
+/// openssl's memory limit, so Python's `cryptography` opens it and encrypts the same key again
+/// with PBKDF2 (PBES2), under the same passphrase.
+const REENCRYPT_KEY: &str = r#"
+import sys
+from cryptography.hazmat.primitives import serialization as s
+key = s.load_pem_private_key(open(sys.argv[1], "rb").read(), sys.argv[3].encode())
+pem = key.private_bytes(
+    s.Encoding.PEM, s.PrivateFormat.PKCS8, s.BestAvailableEncryption(sys.argv[3].encode())
+)
+open(sys.argv[2], "wb").write(pem)
+"#;
+
+/// A CRL made by `openssl ca -gencrl` with the line CA's key (read with -passin) from an
+/// openssl CA database revoking `revoked` (serial, openssl reason name); `times` sets
+/// lastUpdate and nextUpdate. Returns its path.
+fn openssl_crl(dir: &Path, name: &str, revoked: Option<(&str, &str)>, times: &[&str]) -> String {
+    let key = dir.join("ca-key-pbkdf2.pem");
+    if !key.exists() {
+        let script = write(dir, "reencrypt_key.py", REENCRYPT_KEY.as_bytes());
+        let py = std::process::Command::new("python3")
+            .current_dir(dir)
+            .args([&script, "line-ca/ca-key.pem", key.to_str().unwrap(), PASS])
+            .output()
+            .unwrap();
+        assert!(py.status.success(), "{}", stderr(&py));
+    }
+    let db = dir.join(format!("{name}.index"));
+    let entry = revoked.map(|(serial, reason)| {
+        format!(
+            "R\t301231000000Z\t261201000000Z,{reason}\t{}\tunknown\t/CN=device\n",
+            serial.to_uppercase()
+        )
+    });
+    std::fs::write(&db, entry.unwrap_or_default()).unwrap();
+    std::fs::write(dir.join(format!("{name}.number")), "01\n").unwrap();
+    let config = format!(
+        "[ca]\ndefault_ca = line\n[line]\ndatabase = {}\ncrlnumber = {}\ndefault_md = sha256\n\
+         default_crl_days = 7\ncrl_extensions = crl_ext\n[crl_ext]\n\
+         authorityKeyIdentifier = keyid:always\n",
+        db.display(),
+        dir.join(format!("{name}.number")).display()
+    );
+    let config = write(dir, &format!("{name}.cnf"), config.as_bytes());
+    let path = dir.join(name).display().to_string();
+    let mut args = vec![
+        "ca",
+        "-gencrl",
+        "-config",
+        &config,
+        "-keyfile",
+        key.to_str().unwrap(),
+        "-cert",
+        "line-ca/ca.pem",
+        "-passin",
+        "env:UCRYPTO_TEST_CA_PASS",
+        "-out",
+        &path,
+    ];
+    args.extend(times);
+    let out = std::process::Command::new("openssl")
+        .current_dir(dir)
+        .env(PASS_VAR, PASS)
+        .args(&args)
+        .output()
+        .expect("openssl runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    path
+}
+
+/// A CRL in the name of the CA of `ca_pem`, signed by a key of its own (Python's
+/// `cryptography`): what a CRL of another CA claiming to be this one looks like.
+const FORGED_CRL: &str = r#"
+import datetime, sys
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+ca = x509.load_pem_x509_certificate(open(sys.argv[1], "rb").read())
+key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+now = datetime.datetime.now(datetime.timezone.utc)
+crl = (
+    x509.CertificateRevocationListBuilder()
+    .issuer_name(ca.subject)
+    .last_update(now - datetime.timedelta(minutes=1))
+    .next_update(now + datetime.timedelta(days=1))
+    .sign(key, hashes.SHA256())
+)
+open(sys.argv[2], "wb").write(crl.public_bytes(serialization.Encoding.PEM))
+"#;
+
+/// `ucrypto --json attest` that failed `check`: exit 3, the check in the line and the JSON.
+fn assert_json_check_failed(out: &Output, check: &str) -> String {
+    assert_check_failed(out, check);
+    let text = stdout(out);
+    let json: serde_json::Value = serde_json::from_str(text.lines().next().unwrap())
+        .unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert_eq!(json["verdict"], "failed", "{json}");
+    assert_eq!(json["check"], check, "{json}");
+    json["reason"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn attest_checks_crls_of_ucrypto_and_openssl_and_refuses_a_stale_or_foreign_one() {
+    let dir = temp_dir();
+    let d = dir.path();
+    file_ca(d, "line-ca");
+    file_ca(d, "other-ca");
+    let db = d.join("records.db");
+    let db_s = db.to_str().unwrap();
+    let (sim, serial) = certified_board(d, "53", &db);
+    let ca_pem = d.join("line-ca/ca.pem").display().to_string();
+    let attest = |crls: &[&str]| {
+        let mut args = vec!["--json", "attest", "--ca", &ca_pem, "--records", db_s];
+        for crl in crls {
+            args.extend(["--crl", *crl]);
+        }
+        sim.run(&args)
+    };
+    let genuine = |out: &Output| {
+        assert_exit(out, 0);
+        let json: serde_json::Value = serde_json::from_str(stdout(out).trim()).unwrap();
+        assert_eq!(json["verdict"], "genuine", "{json}");
+        let checks = json["checks"].as_array().unwrap();
+        for check in [
+            "crl: issuer",
+            "crl: signature",
+            "crl: current",
+            "revocation",
+        ] {
+            assert!(checks.iter().any(|c| c == check), "{check} not in {json}");
+        }
+    };
+
+    // The line CA's CRL without this serial passes, as PEM and as DER (openssl converts).
+    let empty = ucrypto_crl(d, "line-ca", "empty.crl");
+    genuine(&attest(&[&empty]));
+    let empty_der = d.join("empty.der").display().to_string();
+    openssl_run(
+        &["crl", "-in", &empty, "-outform", "DER", "-out", &empty_der],
+        b"",
+    );
+    genuine(&attest(&[&empty_der]));
+    // And so does openssl's CRL of the same CA key, revoking another serial.
+    let openssl_other = openssl_crl(
+        d,
+        "openssl-other.crl",
+        Some(("0a1b2c3d4e5f6071", "keyCompromise")),
+        &[],
+    );
+    genuine(&attest(&[&openssl_other]));
+    // Both in one PEM file.
+    let mut both = std::fs::read(&empty).unwrap();
+    both.extend(std::fs::read(&openssl_other).unwrap());
+    genuine(&attest(&[&write(d, "both.crl", &both)]));
+
+    // A file that holds no CRL is bad input, before the device is asked.
+    let out = sim.run(&["attest", "--ca", &ca_pem, "--crl", &ca_pem]);
+    assert_exit(&out, 2);
+    assert!(stderr(&out).contains("not an X509 CRL"), "{}", stderr(&out));
+
+    // Another CA's CRL: its issuer is no CA of the device's chain, given alone or with the
+    // line CA's.
+    let foreign = ucrypto_crl(d, "other-ca", "other.crl");
+    let reason = assert_json_check_failed(&attest(&[&foreign]), "crl: issuer");
+    assert!(reason.contains("other-ca"), "{reason}");
+    assert_json_check_failed(&attest(&[&empty, &foreign]), "crl: issuer");
+    // A CRL in the line CA's name signed by another key.
+    let script = write(d, "forged_crl.py", FORGED_CRL.as_bytes());
+    let forged = d.join("forged.crl").display().to_string();
+    let py = std::process::Command::new("python3")
+        .args([&script, &ca_pem, &forged])
+        .output()
+        .unwrap();
+    assert!(py.status.success(), "{}", stderr(&py));
+    assert_json_check_failed(&attest(&[&forged]), "crl: signature");
+    // A stale CRL (its nextUpdate passed) of the right CA.
+    let stale = openssl_crl(
+        d,
+        "stale.crl",
+        None,
+        &[
+            "-crl_lastupdate",
+            "20200101000000Z",
+            "-crl_nextupdate",
+            "20200102000000Z",
+        ],
+    );
+    let reason = assert_json_check_failed(&attest(&[&stale]), "crl: current");
+    assert!(reason.contains("stale"), "{reason}");
+
+    // openssl's CRL listing the device certificate: revoked, with openssl's reason.
+    let listed = openssl_crl(
+        d,
+        "openssl-listed.crl",
+        Some((&serial, "keyCompromise")),
+        &[],
+    );
+    let reason = assert_json_check_failed(&attest(&[&listed]), "revocation");
+    assert!(
+        reason.contains(&serial) && reason.contains("key-compromise"),
+        "{reason}"
+    );
+    // ucrypto's: `ca revoke` without --records (the records alone would pass), then `ca crl`.
+    revoke(d, &serial, "cessation-of-operation", None);
+    assert_exit(&attest(&[]), 0);
+    let revoked = ucrypto_crl(d, "line-ca", "revoked.crl");
+    let reason = assert_json_check_failed(&attest(&[&revoked]), "revocation");
+    assert!(reason.contains("cessation-of-operation"), "{reason}");
+    // Without --json too: exit 3, one line naming the check.
+    assert_check_failed(
+        &sim.run(&["attest", "--ca", &ca_pem, "--crl", &revoked]),
+        "revocation",
+    );
 }
 
 /// Nothing certificate-shaped on the device: `cert show` says so.
@@ -951,4 +1310,87 @@ fn an_intermediate_ca_in_softhsm_under_an_offline_root_certifies_a_device() {
         assert_one_line(&out, expected);
     }
     assert_no_certificate(&fresh);
+}
+
+#[test]
+fn renew_replaces_a_valid_certificate_where_both_esp_idf_readers_find_it() {
+    let dir = temp_dir();
+    let d = dir.path();
+    file_ca(d, "line-ca");
+    let ca_pem = d.join("line-ca/ca.pem").display().to_string();
+    let ca_der = der_of_pem(&std::fs::read(&ca_pem).unwrap());
+    let flash = d.join("flash.bin");
+    let sim = Sim::start(&["--seed", "22", "--flash", flash.to_str().unwrap()]);
+    let db = d.join("records.db");
+    let db_s = db.to_str().unwrap();
+    done_line(&station(
+        d,
+        &recipe(d, "line-ca/ca.toml", "line"),
+        &sim.port,
+        db_s,
+    ));
+    let mut serial = certify_detail(&db)["serial"].as_str().unwrap().to_string();
+    for round in 0..2 {
+        // A recipe of its own each time: the records hold a device's run of a recipe once.
+        let renew = recipe_of(
+            d,
+            &format!("renew-{round}"),
+            "[[step]]\nkind = \"certify\"\nslot = 0\nca = \"line-ca/ca.toml\"\nrenew = true\n\
+             [[step]]\nkind = \"attest\"\nslot = 0\nca = \"line-ca/ca.toml\"\n",
+        );
+        done_line(&station(d, &renew, &sim.port, db_s));
+        let detail = certify_detail(&db);
+        assert_eq!(detail["issued"], true, "round {round}: {detail}");
+        assert_eq!(detail["replaced"], serial.as_str(), "round {round}");
+        let new_serial = detail["serial"].as_str().unwrap().to_string();
+        assert_ne!(new_serial, serial);
+        serial = new_serial;
+        // The device answers with the new certificate, which openssl accepts, and both of
+        // ESP-IDF's readers find it with the CA's.
+        let shown = sim.run(&["cert", "show"]);
+        assert_exit(&shown, 0);
+        let device_pem = write(d, "device.pem", stdout(&shown).as_bytes());
+        openssl_run(&["verify", "-CAfile", &ca_pem, &device_pem], b"");
+        let serial_line = String::from_utf8(openssl_run(
+            &["x509", "-in", &device_pem, "-noout", "-serial"],
+            b"",
+        ))
+        .unwrap();
+        assert_eq!(
+            serial_line.trim(),
+            format!("serial={}", serial.to_uppercase())
+        );
+        let device_der = der_of_pem(stdout(&shown).as_bytes());
+        assert_esp_idf_finds(d, &flash, &device_der, &ca_der);
+        // The records know the new certificate: attestation with them passes.
+        let out = sim.run(&["--json", "attest", "--ca", &ca_pem, "--records", db_s]);
+        assert_exit(&out, 0);
+        let json: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+        assert_eq!(json["serial"], serial.as_str());
+    }
+    // `cert show --slot` checks whose key the certificate holds.
+    let shown = sim.run(&["--json", "cert", "show", "--slot", "0"]);
+    assert_exit(&shown, 0);
+    let json: serde_json::Value = serde_json::from_str(stdout(&shown).trim()).unwrap();
+    assert_eq!(
+        (json["slot"].as_u64(), json["serial"].as_str()),
+        (Some(0), Some(serial.as_str()))
+    );
+    let other = sim.run(&["cert", "show", "--slot", "3"]);
+    assert_exit(&other, 3);
+    assert!(
+        stderr(&other).contains("not for slot 3's key (it certifies slot 0's)"),
+        "{}",
+        stderr(&other)
+    );
+    // Without `renew`, a re-run leaves the renewed certificate alone.
+    done_line(&station(
+        d,
+        &recipe(d, "line-ca/ca.toml", "again"),
+        &sim.port,
+        db_s,
+    ));
+    let detail = certify_detail(&db);
+    assert_eq!(detail["issued"], false, "{detail}");
+    assert_eq!(detail["serial"], serial.as_str());
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Checks a ucrypto attestation with Python's `cryptography` alone (docs/protocol.md section 6,
-"Attestation"; docs/ca.md, "Checking an attestation elsewhere").
+"Attestation"; docs/ca.md, section 4, "Attestation").
 
     verify_attestation.py EVIDENCE.json CA.pem CHALLENGE_HEX
 

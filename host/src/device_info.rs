@@ -162,7 +162,7 @@ impl DeviceInfo {
     }
 }
 
-fn mac_string(id: &[u8; 6]) -> String {
+pub(crate) fn mac_string(id: &[u8; 6]) -> String {
     id.iter()
         .map(|b| format!("{b:02x}"))
         .collect::<Vec<_>>()

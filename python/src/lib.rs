@@ -354,14 +354,29 @@ impl Device {
     /// Asks the device to attest with the key in `slot` over a fresh challenge and checks the
     /// answer against `ca` (PEM or DER certificates to trust): returns the verdict (checks passed,
     /// serial, chain, the statement's fields, the raw evidence); raises `VerificationError`
-    /// naming the failed check (`"check chain failed: …"`).
-    #[pyo3(signature = (ca, slot=0))]
-    fn attest(&self, py: Python<'_>, ca: KeyBytes, slot: i64) -> PyResult<Py<PyAny>> {
+    /// naming the failed check (`"check chain failed: …"`). `crls` (a list of PEM or DER CRLs)
+    /// adds the CRL checks: each CRL issued and signed by a CA of the chain and current, the
+    /// device certificate not on it (`"check revocation failed: …"`).
+    #[pyo3(signature = (ca, slot=0, crls=Vec::new()))]
+    fn attest(
+        &self,
+        py: Python<'_>,
+        ca: KeyBytes,
+        slot: i64,
+        crls: Vec<KeyBytes>,
+    ) -> PyResult<Py<PyAny>> {
         let slot = slots::number(slot)?;
         let anchors = ucrypto::verify::attestation::parse_certificates(&ca.0)
             .map_err(|e| usage(format!("ca: {e}")))?;
+        let mut lists = Vec::new();
+        for crl in &crls {
+            lists.extend(
+                ucrypto::verify::revocation::parse_crls(&crl.0)
+                    .map_err(|e| usage(format!("crls: {e}")))?,
+            );
+        }
         let (evidence, outcome) = with_client(py, &self.shared, move |c| {
-            ucrypto::verify::attestation::attest_device(c, slot, &anchors)
+            ucrypto::verify::attestation::attest_device(c, slot, &anchors, &lists)
         })?;
         let verdict = outcome.map_err(|failure| {
             to_py(&ucrypto::Error::Verification(format!(

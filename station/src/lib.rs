@@ -9,6 +9,7 @@ use ucrypto::line_speed::LineSpeed;
 
 use crate::records::{Records, RunContext};
 
+pub mod attestation;
 pub mod ca;
 pub mod error;
 #[cfg(feature = "flash")]

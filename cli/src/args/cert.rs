@@ -20,6 +20,10 @@ pub struct CertShowArgs {
     /// Which entry: the device certificate or the CA certificate.
     #[arg(long, value_enum, default_value_t = KindArg::Device)]
     pub kind: KindArg,
+    /// Check that the device certificate certifies this key slot's key (exit 3 if not). Without
+    /// it, the summary names the slot whose key the certificate holds, if any.
+    #[arg(long, conflicts_with = "kind")]
+    pub slot: Option<u8>,
 }
 
 #[derive(Debug, Args)]
@@ -33,4 +37,9 @@ pub struct AttestArgs {
     /// Also check the station's records (a SQLite file or postgres://…).
     #[arg(long, value_name = "FILE|URL")]
     pub records: Option<String>,
+    /// Also check the certificate chain against a CRL (PEM or DER; repeat for more): each must
+    /// be issued and signed by a CA of the chain and be current, and must not list the device
+    /// certificate.
+    #[arg(long, value_name = "FILE")]
+    pub crl: Vec<PathBuf>,
 }

@@ -5,15 +5,17 @@
 use std::time::{Duration, SystemTime};
 
 use rsa::pkcs1v15::{Signature, VerifyingKey};
-use rsa::pkcs8::DecodePublicKey;
-use rsa::RsaPublicKey;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use signature::Verifier;
+use x509_cert::crl::CertificateList;
 use x509_cert::der::{Decode, Encode};
 use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::pkix::SubjectAltName;
 use x509_cert::Certificate;
+
+use super::checks::fail;
+pub use super::checks::{issuer_signed, public_key_of, serial_hex, Failure};
 
 use crate::operations::certificate::Evidence;
 
@@ -21,10 +23,6 @@ use crate::operations::certificate::Evidence;
 pub const STATEMENT_TAG: &[u8; 20] = b"UCRYPTO-ATTESTATION\0";
 pub const STATEMENT_VERSION: u8 = 1;
 const FIXED_LEN: usize = 139;
-
-/// sha256WithRSAEncryption.
-const SHA256_WITH_RSA: x509_cert::der::oid::ObjectIdentifier =
-    x509_cert::der::oid::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11");
 
 /// The URN prefix of a device id in a certificate's subject alternative name (RFC 9039,
 /// `urn:dev:mac:` followed by the MAC address in lower-case hex).
@@ -90,6 +88,11 @@ fn pick(byte: u8, names: &[&'static str]) -> Result<&'static str, String> {
 }
 
 impl Statement {
+    /// The device id as the records and `ucrypto info` write it (`aa:bb:…`).
+    pub fn device_id_string(&self) -> String {
+        crate::device_info::mac_string(&self.device_id)
+    }
+
     /// Decodes `bytes` by the fixed layout; any deviation is an error.
     pub fn parse(bytes: &[u8]) -> Result<Self, String> {
         if bytes.len() < FIXED_LEN + 1 || &bytes[..20] != STATEMENT_TAG {
@@ -142,26 +145,6 @@ impl Statement {
     }
 }
 
-/// A failed check: its name (`signature`, `challenge`, `chain`, ...) and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure {
-    pub check: &'static str,
-    pub reason: String,
-}
-
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "check {} failed: {}", self.check, self.reason)
-    }
-}
-
-fn fail(check: &'static str, reason: impl Into<String>) -> Failure {
-    Failure {
-        check,
-        reason: reason.into(),
-    }
-}
-
 /// What a passed attestation establishes.
 #[derive(Debug, Clone, Serialize)]
 pub struct Verdict {
@@ -184,26 +167,9 @@ pub struct Trust<'a> {
     /// The challenge the host sent.
     pub challenge: [u8; 32],
     pub now: SystemTime,
-}
-
-/// A serial number as ucrypto prints and records it: lower-case hex without the sign byte
-/// (as `openssl x509 -serial` prints it, in lower case).
-pub fn serial_hex(bytes: &[u8]) -> String {
-    let start = bytes
-        .iter()
-        .position(|&b| b != 0)
-        .unwrap_or(bytes.len().saturating_sub(1));
-    hex::encode(&bytes[start..])
-}
-
-/// The certificate's public key.
-pub fn public_key_of(cert: &Certificate) -> Result<RsaPublicKey, String> {
-    let der = cert
-        .tbs_certificate
-        .subject_public_key_info
-        .to_der()
-        .map_err(|e| e.to_string())?;
-    RsaPublicKey::from_public_key_der(&der).map_err(|e| format!("not an RSA key: {e}"))
+    /// CRLs to check the path against (`--crl`; none: no CRL check). Every one must be
+    /// issued and signed by a CA of the verified path (module `revocation`).
+    pub crls: &'a [CertificateList],
 }
 
 /// SHA-256 of the certificate's DER SubjectPublicKeyInfo.
@@ -218,21 +184,10 @@ pub fn spki_sha256_of(cert: &Certificate) -> Result<[u8; 32], String> {
 
 /// Whether `issuer`'s key signed `cert` (RS256 only: what the line's CA and the device make).
 pub fn signed_by(cert: &Certificate, issuer: &Certificate) -> bool {
-    if cert.signature_algorithm.oid != SHA256_WITH_RSA
-        || cert.tbs_certificate.issuer != issuer.tbs_certificate.subject
-    {
-        return false;
-    }
-    let (Ok(key), Ok(tbs)) = (public_key_of(issuer), cert.tbs_certificate.to_der()) else {
-        return false;
-    };
-    let Some(sig) = cert.signature.as_bytes() else {
-        return false;
-    };
-    let Ok(sig) = Signature::try_from(sig) else {
-        return false;
-    };
-    VerifyingKey::<Sha256>::new(key).verify(&tbs, &sig).is_ok()
+    cert.tbs_certificate.issuer == issuer.tbs_certificate.subject
+        && cert.tbs_certificate.to_der().is_ok_and(|tbs| {
+            issuer_signed(issuer, &cert.signature_algorithm, &tbs, &cert.signature)
+        })
 }
 
 fn unix(t: &x509_cert::time::Time) -> Duration {
@@ -256,7 +211,20 @@ pub fn chain_to(
     anchors: &[Certificate],
     now: SystemTime,
 ) -> Result<Vec<String>, String> {
-    let mut path = vec![leaf.tbs_certificate.subject.to_string()];
+    Ok(chain_path(leaf, intermediates, anchors, now)?
+        .iter()
+        .map(|c| c.tbs_certificate.subject.to_string())
+        .collect())
+}
+
+/// As [`chain_to`], the certificates themselves: `leaf` first, the trusted CA last.
+pub fn chain_path(
+    leaf: &Certificate,
+    intermediates: &[Certificate],
+    anchors: &[Certificate],
+    now: SystemTime,
+) -> Result<Vec<Certificate>, String> {
+    let mut path = vec![leaf.clone()];
     let mut current = leaf.clone();
     // A line's chain is short: device, an intermediate or two, the root.
     for _ in 0..4 {
@@ -273,7 +241,7 @@ pub fn chain_to(
                     anchor.tbs_certificate.subject
                 ));
             }
-            path.push(anchor.tbs_certificate.subject.to_string());
+            path.push(anchor.clone());
             return Ok(path);
         }
         let Some(next) = intermediates
@@ -285,7 +253,7 @@ pub fn chain_to(
                 current.tbs_certificate.subject, current.tbs_certificate.issuer
             ));
         };
-        path.push(next.tbs_certificate.subject.to_string());
+        path.push(next.clone());
         current = next.clone();
     }
     Err("the chain is longer than 4 certificates".into())
@@ -328,7 +296,8 @@ pub fn parse_certificates(bytes: &[u8]) -> Result<Vec<Certificate>, String> {
 /// (`ca_entry`, may be `None`) against `trust`. The checks, in order: `statement` (its
 /// encoding), `challenge` (the host's, not a replayed answer), `signature` (by the key in the
 /// certificate), `certificate key` (the statement's key is the certificate's), `device id` (the
-/// certificate names the device), `chain` (to a trusted CA, every certificate in its validity).
+/// certificate names the device), `chain` (to a trusted CA, every certificate in its validity),
+/// and with CRLs in `trust` the CRL checks and `revocation` (module `revocation`).
 pub fn check(
     evidence: &Evidence,
     device_cert: &Certificate,
@@ -376,9 +345,16 @@ pub fn check(
     }
     checks.push("device id");
     let intermediates: Vec<Certificate> = ca_entry.into_iter().cloned().collect();
-    let chain = chain_to(device_cert, &intermediates, trust.anchors, trust.now)
+    let path = chain_path(device_cert, &intermediates, trust.anchors, trust.now)
         .map_err(|e| fail("chain", e))?;
     checks.push("chain");
+    if !trust.crls.is_empty() {
+        checks.extend(super::revocation::check_crls(&path, trust.crls, trust.now)?);
+    }
+    let chain = path
+        .iter()
+        .map(|c| c.tbs_certificate.subject.to_string())
+        .collect();
     let certificate_pem =
         x509_cert::der::EncodePem::to_pem(device_cert, x509_cert::der::pem::LineEnding::LF)
             .map_err(|e| fail("certificate", e.to_string()))?;
@@ -393,12 +369,13 @@ pub fn check(
 }
 
 /// Asks the device in `slot` for an attestation over a fresh random challenge, reads its
-/// certificates and checks everything against `anchors`. The outer error is the device's or
-/// the line's; the inner one a check that failed.
+/// certificates and checks everything against `anchors` (and `crls`, if any). The outer error
+/// is the device's or the line's; the inner one a check that failed.
 pub fn attest_device(
     client: &mut crate::Client,
     slot: u8,
     anchors: &[Certificate],
+    crls: &[CertificateList],
 ) -> crate::Result<(Evidence, Result<Verdict, Failure>)> {
     use ucrypto_protocol::CertKind;
     let mut challenge = [0u8; 32];
@@ -431,6 +408,7 @@ pub fn attest_device(
         anchors,
         challenge,
         now: SystemTime::now(),
+        crls,
     };
     let outcome = check(&evidence, &device_cert, ca_entry.as_ref(), &trust);
     Ok((evidence, outcome))

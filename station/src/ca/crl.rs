@@ -20,17 +20,9 @@ use x509_cert::Version;
 use super::{Ca, Revocation};
 use crate::error::{Error, Result};
 
-/// Reasons `ca revoke --reason` takes, with RFC 5280's codes.
-pub const REASONS: &[(&str, CrlReason)] = &[
-    ("unspecified", CrlReason::Unspecified),
-    ("key-compromise", CrlReason::KeyCompromise),
-    ("ca-compromise", CrlReason::CaCompromise),
-    ("affiliation-changed", CrlReason::AffiliationChanged),
-    ("superseded", CrlReason::Superseded),
-    ("cessation-of-operation", CrlReason::CessationOfOperation),
-    ("certificate-hold", CrlReason::CertificateHold),
-    ("privilege-withdrawn", CrlReason::PrivilegeWithdrawn),
-];
+/// Reasons `ca revoke --reason` takes, with RFC 5280's codes (the host library reads them back
+/// from a CRL by the same names).
+pub use ucrypto::verify::revocation::REASONS;
 
 pub fn reason_code(name: &str) -> Result<CrlReason> {
     REASONS

@@ -100,10 +100,9 @@ impl Ca {
     }
 }
 
-/// The certificates an attestation may chain to for the CA of `config_path`: its own and
-/// those above it (no key is opened).
-pub fn anchors_of(config_path: &Path) -> Result<Vec<Certificate>> {
-    let config = LoadedConfig::read(config_path)?;
+/// The certificates an attestation may chain to for the CA of `config`: its own and those
+/// above it (no key is opened).
+pub fn anchors_of(config: &LoadedConfig) -> Result<Vec<Certificate>> {
     let mut anchors = Vec::new();
     for path in [&config.config.certificate, &config.config.chain]
         .into_iter()
@@ -114,7 +113,7 @@ pub fn anchors_of(config_path: &Path) -> Result<Vec<Certificate>> {
     if anchors.is_empty() {
         return Err(Error::input(format!(
             "{} names no certificate yet",
-            config_path.display()
+            config.path.display()
         )));
     }
     Ok(anchors)

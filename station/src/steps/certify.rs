@@ -1,8 +1,8 @@
-//! The `certify` and `attest` steps. `certify`: the device signs a CSR for a slot's key, the
+//! The `certify` step: the device signs a CSR for a slot's key, the
 //! line CA checks it (its signature, and that its key is the one the device reports for the
 //! slot) and issues the device certificate, which the station writes with the CA certificate
 //! into the device's esp_secure_cert partition and reads back. Everything is checked before
-//! the first byte is written. `attest`: the device proves it holds the certified key.
+//! the first byte is written.
 use std::sync::Mutex;
 use std::time::SystemTime;
 
@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::recipe::Certify;
 use crate::records::CertificateRecord;
 use ucrypto::client::Client;
-use ucrypto::verify::attestation::{attest_device, signed_by, spki_sha256_of, valid_at};
+use ucrypto::verify::attestation::{signed_by, spki_sha256_of, valid_at};
 
 fn serial_of(cert: &Certificate) -> String {
     crate::records::certificates::serial_text(cert.tbs_certificate.serial_number.as_bytes())
@@ -66,37 +66,50 @@ pub fn certify(client: &mut Client, ca: &Mutex<Ca>, step: &Certify) -> Result<Fo
             ));
         }
     }
-    let (cert, issued) = match client.cert_read(CertKind::Device)? {
-        Some(der) => {
-            let held = ca::from_der(&der)?;
-            let good = valid_at(&held, SystemTime::now())
-                && signed_by(&held, &ca_cert)
-                && spki_sha256_of(&held).ok() == Some(spki_hash);
-            if !good {
+    let held = match client.cert_read(CertKind::Device)? {
+        Some(der) => Some(ca::from_der(&der)?),
+        None => None,
+    };
+    let replaced = match &held {
+        Some(held) => {
+            let good = valid_at(held, SystemTime::now())
+                && signed_by(held, &ca_cert)
+                && spki_sha256_of(held).ok() == Some(spki_hash);
+            if !step.renew {
+                if !good {
+                    return Err(Error::input(format!(
+                        "the device holds a certificate (serial {}) that is not a valid one of this CA for slot {slot}'s key: add `renew = true` to the certify step to replace it (nothing was written)",
+                        serial_of(held)
+                    )));
+                }
+                None
+            } else if ca_entry.is_none() {
+                // A renewal keeps the CA entry before the device's (the device refuses it
+                // otherwise): a device certificate without one cannot be renewed in place.
                 return Err(Error::input(format!(
-                    "the device holds a certificate (serial {}) that is not a valid one of this CA for slot {slot}'s key: erase its esp_secure_cert partition to certify it again (nothing was written)",
-                    serial_of(&held)
+                    "the device holds a certificate (serial {}) but no CA certificate before it, so it cannot be renewed in place: erase its esp_secure_cert partition to certify it again (nothing was written)",
+                    serial_of(held)
                 )));
+            } else {
+                Some(serial_of(held))
             }
-            if step.renew {
-                return Err(Error::Host(ucrypto::Error::Unsupported(format!(
-                    "renew: the device holds a valid certificate (serial {}) and ESP-IDF reads the first certificate entry only; the partition must be erased before a new one is written (nothing was written)",
-                    serial_of(&held)
-                ))));
-            }
-            (held, false)
         }
-        None => (
+        None => None,
+    };
+    let (cert, issued) = match held {
+        Some(held) if replaced.is_none() => (held, false),
+        _ => (
             issue_for(client, ca, step, &policy, &public.spki_der, &ca_cert)?,
             true,
         ),
     };
     let cert_der = ca::der_of(&cert)?;
-    if issued {
-        client.cert_write(CertKind::Device, &cert_der)?;
-    }
+    // The CA entry goes first: a device certificate after it can later be renewed in place.
     if ca_entry.is_none() {
         client.cert_write(CertKind::Ca, &ca_der)?;
+    }
+    if issued {
+        client.cert_write(CertKind::Device, &cert_der)?;
     }
     // Read back: the device finds what was written, as ESP-IDF will.
     if client.cert_read(CertKind::Device)?.as_deref() != Some(&cert_der[..])
@@ -122,6 +135,7 @@ pub fn certify(client: &mut Client, ca: &Mutex<Ca>, step: &Certify) -> Result<Fo
             "not_after_ms": record.not_after_ms,
             "issued": issued,
             "found_on_device": !issued,
+            "replaced": replaced,
             "certificate": record.certificate_pem,
         }),
         keys: Vec::new(),
@@ -161,18 +175,4 @@ fn issue_for(
             subject: &subject,
         },
     )
-}
-
-/// Runs `attest`: a fresh challenge, the device's answer and certificates, every check.
-pub fn attest(client: &mut Client, anchors: &[Certificate], slot: u8) -> Result<Found> {
-    match attest_device(client, slot, anchors)?.1 {
-        Ok(verdict) => Ok(Found::from(serde_json::json!({
-            "slot": slot,
-            "verdict": "genuine",
-            "serial": verdict.serial,
-            "checks": verdict.checks,
-            "statement": verdict.statement,
-        }))),
-        Err(failure) => Err(Error::Verification(format!("attestation: {failure}"))),
-    }
 }

@@ -15,6 +15,7 @@ use ucrypto::client::Client;
 use ucrypto::operations::SigningKey;
 use ucrypto::progress::Progress;
 
+pub mod attest;
 pub mod certify;
 pub mod csr;
 pub mod decrypt_check;
@@ -36,8 +37,8 @@ pub struct Shared {
     check_keys: BTreeMap<u32, CheckKey>,
     /// The CAs of the `certify` steps, opened once (a passphrase or PIN is asked for once).
     cas: BTreeMap<std::path::PathBuf, std::sync::Mutex<crate::ca::Ca>>,
-    /// The trusted certificates of the `attest` steps' CAs.
-    anchors: BTreeMap<std::path::PathBuf, Vec<x509_cert::Certificate>>,
+    /// The CAs of the `attest` steps: their certificates and revocations.
+    attest_cas: BTreeMap<std::path::PathBuf, attest::AttestCa>,
 }
 
 struct CheckKey {
@@ -54,7 +55,7 @@ impl Shared {
         #[cfg(feature = "flash")]
         let mut image = None;
         let mut cas = BTreeMap::new();
-        let mut anchors = BTreeMap::new();
+        let mut attest_cas = BTreeMap::new();
         for step in steps {
             if let Step::Certify(certify) = step {
                 if !cas.contains_key(&certify.ca) {
@@ -63,8 +64,8 @@ impl Shared {
                 }
             }
             if let Step::Attest(attest) = step {
-                if !anchors.contains_key(&attest.ca) {
-                    anchors.insert(attest.ca.clone(), crate::ca::anchors_of(&attest.ca)?);
+                if !attest_cas.contains_key(&attest.ca) {
+                    attest_cas.insert(attest.ca.clone(), attest::AttestCa::open(&attest.ca)?);
                 }
             }
             #[cfg(feature = "flash")]
@@ -105,7 +106,7 @@ impl Shared {
             image,
             check_keys,
             cas,
-            anchors,
+            attest_cas,
         })
     }
 }
@@ -185,11 +186,11 @@ pub fn run(
             certify::certify(client, ca, step)
         }
         Step::Attest(step) => {
-            let anchors = shared
-                .anchors
+            let ca = shared
+                .attest_cas
                 .get(&step.ca)
                 .expect("Shared::prepare read every attest step's CA");
-            certify::attest(client, anchors, step.slot)
+            attest::attest(client, ca, step.slot, records)
         }
     }
 }

@@ -7,9 +7,23 @@
 //! whole certificate), at the end of the entry list with its magic word left erased; only when
 //! the last piece is in are the padding, the CRC and finally the magic written. Until then the
 //! entry is past the end of the list for every reader, ESP-IDF's included.
+//!
+//! **Renewal.** esp_secure_cert_mgr reads certificates two ways: by default the FIRST entry of
+//! type and subtype 0 (`esp_secure_cert_tlv_read.c`), and with its legacy formats enabled the
+//! LAST entry of the type (`esp_secure_cert_read.c`, `ESP_SECURE_CERT_SUBTYPE_MAX`). Flash is
+//! never erased here (the DS key records share the partition, and an erase cut short by a power
+//! loss would lose them for good), so a second device certificate is appended and the older one
+//! retired, in an order where every step leaves both readers finding a valid certificate of
+//! this CA:
+//! 1. the new device entry is appended (magic last);
+//! 2. a copy of the CA entry is appended after it, so the last CA entry is a real CA;
+//! 3. the type byte of each older device entry is programmed from 1 to 0 (NOR flash can clear
+//!    bits). A retired entry reads as a CA entry with a wrong CRC; the first CA entry, which a
+//!    renewal requires to lie before the first device entry, still hides it from the
+//!    first-entry reader, and the copy from step 2 hides it from the last-entry reader.
 use ucrypto_protocol::{CertKind, ErrorCode, ResponseBody, MAX_CHUNK_LEN};
 
-use super::record::{self, CRC, HEADER_LEN, MAGIC};
+use super::record::{self, Header, CRC, HEADER_LEN, MAGIC};
 use super::NO_KEYS;
 use crate::backend::{BackendError, KeyHardware};
 use crate::engine::outcome::{Outcome, Refusal};
@@ -38,6 +52,8 @@ struct Upload {
     received: usize,
     /// Offset of the entry (its still-erased magic word).
     at: usize,
+    /// A renewal: the CA entry to copy after the new entry (its offset and whole length).
+    ca_copy: Option<(usize, usize)>,
 }
 
 /// The one certificate upload a device follows at a time.
@@ -129,8 +145,31 @@ impl CertUpload {
     }
 }
 
-/// Checks that a new entry of `kind` can go at the end of the list and writes its header
-/// without the magic.
+/// The first CA and device entries (subtype 0), as the first-entry reader finds them.
+struct Held {
+    ca: Option<Header>,
+    device: Option<Header>,
+    /// Offset of the list's end.
+    end: usize,
+}
+
+fn held(hw: &mut dyn KeyHardware) -> Result<Held, BackendError> {
+    let (mut ca, mut device) = (None, None);
+    let (_, end) = record::walk(hw, |h| {
+        if h.subtype == SUBTYPE {
+            match h.kind {
+                TYPE_CA_CERT if ca.is_none() => ca = Some(*h),
+                TYPE_DEV_CERT if device.is_none() => device = Some(*h),
+                _ => {}
+            }
+        }
+        false
+    })?;
+    Ok(Held { ca, device, end })
+}
+
+/// Checks that a new entry of `kind` can go at the end of the list (a first certificate of its
+/// kind, or a renewal of the device certificate) and writes its header without the magic.
 fn begin(
     hw: &mut dyn KeyHardware,
     kind: CertKind,
@@ -144,19 +183,29 @@ fn begin(
         ));
     }
     let kind_byte = entry_type(kind);
-    let (existing, at) =
-        record::walk(hw, |h| h.kind == kind_byte && h.subtype == SUBTYPE).map_err(storage)?;
-    if existing.is_some() {
-        // ESP-IDF reads the first entry of a type: a second one would never be found, and
-        // flash is not erased by the engine (the key records share the partition).
-        return Err((
-            ErrorCode::StorageFailed,
-            "the device already holds a certificate of this kind (erase the esp_secure_cert partition to replace it)",
-        ));
-    }
+    let held = held(hw).map_err(storage)?;
+    let at = held.end;
+    let ca_copy = match (kind, held.ca, held.device) {
+        (CertKind::Ca, Some(_), _) => {
+            return Err((
+                ErrorCode::StorageFailed,
+                "the device already holds a CA certificate: a device is certified under one CA (erase the esp_secure_cert partition to change it)",
+            ))
+        }
+        (CertKind::Device, Some(ca), Some(device)) if ca.offset < device.offset => {
+            Some((ca.offset, ca.total()))
+        }
+        (CertKind::Device, _, Some(_)) => {
+            return Err((
+                ErrorCode::StorageFailed,
+                "the device certificate is not after a CA certificate, so it cannot be renewed in place (erase the esp_secure_cert partition to replace it)",
+            ))
+        }
+        _ => None,
+    };
     let entry_len = HEADER_LEN + record::padded(total) + 4;
-    // The entry, and one erased word after it to end the list.
-    let end = at + entry_len + 4;
+    // The entry, a renewal's copy of the CA entry, and one erased word to end the list.
+    let end = at + entry_len + ca_copy.map_or(0, |(_, len)| len) + 4;
     if end > hw.record_partition_len() || !erased(hw, at, end).map_err(storage)? {
         return Err((
             ErrorCode::StorageFailed,
@@ -173,6 +222,7 @@ fn begin(
         total,
         received: 0,
         at,
+        ca_copy,
     })
 }
 
@@ -218,12 +268,52 @@ fn finish(hw: &mut dyn KeyHardware, upload: &Upload) -> Result<(), Refusal> {
         .map_err(storage)?;
     hw.record_write(upload.at, &MAGIC.to_le_bytes())
         .map_err(storage)?;
+    if let Some((ca_at, ca_len)) = upload.ca_copy {
+        renew(hw, ca_at, ca_len, upload.at, body_end + 4)?;
+    }
     match record::find(hw, entry_type(upload.kind), SUBTYPE) {
         Ok(Some((data_at, len))) if data_at == upload.at + HEADER_LEN && len == upload.total => {
             Ok(())
         }
         _ => Err(STORAGE),
     }
+}
+
+/// Steps 2 and 3 of a renewal (see the module's text), once the new device entry at `new` is
+/// complete: copies the CA entry (`ca_len` bytes at `ca_at`) to `to`, its magic last, then
+/// retires every device entry before `new` (with those of renewals cut short).
+fn renew(
+    hw: &mut dyn KeyHardware,
+    ca_at: usize,
+    ca_len: usize,
+    new: usize,
+    to: usize,
+) -> Result<(), Refusal> {
+    let mut chunk = [0u8; 64];
+    let mut done = 4;
+    while done < ca_len {
+        let n = chunk.len().min(ca_len - done);
+        hw.record_read(ca_at + done, &mut chunk[..n])
+            .map_err(storage)?;
+        hw.record_write(to + done, &chunk[..n]).map_err(storage)?;
+        done += n;
+    }
+    hw.record_write(to, &MAGIC.to_le_bytes()).map_err(storage)?;
+    // One older entry at a time, from the first; bounded by how many entries the partition
+    // can hold, in case a write did not take.
+    for _ in 0..hw.record_partition_len() / (HEADER_LEN + 4) {
+        let (older, _) = record::walk(hw, |h| {
+            h.offset < new && h.kind == TYPE_DEV_CERT && h.subtype == SUBTYPE
+        })
+        .map_err(storage)?;
+        let Some(older) = older else {
+            return Ok(());
+        };
+        // Its type byte, 1 (device certificate) programmed to 0.
+        hw.record_write(older.offset + 8, &[TYPE_CA_CERT])
+            .map_err(storage)?;
+    }
+    Err(STORAGE)
 }
 
 /// `CertRead`: the piece of the entry of `kind` from `offset`, as long as fits in an answer.

@@ -9,8 +9,9 @@ use num_bigint::BigUint;
 use sha2::{Digest, Sha256};
 use ucrypto_protocol::{CertKind, Chip, ErrorCode, RequestBody, ResponseBody};
 
-use super::super::tests::decode;
+use super::super::tests::{decode, error_code};
 use super::tests::{ask, device, import, partition, public_key, refusal, vector, Device};
+use crate::backend::virtual_key_hardware::BurnFault;
 
 /// A DER SEQUENCE of `len` content bytes, as a certificate starts (the engine checks no more).
 fn fake_certificate(len: usize, fill: u8) -> Vec<u8> {
@@ -85,6 +86,34 @@ fn zlib_crc32_from_ones(data: &[u8]) -> u32 {
     !crc
 }
 
+/// The entries of `part` in list order: (offset, type, subtype, data, CRC right).
+fn tlv_entries(part: &[u8]) -> Vec<(usize, u8, u8, Vec<u8>, bool)> {
+    let mut entries = Vec::new();
+    let mut off = 0;
+    while part[off..off + 4] == [0x11, 0xba, 0x5e, 0xba] {
+        let len = usize::from(u16::from_le_bytes([part[off + 10], part[off + 11]]));
+        let body = 12 + len.div_ceil(16) * 16;
+        let crc = u32::from_le_bytes(part[off + body..off + body + 4].try_into().unwrap());
+        entries.push((
+            off,
+            part[off + 8],
+            part[off + 9],
+            part[off + 12..off + 12 + len].to_vec(),
+            crc == zlib_crc32_from_ones(&part[off..off + body]),
+        ));
+        off += body + 4;
+    }
+    entries
+}
+
+/// esp_secure_cert_mgr's reader with its legacy formats enabled (`esp_secure_cert_read.c`,
+/// subtype `ESP_SECURE_CERT_SUBTYPE_MAX`): the LAST entry of `kind`, whatever its subtype, and
+/// only if its CRC is right.
+fn tlv_latest(part: &[u8], kind: u8) -> Option<Vec<u8>> {
+    let (.., data, crc_ok) = tlv_entries(part).into_iter().rfind(|e| e.1 == kind)?;
+    crc_ok.then_some(data)
+}
+
 /// The first entry of `kind`/`subtype` in `part` with a right CRC, read by the format.
 fn tlv_find(part: &[u8], kind: u8, subtype: u8) -> Option<Vec<u8>> {
     let mut off = 0;
@@ -131,7 +160,8 @@ fn certificates_go_in_as_esp_idf_entries_and_read_back() {
     assert!(tlv_find(&part, 3, 0).is_some());
     let (bits, ..) = public_key(&ask(&mut dev, RequestBody::PublicKey { slot: 0 }));
     assert_eq!(bits, 2048);
-    // ESP-IDF reads the first entry of a type: a second certificate is refused, nothing written.
+    // The device certificate was written before the CA's: it cannot be renewed in place (see
+    // the renewal tests), so a second one is refused and nothing is written.
     let again = RequestBody::CertWrite {
         kind: CertKind::Device,
         offset: 0,
@@ -291,4 +321,121 @@ fn a_locked_device_takes_no_certificate_and_keeps_what_it_holds() {
     assert_eq!(partition(&dev), before, "nothing written after the lock");
     // What it held before the lock still reads back.
     assert_eq!(read(&mut dev, CertKind::Ca).unwrap(), ca_cert);
+}
+
+/// A device certified the way the station does it: the CA entry first, then the device's.
+fn certified(ca_cert: &[u8], device_cert: &[u8]) -> Device {
+    let mut dev = device(Chip::Esp32C3);
+    import(&mut dev, 0, &vector("2048"));
+    write(&mut dev, CertKind::Ca, ca_cert, 3000);
+    write(&mut dev, CertKind::Device, device_cert, 3000);
+    dev
+}
+
+/// What both of esp_secure_cert_mgr's readers find, and what the engine reads back.
+fn found(dev: &mut Device) -> [Option<Vec<u8>>; 6] {
+    let part = partition(dev);
+    [
+        tlv_find(&part, 1, 0),
+        tlv_find(&part, 0, 0),
+        tlv_latest(&part, 1),
+        tlv_latest(&part, 0),
+        read(dev, CertKind::Device).ok(),
+        read(dev, CertKind::Ca).ok(),
+    ]
+}
+
+#[test]
+fn a_device_certificate_is_renewed_for_both_esp_idf_readers() {
+    let ca_cert = fake_certificate(700, 40);
+    let first = fake_certificate(900, 1);
+    let mut dev = certified(&ca_cert, &first);
+    let key_record = tlv_find(&partition(&dev), 3, 0).unwrap();
+    for (round, fill) in [2u8, 3].into_iter().enumerate() {
+        let renewed = fake_certificate(950 + round * 10, fill);
+        let before = tlv_entries(&partition(&dev)).len();
+        write(&mut dev, CertKind::Device, &renewed, 700);
+        let want = Some(renewed.clone());
+        let ca = Some(ca_cert.clone());
+        assert_eq!(
+            found(&mut dev),
+            [want.clone(), ca.clone(), want.clone(), ca.clone(), want, ca]
+        );
+        // Two entries more: the new certificate and the copy of the CA's. The older device
+        // entry is retired to type 0 with a wrong CRC, after the first CA entry.
+        let entries = tlv_entries(&partition(&dev));
+        assert_eq!(entries.len(), before + 2);
+        let devices: Vec<_> = entries.iter().filter(|e| e.1 == 1).collect();
+        assert_eq!(devices.len(), 1, "one device entry after round {round}");
+        let retired: Vec<_> = entries.iter().filter(|e| e.1 == 0 && !e.4).collect();
+        assert_eq!(retired.len(), round + 1);
+        let first_ca = entries.iter().position(|e| e.1 == 0).unwrap();
+        assert!(entries[first_ca].4 && entries[first_ca].3 == ca_cert);
+        // The key is untouched and still signs.
+        assert_eq!(tlv_find(&partition(&dev), 3, 0).unwrap(), key_record);
+        let (bits, ..) = public_key(&ask(&mut dev, RequestBody::PublicKey { slot: 0 }));
+        assert_eq!(bits, 2048);
+    }
+    // A second CA certificate is refused: a device is certified under one CA.
+    let other_ca = fake_certificate(100, 9);
+    let again = RequestBody::CertWrite {
+        kind: CertKind::Ca,
+        offset: 0,
+        total: other_ca.len() as u32,
+        data: &other_ca,
+    };
+    let part = partition(&dev);
+    assert_eq!(refusal(&mut dev, again), ErrorCode::StorageFailed);
+    assert_eq!(partition(&dev), part);
+}
+
+#[test]
+fn a_renewal_cut_short_leaves_a_valid_certificate_for_every_reader() {
+    // Whichever write a reset interrupts, both readers find the CA's certificate and a device
+    // certificate that is either the old or the new one, never a damaged entry or none.
+    let ca_cert = fake_certificate(700, 40);
+    let (old, new) = (fake_certificate(900, 1), fake_certificate(980, 2));
+    let mut writes = 0;
+    loop {
+        let mut dev = certified(&ca_cert, &old);
+        dev.backend_mut().keys_mut().unwrap().fault = Some(BurnFault::FlashWriteAfter(writes));
+        let mut completed = true;
+        for (i, chunk) in new.chunks(700).enumerate() {
+            let answer = ask(
+                &mut dev,
+                RequestBody::CertWrite {
+                    kind: CertKind::Device,
+                    offset: (i * 700) as u32,
+                    total: new.len() as u32,
+                    data: chunk,
+                },
+            );
+            if !matches!(decode(&answer).body, ResponseBody::CertWritten { .. }) {
+                assert_eq!(error_code(&decode(&answer)), ErrorCode::StorageFailed);
+                completed = false;
+                break;
+            }
+        }
+        dev.backend_mut().keys_mut().unwrap().fault = None;
+        let [first_dev, first_ca, last_dev, last_ca, read_dev, read_ca] = found(&mut dev);
+        for (what, cert) in [
+            ("first", &first_dev),
+            ("last", &last_dev),
+            ("read", &read_dev),
+        ] {
+            let cert = cert
+                .as_ref()
+                .unwrap_or_else(|| panic!("{what}: none after {writes}"));
+            assert!(*cert == old || *cert == new, "{what} after {writes} writes");
+        }
+        for ca in [first_ca, last_ca, read_ca] {
+            assert_eq!(ca.as_deref(), Some(&ca_cert[..]), "after {writes} writes");
+        }
+        if completed {
+            assert_eq!(read_dev, Some(new.clone()));
+            assert!(writes > 5, "a renewal is more than {writes} writes");
+            break;
+        }
+        writes += 1;
+    }
 }

@@ -94,6 +94,7 @@ pub(super) fn padded(len: usize) -> usize {
 }
 
 /// An entry's header as found in the list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Header {
     /// Offset of the entry (its magic) in the partition.
     pub(super) offset: usize,
@@ -105,7 +106,7 @@ pub(super) struct Header {
 
 impl Header {
     /// Bytes the whole entry takes: header, data, padding, CRC.
-    fn total(&self) -> usize {
+    pub(super) fn total(&self) -> usize {
         HEADER_LEN + padded(self.len) + 4
     }
 }
