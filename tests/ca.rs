@@ -1393,4 +1393,30 @@ fn renew_replaces_a_valid_certificate_where_both_esp_idf_readers_find_it() {
     let detail = certify_detail(&db);
     assert_eq!(detail["issued"], false, "{detail}");
     assert_eq!(detail["serial"], serial.as_str());
+
+    // `attest --ca ca.toml` also knows what the CA itself revoked, without the records.
+    let out = run(
+        d,
+        &["--port", &sim.port, "attest", "--ca", "line-ca/ca.toml"],
+    );
+    assert_exit(&out, 0);
+    assert!(stdout(&out).contains("revocation"), "{}", stdout(&out));
+    let revoke = [
+        "ca",
+        "revoke",
+        &serial,
+        "--reason",
+        "superseded",
+        "--ca",
+        "line-ca/ca.toml",
+    ];
+    assert_exit(&run(d, &revoke), 0);
+    let out = run(
+        d,
+        &["--port", &sim.port, "attest", "--ca", "line-ca/ca.toml"],
+    );
+    assert_check_failed(&out, "revocation");
+    assert!(stderr(&out).contains("superseded"), "{}", stderr(&out));
+    // A PEM CA carries no revocations: that needs --crl or --records.
+    assert_exit(&sim.run(&["attest", "--ca", &ca_pem]), 0);
 }

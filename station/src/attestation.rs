@@ -1,12 +1,61 @@
 //! The station's checks of an attestation, after the device's own
 //! (`ucrypto::verify::attestation`): what the records say of the device, its key and its
-//! certificate, and what the CA itself revoked. `ucrypto attest --records` and the recipe's
-//! `attest` step both run them from here, so both name the same checks.
-use ucrypto::verify::attestation::{Failure, Verdict};
+//! certificate, and what the CA itself revoked. `ucrypto attest` and the recipe's `attest` step
+//! both run them from here, so both name the same checks.
+use std::path::Path;
 
-use crate::ca::Revocation;
+use ucrypto::verify::attestation::{Failure, Verdict};
+use x509_cert::Certificate;
+
+use crate::ca::{self, config::LoadedConfig, Revocation};
 use crate::error::Result;
 use crate::records::Records;
+
+/// A line CA as an attestation's verifier uses it (its `ca.toml`): the certificates an answer
+/// must chain to, and the config whose revocations file is read afresh for each check (so that
+/// a `ca revoke` during a station run counts from the next device on).
+pub struct AttestCa {
+    anchors: Vec<Certificate>,
+    config: LoadedConfig,
+}
+
+impl AttestCa {
+    pub fn open(config_path: &Path) -> Result<Self> {
+        let config = LoadedConfig::read(config_path)?;
+        Ok(Self {
+            anchors: ca::anchors_of(&config)?,
+            config,
+        })
+    }
+
+    /// The CA certificate and its chain.
+    pub fn anchors(&self) -> &[Certificate] {
+        &self.anchors
+    }
+
+    /// What the CA revoked (`ca revoke`), as its revocations file says now.
+    pub fn revocations(&self) -> Result<Vec<Revocation>> {
+        ca::read_revocations(&self.config)
+    }
+}
+
+/// `revocation` without records: the CA itself did not revoke the certificate's serial (its
+/// revocations file, `ca revoke`). Adds the check to `verdict.checks` when it passes.
+pub fn check_ca_revocations(
+    verdict: &mut Verdict,
+    ca_revoked: &[Revocation],
+) -> std::result::Result<(), Failure> {
+    let serial = &verdict.serial;
+    if let Some(by_ca) = ca_revoked.iter().find(|r| &r.serial == serial) {
+        let reason = format!(
+            "certificate {serial} was revoked by the CA ({})",
+            by_ca.reason
+        );
+        return Err(failure("revocation", reason));
+    }
+    passed(verdict, "revocation");
+    Ok(())
+}
 
 fn passed(verdict: &mut Verdict, check: &'static str) {
     if !verdict.checks.contains(&check) {

@@ -32,7 +32,9 @@ pub struct AttestArgs {
     #[arg(long, default_value_t = 0)]
     pub slot: u8,
     /// The CA certificate(s) to trust (PEM; the root, or the line's CA).
-    #[arg(long, value_name = "CA.pem")]
+    /// Or the line CA's `ca.toml` (its certificate and chain, and its own revocations: a serial
+    /// it revoked fails the `revocation` check even without --records).
+    #[arg(long, value_name = "CA.pem|ca.toml")]
     pub ca: PathBuf,
     /// Also check the station's records (a SQLite file or postgres://…).
     #[arg(long, value_name = "FILE|URL")]

@@ -1,9 +1,9 @@
-//! `ucrypto attest --slot N --ca CA.pem [--records URL] [--crl FILE]...`: the device signs a
-//! statement over a fresh challenge with a slot's key; the host checks it, the certificate
-//! chain to the CA, that the certificate is the device's and the key's, with --crl that the
-//! CRLs (of the chain's CAs, current) do not list it, and with --records that the records know
-//! the device and key and have not revoked the certificate. One line (or --json); a failed
-//! check is exit 3 naming it.
+//! `ucrypto attest --slot N --ca CA.pem|ca.toml [--records URL] [--crl FILE]...`: the device
+//! signs a statement over a fresh challenge with a slot's key; the host checks it, the
+//! certificate chain to the CA, that the certificate is the device's and the key's, with --crl
+//! that the CRLs (of the chain's CAs, current) do not list it, with a `ca.toml` that the CA
+//! itself did not revoke it, and with --records that the records know the device and key and
+//! have not revoked the certificate. One line (or --json); a failed check is exit 3 naming it.
 use crate::args::cert::AttestArgs;
 use crate::args::GlobalArgs;
 use crate::error::{Error, Result};
@@ -11,6 +11,7 @@ use crate::output::print_line;
 use crate::output::{add_device_fields, print_json};
 use ucrypto::verify::attestation::{attest_device, Failure};
 use ucrypto::verify::revocation::parse_crls;
+use ucrypto_station::attestation::{check_ca_revocations, check_records, AttestCa};
 
 fn failed(global: &GlobalArgs, failure: &Failure) -> Result<()> {
     if global.json {
@@ -25,7 +26,16 @@ fn failed(global: &GlobalArgs, failure: &Failure) -> Result<()> {
 }
 
 pub fn run(global: &GlobalArgs, args: &AttestArgs) -> Result<()> {
-    let anchors = ucrypto_station::ca::read_certificates(&args.ca)?;
+    // A CA config (`ca.toml`) brings the CA's own revocations; a PEM file is certificates only.
+    let line_ca = if args.ca.extension().is_some_and(|e| e == "toml") {
+        Some(AttestCa::open(&args.ca)?)
+    } else {
+        None
+    };
+    let anchors = match &line_ca {
+        Some(ca) => ca.anchors().to_vec(),
+        None => ucrypto_station::ca::read_certificates(&args.ca)?,
+    };
     let mut crls = Vec::new();
     for path in &args.crl {
         let bytes = std::fs::read(path)
@@ -46,13 +56,17 @@ pub fn run(global: &GlobalArgs, args: &AttestArgs) -> Result<()> {
         Ok(verdict) => verdict,
         Err(failure) => return failed(global, &failure),
     };
-    if let Some(records) = &records {
-        // The CA's own revocations are the CRL's (--crl): none here beyond the records'.
-        if let Err(failure) =
-            ucrypto_station::attestation::check_records(records, &mut verdict, &[])?
-        {
-            return failed(global, &failure);
-        }
+    let ca_revoked = match &line_ca {
+        Some(ca) => ca.revocations()?,
+        None => Vec::new(),
+    };
+    let outcome = match &records {
+        Some(records) => check_records(records, &mut verdict, &ca_revoked)?,
+        None if line_ca.is_some() => check_ca_revocations(&mut verdict, &ca_revoked),
+        None => Ok(()),
+    };
+    if let Err(failure) = outcome {
+        return failed(global, &failure);
     }
     if global.json {
         let mut json = serde_json::json!({

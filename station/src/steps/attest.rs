@@ -7,33 +7,12 @@
 //! The keys and certificates an earlier step of the same run found (`key-generate`, `csr`,
 //! `certify`) are in the records by then: the worker records each step's findings in the
 //! transaction that marks the step done, before the next step starts.
-use x509_cert::Certificate;
-
 use super::found::Found;
-use crate::attestation::check_records;
-use crate::ca::{self, config::LoadedConfig};
+use crate::attestation::{check_records, AttestCa};
 use crate::error::{Error, Result};
 use crate::records::Records;
 use ucrypto::client::Client;
 use ucrypto::verify::attestation::{attest_device, Failure};
-
-/// An `attest` step's CA (its `ca.toml`), read once per run: the certificates an answer must
-/// chain to, and the config whose revocations file is read again for each device (so that a
-/// `ca revoke` during a run counts from the next device on).
-pub struct AttestCa {
-    anchors: Vec<Certificate>,
-    config: LoadedConfig,
-}
-
-impl AttestCa {
-    pub fn open(config_path: &std::path::Path) -> Result<Self> {
-        let config = LoadedConfig::read(config_path)?;
-        Ok(Self {
-            anchors: ca::anchors_of(&config)?,
-            config,
-        })
-    }
-}
 
 fn failed(failure: &Failure) -> Error {
     Error::Verification(format!("attestation: {failure}"))
@@ -42,10 +21,10 @@ fn failed(failure: &Failure) -> Error {
 /// Runs `attest` for the key in `slot`: every check of the device's answer, then the records'
 /// and the CA's.
 pub fn attest(client: &mut Client, ca: &AttestCa, slot: u8, records: &Records) -> Result<Found> {
-    let mut verdict = attest_device(client, slot, &ca.anchors, &[])?
+    let mut verdict = attest_device(client, slot, ca.anchors(), &[])?
         .1
         .map_err(|f| failed(&f))?;
-    let revoked = ca::read_revocations(&ca.config)?;
+    let revoked = ca.revocations()?;
     check_records(records, &mut verdict, &revoked)?.map_err(|f| failed(&f))?;
     Ok(Found::from(serde_json::json!({
         "slot": slot,

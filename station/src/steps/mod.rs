@@ -38,7 +38,7 @@ pub struct Shared {
     /// The CAs of the `certify` steps, opened once (a passphrase or PIN is asked for once).
     cas: BTreeMap<std::path::PathBuf, std::sync::Mutex<crate::ca::Ca>>,
     /// The CAs of the `attest` steps: their certificates and revocations.
-    attest_cas: BTreeMap<std::path::PathBuf, attest::AttestCa>,
+    attest_cas: BTreeMap<std::path::PathBuf, crate::attestation::AttestCa>,
 }
 
 struct CheckKey {
@@ -65,7 +65,10 @@ impl Shared {
             }
             if let Step::Attest(attest) = step {
                 if !attest_cas.contains_key(&attest.ca) {
-                    attest_cas.insert(attest.ca.clone(), attest::AttestCa::open(&attest.ca)?);
+                    attest_cas.insert(
+                        attest.ca.clone(),
+                        crate::attestation::AttestCa::open(&attest.ca)?,
+                    );
                 }
             }
             #[cfg(feature = "flash")]
