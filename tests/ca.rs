@@ -1401,16 +1401,7 @@ fn renew_replaces_a_valid_certificate_where_both_esp_idf_readers_find_it() {
     );
     assert_exit(&out, 0);
     assert!(stdout(&out).contains("revocation"), "{}", stdout(&out));
-    let revoke = [
-        "ca",
-        "revoke",
-        &serial,
-        "--reason",
-        "superseded",
-        "--ca",
-        "line-ca/ca.toml",
-    ];
-    assert_exit(&run(d, &revoke), 0);
+    revoke(d, &serial, "superseded", None);
     let out = run(
         d,
         &["--port", &sim.port, "attest", "--ca", "line-ca/ca.toml"],

@@ -70,35 +70,34 @@ pub fn certify(client: &mut Client, ca: &Mutex<Ca>, step: &Certify) -> Result<Fo
         Some(der) => Some(ca::from_der(&der)?),
         None => None,
     };
-    let replaced = match &held {
-        Some(held) => {
-            let good = valid_at(held, SystemTime::now())
-                && signed_by(held, &ca_cert)
-                && spki_sha256_of(held).ok() == Some(spki_hash);
-            if !step.renew {
-                if !good {
-                    return Err(Error::input(format!(
-                        "the device holds a certificate (serial {}) that is not a valid one of this CA for slot {slot}'s key: add `renew = true` to the certify step to replace it (nothing was written)",
-                        serial_of(held)
-                    )));
-                }
-                None
-            } else if ca_entry.is_none() {
-                // A renewal keeps the CA entry before the device's (the device refuses it
-                // otherwise): a device certificate without one cannot be renewed in place.
+    // The certificate the device keeps (none: one is issued), and the serial a renewal replaces.
+    let (kept, replaced) = match held {
+        None => (None, None),
+        Some(held) if !step.renew => {
+            let good = valid_at(&held, SystemTime::now())
+                && signed_by(&held, &ca_cert)
+                && spki_sha256_of(&held).ok() == Some(spki_hash);
+            if !good {
                 return Err(Error::input(format!(
-                    "the device holds a certificate (serial {}) but no CA certificate before it, so it cannot be renewed in place: erase its esp_secure_cert partition to certify it again (nothing was written)",
-                    serial_of(held)
+                    "the device holds a certificate (serial {}) that is not a valid one of this CA for slot {slot}'s key: add `renew = true` to the certify step to replace it (nothing was written)",
+                    serial_of(&held)
                 )));
-            } else {
-                Some(serial_of(held))
             }
+            (Some(held), None)
         }
-        None => None,
+        // A renewal keeps the CA entry before the device's (the device refuses it otherwise):
+        // a device certificate without one cannot be renewed in place.
+        Some(held) if ca_entry.is_none() => {
+            return Err(Error::input(format!(
+                "the device holds a certificate (serial {}) but no CA certificate before it, so it cannot be renewed in place: erase its esp_secure_cert partition to certify it again (nothing was written)",
+                serial_of(&held)
+            )));
+        }
+        Some(held) => (None, Some(serial_of(&held))),
     };
-    let (cert, issued) = match held {
-        Some(held) if replaced.is_none() => (held, false),
-        _ => (
+    let (cert, issued) = match kept {
+        Some(held) => (held, false),
+        None => (
             issue_for(client, ca, step, &policy, &public.spki_der, &ca_cert)?,
             true,
         ),
